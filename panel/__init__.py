@@ -1,0 +1,45 @@
+"""Wadah's control panel: `create_app` is the only place a Flask app is made."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from panel import config as configuration
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the panel app: configuration, extensions, security, blueprints."""
+    instance_path = Path(
+        (config or {}).get("INSTANCE_PATH") or configuration.state_dir() / "panel"
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "templates" / "static"),
+    )
+    app.config.update(configuration.load(instance_path, config))
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            f"SECRET_KEY belum diatur: jalankan `wadah up` atau isi {instance_path / 'wadah.toml'}"
+        )
+
+    from panel import extensions, jobs, permissions, security
+    from panel.blueprints import api, auth, main
+
+    extensions.db.init_app(app)
+    extensions.csrf.init_app(app)
+    extensions.limiter.init_app(app)
+    security.init_app(app)
+    jobs.init_app(app)
+    permissions.enforce(app)
+    auth.init_app(app)
+    api.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(api.bp)
+    return app

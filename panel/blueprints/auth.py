@@ -1,0 +1,116 @@
+"""Sign-in, sign-out and password changes."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from panel.extensions import db, limiter, login_manager
+from panel.models import User
+from panel.permissions import login_required, public
+from panel.services import accounts
+from panel.services.passwords import WeakPassword
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Nama pengguna", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Kata sandi", validators=[DataRequired(), Length(max=256)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Kata sandi saat ini", validators=[DataRequired()])
+    new = PasswordField("Kata sandi baru", validators=[DataRequired(), Length(max=256)])
+    confirm = PasswordField(
+        "Ulangi kata sandi baru", validators=[EqualTo("new", "Kata sandi baru tidak sama.")]
+    )
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Silakan masuk terlebih dahulu."
+    login_manager.session_protection = "strong"
+
+    @app.before_request
+    def _force_password_change() -> Any:
+        # A generated password is changed at first login before anything else is allowed.
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in ("auth.password", "auth.logout", "static")
+        ):
+            return redirect(url_for("auth.password"))
+        return None
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an attacker-supplied absolute URL must not become an open redirect.
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("main.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(
+                form.username.data or "",
+                form.password.data or "",
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            )
+        except accounts.LoginRefused as refused:
+            db.session.commit()  # keep the failure count and its audit event
+            flash(str(refused), "error")
+            return render_template("auth/login.html", form=form), 401
+        db.session.commit()
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> Any:
+    logout_user()
+    flash("Anda telah keluar.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> Any:
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                current_user,  # type: ignore[arg-type]
+                form.current.data or "",
+                form.new.data or "",
+                min_length=current_app.config["PASSWORD_MIN_LENGTH"],
+            )
+        except (accounts.AccountError, WeakPassword) as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            flash("Kata sandi diganti.", "info")
+            return redirect(url_for("main.dashboard"))
+    return render_template("auth/password.html", form=form)

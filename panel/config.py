@@ -1,0 +1,94 @@
+"""Configuration, read in one place and one order: defaults → instance file → WADAH_* env → overrides."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "WADAH_"
+INSTANCE_FILE = "wadah.toml"
+
+
+def state_dir() -> Path:
+    """Return the directory holding Wadah's local state (database, artifacts, testbed, logs)."""
+    return Path(os.environ.get("WADAH_STATE_DIR") or Path.home() / ".local/state/wadah")
+
+
+def defaults(instance_path: Path) -> dict[str, Any]:
+    """Return the built-in configuration: the embedded one-machine setup."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'wadah.db'}",
+        "ARTIFACT_DIR": str(instance_path / "artifacts"),
+        "JOBS_BACKEND": f"sqlite:///{instance_path / 'jobs.db'}",
+        "JOBS_IMMEDIATE": False,
+        "PEMDA_NAME": "Kabupaten Contoh",
+        "PEMDA_DOMAIN": "contoh.go.id",
+        "BABEL_DEFAULT_LOCALE": "id",
+        "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCK_MINUTES": 15,
+        "LOGIN_RATE_LIMIT": "10 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "wadah_session",
+        "REMEMBER_COOKIE_SECURE": True,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": timedelta(minutes=30),  # idle timeout: refreshed per request
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime already bounds the token
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+
+
+def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the merged configuration for an app whose instance folder is `instance_path`."""
+    config = defaults(instance_path)
+    config_file = Path(os.environ.get("WADAH_CONFIG") or instance_path / INSTANCE_FILE)
+    if config_file.is_file():
+        with config_file.open("rb") as fh:
+            config.update(tomllib.load(fh))
+    config.update(_from_environment())
+    config.update(overrides or {})
+    return config
+
+
+def _from_environment() -> dict[str, Any]:
+    # Values that parse as JSON (numbers, booleans, lists) are taken as such; the rest as strings.
+    config: dict[str, Any] = {}
+    for name, raw in os.environ.items():
+        if not name.startswith(ENV_PREFIX) or name in ("WADAH_CONFIG", "WADAH_STATE_DIR"):
+            continue
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        config[name.removeprefix(ENV_PREFIX)] = value
+    return config
+
+
+def write_instance_file(instance_path: Path, settings: dict[str, Any]) -> Path:
+    """Create the instance file with fresh secrets unless it exists; return its path."""
+    path = instance_path / INSTANCE_FILE
+    if path.exists():
+        return path
+    instance_path.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_urlsafe(48), "SECRETS_KEY": _fernet_key(), **settings}
+    lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write("# Wadah panel configuration (generated; keep secret)\n" + "\n".join(lines) + "\n")
+    return path
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()

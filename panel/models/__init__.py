@@ -1,0 +1,13 @@
+"""The domain, as SQLAlchemy models. Import models from here."""
+from panel.models.accounts import AppAccount, Opd, Role, RoleKey, User, user_roles
+from panel.models.audit import AuditEvent
+from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, RequestStatus
+from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
+from panel.models.jobs import Job, JobStatus
+from panel.models.scans import Artifact, ScanReport, Verdict
+
+__all__ = [
+    "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
+    "Host", "HostStatus", "HostingRequest", "Job", "JobStatus", "Opd", "Release", "ReleaseStatus",
+    "RequestStatus", "Role", "RoleKey", "ScanReport", "Stack", "User", "Verdict", "user_roles",
+]

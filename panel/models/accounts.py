@@ -1,0 +1,115 @@
+"""Who uses Wadah: agencies (OPD), users with roles, and per-app Web Panel accounts."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.base import created_at, intpk, timestamp, utcnow
+
+
+class RoleKey(enum.StrEnum):
+    OPD_ADMIN = "opd_admin"
+    APP_ACCOUNT = "app_account"
+    TECHNICIAN = "technician"
+    COORDINATOR = "coordinator"
+    HEAD = "head"
+    AUDITOR = "auditor"
+    SUPERADMIN = "superadmin"
+
+
+# Labels are data: a Pemda renames them in the admin UI; the keys never change.
+DEFAULT_ROLE_LABELS = {
+    RoleKey.OPD_ADMIN: "Pengelola Aplikasi OPD",
+    RoleKey.APP_ACCOUNT: "Akun Web Panel Aplikasi",
+    RoleKey.TECHNICIAN: "Pengelola Instalasi Teknologi Informasi",
+    RoleKey.COORDINATOR: "Sub Koordinator Pengembangan dan Pengelolaan Aplikasi",
+    RoleKey.HEAD: "Kepala Bidang / Kepala Dinas",
+    RoleKey.AUDITOR: "Auditor",
+    RoleKey.SUPERADMIN: "Administrator Platform",
+}
+
+user_roles = Table(
+    "user_roles",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Opd(db.Model):
+    """An agency (Organisasi Perangkat Daerah) whose applications the data center hosts."""
+
+    __tablename__ = "opds"
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[created_at]
+
+    users: Mapped[list[User]] = relationship(back_populates="opd")
+
+
+class Role(db.Model):
+    __tablename__ = "roles"
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    label: Mapped[str] = mapped_column(String(120))
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[timestamp]
+    last_login_at: Mapped[timestamp]
+    created_at: Mapped[created_at]
+
+    opd: Mapped[Opd | None] = relationship(back_populates="users")
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    app_account: Mapped[AppAccount | None] = relationship(
+        back_populates="user", foreign_keys="AppAccount.user_id", lazy="selectin"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def role_keys(self) -> frozenset[str]:
+        return frozenset(role.key for role in self.roles)
+
+    def has_role(self, *keys: str) -> bool:
+        return not self.role_keys.isdisjoint(keys)
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        if self.locked_until is None:
+            return False
+        locked_until = self.locked_until
+        if locked_until.tzinfo is None:  # SQLite returns naive datetimes
+            locked_until = locked_until.replace(tzinfo=utcnow().tzinfo)
+        return locked_until > (now or utcnow())
+
+
+class AppAccount(db.Model):
+    """The Web Panel login issued at deployment: a user who may manage exactly one app."""
+
+    __tablename__ = "app_accounts"
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"), unique=True)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[created_at]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="app_account")
+    app: Mapped["App"] = relationship(back_populates="account")  # noqa: F821, UP037

@@ -1,0 +1,67 @@
+"""A hosting request (Permohonan) and the documents attached to it."""
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.base import created_at, intpk, sha256_hex, timestamp
+
+
+class RequestStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_PROGRESS = "in_progress"
+    NEEDS_CORRECTION = "needs_correction"
+    REJECTED = "rejected"
+    DEPLOYED = "deployed"
+    CLOSED = "closed"
+
+
+class AttachmentKind(enum.StrEnum):
+    REQUEST_LETTER = "surat_permohonan"
+    RECOMMENDATION = "rekomendasi_tim_teknis"
+    APPOINTMENT_LETTER = "surat_penunjukan_pengelola"
+    INSTALL_GUIDE = "petunjuk_instalasi"
+    SCAN_REPORT = "laporan_pemindaian"
+    HOSTING_REPORT = "surat_laporan_hosting"
+    RESPONSE_LETTER = "surat_tanggapan"
+
+
+class HostingRequest(db.Model):
+    __tablename__ = "hosting_requests"
+    id: Mapped[intpk]
+    number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opds.id"), index=True)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    app_name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    subdomain: Mapped[str] = mapped_column(String(63))
+    stack: Mapped[str] = mapped_column(String(16))
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    template_key: Mapped[str] = mapped_column(String(32), default="muara_enim")
+    status: Mapped[RequestStatus] = mapped_column(String(24), default=RequestStatus.DRAFT)
+    artifact_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"))
+    created_at: Mapped[created_at]
+    submitted_at: Mapped[timestamp]
+
+    opd = relationship("Opd")
+    submitted_by = relationship("User")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="request")
+
+
+class Attachment(db.Model):
+    __tablename__ = "attachments"
+    id: Mapped[intpk]
+    request_id: Mapped[int] = mapped_column(ForeignKey("hosting_requests.id"), index=True)
+    kind: Mapped[AttachmentKind] = mapped_column(String(40))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[sha256_hex]
+    size: Mapped[int]
+    content_type: Mapped[str] = mapped_column(String(100))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[created_at]
+
+    request: Mapped[HostingRequest] = relationship(back_populates="attachments")

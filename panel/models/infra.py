@@ -1,0 +1,95 @@
+"""Where apps run: container hosts, hosted apps and their releases."""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.base import created_at, intpk, timestamp
+
+
+class Stack(enum.StrEnum):
+    STATIC = "static"
+    PHP = "php"
+    DOCKERFILE = "dockerfile"
+
+
+class HostStatus(enum.StrEnum):
+    PENDING = "pending"  # enrolment token issued, agent not yet seen
+    ONLINE = "online"
+    UNREACHABLE = "unreachable"
+    RETIRED = "retired"
+
+
+class AppStatus(enum.StrEnum):
+    ALLOCATED = "allocated"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    REMOVED = "removed"
+
+
+class ReleaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    LIVE = "live"
+    FAILED = "failed"
+    RETIRED = "retired"
+
+
+class Host(db.Model):
+    __tablename__ = "hosts"
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    agent_url: Mapped[str] = mapped_column(String(255))
+    status: Mapped[HostStatus] = mapped_column(String(16), default=HostStatus.PENDING)
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(95))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    enrolled_at: Mapped[timestamp]
+    last_seen_at: Mapped[timestamp]
+    created_at: Mapped[created_at]
+
+
+class App(db.Model):
+    __tablename__ = "apps"
+    __table_args__ = (UniqueConstraint("subdomain", "zone"),)
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    subdomain: Mapped[str] = mapped_column(String(63))
+    zone: Mapped[str] = mapped_column(String(253))
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opds.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("hosting_requests.id"))
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
+    stack: Mapped[Stack] = mapped_column(String(16))
+    status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[created_at]
+
+    opd = relationship("Opd")
+    host: Mapped[Host | None] = relationship()
+    releases: Mapped[list[Release]] = relationship(back_populates="app", order_by="Release.number")
+    account = relationship("AppAccount", back_populates="app", uselist=False)
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.subdomain}.{self.zone}"
+
+
+class Release(db.Model):
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("app_id", "number"),)
+    id: Mapped[intpk]
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"), index=True)
+    number: Mapped[int]
+    artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"))
+    scan_report_id: Mapped[int] = mapped_column(ForeignKey("scan_reports.id"))
+    status: Mapped[ReleaseStatus] = mapped_column(String(16), default=ReleaseStatus.PENDING)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+    deployed_at: Mapped[timestamp]
+
+    app: Mapped[App] = relationship(back_populates="releases")
+    scan_report = relationship("ScanReport")

@@ -1,0 +1,54 @@
+"""Uploaded bundles, stored by content, and the scanner's verdicts on them."""
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from panel.extensions import db
+from panel.models.base import created_at, intpk, timestamp
+
+
+class Verdict(enum.StrEnum):
+    CLEAN = "clean"
+    REVIEW = "review"
+    INFECTED = "infected"
+    REJECTED = "rejected"
+    ERROR = "error"
+
+
+class Artifact(db.Model):
+    """An app bundle in content-addressed storage; its sha256 is its identity."""
+
+    __tablename__ = "artifacts"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    original_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[created_at]
+
+    scans: Mapped[list[ScanReport]] = relationship(back_populates="artifact")
+
+
+class ScanReport(db.Model):
+    __tablename__ = "scan_reports"
+    id: Mapped[intpk]
+    artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"), index=True)
+    verdict: Mapped[Verdict | None] = mapped_column(String(16))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[created_at]
+    finished_at: Mapped[timestamp]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accepted_reason: Mapped[str | None] = mapped_column(Text)
+    accepted_at: Mapped[timestamp]
+
+    artifact: Mapped[Artifact] = relationship(back_populates="scans")
+
+    @property
+    def deployable(self) -> bool:
+        """Whether a release may be built from this verdict: clean, or review accepted by a person."""
+        return self.verdict == Verdict.CLEAN or (
+            self.verdict == Verdict.REVIEW and self.accepted_by_id is not None
+        )

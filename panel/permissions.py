@@ -1,0 +1,109 @@
+"""Who may use which route, declared on the route and enforced in one place. The default is no.
+
+Every view is wrapped by one of `public`, `login_required` or `require_role`; `enforce` runs before
+each request and refuses any endpoint that declared nothing.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import Flask, abort, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from sqlalchemy import ColumnElement, false, true
+
+from panel.models import App, HostingRequest, RoleKey, User
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+# Roles that read across every agency; everyone else sees only their own OPD's data.
+DATA_CENTER_ROLES = frozenset(
+    {RoleKey.TECHNICIAN, RoleKey.COORDINATOR, RoleKey.HEAD, RoleKey.AUDITOR, RoleKey.SUPERADMIN}
+)
+
+
+@dataclass(frozen=True)
+class Access:
+    login: bool
+    roles: frozenset[str] = frozenset()  # empty: any signed-in user
+
+
+def _declare(access: Access) -> Callable[[View], View]:
+    def mark(view: View) -> View:
+        view.wadah_access = access  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+public = _declare(Access(login=False))
+login_required = _declare(Access(login=True))
+
+
+def require_role(*roles: RoleKey) -> Callable[[View], View]:
+    """Allow the view to users holding at least one of `roles`."""
+    return _declare(Access(login=True, roles=frozenset(roles)))
+
+
+def access_of(endpoint: str | None) -> Access | None:
+    """Return what the view behind `endpoint` declared, or None if it declared nothing."""
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, "wadah_access", None)
+
+
+def can_see_opd(user: User, opd_id: int | None) -> bool:
+    return user.has_role(*DATA_CENTER_ROLES) or (opd_id is not None and user.opd_id == opd_id)
+
+
+def visible_apps(user: User) -> ColumnElement[bool]:
+    """Return the filter selecting the apps `user` may see."""
+    if user.has_role(*DATA_CENTER_ROLES):
+        return true()
+    if user.app_account is not None:
+        return App.id == user.app_account.app_id
+    return App.opd_id == user.opd_id
+
+
+def visible_requests(user: User) -> ColumnElement[bool]:
+    """Return the filter selecting the hosting requests `user` may see."""
+    if user.has_role(*DATA_CENTER_ROLES):
+        return true()
+    if user.app_account is not None:
+        return false()
+    return HostingRequest.opd_id == user.opd_id
+
+
+def require_app_access(app: App) -> App:
+    """Return `app` if the current user may manage it; otherwise answer 404 so nothing leaks."""
+    user: User = current_user  # type: ignore[assignment]
+    account = user.app_account
+    if account is not None:
+        allowed = account.app_id == app.id
+    else:
+        allowed = can_see_opd(user, app.opd_id)
+    if not allowed:
+        abort(404)
+    return app
+
+
+def enforce(app: Flask) -> None:
+    """Refuse every request whose route is not allowed to the current user."""
+
+    @app.before_request
+    def _check_access() -> Any:
+        if request.endpoint is None:  # 404 / 405 are answered by Flask itself
+            return None
+        access = access_of(request.endpoint)
+        if access is None:
+            abort(403)
+        if not access.login:
+            return None
+        if not current_user.is_authenticated:
+            if request.blueprint == "api":
+                abort(401)
+            return redirect(url_for("auth.login", next=request.full_path))
+        if access.roles and not current_user.has_role(*access.roles):
+            abort(403)
+        return None

@@ -1,0 +1,75 @@
+"""Fixtures for the panel: an app on a migrated SQLite database, a client, and signed-in users."""
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from panel import create_app, database
+from panel.extensions import db
+from panel.models import RoleKey, User
+from tests.panel import factories
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a SQLite file migrated once to head; each test gets its own copy."""
+    path = tmp_path_factory.mktemp("schema") / "wadah.db"
+    database.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
+    db_file = tmp_path / "wadah.db"
+    shutil.copy(migrated_db, db_file)
+    app = create_app({
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
+        "ARTIFACT_DIR": str(tmp_path / "artifacts"),
+        "JOBS_BACKEND": f"sqlite:///{tmp_path / 'jobs.db'}",
+        "JOBS_IMMEDIATE": True,
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
+        "RATELIMIT_ENABLED": False,
+    })
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """Return the CSRF token from the form on `path`."""
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def login_as(client: FlaskClient) -> Callable[..., User]:
+    """Create a user with the given role and sign the client in as them."""
+
+    def sign_in(role: RoleKey, **fields: object) -> User:
+        user = factories.user(roles=[role], **fields)
+        db.session.commit()
+        response = client.post("/login", data={
+            "username": user.username, "password": factories.PASSWORD,
+            "csrf_token": csrf_token(client, "/login"),
+        })
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return sign_in
