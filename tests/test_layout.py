@@ -14,7 +14,8 @@ FORBIDDEN = {
     "agents": {"panel"},
     "panel": {"agents"},
 }
-ALLOWED = {"agents.client", "agents.protocol"}  # what the panel may use to talk to agents
+# What the panel may use of the agents: how to talk to them, and the content-addressed store both keep.
+ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts"}
 
 
 def _imports(path: Path) -> set[str]:
