@@ -1,0 +1,122 @@
+"""SOP templates as data: each step's acting role, Mutu Baku and system action, read from TOML.
+
+The built-in templates live in `panel/workflows/`; a Pemda edits roles and times without code.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from panel.models import RoleKey
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"
+DEFAULT_TEMPLATE = "muara_enim"
+
+# What the system does at a step; a step without one is a person's decision or acknowledgement.
+ACTIONS = frozenset({
+    "submit", "dispose", "review", "decide", "capacity_check", "provision", "document_infrastructure",
+    "scan", "allocate", "deploy", "document_application", "hosting_report", "response_letter",
+    "acknowledge",
+})
+TERMINALS = frozenset({"ditolak", "selesai"})  # rejected, done
+
+
+class InvalidTemplate(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SopStep:
+    key: str
+    label: str
+    role: RoleKey
+    action: str
+    kelengkapan: tuple[str, ...] = ()  # required inputs
+    waktu: timedelta | None = None  # Mutu Baku time limit
+    output: str = ""
+    branches: dict[str, str] = field(default_factory=dict)  # decision → next step key
+
+
+@dataclass(frozen=True)
+class SopTemplate:
+    key: str
+    name: str
+    source: str
+    steps: tuple[SopStep, ...]
+    request_attachments: tuple[str, ...] = ()
+
+    def step(self, key: str) -> SopStep:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    def next_key(self, key: str, decision: str | None = None) -> str:
+        """Return the step that follows `key` given `decision` (the next in order when none applies)."""
+        step = self.step(key)
+        if step.branches:
+            if decision not in step.branches:
+                raise InvalidTemplate(f"langkah {key} menunggu keputusan: {sorted(step.branches)}")
+            return step.branches[decision]
+        keys = [s.key for s in self.steps]
+        position = keys.index(key)
+        return keys[position + 1] if position + 1 < len(keys) else "selesai"
+
+
+def parse(data: dict[str, Any]) -> SopTemplate:
+    """Build and check a template from its TOML data; raise InvalidTemplate naming the fault."""
+    try:
+        steps = tuple(
+            SopStep(
+                key=raw["key"],
+                label=raw["label"],
+                role=RoleKey(raw["role"]),
+                action=raw["action"],
+                kelengkapan=tuple(raw.get("kelengkapan", ())),
+                waktu=timedelta(minutes=raw["waktu_menit"]) if "waktu_menit" in raw else None,
+                output=raw.get("output", ""),
+                branches=dict(raw.get("branches", {})),
+            )
+            for raw in data["steps"]
+        )
+        template = SopTemplate(
+            key=data["key"], name=data["name"], source=data.get("source", ""), steps=steps,
+            request_attachments=tuple(data.get("request_attachments", ())),
+        )
+    except (KeyError, ValueError, TypeError) as fault:
+        raise InvalidTemplate(f"templat SOP tidak sah: {fault!r}") from fault
+    _check(template)
+    return template
+
+
+def _check(template: SopTemplate) -> None:
+    keys = [step.key for step in template.steps]
+    if len(set(keys)) != len(keys):
+        raise InvalidTemplate(f"{template.key}: kunci langkah ganda")
+    if not template.steps or template.steps[0].action != "submit":
+        raise InvalidTemplate(f"{template.key}: langkah pertama harus pengajuan (submit)")
+    for step in template.steps:
+        if step.action not in ACTIONS:
+            raise InvalidTemplate(f"{template.key}.{step.key}: aksi tidak dikenal {step.action!r}")
+        if step.waktu is not None and step.waktu <= timedelta(0):
+            raise InvalidTemplate(f"{template.key}.{step.key}: waktu harus positif")
+        for target in step.branches.values():
+            if target not in keys and target not in TERMINALS:
+                raise InvalidTemplate(f"{template.key}.{step.key}: cabang ke langkah tak dikenal {target!r}")
+    for action in ("scan", "allocate", "deploy"):  # no byte reaches a server without these
+        if action not in {step.action for step in template.steps}:
+            raise InvalidTemplate(f"{template.key}: tidak ada langkah {action}")
+
+
+def load_file(path: Path) -> SopTemplate:
+    with path.open("rb") as fh:
+        return parse(tomllib.load(fh))
+
+
+def builtin_templates() -> dict[str, SopTemplate]:
+    """Return the templates shipped with Wadah, by key."""
+    templates = (load_file(path) for path in sorted(BUILTIN_DIR.glob("*.toml")))
+    return {template.key: template for template in templates}

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+
+import pytest
+
+from panel.models import RoleKey
+from panel.services import sop
+
+
+def test_builtin_templates_load() -> None:
+    templates = sop.builtin_templates()
+    assert {"muara_enim", "bolmut", "batam"} <= set(templates)
+    assert sop.DEFAULT_TEMPLATE in templates
+
+
+def test_muara_enim_follows_its_sop() -> None:
+    template = sop.builtin_templates()["muara_enim"]
+    assert [s.key for s in template.steps] == [
+        "mulai", "terima_permohonan", "telaah_koordinasi", "verifikasi_keamanan",
+        "cek_ketersediaan", "unggah_aplikasi", "laporan_subkoordinator", "laporan_kabid"]
+    assert [s.waktu for s in template.steps[1:]] == [
+        timedelta(minutes=m) for m in (5, 10, 10, 5, 60, 10, 5)]
+    deploy = template.step("unggah_aplikasi")
+    assert deploy.role == RoleKey.TECHNICIAN and "Web Panel Login" in deploy.output
+
+
+def test_branches_choose_the_next_step() -> None:
+    batam = sop.builtin_templates()["batam"]
+    assert batam.next_key("cek_kapasitas", "tidak_tersedia") == "penyediaan_server"
+    assert batam.next_key("cek_kapasitas", "tersedia") == "verifikasi_keamanan"
+    assert batam.next_key("periksa_kelengkapan", "tidak") == "ditolak"
+    assert batam.next_key("kirim_tanggapan") == "selesai"
+    with pytest.raises(sop.InvalidTemplate):
+        batam.next_key("cek_kapasitas")  # a decision step needs a decision
+
+
+def _muara_enim_data() -> dict:
+    with (sop.BUILTIN_DIR / "muara_enim.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+@pytest.mark.parametrize("breakage, message", [
+    (lambda d: d["steps"][2].update(role="kepala_dunia"), "tidak sah"),
+    (lambda d: d["steps"][2].update(action="teleport"), "aksi tidak dikenal"),
+    (lambda d: d["steps"][2].update(branches={"ya": "nowhere"}), "tak dikenal"),
+    (lambda d: d["steps"][3].update(key="mulai"), "ganda"),
+    (lambda d: d["steps"][3].update(waktu_menit=0), "positif"),
+    (lambda d: d["steps"][3].update(action="review"), "tidak ada langkah scan"),
+    (lambda d: d["steps"].pop(0), "pengajuan"),
+])
+def test_broken_templates_are_refused_with_the_reason(breakage, message: str) -> None:
+    data = _muara_enim_data()
+    breakage(data)
+    with pytest.raises(sop.InvalidTemplate, match=message):
+        sop.parse(data)
