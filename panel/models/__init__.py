@@ -5,9 +5,10 @@ from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, Req
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
 from panel.models.jobs import Job, JobStatus
 from panel.models.scans import Artifact, ScanReport, Verdict
+from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
-    "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
+    "App", "AppAccount", "Comment", "Disposition", "RequestStep", "SopTemplateVersion", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Host", "HostStatus", "HostingRequest", "Job", "JobStatus", "Opd", "Release", "ReleaseStatus",
     "RequestStatus", "Role", "RoleKey", "ScanReport", "Stack", "User", "Verdict", "user_roles",
 ]

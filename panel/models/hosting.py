@@ -41,7 +41,8 @@ class HostingRequest(db.Model):
     subdomain: Mapped[str] = mapped_column(String(63))
     stack: Mapped[str] = mapped_column(String(16))
     contact: Mapped[str] = mapped_column(String(200), default="")
-    template_key: Mapped[str] = mapped_column(String(32), default="muara_enim")
+    template_version_id: Mapped[int] = mapped_column(ForeignKey("sop_template_versions.id"))
+    current_step: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[RequestStatus] = mapped_column(String(24), default=RequestStatus.DRAFT)
     artifact_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"))
     created_at: Mapped[created_at]
@@ -49,7 +50,9 @@ class HostingRequest(db.Model):
 
     opd = relationship("Opd")
     submitted_by = relationship("User")
+    template_version = relationship("SopTemplateVersion")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="request")
+    steps = relationship("RequestStep", order_by="RequestStep.id")
 
 
 class Attachment(db.Model):

@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 09e27b670d89
+Revision ID: 34b5f5419c88
 Revises: 
-Create Date: 2026-11-22 23:32:12.830104
+Create Date: 2026-11-22 23:42:30.361243
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '09e27b670d89'
+revision = '34b5f5419c88'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -109,6 +109,21 @@ def upgrade() -> None:
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_kind'), ['kind'], unique=False)
 
+    op.create_table('sop_template_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('definition', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_sop_template_versions_created_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sop_template_versions')),
+    sa.UniqueConstraint('key', 'version', name=op.f('uq_sop_template_versions_key'))
+    )
+    with op.batch_alter_table('sop_template_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sop_template_versions_key'), ['key'], unique=False)
+
     op.create_table('user_roles',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role_id', sa.Integer(), nullable=False),
@@ -126,7 +141,8 @@ def upgrade() -> None:
     sa.Column('subdomain', sa.String(length=63), nullable=False),
     sa.Column('stack', sa.String(length=16), nullable=False),
     sa.Column('contact', sa.String(length=200), nullable=False),
-    sa.Column('template_key', sa.String(length=32), nullable=False),
+    sa.Column('template_version_id', sa.Integer(), nullable=False),
+    sa.Column('current_step', sa.String(length=40), nullable=True),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('artifact_sha256', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -134,6 +150,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['artifact_sha256'], ['artifacts.sha256'], name=op.f('fk_hosting_requests_artifact_sha256_artifacts')),
     sa.ForeignKeyConstraint(['opd_id'], ['opds.id'], name=op.f('fk_hosting_requests_opd_id_opds')),
     sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_hosting_requests_submitted_by_id_users')),
+    sa.ForeignKeyConstraint(['template_version_id'], ['sop_template_versions.id'], name=op.f('fk_hosting_requests_template_version_id_sop_template_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hosting_requests')),
     sa.UniqueConstraint('number', name=op.f('uq_hosting_requests_number'))
     )
@@ -196,6 +213,55 @@ def upgrade() -> None:
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachments_request_id'), ['request_id'], unique=False)
 
+    op.create_table('comments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_comments_author_id_users')),
+    sa.ForeignKeyConstraint(['request_id'], ['hosting_requests.id'], name=op.f('fk_comments_request_id_hosting_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_comments'))
+    )
+    with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_comments_request_id'), ['request_id'], unique=False)
+
+    op.create_table('dispositions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('from_user_id', sa.Integer(), nullable=False),
+    sa.Column('to_role', sa.String(length=32), nullable=False),
+    sa.Column('to_user_id', sa.Integer(), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['from_user_id'], ['users.id'], name=op.f('fk_dispositions_from_user_id_users')),
+    sa.ForeignKeyConstraint(['request_id'], ['hosting_requests.id'], name=op.f('fk_dispositions_request_id_hosting_requests')),
+    sa.ForeignKeyConstraint(['to_user_id'], ['users.id'], name=op.f('fk_dispositions_to_user_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispositions'))
+    )
+    with op.batch_alter_table('dispositions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispositions_request_id'), ['request_id'], unique=False)
+
+    op.create_table('request_steps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.Integer(), nullable=False),
+    sa.Column('step_key', sa.String(length=40), nullable=False),
+    sa.Column('role', sa.String(length=32), nullable=False),
+    sa.Column('due_minutes', sa.Integer(), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('actor_id', sa.Integer(), nullable=True),
+    sa.Column('decision', sa.String(length=32), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('overdue_notified_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_request_steps_actor_id_users')),
+    sa.ForeignKeyConstraint(['request_id'], ['hosting_requests.id'], name=op.f('fk_request_steps_request_id_hosting_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_request_steps'))
+    )
+    with op.batch_alter_table('request_steps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_request_steps_request_id'), ['request_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_request_steps_role'), ['role'], unique=False)
+
     op.create_table('app_accounts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -239,6 +305,19 @@ def downgrade() -> None:
 
     op.drop_table('releases')
     op.drop_table('app_accounts')
+    with op.batch_alter_table('request_steps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_request_steps_role'))
+        batch_op.drop_index(batch_op.f('ix_request_steps_request_id'))
+
+    op.drop_table('request_steps')
+    with op.batch_alter_table('dispositions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispositions_request_id'))
+
+    op.drop_table('dispositions')
+    with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_comments_request_id'))
+
+    op.drop_table('comments')
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_attachments_request_id'))
 
@@ -256,6 +335,10 @@ def downgrade() -> None:
 
     op.drop_table('hosting_requests')
     op.drop_table('user_roles')
+    with op.batch_alter_table('sop_template_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sop_template_versions_key'))
+
+    op.drop_table('sop_template_versions')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_jobs_kind'))
 
