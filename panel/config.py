@@ -27,6 +27,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "JOBS_IMMEDIATE": False,
         "PEMDA_NAME": "Kabupaten Contoh",
         "PEMDA_DOMAIN": "contoh.go.id",
+        "REQUEST_NUMBER_PATTERN": "{seq:03d}/HOST/DISKOMINFO/{year}",
+        "DEFAULT_SOP_TEMPLATE": "muara_enim",
         "BABEL_DEFAULT_LOCALE": "id",
         "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
         "LOGIN_MAX_FAILURES": 5,

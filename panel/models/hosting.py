@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.extensions import db
@@ -32,8 +32,11 @@ class AttachmentKind(enum.StrEnum):
 
 class HostingRequest(db.Model):
     __tablename__ = "hosting_requests"
+    __table_args__ = (UniqueConstraint("year", "seq"),)
     id: Mapped[intpk]
-    number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    number: Mapped[str | None] = mapped_column(String(64), unique=True)  # e.g. 001/HOST/DISKOMINFO/2026
+    year: Mapped[int | None]
+    seq: Mapped[int | None]
     opd_id: Mapped[int] = mapped_column(ForeignKey("opds.id"), index=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     app_name: Mapped[str] = mapped_column(String(200))

@@ -5,9 +5,9 @@ The built-in templates live in `panel/workflows/`; a Pemda edits roles and times
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from panel.models import RoleKey
@@ -111,12 +111,16 @@ def _check(template: SopTemplate) -> None:
             raise InvalidTemplate(f"{template.key}: tidak ada langkah {action}")
 
 
-def load_file(path: Path) -> SopTemplate:
-    with path.open("rb") as fh:
-        return parse(tomllib.load(fh))
+def builtin_definitions() -> dict[str, dict[str, Any]]:
+    """Return the raw data of the templates shipped with Wadah, by key."""
+    definitions = {}
+    for path in sorted(BUILTIN_DIR.glob("*.toml")):
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        definitions[data["key"]] = data
+    return definitions
 
 
 def builtin_templates() -> dict[str, SopTemplate]:
-    """Return the templates shipped with Wadah, by key."""
-    templates = (load_file(path) for path in sorted(BUILTIN_DIR.glob("*.toml")))
-    return {template.key: template for template in templates}
+    """Return the templates shipped with Wadah, parsed and checked, by key."""
+    return {key: parse(data) for key, data in builtin_definitions().items()}

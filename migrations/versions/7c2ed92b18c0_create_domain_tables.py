@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 34b5f5419c88
+Revision ID: 7c2ed92b18c0
 Revises: 
-Create Date: 2026-11-22 23:42:30.361243
+Create Date: 2026-11-22 23:43:30.740597
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '34b5f5419c88'
+revision = '7c2ed92b18c0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -134,6 +134,8 @@ def upgrade() -> None:
     op.create_table('hosting_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('number', sa.String(length=64), nullable=True),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('seq', sa.Integer(), nullable=True),
     sa.Column('opd_id', sa.Integer(), nullable=False),
     sa.Column('submitted_by_id', sa.Integer(), nullable=False),
     sa.Column('app_name', sa.String(length=200), nullable=False),
@@ -152,7 +154,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['submitted_by_id'], ['users.id'], name=op.f('fk_hosting_requests_submitted_by_id_users')),
     sa.ForeignKeyConstraint(['template_version_id'], ['sop_template_versions.id'], name=op.f('fk_hosting_requests_template_version_id_sop_template_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hosting_requests')),
-    sa.UniqueConstraint('number', name=op.f('uq_hosting_requests_number'))
+    sa.UniqueConstraint('number', name=op.f('uq_hosting_requests_number')),
+    sa.UniqueConstraint('year', 'seq', name=op.f('uq_hosting_requests_year'))
     )
     with op.batch_alter_table('hosting_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hosting_requests_opd_id'), ['opd_id'], unique=False)

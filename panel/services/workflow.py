@@ -1,0 +1,138 @@
+"""The SOP as a running workflow: submit a request, act on its current step, follow the branches.
+
+Each transition is one function here; views and the API call these and never set a status.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from panel import audit
+from panel.extensions import db
+from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
+from panel.models.base import utcnow
+from panel.models.workflow import Disposition, RequestStep, SopTemplateVersion
+from panel.services import sop
+
+
+class WorkflowError(ValueError):
+    """The action is not possible in the request's current state; the message says why."""
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    app_name: str
+    subdomain: str
+    stack: str
+    description: str = ""
+    contact: str = ""
+
+
+def ensure_builtin_templates() -> None:
+    """Store version 1 of each built-in SOP template that the database does not have yet."""
+    known = set(db.session.scalars(select(SopTemplateVersion.key)))
+    for key, definition in sop.builtin_definitions().items():
+        if key not in known:
+            template = sop.parse(definition)
+            db.session.add(SopTemplateVersion(key=key, version=1, name=template.name,
+                                              definition=definition))
+    db.session.flush()
+
+
+def latest_version(key: str) -> SopTemplateVersion:
+    version = db.session.scalar(
+        select(SopTemplateVersion).where(SopTemplateVersion.key == key)
+        .order_by(SopTemplateVersion.version.desc()).limit(1)
+    )
+    if version is None:
+        raise WorkflowError(f"templat SOP {key!r} tidak ada")
+    return version
+
+
+def template_of(request: HostingRequest) -> sop.SopTemplate:
+    return sop.parse(request.template_version.definition)
+
+
+def submit(user: User, opd: Opd, draft: RequestDraft, template_key: str, number_pattern: str) -> HostingRequest:
+    """File a hosting request for `opd` and open the SOP's first step after submission."""
+    version = latest_version(template_key)
+    template = sop.parse(version.definition)
+    request = HostingRequest(
+        opd=opd, submitted_by=user, app_name=draft.app_name, subdomain=draft.subdomain,
+        stack=draft.stack, description=draft.description, contact=draft.contact,
+        template_version=version, status=RequestStatus.SUBMITTED, submitted_at=utcnow(),
+    )
+    db.session.add(request)
+    _assign_number(request, number_pattern)
+    first = template.steps[0]
+    submission = _open_step(request, first)
+    submission.finished_at, submission.actor = utcnow(), user
+    audit.record("request.submit", request, number=request.number, template=version.key)
+    _open_step(request, template.step(template.next_key(first.key)))
+    return request
+
+
+def act(request: HostingRequest, user: User, decision: str | None = None, note: str = "") -> RequestStep:
+    """Finish the request's current step as `user`, then open the step its decision leads to."""
+    step = current_step(request)
+    if not user.has_role(step.role, RoleKey.SUPERADMIN):
+        raise WorkflowError("Langkah ini bukan tugas peran Anda.")
+    template = template_of(request)
+    following = template.next_key(step.step_key, decision)
+    step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
+    audit.record("request.step", request, step=step.step_key, decision=decision)
+    if following == "ditolak":
+        request.status, request.current_step = RequestStatus.REJECTED, None
+    elif following == "selesai":
+        request.status, request.current_step = RequestStatus.CLOSED, None
+    else:
+        next_step = template.step(following)
+        request.status = (RequestStatus.NEEDS_CORRECTION if next_step.action == "submit"
+                          else RequestStatus.IN_PROGRESS)
+        _open_step(request, next_step)
+    return step
+
+
+def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,
+            to_user: User | None = None) -> Disposition:
+    """Record a written disposition passing the request to `to_role` (or one person of it)."""
+    current_step(request)  # a closed request takes no dispositions
+    disposition = Disposition(request_id=request.id, from_user_id=user.id, to_role=to_role,
+                              to_user_id=to_user.id if to_user else None, note=note)
+    db.session.add(disposition)
+    audit.record("request.dispose", request, to_role=to_role)
+    return disposition
+
+
+def current_step(request: HostingRequest) -> RequestStep:
+    open_steps = [step for step in request.steps if step.finished_at is None]
+    if not open_steps:
+        raise WorkflowError("Permohonan ini sudah selesai.")
+    return open_steps[-1]
+
+
+def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
+    due = int(step.waktu.total_seconds() // 60) if step.waktu else None
+    opened = RequestStep(step_key=step.key, role=step.role, due_minutes=due)
+    request.steps.append(opened)
+    request.current_step = step.key
+    db.session.flush()
+    return opened
+
+
+def _assign_number(request: HostingRequest, pattern: str) -> None:
+    # A yearly sequence; the unique (year, seq) constraint settles two submissions racing for one.
+    year = (request.submitted_at or utcnow()).year
+    for _ in range(5):
+        last = db.session.scalar(select(func.max(HostingRequest.seq)).where(HostingRequest.year == year))
+        request.year, request.seq = year, (last or 0) + 1
+        request.number = pattern.format(seq=request.seq, year=year)
+        try:
+            with db.session.begin_nested():
+                db.session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise WorkflowError("Nomor permohonan tidak dapat dibuat; coba lagi.")
