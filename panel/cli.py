@@ -3,21 +3,51 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import sys
 from importlib.metadata import entry_points
 
 import click
 
 from panel import config as configuration
+from panel.testbed.cli import testbed
+from panel.testbed.errors import TestbedError
 
 
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Tampilkan log rinci.")
-def main(verbose: bool) -> None:
+@click.option("--state-dir", type=click.Path(file_okay=False), envvar="WADAH_STATE_DIR",
+              help="Direktori keadaan lokal (bawaan: ~/.local/state/wadah).")
+def main(verbose: bool, state_dir: str | None) -> None:
     """Wadah — panel layanan hosting Data Center Pemda."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # migrations and the job consumer are chatty at INFO
+        for name in ("alembic", "huey"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    if state_dir:  # one place for every part of the process, child processes included
+        os.environ["WADAH_STATE_DIR"] = os.path.abspath(state_dir)
+
+
+main.add_command(testbed)
+
+
+@main.command()
+def up() -> None:
+    """Start everything: local services, runtime images, database, demo Pemda, web and worker."""
+    from panel import embedded
+
+    try:
+        embedded.up(configuration.state_dir(), click.echo)
+    except TestbedError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@main.command()
+@click.option("--all", "everything", is_flag=True, help="Hentikan juga layanan lokal (testbed).")
+def down(everything: bool) -> None:
+    """Stop the panel's processes (and with --all the local services)."""
+    from panel import embedded
+
+    embedded.down(configuration.state_dir(), everything, click.echo)
 
 
 def _app():  # type: ignore[no-untyped-def]
@@ -36,9 +66,9 @@ def web(bind: str, workers: int, dev: bool) -> None:
         host, _, port = bind.rpartition(":")
         _app().run(host=host, port=int(port), debug=True)
         return
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-    os.execv(gunicorn, [gunicorn, "--bind", bind, "--workers", str(workers),
-                        "--access-logfile", "-", "panel:create_app()"])
+    from panel.wsgi import serve
+
+    serve(bind, workers)
 
 
 @main.command()
@@ -98,10 +128,11 @@ def init_config() -> None:
 def _load_plugin_commands() -> None:
     # `scan` and `agent` live in packages the panel must not import; they register through entry points.
     for ep in entry_points(group="wadah.commands"):
-        try:
-            main.add_command(ep.load(), ep.name)
-        except ImportError as missing:  # a package still being built must not break the rest
-            logging.getLogger(__name__).debug("command %s unavailable: %s", ep.name, missing)
+        main.add_command(ep.load(), ep.name)
 
 
 _load_plugin_commands()
+
+
+if __name__ == "__main__":  # `python -m panel.cli`, as `wadah up` starts its processes
+    main()

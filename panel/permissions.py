@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
-
 from sqlalchemy import ColumnElement, false, true
 
 from panel.models import App, HostingRequest, RoleKey, User

@@ -5,9 +5,9 @@ The built-in templates live in `panel/workflows/`; a Pemda edits roles and times
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from panel.models import RoleKey

@@ -55,7 +55,9 @@ def template_of(request: HostingRequest) -> sop.SopTemplate:
     return sop.parse(request.template_version.definition)
 
 
-def submit(user: User, opd: Opd, draft: RequestDraft, template_key: str, number_pattern: str) -> HostingRequest:
+def submit(
+    user: User, opd: Opd, draft: RequestDraft, template_key: str, number_pattern: str
+) -> HostingRequest:
     """File a hosting request for `opd` and open the SOP's first step after submission."""
     version = latest_version(template_key)
     template = sop.parse(version.definition)

@@ -1,0 +1,161 @@
+"""`wadah up`: the embedded defaults on one machine — local services, runtime images, database,
+demo data, and the panel's web, worker and agent processes.
+
+The panel's processes are run by the same lifecycle as the testbed's daemons (pid files, ports,
+logs, readiness probes, rollback of a half-done start).
+"""
+from __future__ import annotations
+
+import http.client
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from panel import config as configuration
+from panel.testbed import Testbed
+from panel.testbed.services import Service
+
+logger = logging.getLogger(__name__)
+
+RUN_SUBDIR = "run"
+WEB_PORT_ENV_VAR = "WADAH_WEB_PORT"
+DEMO_LOGINS = "demo-logins.txt"
+
+
+class PanelProcess(Service):
+    """A `wadah` subcommand run in the background for the embedded setup."""
+
+    executable: ClassVar[str] = sys.executable
+    arguments: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.dir.parent.parent
+
+    def marker(self) -> str:
+        return f"--state-dir {self.state_dir} {self.arguments[0]}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "panel.cli", "--state-dir", str(self.state_dir),
+                *self.arguments, *self.options()]
+
+    def options(self) -> list[str]:
+        return []
+
+    def address(self) -> str:
+        return self.tcp if self.port else "-"
+
+
+class Web(PanelProcess):
+    name = "web"
+    arguments = ("web",)
+
+    def options(self) -> list[str]:
+        return ["--bind", self.tcp, "--workers", "2"]
+
+    def probe(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            connection.request("GET", "/api/v1/health")
+            if connection.getresponse().status != 200:
+                raise ConnectionError("panel not healthy")
+        finally:
+            connection.close()
+
+    def extras(self) -> dict[str, Any]:
+        return {"url": f"http://{self.tcp}/"}
+
+
+class Worker(PanelProcess):
+    name = "worker"
+    arguments = ("worker",)
+
+    def probe(self) -> None:
+        if self.running_pid() is None:
+            raise ConnectionError("worker not running")
+
+
+PANEL_PROCESSES: tuple[type[Service], ...] = (Web, Worker)
+
+
+def processes(state_dir: Path) -> Testbed:
+    ports = {"web": int(os.environ.get(WEB_PORT_ENV_VAR, 8000))}
+    return Testbed(state_dir, ports=ports, services=PANEL_PROCESSES, subdir=RUN_SUBDIR)
+
+
+def up(state_dir: Path, echo: Callable[[str], None]) -> None:
+    """Bring the whole embedded setup up, reusing whatever already runs; print URL and logins."""
+    echo("==> Layanan lokal (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL)")
+    services = Testbed(state_dir).up()
+    _report(services, echo)
+
+    echo("==> Image runtime (wadah/static, wadah/php:8.2)")
+    _wadah(state_dir, "agent", "images", "--docker-url", services["docker"]["address"],
+           "--state-dir", str(state_dir / "agent"))
+
+    echo("==> Basis data dan data contoh")
+    instance = state_dir / "panel"
+    configuration.write_instance_file(instance, {
+        "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback; production sits behind TLS
+        "REMEMBER_COOKIE_SECURE": False,
+        "DNS_SERVER": services["named"]["address"],
+        "NGINX_HTTP": services["nginx"]["http"],
+        "CLAMD_URL": services["clamd"]["address"],
+    })
+    logins = _prepare_database(instance)
+
+    echo("==> Panel (web, worker)")
+    started = processes(state_dir).up()
+    _report(started, echo)
+
+    echo(f"\nWadah berjalan di {started['web']['url']}")
+    echo("Aplikasi yang di-hosting dijawab nginx di http://" + services["nginx"]["http"]
+         + "/ menurut nama host (<subdomain>.contoh.go.id).")
+    echo("Login contoh (juga di " + str(instance / DEMO_LOGINS) + "):")
+    echo(logins)
+
+
+def down(state_dir: Path, everything: bool, echo: Callable[[str], None]) -> None:
+    """Stop the panel's processes, and the local services too when `everything`."""
+    for name, outcome in processes(state_dir).down().items():
+        echo(f"{name:<9} {outcome}")
+    if everything:
+        for name, outcome in Testbed(state_dir).down().items():
+            echo(f"{name:<9} {outcome}")
+
+
+def _prepare_database(instance: Path) -> str:
+    from panel import create_app, database
+    from panel.extensions import db
+    from panel.services import demo, workflow
+
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():
+        workflow.ensure_builtin_templates()
+        created = demo.seed()
+        db.session.commit()
+    logins_file = instance / DEMO_LOGINS
+    new_lines = [f"  {login.role:<12} {login.username:<12} {login.password}"
+                 for login in created if login.password]
+    if new_lines:  # kept so a later `up` can show them again; the demo only, never production
+        fd = os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write("\n".join(new_lines) + "\n")
+    return logins_file.read_text().rstrip() if logins_file.exists() else "(tidak ada)"
+
+
+def _wadah(state_dir: Path, *arguments: str) -> None:
+    # The agent's commands run in their own process: the panel does not import the agent.
+    subprocess.run([sys.executable, "-m", "panel.cli", "--state-dir", str(state_dir), *arguments],
+                   check=True)
+
+
+def _report(result: dict[str, dict[str, Any]], echo: Callable[[str], None]) -> None:
+    for name, entry in result.items():
+        action = "dijalankan" if entry.get("started") else "sudah berjalan"
+        echo(f"  {name:<9} {action:<15} {entry['address']}")
