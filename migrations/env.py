@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import panel.models  # noqa: F401  (registers every table on the metadata)
+from panel.crypto import EncryptedText
 from panel.extensions import db
 
 config = context.config
@@ -29,9 +30,17 @@ def run_online() -> None:
         _migrate(connectable)
 
 
+def _render_item(kind: str, item, autogen_context):  # type: ignore[no-untyped-def]
+    # Encrypted columns are plain text to the database; migrations must not import panel code.
+    if kind == "type" and isinstance(item, EncryptedText):
+        return "sa.Text()"
+    return False
+
+
 def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
     # Batch mode lets ALTER TABLE migrations run on SQLite too.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                      render_item=_render_item)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -4,11 +4,12 @@ from panel.models.audit import AuditEvent
 from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, RequestStatus
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
 from panel.models.jobs import Job, JobStatus
+from panel.models.network import IpAllocation, IpPool, Zone
 from panel.models.scans import Artifact, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
-    "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
+    "App", "IpAllocation", "IpPool", "Zone", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "Job", "JobStatus", "Opd",
     "Release", "ReleaseStatus", "RequestStatus", "RequestStep", "Role", "RoleKey", "ScanReport",
     "SopTemplateVersion", "Stack", "User", "Verdict", "user_roles",

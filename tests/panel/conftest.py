@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -32,6 +33,7 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path),
         "SECRET_KEY": "test-secret-key-not-for-production",
+        "SECRETS_KEY": Fernet.generate_key().decode(),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         "ARTIFACT_DIR": str(tmp_path / "artifacts"),
         "JOBS_BACKEND": f"sqlite:///{tmp_path / 'jobs.db'}",

@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 7c2ed92b18c0
+Revision ID: 4528c6589dd9
 Revises: 
-Create Date: 2026-11-22 23:43:30.740597
+Create Date: 2026-11-22 23:49:49.137797
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '7c2ed92b18c0'
+revision = '4528c6589dd9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -31,6 +31,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hosts')),
     sa.UniqueConstraint('name', name=op.f('uq_hosts_name'))
     )
+    op.create_table('ip_pools',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=63), nullable=False),
+    sa.Column('network', sa.String(length=49), nullable=False),
+    sa.Column('first', sa.String(length=45), nullable=False),
+    sa.Column('last', sa.String(length=45), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ip_pools')),
+    sa.UniqueConstraint('name', name=op.f('uq_ip_pools_name'))
+    )
     op.create_table('opds',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=32), nullable=False),
@@ -45,6 +55,19 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=120), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_roles')),
     sa.UniqueConstraint('key', name=op.f('uq_roles_key'))
+    )
+    op.create_table('zones',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=253), nullable=False),
+    sa.Column('primary_server', sa.String(length=255), nullable=False),
+    sa.Column('tsig_key_name', sa.String(length=255), nullable=False),
+    sa.Column('tsig_algorithm', sa.String(length=32), nullable=False),
+    sa.Column('tsig_secret', sa.Text(), nullable=False),
+    sa.Column('record_ip', sa.String(length=45), nullable=False),
+    sa.Column('ttl', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_zones')),
+    sa.UniqueConstraint('name', name=op.f('uq_zones_name'))
     )
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -278,6 +301,19 @@ def upgrade() -> None:
     sa.UniqueConstraint('app_id', name=op.f('uq_app_accounts_app_id')),
     sa.UniqueConstraint('user_id', name=op.f('uq_app_accounts_user_id'))
     )
+    op.create_table('ip_allocations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('pool_id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=45), nullable=False),
+    sa.Column('app_id', sa.Integer(), nullable=True),
+    sa.Column('request_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['app_id'], ['apps.id'], name=op.f('fk_ip_allocations_app_id_apps')),
+    sa.ForeignKeyConstraint(['pool_id'], ['ip_pools.id'], name=op.f('fk_ip_allocations_pool_id_ip_pools')),
+    sa.ForeignKeyConstraint(['request_id'], ['hosting_requests.id'], name=op.f('fk_ip_allocations_request_id_hosting_requests')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ip_allocations')),
+    sa.UniqueConstraint('address', name=op.f('uq_ip_allocations_address'))
+    )
     op.create_table('releases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('app_id', sa.Integer(), nullable=False),
@@ -307,6 +343,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_releases_app_id'))
 
     op.drop_table('releases')
+    op.drop_table('ip_allocations')
     op.drop_table('app_accounts')
     with op.batch_alter_table('request_steps', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_request_steps_role'))
@@ -353,7 +390,9 @@ def downgrade() -> None:
     op.drop_table('audit_events')
     op.drop_table('artifacts')
     op.drop_table('users')
+    op.drop_table('zones')
     op.drop_table('roles')
     op.drop_table('opds')
+    op.drop_table('ip_pools')
     op.drop_table('hosts')
     # ### end Alembic commands ###
