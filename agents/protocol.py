@@ -5,9 +5,20 @@ the panel validates when a user types it, the agent again when a request arrives
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import hashlib
+import json
 import re
+import types
+import typing
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 API_VERSION = "v1"
 
@@ -89,6 +100,8 @@ class AppSpec:
     limits: Limits = field(default_factory=Limits)
     health: HealthCheck = field(default_factory=HealthCheck)
     database: bool = False
+    upload_max_mb: int = 32  # the vhost's (and PHP's) request body limit
+    dockerfile: str = "Dockerfile"  # stack "dockerfile": its path inside the artifact
 
     def __post_init__(self) -> None:
         app_name(self.name)
@@ -108,3 +121,217 @@ class AppSpec:
         if data.get("writable_paths") is not None:
             data["writable_paths"] = tuple(data["writable_paths"])
         return cls(**data)
+
+
+# --- Strict decoding of request bodies ----------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class MalformedRequest(ValueError):
+    """A request body that does not have the shape its dataclass declares."""
+
+
+def decode(cls: type[T], data: Any) -> T:
+    """Build dataclass `cls` from parsed JSON, refusing unknown or missing keys and wrong types."""
+    return typing.cast(T, _decode(cls, data, cls.__name__))
+
+
+def _decode(kind: Any, value: Any, where: str) -> Any:
+    if kind is Any:
+        return value
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise MalformedRequest(f"{where}: harus berupa objek JSON")
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: f for f in dataclasses.fields(kind) if f.init}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise MalformedRequest(f"{where}: kunci tidak dikenal: {', '.join(map(str, unknown))}")
+        kwargs = {}
+        for name, spec in fields.items():
+            if name in value:
+                kwargs[name] = _decode(hints[name], value[name], f"{where}.{name}")
+            elif (spec.default is dataclasses.MISSING
+                  and spec.default_factory is dataclasses.MISSING):
+                raise MalformedRequest(f"{where}: kunci {name!r} wajib ada")
+        return kind(**kwargs)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arm in (a for a in args if a is not type(None)):
+            try:
+                return _decode(arm, value, where)
+            except MalformedRequest:
+                continue
+        raise MalformedRequest(f"{where}: jenis nilai tidak sesuai")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise MalformedRequest(f"{where}: harus boolean")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MalformedRequest(f"{where}: harus bilangan bulat")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise MalformedRequest(f"{where}: harus bilangan")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise MalformedRequest(f"{where}: harus teks")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise MalformedRequest(f"{where}: harus berupa larik JSON")
+        item = args[0] if args else Any
+        items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise MalformedRequest(f"{where}: harus berupa objek JSON")
+        key_kind, value_kind = args or (str, Any)
+        return {_decode(key_kind, k, where): _decode(value_kind, v, f"{where}.{k}")
+                for k, v in value.items()}
+    raise MalformedRequest(f"{where}: jenis {kind!r} tidak didukung")
+
+
+# --- Signed requests ----------------------------------------------------------------------------
+# Mutual TLS says who is calling; the signature, made with the key of the panel's client
+# certificate, binds the method, the agent meant, the path, the body, the time and a one-off nonce,
+# so a captured, reflected or proxied request can be neither altered, sent to another agent, nor
+# replayed.
+
+HEADER_TIMESTAMP = "X-Wadah-Timestamp"
+HEADER_NONCE = "X-Wadah-Nonce"
+HEADER_CONTENT_SHA256 = "X-Wadah-Content-SHA256"
+HEADER_SIGNATURE = "X-Wadah-Signature"
+MAX_SKEW_S = 300  # how old (or how far in the future) a request may be
+NONCE = re.compile(r"^[0-9a-f]{32}$")
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+SigningKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+def canonical_request(method: str, audience: str, target: str, timestamp: int, nonce: str,
+                      content_sha256: str) -> bytes:
+    """Return the bytes a request signature covers; `target` is the path with its query string."""
+    fields = ["wadah-request-v1", method.upper(), audience, target, timestamp, nonce,
+              content_sha256]
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def sign_request(key: SigningKey, message: bytes) -> str:
+    """Sign a canonical request with the panel's client key; return the signature in base64."""
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        signature = key.sign(message, ec.ECDSA(hashes.SHA256()))
+    else:
+        signature = key.sign(message)
+    return base64.b64encode(signature).decode()
+
+
+def verify_request(public_key: Any, signature_b64: str, message: bytes) -> bool:
+    """Return whether `signature_b64` is the client certificate's key's signature of `message`."""
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+        if isinstance(public_key, ec.EllipticCurvePublicKey):
+            public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, message)
+        else:
+            return False
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+# --- Signed releases ----------------------------------------------------------------------------
+# Nothing reaches a host unscanned: the panel signs (app, release, artifact sha256, verdict) with
+# its release-signing key (Ed25519) and the agent deploys only what carries that signature and a
+# verdict the policy lets through.
+
+VERDICT_CLEAN = "clean"
+# `review`, accepted by a technician with a written reason
+VERDICT_REVIEW_ACCEPTED = "review_accepted"
+DEPLOYABLE_VERDICTS = (VERDICT_CLEAN, VERDICT_REVIEW_ACCEPTED)
+
+
+def release_statement(app: str, release_id: int, artifact_sha256: str, verdict: str) -> bytes:
+    """Return the bytes a release signature covers."""
+    fields = ["wadah-release-v1", app, release_id, artifact_sha256, verdict]
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def sign_release(key: ed25519.Ed25519PrivateKey, app: str, release_id: int, artifact_sha256: str,
+                 verdict: str) -> str:
+    """Sign the scan verdict of one release's artifact; return the signature in base64."""
+    statement = release_statement(app, release_id, artifact_sha256, verdict)
+    return base64.b64encode(key.sign(statement)).decode()
+
+
+def verify_release(public_key: ed25519.Ed25519PublicKey, signature_b64: str, app: str,
+                   release_id: int, artifact_sha256: str, verdict: str) -> bool:
+    """Return whether `signature_b64` is the panel's signature of this release's verdict."""
+    try:
+        public_key.verify(base64.b64decode(signature_b64, validate=True),
+                          release_statement(app, release_id, artifact_sha256, verdict))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """Body of `POST /v1/apps/<name>/deploy`."""
+
+    spec: AppSpec
+    verdict: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class EnvRequest:
+    """Body of `PUT /v1/apps/<name>/env`: the app's whole environment, replacing the old one."""
+
+    env: dict[str, str]
+
+    def __post_init__(self) -> None:
+        for key in self.env:
+            env_key(key)
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """Body of `PUT /v1/apps/<name>/certificate`: the app's own TLS certificate (full chain)."""
+
+    certificate: str  # PEM
+    key: str  # PEM
+
+
+# --- Enrolment ----------------------------------------------------------------------------------
+
+ENROLL_PATH = "/api/v1/agents/enroll"  # on the panel
+
+
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    """What an agent sends the panel to enrol: the one-time token and a CSR for its own key."""
+
+    token: str
+    csr: str
+
+
+@dataclass(frozen=True)
+class EnrolmentBundle:
+    """What the panel answers: the agent's certificate, the CA's, and the release-signing key."""
+
+    agent_name: str
+    certificate: str  # PEM
+    ca_certificate: str  # PEM
+    release_signing_key: str  # PEM, Ed25519 public key
+    release_signing_key_endorsement: str  # base64: the CA's signature over that key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -28,18 +28,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             f"SECRET_KEY belum diatur: jalankan `wadah up` atau isi {instance_path / 'wadah.toml'}"
         )
 
-    from panel import extensions, jobs, permissions, security
-    from panel.blueprints import api, auth, main
+    from panel import extensions, formatting, jobs, permissions, security
+    from panel.blueprints import api, auth, hosting_requests, main
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     security.init_app(app)
+    formatting.init_app(app)
     jobs.init_app(app)
     permissions.enforce(app)
     auth.init_app(app)
     api.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(main.bp)
+    app.register_blueprint(hosting_requests.bp)
     app.register_blueprint(api.bp)
     return app

@@ -89,10 +89,16 @@ def db() -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Migrate the database to REVISION (default: the newest)."""
+    """Migrate the database to REVISION (default: the newest) and add missing built-in data."""
     from panel import database
+    from panel.extensions import db as session_owner
+    from panel.services import workflow
 
-    database.upgrade(_app().config["SQLALCHEMY_DATABASE_URI"], revision)
+    app = _app()
+    database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+    with app.app_context():
+        workflow.ensure_builtin_templates()
+        session_owner.session.commit()
 
 
 @db.command("revision")

@@ -23,12 +23,18 @@ def defaults(instance_path: Path) -> dict[str, Any]:
     return {
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'wadah.db'}",
         "ARTIFACT_DIR": str(instance_path / "artifacts"),
+        "ATTACHMENT_DIR": str(instance_path / "attachments"),
+        "BUNDLE_MAX_BYTES": 256 * 1024 * 1024,
+        "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
         "JOBS_BACKEND": f"sqlite:///{instance_path / 'jobs.db'}",
         "JOBS_IMMEDIATE": False,
         "PEMDA_NAME": "Kabupaten Contoh",
         "PEMDA_DOMAIN": "contoh.go.id",
         "REQUEST_NUMBER_PATTERN": "{seq:03d}/HOST/DISKOMINFO/{year}",
         "DEFAULT_SOP_TEMPLATE": "muara_enim",
+        "RESERVED_SUBDOMAINS_EXTRA": [],
+        "SUBDOMAIN_MIN_LENGTH": 3,
+        "SUBDOMAIN_ALLOWED_WORDS": ["diskominfo"],
         "BABEL_DEFAULT_LOCALE": "id",
         "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
         "LOGIN_MAX_FAILURES": 5,
@@ -36,7 +42,7 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LOGIN_RATE_LIMIT": "10 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        "MAX_CONTENT_LENGTH": 512 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 300 * 1024 * 1024,  # a bundle and its letters; refused while streaming
         "SESSION_COOKIE_SECURE": True,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -74,6 +74,14 @@ def visible_requests(user: User) -> ColumnElement[bool]:
     return HostingRequest.opd_id == user.opd_id
 
 
+def require_request_access(hosting_request: HostingRequest) -> HostingRequest:
+    """Return the request if the current user may see it; otherwise answer 404 so nothing leaks."""
+    user: User = current_user  # type: ignore[assignment]
+    if user.app_account is not None or not can_see_opd(user, hosting_request.opd_id):
+        abort(404)
+    return hosting_request
+
+
 def require_app_access(app: App) -> App:
     """Return `app` if the current user may manage it; otherwise answer 404 so nothing leaks."""
     user: User = current_user  # type: ignore[assignment]

@@ -14,8 +14,9 @@ FORBIDDEN = {
     "agents": {"panel"},
     "panel": {"agents"},
 }
-# What the panel may use of the agents: how to talk to them, and the content-addressed store both keep.
-ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts"}
+# What the panel may use of the agents: how to talk to them (and enrol them), and the
+# content-addressed store both keep.
+ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -48,6 +48,7 @@ class HostingRequest(db.Model):
     current_step: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[RequestStatus] = mapped_column(String(24), default=RequestStatus.DRAFT)
     artifact_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"))
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # double-submit guard
     created_at: Mapped[created_at]
     submitted_at: Mapped[timestamp]
 
@@ -56,6 +57,7 @@ class HostingRequest(db.Model):
     template_version = relationship("SopTemplateVersion")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="request")
     steps = relationship("RequestStep", order_by="RequestStep.id")
+    dispositions = relationship("Disposition", order_by="Disposition.id")
 
 
 class Attachment(db.Model):

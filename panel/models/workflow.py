@@ -63,6 +63,8 @@ class Disposition(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[created_at]
 
+    from_user = relationship("User", foreign_keys=[from_user_id])
+
 
 class Comment(db.Model):
     """A message in a request's coordination thread between Diskominfo and the OPD."""
@@ -73,3 +75,5 @@ class Comment(db.Model):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[created_at]
+
+    author = relationship("User")

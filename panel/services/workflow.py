@@ -13,7 +13,7 @@ from panel import audit
 from panel.extensions import db
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
-from panel.models.workflow import Disposition, RequestStep, SopTemplateVersion
+from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 from panel.services import sop
 
 
@@ -47,7 +47,7 @@ def latest_version(key: str) -> SopTemplateVersion:
         .order_by(SopTemplateVersion.version.desc()).limit(1)
     )
     if version is None:
-        raise WorkflowError(f"templat SOP {key!r} tidak ada")
+        raise WorkflowError(f"templat SOP {key!r} tidak ada (jalankan `wadah db upgrade`)")
     return version
 
 
@@ -106,6 +106,14 @@ def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,
     db.session.add(disposition)
     audit.record("request.dispose", request, to_role=to_role)
     return disposition
+
+
+def comment(request: HostingRequest, user: User, body: str) -> Comment:
+    """Add a message to the request's coordination thread with the OPD."""
+    message = Comment(request_id=request.id, author_id=user.id, body=body)
+    db.session.add(message)
+    audit.record("request.comment", request)
+    return message
 
 
 def current_step(request: HostingRequest) -> RequestStep:

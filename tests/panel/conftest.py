@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,7 +15,17 @@ from flask.testing import FlaskClient
 from panel import create_app, database
 from panel.extensions import db
 from panel.models import RoleKey, User
+from panel.services import passwords, workflow
 from tests.panel import factories
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Hash with minimal Argon2id cost in tests: hundreds of users are made, none is attacked."""
+    production = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = production
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +47,7 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "SECRETS_KEY": Fernet.generate_key().decode(),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{db_file}",
         "ARTIFACT_DIR": str(tmp_path / "artifacts"),
+        "ATTACHMENT_DIR": str(tmp_path / "attachments"),
         "JOBS_BACKEND": f"sqlite:///{tmp_path / 'jobs.db'}",
         "JOBS_IMMEDIATE": True,
         "SESSION_COOKIE_SECURE": False,
@@ -43,6 +55,8 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "RATELIMIT_ENABLED": False,
     })
     with app.app_context():
+        workflow.ensure_builtin_templates()  # what `wadah db upgrade` does after migrating
+        db.session.commit()
         yield app
         db.session.remove()
 

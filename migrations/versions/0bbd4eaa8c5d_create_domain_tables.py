@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 4528c6589dd9
+Revision ID: 0bbd4eaa8c5d
 Revises: 
-Create Date: 2026-11-22 23:49:49.137797
+Create Date: 2026-11-22 23:51:47.504711
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '4528c6589dd9'
+revision = '0bbd4eaa8c5d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -170,6 +170,7 @@ def upgrade() -> None:
     sa.Column('current_step', sa.String(length=40), nullable=True),
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('artifact_sha256', sa.String(length=64), nullable=True),
+    sa.Column('submission_key', sa.String(length=64), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['artifact_sha256'], ['artifacts.sha256'], name=op.f('fk_hosting_requests_artifact_sha256_artifacts')),
@@ -178,6 +179,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['template_version_id'], ['sop_template_versions.id'], name=op.f('fk_hosting_requests_template_version_id_sop_template_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hosting_requests')),
     sa.UniqueConstraint('number', name=op.f('uq_hosting_requests_number')),
+    sa.UniqueConstraint('submission_key', name=op.f('uq_hosting_requests_submission_key')),
     sa.UniqueConstraint('year', 'seq', name=op.f('uq_hosting_requests_year'))
     )
     with op.batch_alter_table('hosting_requests', schema=None) as batch_op:

@@ -1,0 +1,272 @@
+"""How the panel calls an agent: mutual TLS, and every request signed, timestamped and nonced.
+
+    client = AgentClient("https://10.0.0.5:17443", agent_name="ch-01",
+                         client_cert=ca.client_cert_path, client_key=ca.client_key_path,
+                         ca_cert=ca.ca_cert_path)
+    client.ensure_artifact(store.path(sha256), sha256)
+    client.deploy(spec, verdict="clean", signature=ca.sign_release(...))
+
+Errors: `AgentUnreachable` when no answer came (connection, TLS, timeout), `AgentRefused` when the
+agent answered with its error shape (`code`, `message`, HTTP `status`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, urlencode
+
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from agents import protocol
+from agents.protocol import AppSpec
+
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
+DEPLOY_TIMEOUT_S = 900.0  # a deploy may build an image and wait for its health check
+UPLOAD_TIMEOUT_S = 300.0
+
+
+class AgentError(Exception):
+    """Base of the errors `AgentClient` raises."""
+
+
+class AgentUnreachable(AgentError):
+    """No answer from the agent: refused or failed connection, TLS failure, or timeout."""
+
+
+class AgentRefused(AgentError):
+    """The agent answered with an error: `code` says which, `message` says it to a person."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details or {})
+
+
+class AgentClient:
+    """Typed calls to one agent's `/v1` API."""
+
+    def __init__(self, base_url: str, agent_name: str, client_cert: Path | str,
+                 client_key: Path | str, ca_cert: Path | str, *,
+                 timeout: float = READ_TIMEOUT_S, connect_timeout: float = CONNECT_TIMEOUT_S,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not base_url.startswith("https://"):
+            raise ValueError("alamat agen harus https://")
+        self.base_url = base_url.rstrip("/")
+        self.agent_name = agent_name
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.clock = clock
+        key = serialization.load_pem_private_key(Path(client_key).read_bytes(), password=None)
+        if not isinstance(key, protocol.SigningKey):
+            raise ValueError("kunci klien panel harus kunci EC atau Ed25519")
+        self._key = key
+        self._session = requests.Session()
+        self._session.cert = (str(client_cert), str(client_key))
+        self._session.verify = str(ca_cert)
+        self._session.trust_env = False  # never through a proxy from the environment
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def ping(self) -> dict[str, Any]:
+        """Return the agent's name, API version and clock."""
+        result: dict[str, Any] = self.call("GET", "/v1/ping")
+        return result
+
+    def facts(self) -> dict[str, Any]:
+        """Return what the agent knows of its host (capacity, versions, apps)."""
+        result: dict[str, Any] = self.call("GET", "/v1/facts")
+        return result
+
+    def reconcile(self) -> Any:
+        """Bring the host back to its desired state now."""
+        return self.call("POST", "/v1/reconcile")
+
+    def has_artifact(self, sha256: str) -> bool:
+        try:
+            self.call("GET", f"/v1/artifacts/{_sha256(sha256)}")
+        except AgentRefused as refused:
+            if refused.code == "unknown_artifact":
+                return False
+            raise
+        return True
+
+    def upload_artifact(self, source: Path | str | IO[bytes], sha256: str) -> dict[str, Any]:
+        """Stream an artifact to the agent, which stores it only if its sha256 is `sha256`."""
+        sha256 = _sha256(sha256)
+        if isinstance(source, Path | str):
+            with open(source, "rb") as stream:
+                return self._upload(stream, sha256)
+        return self._upload(source, sha256)
+
+    def _upload(self, stream: IO[bytes], sha256: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "PUT", f"/v1/artifacts/{sha256}", data=stream, content_sha256=sha256,
+            content_type="application/octet-stream", timeout=UPLOAD_TIMEOUT_S)
+        return result
+
+    def ensure_artifact(self, source: Path | str, sha256: str) -> None:
+        """Upload an artifact unless the agent already has it."""
+        if not self.has_artifact(sha256):
+            self.upload_artifact(source, sha256)
+
+    def deploy(self, spec: AppSpec, verdict: str, signature: str) -> Any:
+        """Deploy a release; `signature` is the panel's over (app, release, sha256, verdict)."""
+        body = {"spec": spec.to_dict(), "verdict": verdict, "signature": signature}
+        return self.call("POST", f"/v1/apps/{_name(spec.name)}/deploy", json_body=body,
+                         timeout=DEPLOY_TIMEOUT_S)
+
+    def apps(self) -> Any:
+        return self.call("GET", "/v1/apps")
+
+    def status(self, name: str) -> Any:
+        return self.call("GET", f"/v1/apps/{_name(name)}")
+
+    def rollback(self, name: str) -> Any:
+        return self.call("POST", f"/v1/apps/{_name(name)}/rollback", timeout=DEPLOY_TIMEOUT_S)
+
+    def start(self, name: str) -> Any:
+        return self.call("POST", f"/v1/apps/{_name(name)}/start")
+
+    def stop(self, name: str) -> Any:
+        return self.call("POST", f"/v1/apps/{_name(name)}/stop")
+
+    def restart(self, name: str) -> Any:
+        return self.call("POST", f"/v1/apps/{_name(name)}/restart")
+
+    def logs(self, name: str, tail: int | None = None, since: int | None = None,
+             source: str | None = None) -> str:
+        """Return the app's recent log lines: its output, or `source` "access" / "error" (nginx)."""
+        params = {k: str(v) for k, v in (("tail", tail), ("since", since), ("source", source))
+                  if v is not None}
+        return str(self.call("GET", f"/v1/apps/{_name(name)}/logs", params=params))
+
+    def stats(self, name: str) -> Any:
+        return self.call("GET", f"/v1/apps/{_name(name)}/stats")
+
+    def env(self, name: str) -> dict[str, str]:
+        """Return the app's own environment."""
+        result: dict[str, str] = self.call("GET", f"/v1/apps/{_name(name)}/env")
+        return result
+
+    def set_env(self, name: str, env: Mapping[str, str]) -> Any:
+        """Replace the app's environment and restart it with the new one."""
+        return self.call("PUT", f"/v1/apps/{_name(name)}/env", json_body={"env": dict(env)},
+                         timeout=DEPLOY_TIMEOUT_S)
+
+    def remove(self, name: str) -> Any:
+        return self.call("DELETE", f"/v1/apps/{_name(name)}", timeout=DEPLOY_TIMEOUT_S)
+
+    def database(self, name: str) -> dict[str, str] | None:
+        """Return the app's database connection (password included), or None."""
+        result: dict[str, str] | None = self.call("GET", f"/v1/apps/{_name(name)}/database")
+        return result
+
+    def reset_database_password(self, name: str) -> Any:
+        """Give the app's database account a new password and restart the app onto it."""
+        return self.call("POST", f"/v1/apps/{_name(name)}/database/password",
+                         timeout=DEPLOY_TIMEOUT_S)
+
+    def set_certificate(self, name: str, certificate_pem: str, key_pem: str) -> Any:
+        """Serve the app over TLS with its own certificate (full chain) and key."""
+        return self.call("PUT", f"/v1/apps/{_name(name)}/certificate",
+                         json_body={"certificate": certificate_pem, "key": key_pem})
+
+    def remove_certificate(self, name: str) -> Any:
+        return self.call("DELETE", f"/v1/apps/{_name(name)}/certificate")
+
+    def prune(self) -> Any:
+        """Drop releases beyond the retention, and images no kept release uses."""
+        return self.call("POST", "/v1/prune", timeout=DEPLOY_TIMEOUT_S)
+
+    # --- the channel --------------------------------------------------------------------------
+
+    def signed_headers(self, method: str, target: str, content_sha256: str) -> dict[str, str]:
+        """Return the timestamp, nonce, digest and signature headers for one request."""
+        timestamp, nonce = int(self.clock()), secrets.token_hex(16)
+        message = protocol.canonical_request(method, self.agent_name, target, timestamp, nonce,
+                                             content_sha256)
+        return {
+            protocol.HEADER_TIMESTAMP: str(timestamp),
+            protocol.HEADER_NONCE: nonce,
+            protocol.HEADER_CONTENT_SHA256: content_sha256,
+            protocol.HEADER_SIGNATURE: protocol.sign_request(self._key, message),
+        }
+
+    def call(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
+             content_sha256: str | None = None, content_type: str | None = None,
+             params: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
+        """Send one signed request and return its `result`, or raise AgentError."""
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if json_body is not None:
+            data = json.dumps(json_body, separators=(",", ":")).encode()
+            content_type = "application/json"
+        if isinstance(data, bytes):
+            content_sha256 = hashlib.sha256(data).hexdigest()
+        elif data is None:
+            data, content_sha256 = b"", protocol.EMPTY_SHA256
+        if content_sha256 is None:
+            raise ValueError("a streamed body needs its sha256")
+        if content_type:
+            headers["Content-Type"] = content_type
+        target = path + (f"?{urlencode(params)}" if params else "")
+        prepared = self._session.prepare_request(
+            requests.Request(method, self.base_url + target, data=data, headers=headers))
+        headers_signed = self.signed_headers(method, prepared.path_url, content_sha256)
+        prepared.headers.update(headers_signed)
+        try:
+            response = self._session.send(
+                prepared, timeout=(self.connect_timeout, timeout or self.timeout),
+                allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            raise AgentUnreachable(f"TLS dengan agen {self.agent_name} gagal: {exc}") from exc
+        except requests.exceptions.Timeout as exc:
+            raise AgentUnreachable(f"agen {self.agent_name} tidak menjawab: {exc}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise AgentUnreachable(f"agen {self.agent_name} tidak dapat dihubungi: {exc}") from exc
+        with response:
+            return _result(response)
+
+
+def _result(response: requests.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code >= 400 or not isinstance(body, dict):
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("code"), str):
+            details = {k: v for k, v in error.items() if k not in ("code", "message")}
+            raise AgentRefused(response.status_code, error["code"], str(error.get("message", "")),
+                               details)
+        raise AgentRefused(response.status_code, "bad_response",
+                           f"jawaban agen tidak dikenali (HTTP {response.status_code})")
+    return body.get("result")
+
+
+def _name(name: str) -> str:
+    return quote(protocol.app_name(name), safe="")
+
+
+def _sha256(sha256: str) -> str:
+    if not protocol.SHA256_HEX.match(sha256):
+        raise ValueError(f"bukan sha256: {sha256!r}")
+    return sha256

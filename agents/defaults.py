@@ -1,0 +1,112 @@
+"""Tunables of the agent's host operations, in one place."""
+from __future__ import annotations
+
+# --- ownership -----------------------------------------------------------------------------------
+# Every container, network, image and vhost the agent creates carries these marks; the agent touches
+# nothing on the host without them (and never anything marked by another agent's id).
+LABEL_AGENT = "org.wadah.agent"
+LABEL_APP = "org.wadah.app"
+LABEL_RELEASE = "org.wadah.release"
+LABEL_INSTANCE = "org.wadah.instance"
+NAME_PREFIX = "wadah"  # containers wadah-<app>-<release>-<instance>, networks wadah-<app>
+VHOST_MARK = "# Managed by the wadah agent"
+
+# --- runtime images ------------------------------------------------------------------------------
+RUNTIME_IMAGES: dict[str, str] = {"static": "wadah/static:latest", "php": "wadah/php:8.2"}
+# Images an app's own Dockerfile may name in FROM.
+ALLOWED_BASE_IMAGES = frozenset({"wadah/static", "wadah/static:latest", "wadah/php:8.2"})
+DOCKERFILE_BASE_STACK = {"wadah/static": "static", "wadah/static:latest": "static",
+                         "wadah/php:8.2": "php"}
+CONTAINER_PORT = 8080  # what the runtime images listen on inside the container
+APP_MOUNT = "/srv/app"  # where the release's code is mounted, read-only
+ENV_DOCROOT = "WADAH_DOCROOT"  # the document root, an absolute path at or below APP_MOUNT
+ENV_WRITABLE = "WADAH_WRITABLE_PATHS"  # writable paths (relative, space-separated): PHP never runs
+ENV_UPLOAD_MAX = "WADAH_PHP_UPLOAD_MAX_FILESIZE"
+ENV_POST_MAX = "WADAH_PHP_POST_MAX_SIZE"
+# Set by the agent or fixed by the image for safety; an app's env may not name them.
+RESERVED_ENV = frozenset({
+    "WADAH_DOCROOT", "WADAH_WRITABLE_PATHS", "WADAH_RUN_DIR", "WADAH_PORT",
+    "WADAH_TRUSTED_PROXIES", "WADAH_PHP_DISABLE_FUNCTIONS", "PATH",
+})
+ENV_MAX_BYTES = 64 * 1024  # all keys and values of one app together
+APP_UID = 10000  # the unprivileged user the runtime images are made for
+APP_GID = 10000
+# Capabilities kept after dropping all: the runtime images need none (non-root, port above 1024).
+CAPABILITIES: tuple[str, ...] = ()
+# Scratch space on the read-only root (inside each container, not the host).
+TMPFS: dict[str, str] = {
+    "/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777",  # noqa: S108
+    "/run": "rw,noexec,nosuid,nodev,size=8m,mode=1777",
+}
+RESTART_POLICY = "unless-stopped"
+STOP_TIMEOUT_S = 5  # SIGTERM → SIGKILL when stopping a container
+LOG_MAX_SIZE = "10m"  # json-file log rotation per container
+LOG_MAX_FILES = "3"
+
+# --- ports ---------------------------------------------------------------------------------------
+PORT_RANGE = (20000, 29999)  # 127.0.0.1 ports published for app containers
+
+# --- networks ------------------------------------------------------------------------------------
+# One bridge per app, carved from this pool so that hundreds of apps fit (Docker's own default pools
+# hold about thirty networks).
+NETWORK_POOL = "10.213.0.0/16"
+NETWORK_PREFIX = 28
+
+# --- health, switch, drain -----------------------------------------------------------------------
+HEALTHY_STATUS = range(200, 400)
+PORT_POLL_S = 0.02  # between health probes while a new container does not answer at all
+SWITCH_TIMEOUT_S = 10.0  # after the reload, until nginx answers from the new release
+DRAIN_MIN_S = 0.3  # after the switch, before the old release may be stopped
+DRAIN_MAX_S = 15.0  # longest wait for nginx's old workers to finish their requests
+LOG_LINES_ON_FAILURE = 100
+
+# --- releases and retention ----------------------------------------------------------------------
+KEEP_RELEASES = 2  # previous releases kept (stopped) for rollback, besides the current one
+APP_LOCK_WAIT_S = 2.0  # a second operation on a busy app waits this long, then is refused
+
+# --- builds (stack "dockerfile") -----------------------------------------------------------------
+BUILD_MEMORY_MB = 1024
+BUILD_CPUSET = "0"  # one core: a build cannot take the whole host
+BUILD_TIMEOUT_S = 600
+BUILD_NETWORK = "none"
+
+# --- unpacking artifacts -------------------------------------------------------------------------
+ARTIFACT_MAX_BYTES = 512 * 1024 * 1024  # unpacked size
+ARTIFACT_MAX_FILES = 50_000
+
+# --- nginx ---------------------------------------------------------------------------------------
+NGINX_TIMEOUT_S = 30.0  # one `nginx -t` or `nginx -s reload`
+UPLOAD_MAX_MB = 32
+PROXY_READ_TIMEOUT_S = 60
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+HSTS = "max-age=31536000"
+TLS_PROTOCOLS = "TLSv1.2 TLSv1.3"
+
+# --- MariaDB -------------------------------------------------------------------------------------
+DB_PREFIX = "wadah_"  # databases and users are wadah_<app with - as _>
+DB_PASSWORD_BYTES = 24
+DB_USER_HOST = "localhost"  # apps reach MariaDB through its socket, mounted into the container
+DB_CONTAINER_SOCKET = "/run/mysqld/mysqld.sock"  # where PHP's mysqli/PDO look by default on Debian
+DB_CONNECT_TIMEOUT_S = 5
+DUMP_TIMEOUT_S = 600
+
+# === control channel, enrolment and daemon (agents/api.py, agents/daemon.py) ====================
+LISTEN = "127.0.0.1:17443"  # where the agent's HTTPS API listens
+API_MAX_JSON_BYTES = 1024 * 1024  # a JSON request body
+API_MAX_ARTIFACT_BYTES = 512 * 1024 * 1024  # one uploaded artifact (the panel's upload limit)
+API_LOG_TAIL = 200  # log lines returned when the panel does not say
+API_LOG_TAIL_MAX = 10_000
+API_HANDSHAKE_TIMEOUT_S = 10.0  # from TCP accept until the TLS handshake is done
+API_IO_TIMEOUT_S = 60.0  # longest silence on a connection while reading or writing
+API_MAX_CONNECTIONS = 32  # connections served at once; more are closed at once
+HEARTBEAT_S = 10.0  # the daemon's loop: heartbeat file, nonce pruning
+RECONCILE_INTERVAL_S = 300.0  # how often the host is brought back to its desired state
+WARM_STOP_TIMEOUT_S = 60.0  # on the first SIGTERM/SIGINT, longest wait for requests in flight
+NONCE_DB = "nonces.sqlite3"  # in the state dir
+ARTIFACTS_SUBDIR = "artifacts"  # in the state dir
+HEARTBEAT_FILE = "heartbeat"  # in the state dir: the time of the last heartbeat

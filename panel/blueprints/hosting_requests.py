@@ -1,0 +1,185 @@
+"""Hosting requests (Permohonan): file one, follow it, act on its steps, talk with the OPD."""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from panel import storage
+from panel.extensions import db
+from panel.models import Attachment, AttachmentKind, HostingRequest, RequestStatus, RoleKey
+from panel.models.workflow import Comment
+from panel.permissions import DATA_CENTER_ROLES, require_request_access, require_role, visible_requests
+from panel.services import hosting_requests, subdomains, workflow
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
+LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
+                AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
+STACK_CHOICES = [("php", "PHP (Laravel, CodeIgniter, WordPress, PHP native)"),
+                 ("static", "Situs statis (HTML/CSS/JS)"),
+                 ("dockerfile", "Dockerfile sendiri (berbasis image runtime Wadah)")]
+
+
+class RequestForm(FlaskForm):
+    submission_key = HiddenField()
+    app_name = StringField("Nama aplikasi", validators=[DataRequired(), Length(max=200)])
+    subdomain = StringField("Sub-domain yang diinginkan", validators=[DataRequired()],
+                            description="Huruf kecil, angka dan tanda hubung, misalnya: simpeg")
+    stack = SelectField("Jenis aplikasi", choices=STACK_CHOICES)
+    description = TextAreaField("Uraian singkat", validators=[Length(max=2000)])
+    contact = StringField("Kontak pengelola (nama, telepon/email)", validators=[Length(max=200)])
+    bundle = FileField("Berkas aplikasi (.zip, .tar.gz)")
+
+
+for _kind in LETTER_KINDS:
+    setattr(RequestForm, f"letter_{_kind.value}",
+            FileField(hosting_requests.ATTACHMENT_LABELS[_kind] + " (PDF)"))
+
+
+class StepForm(FlaskForm):
+    decision = HiddenField()
+    note = TextAreaField("Catatan", validators=[Length(max=2000)])
+
+
+class DispositionForm(FlaskForm):
+    to_role = SelectField("Didisposisikan kepada", choices=[
+        (RoleKey.HEAD.value, "Kepala Bidang"), (RoleKey.COORDINATOR.value, "Sub Koordinator / Kepala Seksi"),
+        (RoleKey.TECHNICIAN.value, "Pengelola Instalasi TI / Tenaga Teknis")])
+    note = TextAreaField("Isi disposisi", validators=[DataRequired(), Length(max=2000)])
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField("Pesan", validators=[DataRequired(), Length(max=4000)])
+
+
+def _load(request_id: int) -> HostingRequest:
+    return require_request_access(db.get_or_404(HostingRequest, request_id))
+
+
+@bp.get("")
+@require_role(*READERS)
+def index() -> Any:
+    status = request.args.get("status")
+    query = select(HostingRequest).where(visible_requests(current_user)).order_by(HostingRequest.id.desc())
+    if status in set(RequestStatus):
+        query = query.where(HostingRequest.status == status)
+    page = db.paginate(query, per_page=25)
+    return render_template("requests/index.html", page=page, status=status, statuses=RequestStatus)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_role(RoleKey.OPD_ADMIN)
+def new() -> Any:
+    template_key = current_app.config["DEFAULT_SOP_TEMPLATE"]
+    required = hosting_requests.required_attachments(template_key)
+    form = RequestForm()
+    if not form.submission_key.data:
+        form.submission_key.data = secrets.token_urlsafe(24)
+    if form.validate_on_submit():
+        letters = {kind.value: hosting_requests.Upload(field.data.filename or "", field.data.stream)
+                   for kind in LETTER_KINDS
+                   if (field := getattr(form, f"letter_{kind.value}")).data}
+        bundle = form.bundle.data
+        draft = workflow.RequestDraft(
+            app_name=form.app_name.data or "", subdomain=(form.subdomain.data or "").strip(),
+            stack=form.stack.data or "", description=form.description.data or "",
+            contact=form.contact.data or "")
+        try:
+            filed = hosting_requests.file_request(
+                current_user, draft, letters,
+                hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None,
+                submission_key=form.submission_key.data, template_key=template_key,
+                number_pattern=current_app.config["REQUEST_NUMBER_PATTERN"],
+                attachment_store=storage.attachments(), artifact_store=storage.artifacts(),
+                limits=hosting_requests.Limits(current_app.config["BUNDLE_MAX_BYTES"],
+                                               current_app.config["ATTACHMENT_MAX_BYTES"]),
+                subdomain_policy=subdomains.SubdomainPolicy.from_config(current_app.config))
+        except hosting_requests.RequestRefused as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash(f"Permohonan {filed.number} terkirim.", "info")
+            return redirect(url_for("requests.show", request_id=filed.id))
+    return render_template("requests/new.html", form=form, required=required, kinds=LETTER_KINDS,
+                           labels=hosting_requests.ATTACHMENT_LABELS)
+
+
+@bp.get("/<int:request_id>")
+@require_role(*READERS)
+def show(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    template = workflow.template_of(hosting_request)
+    open_step = next((s for s in hosting_request.steps if s.finished_at is None), None)
+    comments = db.session.scalars(select(Comment).where(Comment.request_id == hosting_request.id)
+                                  .order_by(Comment.id)).all()
+    return render_template(
+        "requests/show.html", req=hosting_request, template=template, open_step=open_step,
+        step_def=template.step(open_step.step_key) if open_step else None,
+        comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),
+        comment_form=CommentForm(), labels=hosting_requests.ATTACHMENT_LABELS)
+
+
+@bp.post("/<int:request_id>/act")
+@require_role(*READERS)
+def act(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = StepForm()
+    if form.validate_on_submit():
+        try:
+            workflow.act(hosting_request, current_user, form.decision.data or None, form.note.data or "")
+        except workflow.WorkflowError as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash("Langkah dicatat.", "info")
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+@bp.post("/<int:request_id>/dispose")
+@require_role(RoleKey.HEAD, RoleKey.COORDINATOR)
+def dispose(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = DispositionForm()
+    if form.validate_on_submit():
+        try:
+            workflow.dispose(hosting_request, current_user, RoleKey(form.to_role.data), form.note.data or "")
+        except workflow.WorkflowError as refused:
+            db.session.rollback()
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            flash("Disposisi dicatat.", "info")
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+@bp.post("/<int:request_id>/comments")
+@require_role(*READERS)
+def comment(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = CommentForm()
+    if form.validate_on_submit():
+        workflow.comment(hosting_request, current_user, form.body.data or "")
+        db.session.commit()
+    return redirect(url_for("requests.show", request_id=request_id) + "#koordinasi")
+
+
+@bp.get("/<int:request_id>/attachments/<int:attachment_id>")
+@require_role(*READERS)
+def attachment(request_id: int, attachment_id: int) -> Any:
+    hosting_request = _load(request_id)
+    document = db.session.get(Attachment, attachment_id)
+    if document is None or document.request_id != hosting_request.id:
+        abort(404)
+    return send_file(storage.attachments().path(document.sha256), mimetype="application/pdf",
+                     as_attachment=True, download_name=document.filename)

@@ -1,0 +1,132 @@
+"""Filing a hosting request (Permohonan): the letters, the app bundle, and the SOP's first step.
+
+Everything cheap is checked before anything is stored, and a repeated submission (a double click,
+a retried POST) returns the request the first one made.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sqlalchemy import select
+
+from agents import protocol
+from agents.artifacts import ArtifactStore, ArtifactTooLarge
+from panel import audit
+from panel.extensions import db
+from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, User
+from panel.services import documents, sop, subdomains, workflow
+
+
+class RequestRefused(ValueError):
+    """The request cannot be filed as given; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    stream: BinaryIO
+
+
+@dataclass(frozen=True)
+class Limits:
+    bundle_bytes: int
+    attachment_bytes: int
+
+
+def required_attachments(template_key: str) -> tuple[str, ...]:
+    return sop.parse(workflow.latest_version(template_key).definition).request_attachments
+
+
+def file_request(
+    user: User,
+    draft: workflow.RequestDraft,
+    attachments: dict[str, Upload],
+    bundle: Upload | None,
+    *,
+    submission_key: str,
+    template_key: str,
+    number_pattern: str,
+    attachment_store: ArtifactStore,
+    artifact_store: ArtifactStore,
+    limits: Limits,
+    subdomain_policy: subdomains.SubdomainPolicy,
+) -> HostingRequest:
+    """File `draft` for the user's OPD with its letters and bundle; return the new request."""
+    earlier = db.session.scalar(
+        select(HostingRequest).where(HostingRequest.submission_key == submission_key))
+    if earlier is not None:
+        return earlier
+    if user.opd is None:
+        raise RequestRefused("Akun Anda tidak terhubung ke OPD mana pun.")
+    _check_draft(draft, subdomain_policy)
+    missing = [kind for kind in required_attachments(template_key) if kind not in attachments]
+    if missing:
+        raise RequestRefused("Lampiran wajib belum ada: " + ", ".join(_label(k) for k in missing))
+
+    stored = []
+    for kind, upload in attachments.items():
+        try:
+            sha256, size = documents.store_pdf(attachment_store, upload.stream, limits.attachment_bytes)
+        except documents.DocumentRefused as refused:
+            raise RequestRefused(f"{_label(kind)}: {refused}") from refused
+        stored.append(Attachment(kind=kind, filename=_clean_filename(upload.filename), sha256=sha256,
+                                 size=size, content_type="application/pdf", uploaded_by_id=user.id))
+    artifact = _store_bundle(user, bundle, artifact_store, limits.bundle_bytes) if bundle else None
+
+    request = workflow.submit(user, user.opd, draft, template_key, number_pattern)
+    request.submission_key = submission_key
+    request.artifact_sha256 = artifact.sha256 if artifact else None
+    request.attachments.extend(stored)
+    audit.record("request.attachments", request, kinds=sorted(attachments), bundle=bool(artifact))
+    return request
+
+
+def _store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: int) -> Artifact:
+    try:
+        sha256, size = store.put(bundle.stream, max_bytes)
+    except ArtifactTooLarge as error:
+        raise RequestRefused(f"Berkas aplikasi melebihi batas {max_bytes // (1024 * 1024)} MB.") from error
+    artifact = db.session.get(Artifact, sha256)
+    if artifact is None:
+        artifact = Artifact(sha256=sha256, size=size, original_name=_clean_filename(bundle.filename),
+                            uploaded_by_id=user.id)
+        db.session.add(artifact)
+        audit.record("artifact.store", artifact, size=size)
+    return artifact
+
+
+def _check_draft(draft: workflow.RequestDraft, policy: subdomains.SubdomainPolicy) -> None:
+    if not draft.app_name.strip():
+        raise RequestRefused("Nama aplikasi wajib diisi.")
+    try:
+        policy.check(draft.subdomain)
+    except subdomains.SubdomainRefused as refused:
+        raise RequestRefused(f"Sub-domain: {refused.reason}") from refused
+    try:
+        protocol.stack(draft.stack)
+    except protocol.InvalidName as invalid:
+        raise RequestRefused(str(invalid)) from invalid
+
+
+def _label(kind: str) -> str:
+    try:
+        return ATTACHMENT_LABELS[AttachmentKind(kind)]
+    except ValueError:
+        return kind
+
+
+def _clean_filename(name: str) -> str:
+    # Shown back to people only; the stored file is named by its sha256.
+    return "".join(c for c in name if c.isprintable() and c not in "/\\")[:200] or "berkas"
+
+
+ATTACHMENT_LABELS = {
+    AttachmentKind.REQUEST_LETTER: "Surat permohonan",
+    AttachmentKind.RECOMMENDATION: "Rekomendasi Tim Teknis",
+    AttachmentKind.APPOINTMENT_LETTER: "Surat penunjukan pengelola aplikasi",
+    AttachmentKind.INSTALL_GUIDE: "Petunjuk instalasi",
+    AttachmentKind.SCAN_REPORT: "Laporan pemindaian",
+    AttachmentKind.HOSTING_REPORT: "Surat laporan hosting",
+    AttachmentKind.RESPONSE_LETTER: "Surat tanggapan",
+}

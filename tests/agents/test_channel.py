@@ -1,0 +1,454 @@
+"""The panel ↔ agent channel: mutual TLS, signed requests, freshness, replay, malformed input.
+
+Every test talks real TLS to an agent API server on 127.0.0.1 with certificates from a CA made in a
+temporary directory; the host behind the API is a recorder, so "no side effect" can be asserted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from agents import pki, protocol
+from agents.api import AgentAPI, NonceLedger
+from agents.artifacts import ArtifactStore
+from agents.client import AgentClient, AgentRefused, AgentUnreachable
+from agents.daemon import AgentServer, build_api_server
+
+AGENT = "agent-1"
+
+
+class RecordingHost:
+    """Stands in for the host operations; records every call so tests can assert none happened."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Any, ...]] = []
+        self.fail: Exception | None = None
+
+    def _record(self, *call: Any) -> None:
+        self.calls.append(call)
+        if self.fail is not None:
+            raise self.fail
+
+    def facts(self) -> dict[str, Any]:
+        self._record("facts")
+        return {"hostname": "test-host", "apps": []}
+
+    def reconcile(self) -> dict[str, Any]:
+        self._record("reconcile")
+        return {"changed": []}
+
+    def deploy(self, spec: protocol.AppSpec) -> dict[str, Any]:
+        self._record("deploy", spec)
+        return {"app": spec.name, "release_id": spec.release_id}
+
+    def set_env(self, name: str, env: dict[str, str]) -> dict[str, Any]:
+        self._record("set_env", name, env)
+        return {"app": name}
+
+    def stop(self, name: str) -> dict[str, Any]:
+        self._record("stop", name)
+        return {"app": name, "state": "stopped"}
+
+    def logs(self, name: str, tail: int, since: int | None, source: str) -> str:
+        self._record("logs", name, tail, since, source)
+        return "line\n"
+
+
+def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
+                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> pki.AgentCredentials:
+    """Enrol an agent the way `wadah agent enroll` does, without the HTTP hop."""
+    enrolments = pki.Enrolments(ca, pki.SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
+    token = enrolments.issue_token(name, addresses)
+    key = pki.new_agent_key()
+    enrolled = enrolments.redeem(token, pki.make_csr(key, name))
+    credentials = pki.AgentCredentials(state_dir)
+    credentials.save(key, enrolled.bundle, ca.ca_sha256, "https://panel.test")
+    return credentials
+
+
+@dataclass
+class Agent:
+    """A running agent API server and what a test needs to talk to it."""
+
+    ca: pki.PanelCA
+    credentials: pki.AgentCredentials
+    host: RecordingHost
+    store: ArtifactStore
+    api: AgentAPI
+    server: AgentServer
+    tmp: Path
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self, **options: Any) -> AgentClient:
+        return AgentClient(self.url, options.pop("agent_name", AGENT),
+                           options.pop("client_cert", self.ca.client_cert_path),
+                           options.pop("client_key", self.ca.client_key_path),
+                           options.pop("ca_cert", self.ca.ca_cert_path), **options)
+
+    def send(self, method: str, target: str, body: bytes = b"", *,
+             signed_body: bytes | None = None, headers: dict[str, str] | None = None,
+             signed_target: str | None = None, sign: bool = True,
+             content_type: str = "application/json") -> requests.Response:
+        """Send a hand-made request with the panel's certificate; sign what the test says."""
+        sent_headers = {"Content-Type": content_type}
+        if sign:
+            digest = hashlib.sha256(body if signed_body is None else signed_body).hexdigest()
+            with self.client() as client:
+                sent_headers.update(client.signed_headers(method, signed_target or target, digest))
+        sent_headers.update(headers or {})
+        return requests.request(method, self.url + target, data=body, headers=sent_headers,
+                                cert=(str(self.ca.client_cert_path), str(self.ca.client_key_path)),
+                                verify=str(self.ca.ca_cert_path), timeout=10)
+
+    def store_files(self) -> list[Path]:
+        return [p for p in self.store.root.rglob("*") if p.is_file()]
+
+
+def start_agent(tmp: Path, ca: pki.PanelCA | None = None, host: Any = None,
+                **api_options: Any) -> Agent:
+    ca = ca or pki.PanelCA.create(tmp / "panel-ca")
+    state = tmp / "agent-state"
+    credentials = issue_agent(ca, state)
+    store = ArtifactStore(state / "artifacts")
+    recording = host or RecordingHost()
+    api = AgentAPI(recording, store, NonceLedger(state / "nonces.sqlite3"), credentials.agent_name,
+                   credentials.release_public_key(), **api_options)
+    server = build_api_server(api, "127.0.0.1:0", credentials.server_context(),
+                              handshake_timeout=2.0, io_timeout=5.0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    return Agent(ca, credentials, recording, store, api, server, tmp, [thread])
+
+
+def stop_agent(agent: Agent) -> None:
+    agent.server.shutdown()
+    agent.server.server_close()
+    agent.api.nonces.close()
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[Agent]:
+    running = start_agent(tmp_path)
+    yield running
+    stop_agent(running)
+
+
+def refused(excinfo: pytest.ExceptionInfo[AgentRefused]) -> tuple[int, str]:
+    return excinfo.value.status, excinfo.value.code
+
+
+def error_of(response: requests.Response) -> tuple[int, str]:
+    body = response.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    assert body["error"]["message"]
+    return response.status_code, body["error"]["code"]
+
+
+# --- a good request ------------------------------------------------------------------------------
+
+
+def test_a_signed_request_from_the_panel_works(agent: Agent) -> None:
+    with agent.client() as client:
+        assert client.ping()["agent"] == AGENT
+        assert client.facts() == {"hostname": "test-host", "apps": []}
+    assert agent.host.calls == [("facts",)]
+
+
+def test_query_strings_are_signed_too(agent: Agent) -> None:
+    with agent.client() as client:
+        assert client.logs("portal", tail=5, since=1700000000) == "line\n"
+    assert agent.host.calls == [("logs", "portal", 5, 1700000000, "app")]
+    response = agent.send("GET", "/v1/apps/portal/logs?tail=9999",
+                          signed_target="/v1/apps/portal/logs?tail=5")
+    assert error_of(response) == (401, "bad_signature")
+
+
+# --- who may call --------------------------------------------------------------------------------
+
+
+def test_no_client_certificate_is_refused_at_tls(agent: Agent) -> None:
+    with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
+        requests.get(agent.url + "/v1/facts", verify=str(agent.ca.ca_cert_path), timeout=5)
+    context = ssl.create_default_context(cafile=str(agent.ca.ca_cert_path))
+    with socket.create_connection(("127.0.0.1", agent.server.port), timeout=5) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"GET /v1/facts HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert tls.recv(100) == b""  # TLS 1.3: the alert arrives on the first read
+    assert agent.host.calls == []
+
+
+def test_a_certificate_from_another_ca_is_refused(agent: Agent, tmp_path: Path) -> None:
+    stranger = pki.PanelCA.create(tmp_path / "stranger-ca")  # a perfect panel cert, wrong CA
+    with agent.client(client_cert=stranger.client_cert_path,
+                      client_key=stranger.client_key_path) as client:
+        with pytest.raises(AgentUnreachable):
+            client.facts()
+    assert agent.host.calls == []
+
+
+def test_another_agents_certificate_is_refused(agent: Agent, tmp_path: Path) -> None:
+    # An agent's certificate is for serving (serverAuth only): TLS refuses it as a client cert.
+    other = issue_agent(agent.ca, tmp_path / "other-agent", name="agent-2")
+    with agent.client(client_cert=other.cert_path, client_key=other.key_path) as client:
+        with pytest.raises(AgentUnreachable):  # "unsuitable certificate purpose"
+            client.facts()
+    assert agent.host.calls == []
+
+
+def _client_cert(ca: pki.PanelCA, directory: Path, common_name: str,
+                 role: str) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Wadah"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca.ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca.ca_key.public_key()), critical=False)
+            .sign(ca.ca_key, hashes.SHA256()))
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "client.crt", directory / "client.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_a_client_certificate_of_the_same_ca_without_the_panel_role_is_refused(
+        agent: Agent, tmp_path: Path) -> None:
+    # Passes TLS (same CA, clientAuth) but is not the panel's: the API refuses it by its role.
+    cert, key = _client_cert(agent.ca, tmp_path / "agent-as-client", AGENT, pki.ROLE_AGENT)
+    with agent.client(client_cert=cert, client_key=key) as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.facts()
+    assert refused(excinfo) == (403, "forbidden")
+    assert agent.host.calls == []
+
+
+# --- signed, fresh, once -------------------------------------------------------------------------
+
+
+def test_an_unsigned_request_is_refused(agent: Agent) -> None:
+    assert error_of(agent.send("GET", "/v1/facts", sign=False)) == (401, "unsigned_request")
+    assert agent.host.calls == []
+
+
+def test_a_replayed_request_is_refused(agent: Agent) -> None:
+    with agent.client() as client:
+        headers = client.signed_headers("GET", "/v1/facts", protocol.EMPTY_SHA256)
+    first = agent.send("GET", "/v1/facts", headers=headers, sign=False)
+    assert first.status_code == 200
+    second = agent.send("GET", "/v1/facts", headers=headers, sign=False)
+    assert error_of(second) == (401, "replayed_request")
+    assert agent.host.calls == [("facts",)]
+
+
+def test_a_stale_request_is_refused(agent: Agent) -> None:
+    with agent.client(clock=lambda: time.time() - protocol.MAX_SKEW_S - 30) as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.facts()
+    assert refused(excinfo) == (401, "stale_request")
+    assert "agent_time" in excinfo.value.details
+    assert agent.host.calls == []
+
+
+def test_a_future_dated_request_is_refused(agent: Agent) -> None:
+    with agent.client(clock=lambda: time.time() + protocol.MAX_SKEW_S + 30) as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.facts()
+    assert refused(excinfo) == (401, "future_request")
+    assert agent.host.calls == []
+
+
+def test_a_little_clock_skew_is_tolerated(agent: Agent) -> None:
+    with agent.client(clock=lambda: time.time() - 60) as client:
+        client.facts()
+    with agent.client(clock=lambda: time.time() + 60) as client:
+        client.facts()
+
+
+def test_a_tampered_body_is_refused(agent: Agent) -> None:
+    signed = json.dumps({"env": {"APP_ENV": "production"}}).encode()
+    tampered = json.dumps({"env": {"APP_ENV": "production", "PHP_VALUE": "auto_prepend"}}).encode()
+    response = agent.send("PUT", "/v1/apps/portal/env", tampered, signed_body=signed)
+    assert error_of(response) == (401, "content_mismatch")
+    assert agent.host.calls == []
+
+
+def test_a_request_redirected_to_another_path_is_refused(agent: Agent) -> None:
+    response = agent.send("POST", "/v1/apps/portal/stop", signed_target="/v1/apps/other/stop")
+    assert error_of(response) == (401, "bad_signature")
+    assert agent.host.calls == []
+
+
+def test_a_request_signed_for_another_agent_is_refused(agent: Agent) -> None:
+    with agent.client(agent_name="agent-2") as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.facts()
+    assert refused(excinfo) == (401, "bad_signature")
+    assert agent.host.calls == []
+
+
+def test_nonces_survive_a_restart(tmp_path: Path) -> None:
+    first = start_agent(tmp_path)
+    with first.client() as client:
+        headers = client.signed_headers("GET", "/v1/facts", protocol.EMPTY_SHA256)
+    assert first.send("GET", "/v1/facts", headers=headers, sign=False).status_code == 200
+    stop_agent(first)
+
+    # The same state dir and CA, a new process: the nonce is still known.
+    state = tmp_path / "agent-state"
+    credentials = pki.AgentCredentials(state)
+    host = RecordingHost()
+    api = AgentAPI(host, ArtifactStore(state / "artifacts"), NonceLedger(state / "nonces.sqlite3"),
+                   credentials.agent_name, credentials.release_public_key())
+    server = build_api_server(api, "127.0.0.1:0", credentials.server_context())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        second = Agent(first.ca, credentials, host, api.store, api, server, tmp_path)
+        assert error_of(second.send("GET", "/v1/facts", headers=headers, sign=False)) == (
+            401, "replayed_request")
+        assert host.calls == []
+    finally:
+        stop_agent(Agent(first.ca, credentials, host, api.store, api, server, tmp_path))
+
+
+def test_the_nonce_ledger_forgets_only_expired_nonces(tmp_path: Path) -> None:
+    ledger = NonceLedger(tmp_path / "n.sqlite3")
+    assert ledger.remember("a" * 32, expires_at=100)
+    assert ledger.remember("b" * 32, expires_at=300)
+    assert not ledger.remember("a" * 32, expires_at=100)
+    assert ledger.prune(now=200) == 1
+    assert not ledger.remember("b" * 32, expires_at=300)
+    assert (tmp_path / "n.sqlite3").stat().st_mode & 0o777 == 0o600
+    ledger.close()
+
+
+# --- malformed input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (b"{not json", "malformed_request"),
+    (b"\xff\xfe", "malformed_request"),
+    (b"[]", "malformed_request"),
+    (b'{"env": {"APP_ENV": 1}}', "malformed_request"),
+    (b'{"env": ["APP_ENV"]}', "malformed_request"),
+    (b'{"env": {}, "extra": true}', "malformed_request"),
+    (b"{}", "malformed_request"),
+    (b'{"env": {}, "env": {"X": "1"}}', "malformed_request"),
+    (b'{"env": {"X": NaN}}', "malformed_request"),
+    (b'{"env": {"lower-case": "x"}}', "invalid_name"),
+    (b'{"env": {"X; rm -rf /": "x"}}', "invalid_name"),
+])
+def test_malformed_bodies_are_refused_without_side_effect(agent: Agent, body: bytes,
+                                                          code: str) -> None:
+    assert error_of(agent.send("PUT", "/v1/apps/portal/env", body)) == (400, code)
+    assert agent.host.calls == []
+
+
+@pytest.mark.parametrize("name", ["Portal", "a", "por_tal", "-portal", "x" * 41, "a--b"])
+def test_invalid_app_names_are_refused(agent: Agent, name: str) -> None:
+    assert error_of(agent.send("POST", f"/v1/apps/{name}/stop")) == (400, "invalid_name")
+    assert agent.host.calls == []
+
+
+def test_a_body_where_none_belongs_is_refused(agent: Agent) -> None:
+    assert error_of(agent.send("POST", "/v1/apps/portal/stop", b'{"x": 1}')) == (
+        400, "unexpected_body")
+    assert agent.host.calls == []
+
+
+def test_a_json_body_must_say_it_is_json(agent: Agent) -> None:
+    response = agent.send("PUT", "/v1/apps/portal/env", b'{"env": {}}', content_type="text/plain")
+    assert error_of(response) == (415, "unsupported_media_type")
+    assert agent.host.calls == []
+
+
+def test_an_oversized_body_is_refused(tmp_path: Path) -> None:
+    small = start_agent(tmp_path, max_json_bytes=1024)
+    try:
+        body = json.dumps({"env": {"X": "y" * 4096}}).encode()
+        assert error_of(small.send("PUT", "/v1/apps/portal/env", body)) == (413, "too_large")
+        assert small.host.calls == []
+    finally:
+        stop_agent(small)
+
+
+def test_unknown_routes_and_methods(agent: Agent) -> None:
+    assert error_of(agent.send("GET", "/v1/nothing")) == (404, "not_found")
+    assert error_of(agent.send("GET", "/v2/facts")) == (404, "not_found")
+    assert error_of(agent.send("DELETE", "/v1/facts")) == (405, "method_not_allowed")
+    assert agent.host.calls == []
+
+
+def test_unauthenticated_callers_learn_nothing_about_routes(agent: Agent) -> None:
+    # Authentication comes before routing: an unsigned probe sees the same answer everywhere.
+    for target in ("/v1/nothing", "/v1/facts", "/v1/apps/portal/stop"):
+        assert error_of(agent.send("GET", target, sign=False)) == (401, "unsigned_request")
+
+
+def test_a_host_error_keeps_the_error_shape(agent: Agent) -> None:
+    from agents.errors import AppBusy
+
+    agent.host.fail = AppBusy("aplikasi portal sedang diproses")
+    with agent.client() as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.stop("portal")
+    assert refused(excinfo) == (409, "app_busy")
+    assert excinfo.value.message == "aplikasi portal sedang diproses"
+
+
+def test_an_unexpected_error_says_nothing_of_its_insides(agent: Agent) -> None:
+    agent.host.fail = RuntimeError("/etc/secret at line 3")
+    with agent.client() as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.stop("portal")
+    assert refused(excinfo) == (500, "internal_error")
+    assert "secret" not in excinfo.value.message
+
+
+def test_a_silent_connection_holds_up_nobody(agent: Agent) -> None:
+    # Connect and say nothing: the handshake happens in that connection's thread, with a timeout.
+    with socket.create_connection(("127.0.0.1", agent.server.port)):
+        with agent.client() as client:
+            assert client.ping()["agent"] == AGENT
+
+
+def test_a_request_path_cannot_forge_log_lines(agent: Agent,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="agents.api"):
+        agent.send("GET", "/v1/apps/x%0A2026-01-01%20INFO%20forged/stop", sign=False)
+    lines = [r.getMessage() for r in caplog.records if r.name == "agents.api"]
+    assert lines and all("\n" not in line for line in lines)

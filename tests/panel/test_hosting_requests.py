@@ -1,0 +1,142 @@
+"""Filing and following a hosting request through the UI, bad input included."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from panel.extensions import db
+from panel.models import Artifact, HostingRequest, RequestStatus, RoleKey
+from tests.panel import factories
+from tests.panel.conftest import csrf_token
+
+BUNDLE = b"PK\x05\x06" + b"\0" * 18  # an empty zip archive
+
+
+def _form(client, **overrides):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/requests/new")
+    page = client.get("/requests/new").get_data(as_text=True)
+    key = page.split('name="submission_key" type="hidden" value="')[1].split('"')[0]
+    data = {
+        "csrf_token": token, "submission_key": key, "app_name": "Sistem Informasi Kepegawaian",
+        "subdomain": "simpeg", "stack": "php", "description": "Aplikasi kepegawaian",
+        "contact": "Budi, 0812", "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
+        "bundle": (io.BytesIO(BUNDLE), "simpeg.zip"),
+    }
+    data.update(overrides)
+    return data
+
+
+def _count(model) -> int:  # type: ignore[no-untyped-def]
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _files(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()] if path.exists() else []
+
+
+def test_opd_admin_files_a_request_with_letter_and_bundle(app, client, login_as) -> None:
+    admin = login_as(RoleKey.OPD_ADMIN)
+    response = client.post("/requests/new", data=_form(client), content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    filed = db.session.scalar(select(HostingRequest))
+    assert filed.opd_id == admin.opd_id and filed.number.startswith("001/HOST/DISKOMINFO/")
+    assert filed.status == RequestStatus.SUBMITTED and filed.current_step == "terima_permohonan"
+    assert [a.kind for a in filed.attachments] == ["surat_permohonan"]
+    assert db.session.get(Artifact, filed.artifact_sha256).size == len(BUNDLE)
+    page = client.get(response.location).get_data(as_text=True)
+    assert filed.number in page and "simpeg." in page
+
+
+def test_double_submit_files_one_request(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    data = _form(client)
+    first = client.post("/requests/new", data=data, content_type="multipart/form-data")
+    again = dict(data, letter_surat_permohonan=(io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
+                 bundle=(io.BytesIO(BUNDLE), "simpeg.zip"))
+    second = client.post("/requests/new", data=again, content_type="multipart/form-data")
+    assert first.location == second.location
+    assert _count(HostingRequest) == 1
+
+
+def test_a_letter_that_is_not_a_pdf_is_refused_and_nothing_is_stored(app, client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    fake = (io.BytesIO(b"MZ\x90\x00 this is an executable"), "surat.pdf")
+    response = client.post("/requests/new", data=_form(client, letter_surat_permohonan=fake),
+                           content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "bukan PDF" in response.get_data(as_text=True)
+    assert _count(HostingRequest) == 0 and _count(Artifact) == 0
+    assert _files(Path(app.config["ARTIFACT_DIR"])) == []
+
+
+def test_a_pdf_with_javascript_is_refused(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    active = factories.MINIMAL_PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</JS(app.alert(1))>>")
+    response = client.post("/requests/new", data=_form(
+        client, letter_surat_permohonan=(io.BytesIO(active), "surat.pdf")), content_type="multipart/form-data")
+    assert "konten aktif" in response.get_data(as_text=True)
+    assert _count(HostingRequest) == 0
+
+
+def test_missing_required_letter_is_named(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    data = _form(client)
+    del data["letter_surat_permohonan"]
+    response = client.post("/requests/new", data=data, content_type="multipart/form-data")
+    assert "Lampiran wajib belum ada: Surat permohonan" in response.get_data(as_text=True)
+    assert _count(HostingRequest) == 0
+
+
+def test_reserved_and_invalid_subdomains_are_refused_with_a_reason(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    for name in ("www", "Simpeg", "sim_peg", "-simpeg", "a" * 64, "kominfo-palsu"):
+        response = client.post("/requests/new", data=_form(client, subdomain=name),
+                               content_type="multipart/form-data")
+        assert response.status_code == 200 and "Sub-domain:" in response.get_data(as_text=True), name
+    assert _count(HostingRequest) == 0
+
+
+def test_oversized_bundle_is_refused_while_streaming(app, client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    huge = (io.BytesIO(b"x" * (256 * 1024)), "besar.zip")
+    response = client.post("/requests/new", data=_form(client, bundle=huge), content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert _count(HostingRequest) == 0 and _files(Path(app.config["ARTIFACT_DIR"])) == []
+
+
+def test_bundle_over_the_bundle_limit_is_refused_and_not_kept(app, client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    app.config["BUNDLE_MAX_BYTES"] = 1024
+    response = client.post("/requests/new", data=_form(client, bundle=(io.BytesIO(b"y" * 4096), "b.zip")),
+                           content_type="multipart/form-data")
+    assert "melebihi batas" in response.get_data(as_text=True)
+    assert _count(HostingRequest) == 0 and _files(Path(app.config["ARTIFACT_DIR"])) == []
+
+
+def test_an_opd_admin_sees_only_their_own_agency_requests(client, login_as) -> None:
+    admin = login_as(RoleKey.OPD_ADMIN)
+    own = factories.hosting_request(owner=admin.opd)
+    other = factories.hosting_request()
+    db.session.commit()
+    listing = client.get("/requests").get_data(as_text=True)
+    assert own.number in listing and other.number not in listing
+    assert client.get(f"/requests/{other.id}").status_code == 404
+    assert client.get(f"/requests/{other.id}/attachments/{other.attachments[0].id}").status_code == 404
+    assert client.get(f"/requests/{own.id}/attachments/{own.attachments[0].id}").data == factories.MINIMAL_PDF
+
+
+def test_steps_are_acted_on_through_the_ui(client, login_as) -> None:
+    filed = factories.hosting_request()
+    db.session.commit()
+    login_as(RoleKey.HEAD)
+    token = csrf_token(client, f"/requests/{filed.id}")
+    client.post(f"/requests/{filed.id}/act", data={"csrf_token": token, "note": "Teruskan"})
+    client.post(f"/requests/{filed.id}/dispose", data={
+        "csrf_token": token, "to_role": "coordinator", "note": "Mohon ditelaah"})
+    db.session.refresh(filed)
+    assert filed.current_step == "telaah_koordinasi" and len(filed.dispositions) == 1
+    page = client.get(f"/requests/{filed.id}").get_data(as_text=True)
+    assert "Mohon ditelaah" in page and "Teruskan" in page
