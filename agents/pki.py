@@ -527,6 +527,15 @@ def verify_bundle(bundle: EnrolmentBundle, key: ec.EllipticCurvePrivateKey,
         raise refuse("kunci penandatangan rilis tidak disahkan oleh CA") from exc
 
 
+def _loopback_http(url: str) -> bool:
+    # The embedded one-machine setup: the request never leaves the host, and the answer is
+    # trusted only through the pinned CA fingerprint anyway.
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 class NotEnrolled(RuntimeError):
     pass
 
@@ -633,7 +642,7 @@ def enroll(state_dir: Path | str, panel_url: str, token: str, ca_sha256: str, *,
         raise EnrolmentRefused("already_enrolled",
                                f"agen sudah terdaftar ({credentials.directory});"
                                " pakai --force untuk mendaftar ulang")
-    if not panel_url.startswith("https://"):
+    if not (panel_url.startswith("https://") or _loopback_http(panel_url)):
         raise EnrolmentRefused("insecure_panel_url", "alamat panel harus https://")
     try:
         pin = normalise_sha256(ca_sha256)

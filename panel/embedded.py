@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 RUN_SUBDIR = "run"
 WEB_PORT_ENV_VAR = "WADAH_WEB_PORT"
+AGENT_PORT_ENV_VAR = "WADAH_LOCAL_AGENT_PORT"
 DEMO_LOGINS = "demo-logins.txt"
 
 
@@ -79,11 +81,26 @@ class Worker(PanelProcess):
             raise ConnectionError("worker not running")
 
 
-PANEL_PROCESSES: tuple[type[Service], ...] = (Web, Worker)
+class Agent(PanelProcess):
+    """The local host agent; its settings come from WADAH_AGENT_* variables set by `up`."""
+
+    name = "agent"
+    arguments = ("agent", "run")
+
+    def options(self) -> list[str]:
+        return ["--listen", self.tcp]
+
+    def probe(self) -> None:
+        socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+
+
+PANEL_PROCESSES: tuple[type[Service], ...] = (Web, Worker, Agent)
+LOCAL_HOST = "lokal"
 
 
 def processes(state_dir: Path) -> Testbed:
-    ports = {"web": int(os.environ.get(WEB_PORT_ENV_VAR, 8000))}
+    ports = {"web": int(os.environ.get(WEB_PORT_ENV_VAR, 8000)),
+             "agent": int(os.environ.get(AGENT_PORT_ENV_VAR, 17443))}
     return Testbed(state_dir, ports=ports, services=PANEL_PROCESSES, subdir=RUN_SUBDIR)
 
 
@@ -108,8 +125,12 @@ def up(state_dir: Path, echo: Callable[[str], None]) -> None:
     })
     logins = _prepare_database(instance)
 
-    echo("==> Panel (web, worker)")
-    started = processes(state_dir).up()
+    echo("==> Panel (web, worker) dan agen lokal")
+    panel = processes(state_dir)
+    started = panel.up(["web", "worker"])
+    _configure_local_agent(state_dir, services)
+    _enrol_local_agent(state_dir, instance, panel)
+    started.update(panel.up(["agent"]))
     _report(started, echo)
 
     echo(f"\nWadah berjalan di {started['web']['url']}")
@@ -149,10 +170,59 @@ def _prepare_database(instance: Path) -> str:
     return logins_file.read_text().rstrip() if logins_file.exists() else "(tidak ada)"
 
 
-def _wadah(state_dir: Path, *arguments: str) -> None:
+def _configure_local_agent(state_dir: Path, services: dict[str, dict[str, Any]]) -> None:
+    # The agent's own CLI reads WADAH_AGENT_*; the processes `up` starts inherit them.
+    nginx, mariadb = services["nginx"], services["mariadb"]
+    prefix = Path(nginx["prefix"])
+    os.environ.update({
+        "WADAH_AGENT_STATE_DIR": str(state_dir / "agent"),
+        "WADAH_AGENT_DOCKER_URL": services["docker"]["address"],
+        "WADAH_AGENT_NGINX_SITES_DIR": nginx["sites_dir"],
+        "WADAH_AGENT_NGINX_LOG_DIR": str(prefix / "logs"),
+        "WADAH_AGENT_NGINX_BINARY": nginx["binary"],
+        "WADAH_AGENT_NGINX_PREFIX": nginx["prefix"],
+        "WADAH_AGENT_NGINX_CONF": nginx["conf"],
+        "WADAH_AGENT_NGINX_PID_FILE": str(prefix / "run" / "nginx.pid"),
+        "WADAH_AGENT_NGINX_LISTEN": nginx["http"],
+        "WADAH_AGENT_NGINX_PROBE": nginx["http"],
+        "WADAH_AGENT_MARIADB_USER": mariadb["admin_user"],
+        "WADAH_AGENT_MARIADB_PASSWORD": Testbed(state_dir).credentials()["mariadb"]["admin_password"],
+        "WADAH_AGENT_MARIADB_SOCKET": mariadb["socket"],
+        "WADAH_AGENT_MARIADB_HOST": mariadb["tcp"].rpartition(":")[0],
+        "WADAH_AGENT_MARIADB_PORT": mariadb["tcp"].rpartition(":")[2],
+    })
+
+
+def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
+    """Enrol the local agent with the panel once, exactly as a technician enrols a new host."""
+    from panel import create_app
+    from panel.extensions import db
+    from panel.models import Host
+    from panel.services import hosts
+
+    agent_dir = state_dir / "agent"
+    if (agent_dir / "tls" / "agent.crt").exists():
+        return
+    agent_port = panel.services["agent"].port
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        pki = hosts.PanelPKI(instance)
+        if db.session.query(Host).filter_by(name=LOCAL_HOST).first() is None:
+            _, token = hosts.add_host(pki, LOCAL_HOST, "127.0.0.1", agent_port, None)
+        else:
+            token = pki.enrolments.issue_token(LOCAL_HOST, ["127.0.0.1"])
+        db.session.commit()
+        ca_sha256 = pki.ca.ca_sha256
+    web = f"http://{panel.services['web'].tcp}"
+    # The token travels in the environment, not on a command line other users can read.
+    _wadah(state_dir, "agent", "enroll", "--panel", web, "--ca-sha256", ca_sha256,
+           "--state-dir", str(agent_dir), "--force", env={"WADAH_AGENT_TOKEN": token})
+
+
+def _wadah(state_dir: Path, *arguments: str, env: dict[str, str] | None = None) -> None:
     # The agent's commands run in their own process: the panel does not import the agent.
     subprocess.run([sys.executable, "-m", "panel.cli", "--state-dir", str(state_dir), *arguments],
-                   check=True)
+                   check=True, env={**os.environ, **(env or {})})
 
 
 def _report(result: dict[str, dict[str, Any]], echo: Callable[[str], None]) -> None:

@@ -13,6 +13,9 @@ from typing import Any
 from flask import Flask
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
+from panel.extensions import db
+from panel.models import Job, JobStatus
+from panel.models.base import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +46,40 @@ def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
         return huey.task(**options)(in_app_context)
 
     return decorate
+
+
+def launch(kind: str, target: Any, user: Any, run: Any, *args: Any) -> Job:
+    """Record a queued Job for `target`, commit it, then enqueue `run(job_id, *args)`.
+
+    The row is committed first so the UI can show it at once and the worker always finds it.
+    """
+    job = Job(kind=kind, target_type=type(target).__name__, target_id=str(_identity(target)),
+              created_by_id=getattr(user, "id", None), message="Menunggu giliran")
+    db.session.add(job)
+    db.session.commit()
+    run(job.id, *args)
+    return job
+
+
+def report(job: Job, percent: int, message: str) -> None:
+    """Record a job's progress and commit, so pollers see it while the job runs."""
+    job.status, job.progress, job.message = JobStatus.RUNNING, max(0, min(100, percent)), message[:255]
+    db.session.commit()
+
+
+def started(job: Job) -> None:
+    job.status, job.started_at, job.message = JobStatus.RUNNING, utcnow(), "Berjalan"
+
+
+def succeeded(job: Job, message: str, result: dict[str, Any] | None = None) -> None:
+    job.status, job.progress, job.message = JobStatus.SUCCEEDED, 100, message[:255]
+    job.result, job.finished_at = result or {}, utcnow()
+
+
+def failed(job: Job, error: str) -> None:
+    # The error is shown to the user: callers pass a domain message, never a traceback or secret.
+    job.status, job.message, job.error, job.finished_at = JobStatus.FAILED, "Gagal", error, utcnow()
+
+
+def _identity(target: Any) -> Any:
+    return getattr(target, "id", None) or getattr(target, "sha256", None)

@@ -69,7 +69,7 @@ class Attachment(db.Model):
     sha256: Mapped[sha256_hex]
     size: Mapped[int]
     content_type: Mapped[str] = mapped_column(String(100))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: made by Wadah
     uploaded_at: Mapped[created_at]
 
     request: Mapped[HostingRequest] = relationship(back_populates="attachments")

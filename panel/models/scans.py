@@ -38,6 +38,7 @@ class ScanReport(db.Model):
     artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"), index=True)
     verdict: Mapped[Verdict | None] = mapped_column(String(16))
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    html_sha256: Mapped[str | None] = mapped_column(String(64))  # readable report, in the document store
     started_at: Mapped[created_at]
     finished_at: Mapped[timestamp]
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

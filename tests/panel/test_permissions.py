@@ -54,6 +54,7 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "requests.attachment": ("GET", DATA_CENTER, _foreign_attachment),
     "api.health": ("GET", EVERYONE, _no_args),
     "api.me": ("GET", SIGNED_IN, _no_args),
+    "api.enroll_agent": ("POST", EVERYONE, _no_args),  # the one-time token is the credential
 }
 IGNORED = {"static"}
 

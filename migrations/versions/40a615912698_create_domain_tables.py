@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 0bbd4eaa8c5d
+Revision ID: 40a615912698
 Revises: 
-Create Date: 2026-11-22 23:51:47.504711
+Create Date: 2026-11-22 23:57:29.054793
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0bbd4eaa8c5d'
+revision = '40a615912698'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -190,6 +190,7 @@ def upgrade() -> None:
     sa.Column('artifact_sha256', sa.String(length=64), nullable=False),
     sa.Column('verdict', sa.String(length=16), nullable=True),
     sa.Column('report', sa.JSON(), nullable=False),
+    sa.Column('html_sha256', sa.String(length=64), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('accepted_by_id', sa.Integer(), nullable=True),
@@ -232,7 +233,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('content_type', sa.String(length=100), nullable=False),
-    sa.Column('uploaded_by_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
     sa.Column('uploaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['request_id'], ['hosting_requests.id'], name=op.f('fk_attachments_request_id_hosting_requests')),
     sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], name=op.f('fk_attachments_uploaded_by_id_users')),
