@@ -75,6 +75,7 @@ def web(bind: str, workers: int, dev: bool) -> None:
 @click.option("--workers", default=2, show_default=True)
 def worker(workers: int) -> None:
     """Run background jobs (scans, deploys, DNS updates, probes, timers)."""
+    import panel.tasks  # noqa: F401  (registers the tasks and the periodic checks)
     from panel.jobs import huey
 
     _app()  # binds the queue backend and gives tasks their app context

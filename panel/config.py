@@ -30,6 +30,13 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "JOBS_IMMEDIATE": False,
         "PEMDA_NAME": "Kabupaten Contoh",
         "PEMDA_DOMAIN": "contoh.go.id",
+        "DINAS_NAME": "Dinas Komunikasi dan Informatika",
+        "DINAS_UNIT": "Bidang Penyelenggaraan E-Government",
+        "DINAS_ADDRESS": "Jalan Merdeka Nomor 1, Kabupaten Contoh",
+        "DINAS_CITY": "Contoh",
+        "DINAS_CONTACT": "",
+        "TIMEZONE": "WIB",
+        "PANEL_URL": "http://127.0.0.1:8000/",
         "REQUEST_NUMBER_PATTERN": "{seq:03d}/HOST/DISKOMINFO/{year}",
         "DEFAULT_SOP_TEMPLATE": "muara_enim",
         "RESERVED_SUBDOMAINS_EXTRA": [],
@@ -53,6 +60,14 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "SESSION_REFRESH_EACH_REQUEST": True,
         "WTF_CSRF_TIME_LIMIT": None,  # the session lifetime already bounds the token
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SMTP_HOST": "",  # empty: notices are only logged
+        "SMTP_PORT": 25,
+        "SMTP_STARTTLS": False,
+        "SMTP_USERNAME": "",
+        "SMTP_PASSWORD": "",
+        "SMTP_TIMEOUT": 10,
+        "MAIL_FROM": "Wadah <wadah@contoh.go.id>",
+        "CLAMD_URL": None,  # None: the scanner's own default socket
     }
 
 

@@ -34,18 +34,23 @@ def init_app(app: Flask) -> None:
     huey.flask_app = app  # type: ignore[attr-defined]
 
 
+def _in_app_context(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with huey.flask_app.app_context():  # type: ignore[attr-defined]
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a huey task that runs inside the panel's app context."""
+    return lambda fn: huey.task(**options)(_in_app_context(fn))
 
-    def decorate(fn: Callable[..., Any]) -> Any:
-        @functools.wraps(fn)
-        def in_app_context(*args: Any, **kwargs: Any) -> Any:
-            with huey.flask_app.app_context():  # type: ignore[attr-defined]
-                return fn(*args, **kwargs)
 
-        return huey.task(**options)(in_app_context)
-
-    return decorate
+def periodic_task(validate_datetime: Callable[..., bool], **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a huey periodic task (e.g. every minute) that runs inside the panel's app context."""
+    return lambda fn: huey.periodic_task(validate_datetime, **options)(_in_app_context(fn))
 
 
 def launch(kind: str, target: Any, user: Any, run: Any, *args: Any) -> Job:

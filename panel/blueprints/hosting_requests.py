@@ -14,14 +14,21 @@ from wtforms.validators import DataRequired, Length
 
 from panel import storage
 from panel.extensions import db
-from panel.models import Attachment, AttachmentKind, HostingRequest, RequestStatus, RoleKey
+from panel.models import (
+    Attachment, AttachmentKind, HostingRequest, Job, JobStatus, ReleaseStatus, RequestStatus, RoleKey,
+)
 from panel.models.workflow import Comment
 from panel.permissions import DATA_CENTER_ROLES, require_request_access, require_role, visible_requests
-from panel.services import hosting_requests, subdomains, workflow
+from panel import tasks
+from panel.jobs import launch
+from panel.services import (
+    allocation, deployment, fulfilment, hosting_requests, letters, scanning, subdomains, workflow,
+)
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
+JOB_LABELS = {"scan": "Pemindaian keamanan", "deploy": "Pemasangan aplikasi"}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
 STACK_CHOICES = [("php", "PHP (Laravel, CodeIgniter, WordPress, PHP native)"),
@@ -55,6 +62,14 @@ class DispositionForm(FlaskForm):
         (RoleKey.HEAD.value, "Kepala Bidang"), (RoleKey.COORDINATOR.value, "Sub Koordinator / Kepala Seksi"),
         (RoleKey.TECHNICIAN.value, "Pengelola Instalasi TI / Tenaga Teknis")])
     note = TextAreaField("Isi disposisi", validators=[DataRequired(), Length(max=2000)])
+
+
+class ReviewAcceptanceForm(FlaskForm):
+    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'", validators=[DataRequired(), Length(max=2000)])
+
+
+class BundleForm(FlaskForm):
+    bundle = FileField("Berkas aplikasi baru (.zip, .tar.gz)")
 
 
 class CommentForm(FlaskForm):
@@ -122,11 +137,19 @@ def show(request_id: int) -> Any:
     open_step = next((s for s in hosting_request.steps if s.finished_at is None), None)
     comments = db.session.scalars(select(Comment).where(Comment.request_id == hosting_request.id)
                                   .order_by(Comment.id)).all()
+    job = db.session.scalar(select(Job).where(Job.target_type == "HostingRequest",
+                                              Job.target_id == str(hosting_request.id))
+                            .order_by(Job.id.desc()).limit(1))
+    app = allocation.app_of(hosting_request)
+    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None) if app else None
     return render_template(
         "requests/show.html", req=hosting_request, template=template, open_step=open_step,
-        step_def=template.step(open_step.step_key) if open_step else None,
+        step_def=template.step(open_step.step_key) if open_step else None, job=job,
+        refresh_seconds=2 if job and job.status in (JobStatus.QUEUED, JobStatus.RUNNING) else None,
+        scan_report=scanning.latest_report(hosting_request.artifact_sha256), live_release=live,
         comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),
-        comment_form=CommentForm(), labels=hosting_requests.ATTACHMENT_LABELS)
+        review_form=ReviewAcceptanceForm(), bundle_form=BundleForm(), comment_form=CommentForm(),
+        labels=hosting_requests.ATTACHMENT_LABELS, job_labels=JOB_LABELS)
 
 
 @bp.post("/<int:request_id>/act")
@@ -183,3 +206,116 @@ def attachment(request_id: int, attachment_id: int) -> Any:
         abort(404)
     return send_file(storage.attachments().path(document.sha256), mimetype="application/pdf",
                      as_attachment=True, download_name=document.filename)
+
+
+def _back(request_id: int) -> Any:
+    return redirect(url_for("requests.show", request_id=request_id))
+
+
+def _refused(error: Exception) -> None:
+    db.session.rollback()
+    flash(str(error), "error")
+
+
+@bp.post("/<int:request_id>/scan")
+@require_role(RoleKey.TECHNICIAN)
+def scan(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        fulfilment.expect_action(hosting_request, "scan")
+        fulfilment.bundle_of(hosting_request)
+    except fulfilment.ActionRefused as refused:
+        _refused(refused)
+        return _back(request_id)
+    launch("scan", hosting_request, current_user, tasks.scan_request, hosting_request.id, current_user.id)
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/accept-review")
+@require_role(RoleKey.TECHNICIAN)
+def accept_review(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = ReviewAcceptanceForm()
+    if form.validate_on_submit():
+        try:
+            fulfilment.accept_review(hosting_request, current_user, form.reason.data or "")
+        except (fulfilment.ActionRefused, scanning.ScanRefused, workflow.WorkflowError) as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash("Hasil pemindaian diterima dengan alasan tertulis.", "info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/bundle")
+@require_role(RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN)
+def replace_bundle(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = BundleForm()
+    if form.validate_on_submit() and form.bundle.data:
+        upload = hosting_requests.Upload(form.bundle.data.filename or "", form.bundle.data.stream)
+        try:
+            artifact = hosting_requests.store_bundle(current_user, upload, storage.artifacts(),
+                                                     current_app.config["BUNDLE_MAX_BYTES"])
+            fulfilment.replace_bundle(hosting_request, current_user, artifact)
+        except (hosting_requests.RequestRefused, fulfilment.ActionRefused) as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash("Berkas aplikasi baru disimpan; pindai ulang untuk melanjutkan.", "info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/allocate")
+@require_role(RoleKey.TECHNICIAN)
+def allocate(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+        app = fulfilment.allocate(hosting_request, current_user, zone,
+                                  subdomains.SubdomainPolicy.from_config(current_app.config))
+    except (fulfilment.ActionRefused, allocation.AllocationRefused) as refused:
+        _refused(refused)
+    else:
+        db.session.commit()
+        flash(f"{app.fqdn} dialokasikan.", "info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/deploy")
+@require_role(RoleKey.TECHNICIAN)
+def deploy(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        fulfilment.expect_action(hosting_request, "deploy")
+    except fulfilment.ActionRefused as refused:
+        _refused(refused)
+        return _back(request_id)
+    launch("deploy", hosting_request, current_user, tasks.deploy_request, hosting_request.id, current_user.id)
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/web-panel-login")
+@require_role(RoleKey.TECHNICIAN)
+def issue_login(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        account, password = fulfilment.issue_login(hosting_request, current_user, current_app.config,
+                                                   storage.attachments())
+    except (fulfilment.ActionRefused, deployment.DeployFailed, workflow.WorkflowError,
+            letters.LetterError) as refused:
+        _refused(refused)
+        return _back(request_id)
+    db.session.commit()
+    # Shown once, in this response only: never stored in clear, never in a letter or a log.
+    response = render_template("requests/web_panel_login.html", req=hosting_request, account=account,
+                               password=password, app=account.app)
+    return response, 200, {"Cache-Control": "no-store"}

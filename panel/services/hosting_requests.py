@@ -72,7 +72,7 @@ def file_request(
             raise RequestRefused(f"{_label(kind)}: {refused}") from refused
         stored.append(Attachment(kind=kind, filename=_clean_filename(upload.filename), sha256=sha256,
                                  size=size, content_type="application/pdf", uploaded_by_id=user.id))
-    artifact = _store_bundle(user, bundle, artifact_store, limits.bundle_bytes) if bundle else None
+    artifact = store_bundle(user, bundle, artifact_store, limits.bundle_bytes) if bundle else None
 
     request = workflow.submit(user, user.opd, draft, template_key, number_pattern)
     request.submission_key = submission_key
@@ -82,7 +82,8 @@ def file_request(
     return request
 
 
-def _store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: int) -> Artifact:
+def store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: int) -> Artifact:
+    """Store an app bundle by its sha256 (once, however often it is uploaded)."""
     try:
         sha256, size = store.put(bundle.stream, max_bytes)
     except ArtifactTooLarge as error:

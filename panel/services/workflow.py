@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from panel import audit
+from panel import audit, tasks
 from panel.extensions import db
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
@@ -83,6 +83,9 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError("Langkah ini bukan tugas peran Anda.")
     template = template_of(request)
     following = template.next_key(step.step_key, decision)
+    missing = missing_output(request, template.step(step.step_key))
+    if missing:
+        raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
     audit.record("request.step", request, step=step.step_key, decision=decision)
     if following == "ditolak":
@@ -95,6 +98,13 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
                           else RequestStatus.IN_PROGRESS)
         _open_step(request, next_step)
     return step
+
+
+def missing_output(request: HostingRequest, step: sop.SopStep) -> str | None:
+    """Return why a step whose system action has not produced its output cannot finish yet."""
+    from panel.services import fulfilment  # the system actions build on this module
+
+    return fulfilment.missing_output(request, step.action)
 
 
 def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,
@@ -129,6 +139,7 @@ def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
     request.steps.append(opened)
     request.current_step = step.key
     db.session.flush()
+    tasks.announce_step(opened)
     return opened
 
 

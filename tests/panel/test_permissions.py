@@ -22,6 +22,7 @@ EVERYONE = frozenset({ANONYMOUS, *RoleKey})
 SIGNED_IN = frozenset(RoleKey)
 DATA_CENTER = frozenset(DATA_CENTER_ROLES)
 REQUEST_READERS = DATA_CENTER | {RoleKey.OPD_ADMIN}
+TECHNICIAN = frozenset({RoleKey.TECHNICIAN})
 
 
 def _no_args() -> dict[str, Any]:
@@ -52,6 +53,12 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "requests.dispose": ("POST", frozenset({RoleKey.HEAD, RoleKey.COORDINATOR}), _foreign_request),
     "requests.comment": ("POST", DATA_CENTER, _foreign_request),
     "requests.attachment": ("GET", DATA_CENTER, _foreign_attachment),
+    "requests.scan": ("POST", TECHNICIAN, _foreign_request),
+    "requests.accept_review": ("POST", TECHNICIAN, _foreign_request),
+    "requests.replace_bundle": ("POST", TECHNICIAN, _foreign_request),
+    "requests.allocate": ("POST", TECHNICIAN, _foreign_request),
+    "requests.deploy": ("POST", TECHNICIAN, _foreign_request),
+    "requests.issue_login": ("POST", TECHNICIAN, _foreign_request),
     "api.health": ("GET", EVERYONE, _no_args),
     "api.me": ("GET", SIGNED_IN, _no_args),
     "api.enroll_agent": ("POST", EVERYONE, _no_args),  # the one-time token is the credential

@@ -1,8 +1,8 @@
 """create domain tables
 
-Revision ID: 40a615912698
+Revision ID: 05f8c052882b
 Revises: 
-Create Date: 2026-11-22 23:57:29.054793
+Create Date: 2026-11-23 00:01:23.784294
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '40a615912698'
+revision = '05f8c052882b'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,118 @@
+"""Step 5 of the SOP: a free subdomain in Wadah and in DNS, a host with room, an address if needed.
+
+Two requests racing for one subdomain or one address: the database's unique constraints decide,
+so exactly one gets it and the other gets a clear refusal.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from agents import protocol
+from panel import audit
+from panel.extensions import db
+from panel.models import App, HostingRequest, Host, HostStatus, IpAllocation, IpPool, Stack, User, Zone
+from panel.services import subdomains
+from panel.services.dns import ZoneAccess
+
+# A host is chosen only if this much memory stays free after the app's plan (the SOP's capacity check).
+HOST_MEMORY_RESERVE_MB = 512
+DEFAULT_PLAN_MEMORY_MB = 256
+PROBE_PORTS = (80, 443, 22)
+PROBE_TIMEOUT_S = 0.3
+
+
+class AllocationRefused(ValueError):
+    """The request cannot be allocated as asked; the message says why."""
+
+
+class NoCapacity(AllocationRefused):
+    """No online host has room: the SOP's provisioning branch (penyediaan server) applies."""
+
+
+def app_of(request: HostingRequest) -> App | None:
+    return db.session.scalar(select(App).where(App.request_id == request.id))
+
+
+def choose_host(memory_mb: int = DEFAULT_PLAN_MEMORY_MB) -> Host:
+    """Return the online host with the most free memory that still fits the app, or raise NoCapacity."""
+    def free_mb(host: Host) -> float:
+        return (host.facts or {}).get("memory_available_bytes", 0) / (1024 * 1024)
+
+    hosts = db.session.scalars(select(Host).where(Host.status == HostStatus.ONLINE)).all()
+    fitting = [h for h in hosts if free_mb(h) - memory_mb >= HOST_MEMORY_RESERVE_MB]
+    if not fitting:
+        raise NoCapacity("Kapasitas server tidak tersedia: tidak ada host daring dengan memori cukup.")
+    return max(fitting, key=free_mb)
+
+
+def check_subdomain(name: str, zone: Zone, policy: subdomains.SubdomainPolicy) -> subdomains.Availability:
+    """Check `name` against the policy, Wadah's own apps and the zone's authoritative server."""
+    taken = db.session.scalar(select(App.id).where(App.subdomain == name, App.zone == zone.name)) is not None
+    return subdomains.availability(name, ZoneAccess.from_zone(zone), taken, policy)
+
+
+def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains.SubdomainPolicy,
+             pool: IpPool | None = None) -> App:
+    """Reserve the request's subdomain and a host (and an address from `pool`); return the new app."""
+    existing = app_of(request)
+    if existing is not None:
+        return existing
+    availability = check_subdomain(request.subdomain, zone, policy)
+    if not availability.available:
+        raise AllocationRefused(f"Sub-domain {availability.fqdn} tidak dapat dipakai: {availability.reason}")
+    host = choose_host()
+    app = App(name=_app_name(request.subdomain), subdomain=request.subdomain, zone=zone.name,
+              opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack))
+    try:
+        with db.session.begin_nested():
+            db.session.add(app)
+            db.session.flush()
+    except IntegrityError as clash:
+        raise AllocationRefused(f"Sub-domain {request.subdomain}.{zone.name} baru saja dipakai permohonan lain.") from clash
+    if pool is not None:
+        app.ip = reserve_address(pool, app).address
+    audit.record("app.allocate", app, actor=user, fqdn=app.fqdn, host=host.name, ip=app.ip)
+    return app
+
+
+def reserve_address(pool: IpPool, app: App) -> IpAllocation:
+    """Take the first address of `pool` that Wadah has not given out and that nothing answers on."""
+    taken = set(db.session.scalars(select(IpAllocation.address).where(IpAllocation.pool_id == pool.id)))
+    first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
+    network = ipaddress.ip_network(pool.network)
+    if first not in network or last not in network or first > last:
+        raise AllocationRefused(f"Rentang pool {pool.name} tidak sah.")
+    candidate = first
+    while candidate <= last:
+        address = str(candidate)
+        if address not in taken and not _answers(address):
+            try:
+                with db.session.begin_nested():
+                    allocation = IpAllocation(pool_id=pool.id, address=address, app_id=app.id,
+                                              request_id=app.request_id)
+                    db.session.add(allocation)
+                    db.session.flush()
+                return allocation
+            except IntegrityError:  # another request took it a moment ago: try the next one
+                pass
+        candidate += 1
+    raise AllocationRefused(f"Pool {pool.name} tidak punya alamat bebas.")
+
+
+def _answers(address: str) -> bool:
+    # Something already listening on a usual port means the address is in use outside Wadah.
+    for port in PROBE_PORTS:
+        try:
+            socket.create_connection((address, port), timeout=PROBE_TIMEOUT_S).close()
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def _app_name(subdomain: str) -> str:
+    return protocol.app_name(subdomain[:40].rstrip("-"))

@@ -1,0 +1,93 @@
+"""Step 6 of the SOP: the scanned bundle goes to its host's agent, the name into DNS, and the app
+gets its Web Panel login.
+
+A failed deploy leaves the step open with a clear reason: nothing is half-made, and it can be retried.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from agents.artifacts import ArtifactStore
+from agents.client import AgentError, AgentRefused
+from agents.protocol import AppSpec
+from panel import audit
+from panel.extensions import db
+from panel.models import (
+    App, AppAccount, AppStatus, Release, ReleaseStatus, RoleKey, ScanReport, User, Verdict, Zone,
+)
+from panel.models.base import utcnow
+from panel.services import accounts, dns, passwords
+from panel.services.hosts import PanelPKI
+
+
+class DeployFailed(RuntimeError):
+    """The release did not go live; the message says why and the old release (if any) still serves."""
+
+
+def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artifacts: ArtifactStore,
+           zone: Zone) -> Release:
+    """Run the scanned artifact as the app's next release, then make its name resolve."""
+    if not report.deployable:
+        raise DeployFailed("Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
+    if app.host is None:
+        raise DeployFailed("Aplikasi belum dialokasikan ke host.")
+    number = (db.session.scalar(select(func.max(Release.number)).where(Release.app_id == app.id)) or 0) + 1
+    release = Release(app=app, number=number, artifact_sha256=report.artifact_sha256,
+                      scan_report_id=report.id, created_by_id=user.id if user else None)
+    db.session.add(release)
+    app.status = AppStatus.DEPLOYING
+    db.session.flush()
+    verdict = "clean" if report.verdict == Verdict.CLEAN else "review_accepted"
+    spec = AppSpec(name=app.name, fqdn=app.fqdn, stack=app.stack, release_id=release.id,
+                   artifact_sha256=report.artifact_sha256)
+    try:
+        with pki.client(app.host) as agent:
+            agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)
+            agent.deploy(spec, verdict, pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict))
+    except AgentRefused as refused:
+        _failed(app, release)
+        raise DeployFailed(f"Agen {app.host.name} menolak rilis: {refused}") from refused
+    except AgentError as error:
+        _failed(app, release)
+        raise DeployFailed(f"Agen {app.host.name} tidak dapat dihubungi: {error}") from error
+    for older in app.releases:
+        if older.status == ReleaseStatus.LIVE and older is not release:
+            older.status = ReleaseStatus.RETIRED
+    release.status, release.deployed_at, app.status = ReleaseStatus.LIVE, utcnow(), AppStatus.RUNNING
+    publish_name(app, zone)
+    audit.record("release.deploy", release, actor=user, app=app.name, number=number)
+    return release
+
+
+def publish_name(app: App, zone: Zone) -> None:
+    """Point the app's name at the zone's front address, unless it already resolves."""
+    access = dns.ZoneAccess.from_zone(zone)
+    address = app.ip or zone.record_ip
+    try:
+        if not dns.name_exists(access, app.subdomain):
+            dns.add_address(access, app.subdomain, address, zone.ttl)
+            audit.record("dns.add", app, fqdn=app.fqdn, address=address)
+    except dns.NameTaken:
+        pass  # another panel process added it a moment ago
+    except dns.DnsError as error:
+        raise DeployFailed(f"Aplikasi berjalan, tetapi nama {app.fqdn} belum terdaftar di DNS: {error}") from error
+
+
+def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAccount, str]:
+    """Create the app's Web Panel login; return it and the password, which is shown once and never kept."""
+    if app.account is not None:
+        raise DeployFailed("Login Web Panel aplikasi ini sudah diterbitkan.")
+    password = passwords.generate_password(max(16, min_length))
+    login = accounts.create_user(f"app-{app.name}"[:64], password, [RoleKey.APP_ACCOUNT],
+                                 full_name=f"Web Panel {app.fqdn}", opd=app.opd, min_length=min_length,
+                                 must_change_password=True)
+    account = AppAccount(user=login, app=app, issued_by_id=user.id)
+    db.session.add(account)
+    audit.record("app.issue_login", app, actor=user, username=login.username)
+    return account, password
+
+
+def _failed(app: App, release: Release) -> None:
+    release.status = ReleaseStatus.FAILED
+    live = any(r.status == ReleaseStatus.LIVE for r in app.releases)
+    app.status = AppStatus.RUNNING if live else AppStatus.FAILED

@@ -1,0 +1,149 @@
+"""The system actions behind the SOP's steps: scan, allocate, deploy, issue the Web Panel login.
+
+Each one checks that the request stands at a step with that action, does the work, and finishes the
+step when its output exists. `missing_output` is what keeps a person from finishing such a step
+by hand before the system has done its part.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from agents.artifacts import ArtifactStore
+from panel import audit
+from panel.extensions import db
+from panel.models import (
+    App, AppAccount, Artifact, AttachmentKind, HostingRequest, Release, ReleaseStatus, ScanReport, User,
+    Verdict, Zone,
+)
+from panel.models.base import utcnow
+from panel.services import allocation, deployment, hosting_letters, scanning, subdomains, workflow
+from panel.services.hosts import PanelPKI
+
+
+class ActionRefused(ValueError):
+    """The action does not apply to the request as it stands; the message says why."""
+
+
+def missing_output(request: HostingRequest, action: str) -> str | None:
+    """Return why the step with `action` cannot finish yet, or None when its output exists."""
+    if action == "scan":
+        report = scanning.latest_report(request.artifact_sha256)
+        if report is None:
+            return "Berkas aplikasi belum dipindai."
+        if not report.deployable:
+            return f"Hasil pindai '{report.verdict}' belum memungkinkan pemasangan."
+    elif action == "allocate" and allocation.app_of(request) is None:
+        return "Sub-domain dan host belum dialokasikan."
+    elif action == "deploy":
+        app = allocation.app_of(request)
+        if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
+            return "Aplikasi belum terpasang."
+        if app.account is None:
+            return "Login Web Panel belum diterbitkan."
+    elif action in ("hosting_report", "response_letter"):
+        kind = AttachmentKind.HOSTING_REPORT if action == "hosting_report" else AttachmentKind.RESPONSE_LETTER
+        if not any(a.kind == kind for a in request.attachments):
+            return "Surat belum dibuat."
+    return None
+
+
+def expect_action(request: HostingRequest, action: str) -> None:
+    """Raise ActionRefused unless the request's open step has `action`."""
+    try:
+        step = workflow.current_step(request)
+    except workflow.WorkflowError as closed:
+        raise ActionRefused(str(closed)) from closed
+    if workflow.template_of(request).step(step.step_key).action != action:
+        raise ActionRefused("Tindakan ini tidak sesuai dengan langkah permohonan saat ini.")
+
+
+def finish_if_done(request: HostingRequest, user: User, note: str) -> bool:
+    """Finish the open step as `user` when its system output exists; return whether it did."""
+    step = workflow.current_step(request)
+    if missing_output(request, workflow.template_of(request).step(step.step_key).action):
+        return False
+    workflow.act(request, user, note=note)
+    return True
+
+
+def bundle_of(request: HostingRequest) -> Artifact:
+    artifact = db.session.get(Artifact, request.artifact_sha256) if request.artifact_sha256 else None
+    if artifact is None:
+        raise ActionRefused("Permohonan belum memiliki berkas aplikasi.")
+    return artifact
+
+
+def pemda_zone(name: str) -> Zone:
+    zone = db.session.scalar(select(Zone).where(Zone.name == name))
+    if zone is None:
+        raise ActionRefused(f"Zona DNS {name} belum didaftarkan (menu Admin → Zona).")
+    return zone
+
+
+def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, documents: ArtifactStore,
+         clamd_url: str | None, progress: Callable[[int, int], None] | None = None) -> ScanReport:
+    """Scan the request's bundle (step 4); a clean verdict finishes the step at once."""
+    expect_action(request, "scan")
+    report = scanning.scan_artifact(bundle_of(request), artifacts, documents, clamd_url, progress)
+    scanning.attach_report(request, report, documents, user)
+    if report.verdict == Verdict.CLEAN:
+        finish_if_done(request, user, "Hasil pemindaian: bersih.")
+    return report
+
+
+def accept_review(request: HostingRequest, user: User, reason: str) -> None:
+    """Accept the bundle's `review` verdict with a written reason, then finish step 4."""
+    expect_action(request, "scan")
+    report = scanning.latest_report(request.artifact_sha256)
+    if report is None:
+        raise ActionRefused("Berkas aplikasi belum dipindai.")
+    scanning.accept_review(report, user, reason)
+    finish_if_done(request, user, f"Hasil 'perlu ditinjau' diterima: {reason.strip()}")
+
+
+def replace_bundle(request: HostingRequest, user: User, artifact: Artifact) -> None:
+    """Give the request a new bundle (after an `infected` verdict, or a fix) before it is deployed."""
+    app = allocation.app_of(request)
+    if app is not None and any(r.status == ReleaseStatus.LIVE for r in app.releases):
+        raise ActionRefused("Aplikasi sudah terpasang: unggah versi baru melalui Web Panel aplikasi.")
+    request.artifact_sha256 = artifact.sha256
+    audit.record("request.bundle", request, actor=user, artifact=artifact.sha256)
+
+
+def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains.SubdomainPolicy) -> App:
+    """Reserve the subdomain and a host (step 5), then finish the step."""
+    expect_action(request, "allocate")
+    app = allocation.allocate(request, user, zone, policy)
+    finish_if_done(request, user, f"Dialokasikan: {app.fqdn} di host {app.host.name if app.host else '-'}.")
+    return app
+
+
+def deploy(request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone) -> Release:
+    """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too."""
+    expect_action(request, "deploy")
+    app = allocation.app_of(request)
+    report = scanning.latest_report(request.artifact_sha256)
+    if app is None or report is None:
+        raise ActionRefused("Permohonan belum dipindai atau belum dialokasikan.")
+    return deployment.deploy(app, report, user, pki, artifacts, zone)
+
+
+def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],
+                documents: ArtifactStore) -> tuple[AppAccount, str]:
+    """Issue the app's Web Panel login (step 6's output) and finish the step; return the password once.
+
+    When the SOP's next step is the hosting report, the technician's report letter is made with it.
+    """
+    expect_action(request, "deploy")
+    app = allocation.app_of(request)
+    if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
+        raise ActionRefused("Aplikasi belum terpasang.")
+    account, password = deployment.issue_web_panel_login(app, user, config["PASSWORD_MIN_LENGTH"])
+    db.session.flush()
+    finish_if_done(request, user, f"Login Web Panel diterbitkan untuk {account.user.username}.")
+    if request.current_step and workflow.template_of(request).step(request.current_step).action == "hosting_report":
+        hosting_letters.attach_hosting_report(request, user, config, documents, utcnow())
+    return account, password

@@ -1,0 +1,66 @@
+"""The SOP's letters built from a request as it stands: the hosting report (steps 7–8) and the
+response letter to the OPD (Bolmut/Batam), kept as the request's attachments."""
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from agents.artifacts import ArtifactStore
+from panel import audit
+from panel.extensions import db
+from panel.models import Attachment, AttachmentKind, HostingRequest, ReleaseStatus, User
+from panel.models.accounts import DEFAULT_ROLE_LABELS
+from panel.services import allocation, letters, scanning, sla
+
+LETTER_MAX_BYTES = 20 * 1024 * 1024
+ON_TIME = {sla.TimingState.DONE_ON_TIME: True, sla.TimingState.DONE_LATE: False}
+
+
+def letterhead(config: Mapping[str, Any]) -> letters.Letterhead:
+    return letters.Letterhead(pemda=config["PEMDA_NAME"], dinas=config["DINAS_NAME"],
+                              address=config["DINAS_ADDRESS"], city=config["DINAS_CITY"],
+                              unit=config.get("DINAS_UNIT", ""), contact=config.get("DINAS_CONTACT", ""),
+                              zone=config.get("TIMEZONE", "WIB"))
+
+
+def hosting_report(request: HostingRequest, author: User, config: Mapping[str, Any],
+                   now: datetime) -> letters.HostingReport:
+    """Gather the hosting report's facts from the request, its app, release, scan and timeline."""
+    app = allocation.app_of(request)
+    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None) if app else None
+    if app is None or live is None or app.account is None:
+        raise letters.LetterError("aplikasi belum terpasang atau login Web Panel belum diterbitkan")
+    report = scanning.latest_report(live.artifact_sha256)
+    rows = tuple(
+        letters.TimelineRow(step=row.label, role=row.role_label, actor=row.actor or "-",
+                            started=row.started_at, finished=row.finished_at,
+                            mutu_baku_minutes=row.timing.due_minutes, on_time=ON_TIME.get(row.timing.state))
+        for row in sla.timeline(request, now))
+    return letters.HostingReport(
+        letterhead=letterhead(config), number=f"{request.number}/LAP", date=now,
+        recipient=letters.Recipient(DEFAULT_ROLE_LABELS["coordinator"]),
+        signatory=letters.Signatory(author.full_name or author.username,
+                                    DEFAULT_ROLE_LABELS["technician"]),
+        request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
+        subdomain=app.fqdn, host_name=app.host.name if app.host else "-",
+        ip=app.ip or config.get("FRONT_IP", "-"), scan_verdict=str(report.verdict if report else "-"),
+        release_number=live.number, artifact_sha256=live.artifact_sha256,
+        web_panel_username=app.account.user.username, web_panel_url=config.get("PANEL_URL", ""),
+        timeline=rows, copies=(f"Kepala {config['DINAS_UNIT']}",) if config.get("DINAS_UNIT") else (),
+    )
+
+
+def attach_hosting_report(request: HostingRequest, author: User, config: Mapping[str, Any],
+                          documents: ArtifactStore, now: datetime) -> Attachment:
+    """Render the hosting report letter and keep it with the request."""
+    pdf = letters.render_hosting_report(hosting_report(request, author, config, now))
+    sha256, size = documents.put(io.BytesIO(pdf), LETTER_MAX_BYTES)
+    letter = Attachment(kind=AttachmentKind.HOSTING_REPORT, sha256=sha256, size=size,
+                        filename=f"surat-laporan-hosting-{request.id}.pdf", content_type="application/pdf",
+                        uploaded_by_id=author.id)
+    request.attachments.append(letter)
+    db.session.flush()
+    audit.record("letter.hosting_report", request, actor=author, attachment=letter.id)
+    return letter

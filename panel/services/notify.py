@@ -1,0 +1,193 @@
+"""Email notices in Indonesian: a step assigned or overdue, a deploy finished or failed.
+
+Sending never raises for a mail fault: a notice is a courtesy and must not break the workflow.
+"""
+from __future__ import annotations
+
+import enum
+import ipaddress
+import logging
+import math
+import smtplib
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from typing import Any
+
+from sqlalchemy import select
+
+from panel.extensions import db
+from panel.models import App, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
+from panel.services.sla import StepTiming
+
+logger = logging.getLogger(__name__)
+
+# Roles that belong to one agency: their notices go only to users of that agency.
+OPD_SCOPED_ROLES = frozenset({RoleKey.OPD_ADMIN})
+FOOTER = "Pesan ini dikirim otomatis oleh Wadah. Silakan masuk ke panel Wadah untuk menindaklanjuti."
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int = 25
+    mail_from: str = "wadah@localhost"
+    starttls: bool = False
+    username: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 10.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SmtpSettings:
+        """Read the SMTP_* and MAIL_FROM keys of the panel's configuration."""
+        return cls(
+            host=config.get("SMTP_HOST") or "",
+            port=int(config.get("SMTP_PORT") or 25),
+            mail_from=config.get("MAIL_FROM") or "wadah@localhost",
+            starttls=bool(config.get("SMTP_STARTTLS")),
+            username=config.get("SMTP_USERNAME") or "",
+            password=config.get("SMTP_PASSWORD") or "",
+            timeout=float(config.get("SMTP_TIMEOUT") or 10),
+        )
+
+
+@dataclass(frozen=True)
+class Notice:
+    subject: str
+    body: str
+
+
+class Delivery(enum.StrEnum):
+    SENT = "sent"
+    NOT_CONFIGURED = "not_configured"  # SMTP_HOST is empty: the notice is only logged
+    NO_RECIPIENTS = "no_recipients"
+    FAILED = "failed"
+
+
+def recipients(role: str, opd_id: int | None = None) -> list[User]:
+    """Return the active users holding `role` who have an email address, of `opd_id` for agency roles."""
+    query = select(User).join(User.roles).where(
+        Role.key == role, User.active.is_(True), User.email.is_not(None), User.email != ""
+    )
+    if role in OPD_SCOPED_ROLES:
+        if opd_id is None:
+            return []
+        query = query.where(User.opd_id == opd_id)
+    return list(db.session.scalars(query.order_by(User.id)))
+
+
+def app_recipients(app: App) -> list[User]:
+    """Return the app's agency administrators and its Web Panel account, those with an email address."""
+    users = recipients(RoleKey.OPD_ADMIN, app.opd_id)
+    account = app.account.user if app.account else None
+    if account and account.active and account.email and account not in users:
+        users.append(account)
+    return users
+
+
+def step_assigned(request: HostingRequest, step: RequestStep, label: str) -> Notice:
+    """Tell a role that the request's step now awaits them."""
+    number = _number(request)
+    limit = f", Mutu Baku {step.due_minutes} menit" if step.due_minutes else ""
+    return Notice(
+        subject=f"Permohonan {number} menunggu tindakan Anda",
+        body=f"Permohonan {number} menunggu tindakan Anda: {label}{limit}.\n\n{_about(request)}",
+    )
+
+
+def step_overdue(request: HostingRequest, label: str, timing: StepTiming) -> Notice:
+    """Tell a role that the request's step has run past its Mutu Baku."""
+    number, elapsed = _number(request), math.ceil(timing.elapsed_minutes)
+    return Notice(
+        subject=f"Permohonan {number} melewati Mutu Baku",
+        body=(f"Langkah \"{label}\" pada permohonan {number} melewati Mutu Baku {timing.due_minutes} menit: "
+              f"sudah berjalan {elapsed} menit (terlambat {elapsed - (timing.due_minutes or 0)} menit).\n"
+              f"Mohon segera ditindaklanjuti.\n\n{_about(request)}"),
+    )
+
+
+def deploy_finished(app: App, release: Release) -> Notice:
+    """Tell an app's administrators that a release now serves their app."""
+    return Notice(
+        subject=f"Rilis #{release.number} {app.fqdn} berhasil diterapkan",
+        body=f"Rilis #{release.number} aplikasi {app.name} berhasil diterapkan dan kini melayani "
+             f"https://{app.fqdn}.\n\n{FOOTER}",
+    )
+
+
+def deploy_failed(app: App, release: Release) -> Notice:
+    """Tell an app's administrators that a release could not be deployed."""
+    live = any(r.status == ReleaseStatus.LIVE and r.id != release.id for r in app.releases)
+    still = ("Versi sebelumnya tetap berjalan." if live
+             else "Aplikasi belum berjalan sampai rilis berhasil diterapkan.")
+    return Notice(
+        subject=f"Penerapan rilis #{release.number} {app.fqdn} gagal",
+        body=f"Penerapan rilis #{release.number} aplikasi {app.name} gagal. {still} "
+             f"Rincian kegagalan ada di panel Wadah.\n\n{FOOTER}",
+    )
+
+
+def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery:
+    """Email `notice` to each user separately; log a fault and report it instead of raising."""
+    addressed = [(user.full_name or user.username, user.email) for user in to if user.email]
+    if not addressed:
+        logger.info("Surel %r tidak dikirim: tidak ada penerima", notice.subject)
+        return Delivery.NO_RECIPIENTS
+    if not settings.host:
+        logger.info("SMTP_HOST kosong; surel %r untuk %d penerima tidak dikirim", notice.subject,
+                    len(addressed))
+        return Delivery.NOT_CONFIGURED
+    if settings.username and not settings.starttls and not _is_loopback(settings.host):
+        logger.warning("Surel %r tidak dikirim: kredensial SMTP tidak boleh dikirim tanpa STARTTLS",
+                       notice.subject)
+        return Delivery.FAILED
+    accepted = 0
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.username:
+                smtp.login(settings.username, settings.password)
+            for name, address in addressed:
+                try:
+                    smtp.send_message(_message(settings, notice, name, address))
+                    accepted += 1
+                except smtplib.SMTPRecipientsRefused:
+                    logger.warning("Server SMTP menolak penerima %s untuk surel %r", address, notice.subject)
+    except (smtplib.SMTPException, OSError) as fault:
+        logger.warning("Surel %r tidak terkirim lewat %s:%d: %s", notice.subject, settings.host,
+                       settings.port, fault)
+        return Delivery.FAILED
+    logger.info("Surel %r terkirim ke %d dari %d penerima", notice.subject, accepted, len(addressed))
+    return Delivery.SENT if accepted else Delivery.FAILED
+
+
+def _message(settings: SmtpSettings, notice: Notice, name: str, address: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = " ".join(notice.subject.split())  # a header never carries a line break
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((name, address))
+    message["Date"] = formatdate(usegmt=True)
+    # An explicit domain: without one make_msgid looks the host name up in DNS.
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer
+    message.set_content(f"Yth. {name},\n\n{notice.body}\n")
+    return message
+
+
+def _about(request: HostingRequest) -> str:
+    return f"Aplikasi: {request.app_name} ({request.subdomain})\nOPD: {request.opd.name}\n\n{FOOTER}"
+
+
+def _number(request: HostingRequest) -> str:
+    return request.number or f"#{request.id}"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

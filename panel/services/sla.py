@@ -1,0 +1,166 @@
+"""Mutu Baku timing: how long each step took against its time limit, live and in summary.
+
+Timestamps are stored in UTC; SQLite hands them back naive, so every comparison goes through `_utc`.
+"""
+from __future__ import annotations
+
+import enum
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, func, literal, select
+
+from panel.extensions import db
+from panel.models import HostingRequest, RequestStep, Role
+from panel.models.accounts import DEFAULT_ROLE_LABELS
+from panel.services import sop
+
+DUE_SOON_FRACTION = 0.8  # the last 20% of a step's Mutu Baku counts as "due soon"
+
+
+class TimingState(enum.StrEnum):
+    ON_TIME = "on_time"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    DONE_ON_TIME = "done_on_time"
+    DONE_LATE = "done_late"
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    elapsed_minutes: float
+    due_minutes: int | None  # None: the step has no time limit, so it is never late
+    remaining_minutes: float | None  # negative once the time limit has passed
+    state: TimingState
+
+    @property
+    def late(self) -> bool:
+        return self.state in (TimingState.OVERDUE, TimingState.DONE_LATE)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    step_id: int
+    step_key: str
+    label: str
+    role: str
+    role_label: str
+    actor: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    decision: str | None
+    note: str | None
+    timing: StepTiming
+
+
+@dataclass(frozen=True)
+class StepCompliance:
+    step_key: str
+    count: int
+    on_time: int
+    on_time_percent: float
+    median_elapsed_minutes: float
+
+
+def step_timing(step: RequestStep, now: datetime) -> StepTiming:
+    """Measure `step` against its Mutu Baku as of `now`."""
+    end = _utc(step.finished_at) if step.finished_at else _utc(now)
+    elapsed = max((end - _utc(step.started_at)) / timedelta(minutes=1), 0.0)
+    done, due = step.finished_at is not None, step.due_minutes
+    if due is None:
+        return StepTiming(elapsed, None, None, TimingState.DONE_ON_TIME if done else TimingState.ON_TIME)
+    if done:
+        state = TimingState.DONE_LATE if elapsed > due else TimingState.DONE_ON_TIME
+    elif elapsed > due:
+        state = TimingState.OVERDUE
+    elif elapsed >= due * DUE_SOON_FRACTION:
+        state = TimingState.DUE_SOON
+    else:
+        state = TimingState.ON_TIME
+    return StepTiming(elapsed, due, due - elapsed, state)
+
+
+def step_label(request: HostingRequest, step_key: str) -> str:
+    """Return the step's label in the SOP template version the request is pinned to."""
+    try:
+        return _template(request).step(step_key).label
+    except KeyError:
+        return step_key
+
+
+def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
+    """List the request's steps in order with who acted, when, and how they stand against Mutu Baku."""
+    template = _template(request)
+    labels = {step.key: step.label for step in template.steps}
+    role_labels = {key.value: label for key, label in DEFAULT_ROLE_LABELS.items()}
+    role_labels.update((key, label) for key, label in db.session.execute(select(Role.key, Role.label)))
+    return [
+        TimelineRow(
+            step_id=step.id, step_key=step.step_key, label=labels.get(step.step_key, step.step_key),
+            role=step.role, role_label=role_labels.get(step.role, step.role),
+            actor=(step.actor.full_name or step.actor.username) if step.actor else None,
+            started_at=_utc(step.started_at),
+            finished_at=_utc(step.finished_at) if step.finished_at else None,
+            decision=step.decision, note=step.note, timing=step_timing(step, now),
+        )
+        for step in request.steps
+    ]
+
+
+def overdue_steps(now: datetime, *, unnotified_only: bool = False) -> list[RequestStep]:
+    """Return the open steps whose Mutu Baku ran out before `now`, oldest first."""
+    query = select(RequestStep).where(
+        RequestStep.finished_at.is_(None),
+        RequestStep.due_minutes.is_not(None),
+        _deadline_before(_utc(now)),
+    )
+    if unnotified_only:
+        query = query.where(RequestStep.overdue_notified_at.is_(None))
+    return list(db.session.scalars(query.order_by(RequestStep.started_at, RequestStep.id)))
+
+
+def compliance(
+    since: datetime | None = None, until: datetime | None = None, opd_id: int | None = None
+) -> list[StepCompliance]:
+    """Summarise finished steps with a Mutu Baku per step key: count, share on time, median minutes."""
+    query = select(RequestStep.step_key, RequestStep.started_at, RequestStep.finished_at,
+                   RequestStep.due_minutes).where(
+        RequestStep.finished_at.is_not(None), RequestStep.due_minutes.is_not(None)
+    )
+    if since is not None:
+        query = query.where(RequestStep.finished_at >= _utc(since))
+    if until is not None:
+        query = query.where(RequestStep.finished_at < _utc(until))
+    if opd_id is not None:
+        query = query.join(HostingRequest).where(HostingRequest.opd_id == opd_id)
+    elapsed: dict[str, list[float]] = defaultdict(list)
+    on_time: dict[str, int] = defaultdict(int)
+    for key, started_at, finished_at, due in db.session.execute(query):
+        minutes = (_utc(finished_at) - _utc(started_at)) / timedelta(minutes=1)
+        elapsed[key].append(minutes)
+        on_time[key] += minutes <= due
+    return [
+        StepCompliance(key, len(values), on_time[key], 100 * on_time[key] / len(values),
+                       statistics.median(values))
+        for key, values in sorted(elapsed.items())
+    ]
+
+
+def _deadline_before(now: datetime) -> ColumnElement[bool]:
+    # started_at + due_minutes < now, in the dialect at hand: SQLite has no interval type.
+    if db.session.get_bind().dialect.name == "sqlite":
+        deadline = func.julianday(RequestStep.started_at) + RequestStep.due_minutes / 1440.0
+        return deadline < func.julianday(now.replace(tzinfo=None))
+    return RequestStep.started_at + RequestStep.due_minutes * literal(timedelta(minutes=1)) < now
+
+
+def _template(request: HostingRequest) -> sop.SopTemplate:
+    # The version the request started with, as workflow.template_of reads it; importing workflow
+    # here would make a cycle once workflow announces opened steps through panel.tasks.
+    return sop.parse(request.template_version.definition)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

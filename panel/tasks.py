@@ -1,0 +1,180 @@
+"""Background jobs: the SOP's long system actions (scan, deploy) with their Job rows, and the
+notices — email a step's role when the step opens or runs past its Mutu Baku, and an app's
+administrators when its deploy finishes or fails.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from huey import crontab
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session, SessionTransaction
+
+from panel import audit, jobs, storage
+from panel.extensions import db
+from panel.jobs import periodic_task, task
+from panel.models import HostingRequest, Job, Release, ReleaseStatus, RequestStep, User
+from panel.models.base import utcnow
+from panel.services import allocation, deployment, fulfilment, hosts, notify, sla, workflow
+
+logger = logging.getLogger(__name__)
+
+_PENDING = "wadah.tasks.pending"  # key in Session.info: tasks to enqueue once the transaction commits
+
+
+@task()
+def scan_request(job_id: int, request_id: int, user_id: int) -> str:
+    """Scan a request's bundle (SOP step 4), reporting progress on its Job row."""
+    job, request, user = _job_parts(job_id, request_id, user_id)
+
+    def progress(done: int, total: int) -> None:
+        jobs.report(job, int(100 * done / max(total, 1)), f"{done} dari {total} berkas diperiksa")
+
+    try:
+        report = fulfilment.scan(request, user, storage.artifacts(), storage.attachments(),
+                                 current_app.config["CLAMD_URL"], progress)
+    except (fulfilment.ActionRefused, workflow.WorkflowError) as refused:
+        db.session.rollback()
+        jobs.failed(job, str(refused))
+    else:
+        jobs.succeeded(job, f"Hasil pemindaian: {report.verdict}", {"verdict": report.verdict,
+                                                                    "scan_report_id": report.id})
+    db.session.commit()
+    return job.status
+
+
+@task()
+def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
+    """Deploy a request's scanned bundle to its host (SOP step 6), reporting on its Job row."""
+    job, request, user = _job_parts(job_id, request_id, user_id)
+    jobs.report(job, 10, "Mengirim berkas ke agen host")
+    try:
+        zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+        release = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
+                                    storage.artifacts(), zone)
+    except (fulfilment.ActionRefused, deployment.DeployFailed) as refused:
+        failed_release = _last_release(request)
+        db.session.commit()  # keep the failed release and the app's state: the step stays open
+        jobs.failed(job, str(refused))
+        db.session.commit()
+        if failed_release is not None:
+            notify_release(failed_release)
+        return job.status
+    jobs.succeeded(job, f"Rilis ke-{release.number} berjalan di {release.app.fqdn}",
+                   {"release_id": release.id})
+    db.session.commit()
+    notify_release(release.id)
+    return job.status
+
+
+def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:
+    job = db.session.get_one(Job, job_id)
+    jobs.started(job)
+    db.session.commit()
+    return job, db.session.get_one(HostingRequest, request_id), db.session.get_one(User, user_id)
+
+
+def _last_release(request: HostingRequest) -> int | None:
+    app = allocation.app_of(request)
+    return app.releases[-1].id if app and app.releases else None
+
+
+@task()
+def notify_step_opened(step_id: int) -> str:
+    """Email the users of an opened step's role that the step awaits them."""
+    step = db.session.get(RequestStep, step_id)
+    if step is None or step.finished_at is not None:
+        return "skipped"  # acted on before the notice went out
+    request = db.session.get_one(HostingRequest, step.request_id)
+    notice = notify.step_assigned(request, step, sla.step_label(request, step.step_key))
+    delivery = notify.send(_smtp(), notice, notify.recipients(step.role, request.opd_id))
+    if delivery is notify.Delivery.FAILED:
+        audit.record("notify.failed", request, notice="step_assigned", step=step.step_key)
+        db.session.commit()
+    return delivery.value
+
+
+@periodic_task(crontab(minute="*"))
+def check_overdue() -> int:
+    """Email each overdue step's role once, marking and auditing the step; return how many were handled."""
+    now, smtp, handled = utcnow(), _smtp(), 0
+    for step_id in [step.id for step in sla.overdue_steps(now, unnotified_only=True)]:
+        # Claimed before sending: a failed delivery is logged and audited, not retried every minute;
+        # dashboards flag the step as overdue either way.
+        if not _claim_overdue(step_id, now):
+            continue  # another run got there first
+        step = db.session.get_one(RequestStep, step_id)
+        request = db.session.get_one(HostingRequest, step.request_id)
+        label = sla.step_label(request, step.step_key)
+        notice = notify.step_overdue(request, label, sla.step_timing(step, now))
+        users = notify.recipients(step.role, request.opd_id)
+        delivery = notify.send(smtp, notice, users)
+        audit.record("request.step_overdue", request, step=step.step_key, role=step.role,
+                     delivery=delivery.value, recipients=len(users))
+        db.session.commit()
+        handled += 1
+    return handled
+
+
+@task()
+def notify_release(release_id: int) -> str:
+    """Email an app's administrators that its release went live or failed."""
+    release = db.session.get(Release, release_id)
+    if release is None or release.status not in (ReleaseStatus.LIVE, ReleaseStatus.FAILED):
+        return "skipped"
+    app = release.app
+    finished = release.status == ReleaseStatus.LIVE
+    notice = notify.deploy_finished(app, release) if finished else notify.deploy_failed(app, release)
+    delivery = notify.send(_smtp(), notice, notify.app_recipients(app))
+    if delivery is notify.Delivery.FAILED:
+        audit.record("notify.failed", release, notice="deploy_finished" if finished else "deploy_failed")
+        db.session.commit()
+    return delivery.value
+
+
+def announce_step(step: RequestStep) -> None:
+    """Queue the step-assigned email for when the transaction that opened `step` commits."""
+    _on_commit(notify_step_opened, step.id)
+
+
+def _on_commit(job: Callable[..., Any], *args: Any) -> None:
+    # Enqueued earlier, the worker (or immediate mode, in its own session) would not see the step yet.
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, [])
+    if (job, args) not in pending:
+        pending.append((job, args))
+    if not event.contains(session, "after_commit", _enqueue_pending):
+        event.listen(session, "after_commit", _enqueue_pending)
+        event.listen(session, "after_transaction_end", _drop_pending)
+
+
+def _enqueue_pending(session: Session) -> None:
+    for job, args in session.info.pop(_PENDING, []):
+        try:
+            job(*args)
+        except Exception:  # the change is committed; a queue fault must not look like its failure
+            logger.exception("Tugas %s tidak dapat dijadwalkan", getattr(job, "name", job))
+
+
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outer transaction ended without a commit: forget its tasks
+        session.info.pop(_PENDING, None)
+
+
+def _claim_overdue(step_id: int, now: datetime) -> bool:
+    # A conditional update, committed before sending, so two runs never mail the same step.
+    claimed = db.session.execute(
+        update(RequestStep)
+        .where(RequestStep.id == step_id, RequestStep.overdue_notified_at.is_(None))
+        .values(overdue_notified_at=now)
+    )
+    db.session.commit()
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _smtp() -> notify.SmtpSettings:
+    return notify.SmtpSettings.from_config(current_app.config)

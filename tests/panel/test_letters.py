@@ -1,0 +1,343 @@
+"""The official letters render as valid PDFs that state the facts and never a password."""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from panel.services import letters
+from panel.services.letters import (
+    HANDOVER_NOTICE,
+    HostingReport,
+    LetterError,
+    Letterhead,
+    Recipient,
+    ResponseLetter,
+    Signatory,
+    TimelineRow,
+    render_hosting_report,
+    render_response_letter,
+)
+
+WIB = timezone(timedelta(hours=7))
+START = datetime(2026, 11, 22, 8, 30, tzinfo=WIB)
+
+
+
+def need(present: bool, what: str) -> None:
+    """Skip when a Debian package the letters use is missing; in CI, where bootstrap installs it, fail."""
+    if not present:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{what} is not installed", pytrace=False)
+        pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture(autouse=True)
+def dejavu_font() -> None:
+    need((letters.FONT_DIR / "DejaVuSans.ttf").is_file(), "fonts-dejavu-core")
+
+MUARA_ENIM = Letterhead(
+    pemda="Kabupaten Muara Enim",
+    dinas="Dinas Komunikasi dan Informatika",
+    unit="Bidang Penyelenggaraan E-Government",
+    address="Jalan Jenderal Sudirman Nomor 1, Muara Enim, Sumatera Selatan 31311",
+    contact="Laman: diskominfo.muaraenimkab.go.id  Pos-el: diskominfo@muaraenimkab.go.id",
+    city="Muara Enim",
+)
+
+# The Muara Enim SOP: (label, role, actor, minutes taken, Mutu Baku minutes)
+STEPS = [
+    ("Menerima surat permohonan penggunaan sub-domain dan hosting (disposisi Kepala Dinas)",
+     "Kabid Penyelenggaraan E-Government", "Hendra Wijaya", 4, 5),
+    ("Menelaah dan berkoordinasi dengan OPD pemohon terkait sub-domain dan hosting",
+     "Sub Koordinator", "Rina Marlina", 8, 10),
+    ("Verifikasi dan evaluasi keamanan berkas aplikasi yang akan di-hosting",
+     "Pengelola Instalasi TI", "Agus Saputra", 12, 10),
+    ("Pemeriksaan ketersediaan IP/sub-domain", "Pengelola Instalasi TI", "Agus Saputra", 3, 5),
+    ("Mengunggah berkas aplikasi ke server", "Pengelola Instalasi TI", "Agus Saputra", 41, 60),
+    ("Membuat dan menyampaikan laporan penggunaan sub-domain dan hosting ke Sub Koordinator",
+     "Sub Koordinator", "Rina Marlina", 6, 10),
+]
+
+
+def timeline() -> tuple[TimelineRow, ...]:
+    rows, moment = [], START
+    for label, role, actor, taken, limit in STEPS:
+        finished = moment + timedelta(minutes=taken)
+        rows.append(TimelineRow(step=label, role=role, actor=actor, started=moment, finished=finished,
+                                elapsed_minutes=taken, mutu_baku_minutes=limit, on_time=taken <= limit))
+        moment = finished + timedelta(minutes=2)
+    rows.append(TimelineRow(step="Menyampaikan laporan ke Kabid Penyelenggaraan E-Government",
+                            role="Kabid Penyelenggaraan E-Government", actor="Hendra Wijaya",
+                            started=moment, finished=None, mutu_baku_minutes=5))
+    return tuple(rows)
+
+
+def hosting_report(**changes: object) -> HostingReport:
+    report = HostingReport(
+        letterhead=MUARA_ENIM,
+        number="500.12/0457/Diskominfo-III/2026",
+        date=datetime(2026, 11, 22, 10, 15, tzinfo=WIB),
+        recipient=Recipient(title="Sub Koordinator Pengembangan dan Pengelolaan Aplikasi"),
+        signatory=Signatory(name="Agus Saputra, S.Kom.", title="Pengelola Instalasi Teknologi Informasi",
+                            rank="Penata Muda Tingkat I (III/b)"),
+        request_number="HST-2026-0042",
+        opd_name="Dinas Kesehatan Kabupaten Muara Enim",
+        app_name="SIMPUS (Sistem Informasi Manajemen Puskesmas)",
+        subdomain="simpus.muaraenimkab.go.id",
+        host_name="dc-node-02",
+        ip="127.20.0.12",
+        scan_verdict="clean",
+        scan_summary="ClamAV, aturan webshell PHP, konten judi online, rahasia, jenis berkas berbahaya: "
+                     "0 temuan dari 1.284 berkas.",
+        release_number=3,
+        artifact_sha256="9f2c4e1ab07d3c55e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8",
+        web_panel_username="dinkes-simpus",
+        web_panel_url="https://panel.muaraenimkab.go.id/",
+        timeline=timeline(),
+        copies=("Kepala Dinas Komunikasi dan Informatika Kabupaten Muara Enim (sebagai laporan)",),
+    )
+    return dataclasses.replace(report, **changes)
+
+
+def response_letter(**changes: object) -> ResponseLetter:
+    letter = ResponseLetter(
+        letterhead=Letterhead(
+            pemda="Kabupaten Bolaang Mongondow Utara",
+            dinas="Dinas Komunikasi Informatika dan Persandian",
+            unit="Bidang Aplikasi Informatika Persandian dan Statistik",
+            address="Jalan Trans Sulawesi, Boroko, Bolaang Mongondow Utara 95765",
+            city="Boroko",
+            zone="WITA",
+        ),
+        number="555/DKIP/0311/XI/2026",
+        date=datetime(2026, 11, 24, 9, 0, tzinfo=WIB),
+        recipient=Recipient(title="Kepala Dinas Pendidikan Kabupaten Bolaang Mongondow Utara",
+                            place="Boroko"),
+        signatory=Signatory(name="Aang Wardiman, AK.CA",
+                            title="Kepala Dinas Komunikasi Informatika dan Persandian",
+                            rank="Pembina Utama Muda", nip="19641024 198603 1 002"),
+        request_number="HST-2026-0051",
+        opd_name="Dinas Pendidikan",
+        app_name="Sistem Informasi PPDB",
+        subdomain="ppdb.bolmutkab.go.id",
+        approved=True,
+        request_letter_number="421/DISDIK/1120/2026",
+        request_letter_date=datetime(2026, 11, 10, tzinfo=WIB),
+        app_url="https://ppdb.bolmutkab.go.id/",
+        web_panel_url="https://panel.bolmutkab.go.id/",
+        web_panel_username="disdik-ppdb",
+    )
+    return dataclasses.replace(letter, **changes)
+
+
+def pdf_text(data: bytes) -> str:
+    """Return the text of every page, whitespace collapsed, as a reader of the PDF would see it."""
+    reader = PdfReader(io.BytesIO(data))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def assert_valid_pdf(data: bytes) -> PdfReader:
+    assert data.startswith(b"%PDF-")
+    assert data.rstrip().endswith(b"%%EOF")
+    reader = PdfReader(io.BytesIO(data), strict=True)
+    assert len(reader.pages) >= 1
+    return reader
+
+
+def test_hosting_report_states_the_facts() -> None:
+    data = render_hosting_report(hosting_report())
+    assert_valid_pdf(data)
+    text = pdf_text(data)
+    for fact in ("HST-2026-0042", "Dinas Kesehatan Kabupaten Muara Enim", "simpus.muaraenimkab.go.id",
+                 "dc-node-02", "127.20.0.12", "Bersih", "dinkes-simpus", "https://panel.muaraenimkab.go.id/",
+                 "Rilis ke-3", "9f2c4e1ab07d", "500.12/0457/Diskominfo-III/2026", "Agus Saputra, S.Kom.",
+                 "PEMERINTAH KABUPATEN MUARA ENIM", "DINAS KOMUNIKASI DAN INFORMATIKA",
+                 "Sub Koordinator Pengembangan dan Pengelolaan Aplikasi", "Muara Enim, 22 November 2026"):
+        assert fact in text, fact
+    assert "SURAT LAPORAN HOSTING" in text.upper()
+    for label, *_ in STEPS:
+        assert label in text, label
+    assert "Menyampaikan laporan ke Kabid Penyelenggaraan E-Government" in text
+    assert "9f2c4e1ab07d3c55" not in text  # the digest is shown short
+
+
+def test_hosting_report_marks_each_step_against_its_mutu_baku() -> None:
+    text = pdf_text(render_hosting_report(hosting_report()))
+    assert text.count("\u2713 Ya") == 5
+    assert text.count("\u2717 Tidak") == 1  # the scan took 12 of 10 minutes
+    assert "belum selesai" in text  # the Kabid has not acknowledged yet
+    assert "Waktu (WIB)" in text
+    assert "5 dari 6 langkah yang selesai memenuhi Mutu Baku waktu" in text
+
+
+def test_hosting_report_text_layer_with_poppler() -> None:
+    need(shutil.which("pdftotext") is not None, "poppler-utils")
+    out = subprocess.run(["pdftotext", "-layout", "-", "-"], input=render_hosting_report(hosting_report()),
+                         capture_output=True, check=True).stdout.decode()
+    assert "Surat Laporan Hosting".upper() in out
+    assert "HST-2026-0042" in out and "dinkes-simpus" in out
+
+
+def test_letters_never_carry_a_password() -> None:
+    for cls in (HostingReport, ResponseLetter, TimelineRow, Letterhead, Recipient, Signatory):
+        names = {f.name.lower() for f in dataclasses.fields(cls)}
+        assert not {n for n in names if "pass" in n or "sandi" in n or "secret" in n}, cls
+    with pytest.raises(TypeError):
+        hosting_report(web_panel_password="Rahasia-2026!")
+
+    for data in (render_hosting_report(hosting_report()), render_response_letter(response_letter())):
+        text = pdf_text(data)
+        assert "dinkes-simpus" in text or "disdik-ppdb" in text
+        assert "password" not in text.lower()
+        # "Kata sandi" appears only in the notice that it is handed over separately.
+        assert HANDOVER_NOTICE in text
+        assert text.lower().count("kata sandi") == text.count(HANDOVER_NOTICE)
+        for label in re.finditer(r"kata\s*sandi\s*:?\s*(\S+)", text, re.IGNORECASE):
+            assert label.group(1) == "diserahkan", label.group(0)
+
+
+def test_long_app_name_wraps_and_renders() -> None:
+    long_name = " ".join(["Sistem Informasi Terpadu Pelayanan Kesehatan Masyarakat"] * 12)
+    unbroken = "x" * 240  # no space to break at
+    data = render_hosting_report(hosting_report(
+        app_name=long_name,
+        opd_name=f"Dinas {unbroken}",
+        subdomain="layanan-kesehatan-masyarakat-terpadu-puskesmas-keliling.muaraenimkab.go.id",
+    ))
+    reader = assert_valid_pdf(data)
+    text = pdf_text(data)
+    assert "Sistem Informasi Terpadu Pelayanan" in text
+    assert "xxxxxxxxxx" in text
+    # Every line of text starts inside the text column (no line pushed off the page).
+    width = float(reader.pages[0].mediabox.width)
+    starts: list[float] = []
+
+    def record(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+        if text.strip():
+            starts.append(tm[4] * cm[0] + cm[4])
+
+    for page in reader.pages:
+        page.extract_text(visitor_text=record)
+    assert starts and min(starts) >= 0 and max(starts) < width - 20
+    assert "Agus Saputra, S.Kom." in text  # the signature still follows the tables
+
+
+def test_unusual_characters_do_not_break_rendering() -> None:
+    strange = ("Aplikasi \x00\x07\tBa\u200bru\u202e\ud800 \U0001F600 \u4e2d\u6587 "
+               "\u0645\u0631\u062d\u0628\u0627 \u00e9\u0301 <b>*x*</b> %PDF\r\n**tebal**")
+    data = render_hosting_report(hosting_report(app_name=strange, opd_name="Dinas \u00c9\u00df\u00f1 & Co.",
+                                                web_panel_username="op\u00e9rateur"))
+    assert_valid_pdf(data)
+    text = pdf_text(data)
+    assert "Aplikasi" in text and "<b>*x*</b>" in text and "**tebal**" in text  # no markup is read
+    assert "\u202e" not in text
+
+
+def test_output_is_deterministic() -> None:
+    assert render_hosting_report(hosting_report()) == render_hosting_report(hosting_report())
+    assert render_response_letter(response_letter()) == render_response_letter(response_letter())
+
+
+def test_pdf_metadata_dates_from_the_letter() -> None:
+    reader = PdfReader(io.BytesIO(render_hosting_report(hosting_report())))
+    assert reader.metadata is not None
+    assert reader.metadata.creation_date.date() == datetime(2026, 11, 22).date()
+    assert reader.metadata.get("/Producer") == "Wadah"
+
+
+def test_response_letter_approval() -> None:
+    data = render_response_letter(response_letter())
+    assert_valid_pdf(data)
+    text = pdf_text(data)
+    for fact in ("PEMERINTAH KABUPATEN BOLAANG MONGONDOW UTARA", "555/DKIP/0311/XI/2026",
+                 "Tanggapan atas Permohonan Pembuatan Subdomain", "Kepala Dinas Pendidikan",
+                 "421/DISDIK/1120/2026", "10 November 2026", "DISETUJUI", "ppdb.bolmutkab.go.id",
+                 "disdik-ppdb", "HST-2026-0051", "Boroko, 24 November 2026", "NIP. 19641024 198603 1 002"):
+        assert fact in text, fact
+
+
+def test_response_letter_refusal_states_the_reason() -> None:
+    data = render_response_letter(response_letter(
+        approved=False, reason="Rekomendasi Tim Teknis belum dilampirkan.",
+        web_panel_url="", web_panel_username="", app_url=""))
+    text = pdf_text(data)
+    assert "BELUM DAPAT DISETUJUI" in text
+    assert "Rekomendasi Tim Teknis belum dilampirkan." in text
+    assert "DISETUJUI. Sub-domain" not in text
+    with pytest.raises(LetterError):
+        response_letter(approved=False, reason=" ")
+
+
+def test_timeline_is_the_attachment_after_a_complete_first_page() -> None:
+    reader = PdfReader(io.BytesIO(render_hosting_report(hosting_report())))
+    first, second = (" ".join((page.extract_text() or "").split()) for page in reader.pages[:2])
+    assert "Lampiran : 1 (satu) berkas" in first
+    assert "NIP." in first and "Tembusan:" in first  # the letter itself fits on one page
+    assert second.startswith("LAMPIRAN SURAT LAPORAN HOSTING NOMOR : 500.12/0457/Diskominfo-III/2026")
+    assert "Verifikasi dan evaluasi keamanan" in second and "Verifikasi dan evaluasi" not in first
+
+
+def test_many_steps_flow_onto_more_pages_with_the_signature_whole() -> None:
+    long_name = " ".join(["Sistem Informasi Terpadu Pelayanan Kesehatan Masyarakat"] * 6)
+    data = render_hosting_report(hosting_report(timeline=timeline() * 6, app_name=long_name))
+    reader = assert_valid_pdf(data)
+    pages = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    assert len(pages) >= 4
+    signed = [text for text in pages if "NIP." in text]
+    assert len(signed) == 2  # the letter and its attachment, each signed
+    for text in signed:  # never a signature apart from its name, title and date
+        assert "Agus Saputra, S.Kom." in text and "Muara Enim, 22 November 2026" in text
+    assert "Demikian laporan ini kami sampaikan" in signed[0]
+    assert any(text.startswith("- 2 -") for text in pages)  # continuation pages are numbered
+    assert sum(text.count("Langkah SOP") for text in pages) >= 2  # table headings repeat
+
+
+def test_logo_in_the_letterhead(tmp_path: Path) -> None:
+    from PIL import Image
+
+    logo = tmp_path / "lambang.png"
+    Image.new("RGB", (120, 140), (200, 30, 30)).save(logo)
+    head = dataclasses.replace(MUARA_ENIM, logo=logo)
+    reader = assert_valid_pdf(render_hosting_report(hosting_report(letterhead=head)))
+    assert len(reader.pages[0].images) == 1
+    with pytest.raises(LetterError, match="lambang"):
+        render_hosting_report(hosting_report(letterhead=dataclasses.replace(head, logo=tmp_path / "x.png")))
+
+
+def test_missing_facts_and_fonts_are_reported() -> None:
+    with pytest.raises(LetterError, match="request_number"):
+        render_hosting_report(hosting_report(request_number=" "))
+    with pytest.raises(LetterError, match="fonts-dejavu-core"):
+        render_hosting_report(hosting_report(), font_dir=Path("/nonexistent"))
+    with pytest.raises(LetterError, match="zona waktu"):
+        render_hosting_report(hosting_report(letterhead=dataclasses.replace(MUARA_ENIM, zone="UTC")))
+
+
+def test_indonesian_dates_and_durations() -> None:
+    moment = datetime(2026, 8, 17, 3, 5, tzinfo=UTC)
+    assert letters.format_date(moment) == "17 Agustus 2026"
+    assert letters.format_time(moment) == "10.05 WIB"
+    assert letters.format_time(moment, "WITA") == "11.05 WITA"
+    assert letters.format_datetime(moment, "WIT") == "17 Agustus 2026 pukul 12.05 WIT"
+    assert letters.format_date(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == "1 Januari 2027"
+    assert [letters.format_duration(m) for m in (None, 0, 0.4, 7, 65, 60, 1440, 1440 + 185)] == [
+        "-", "0 menit", "< 1 menit", "7 menit", "1 jam 5 menit", "1 jam", "1 hari", "1 hari 3 jam"]
+    assert letters.verdict_label("review").startswith("Perlu tinjauan")
+
+
+def test_page_one_renders_to_an_image(tmp_path: Path) -> None:
+    need(shutil.which("pdftoppm") is not None, "poppler-utils")
+    pdf = tmp_path / "laporan.pdf"
+    pdf.write_bytes(render_hosting_report(hosting_report()))
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                    str(tmp_path / "halaman")], check=True, capture_output=True)
+    assert (tmp_path / "halaman.png").read_bytes().startswith(b"\x89PNG")
