@@ -12,7 +12,7 @@ from panel.testbed import Testbed, TestbedError
 
 # Tests that use any of these need the real services; they get the `services` marker.
 SERVICE_FIXTURES = {"testbed", "testbed_credentials", "docker_client", "dns_zone", "mariadb_admin",
-                    "postgres_url"}
+                    "postgres_url", "runtime_images"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,3 +76,11 @@ def postgres_url(testbed_credentials: dict[str, dict[str, str]]) -> str:
     """Return a SQLAlchemy URL for the `wadah_test` database, password included."""
     url = testbed_credentials["postgres"]["url"]
     return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session")
+def runtime_images(docker_client: docker.DockerClient) -> dict[str, Any]:
+    """Build the runtime images in the testbed's Docker (reused while their recipe is unchanged)."""
+    from agents.images import ensure_runtime_images
+
+    return ensure_runtime_images(docker_client)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 
 from panel import create_app, database
@@ -54,6 +54,13 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "REMEMBER_COOKIE_SECURE": False,
         "RATELIMIT_ENABLED": False,
     })
+    @app.before_request
+    def _forget_per_request_caches() -> None:
+        # The test's app context outlives each request, and Flask-Login and Flask-WTF cache the
+        # user and the CSRF token on `g`: without this a second client inherits the first's.
+        g.pop("_login_user", None)
+        g.pop("csrf_token", None)
+
     with app.app_context():
         workflow.ensure_builtin_templates()  # what `wadah db upgrade` does after migrating
         db.session.commit()

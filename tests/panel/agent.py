@@ -1,0 +1,69 @@
+"""A real `wadah agent run` process on the testbed, enrolled with a test panel's CA."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents import pki
+from agents.client import AgentUnreachable
+from panel.models import Host
+from panel.services import hosts
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[str, Any]],
+                  tmp_path: Path) -> Iterator[Host]:
+    """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host."""
+    port = free_port()
+    host, token = hosts.add_host(panel_pki, name, "127.0.0.1", port, None)
+    key = pki.new_agent_key()
+    enrolled = panel_pki.enrolments.redeem(token, pki.make_csr(key, name))
+    hosts.record_enrolment(enrolled)
+    state = tmp_path / f"agent-{name}"
+    pki.AgentCredentials(state).save(key, enrolled.bundle, panel_pki.ca.ca_sha256, "http://127.0.0.1")
+    nginx = testbed["nginx"]
+    prefix = Path(nginx["prefix"])
+    log = tmp_path / f"agent-{name}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WADAH_AGENT_")}
+    with log.open("wb") as out:
+        process = subprocess.Popen([
+            str(Path(sys.executable).with_name("wadah")), "agent", "run", "--state-dir", str(state),
+            "--listen", f"127.0.0.1:{port}", "--docker-url", testbed["docker"]["address"],
+            "--nginx-sites-dir", nginx["sites_dir"], "--nginx-log-dir", str(prefix / "logs"),
+            "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
+            "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
+            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
+        ], stdout=out, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with panel_pki.client(host) as client:
+                    client.ping()
+                break
+            except AgentUnreachable:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the agent did not start:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield host
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()

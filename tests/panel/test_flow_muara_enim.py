@@ -1,0 +1,183 @@
+"""The whole Muara Enim SOP, end to end on the real testbed: an OPD files a request, the chain of
+dispositions passes it on, the bundle is scanned by ClamAV and the rules, the subdomain is checked in
+the zone and allocated, the agent deploys it behind nginx, the name is added by RFC 2136, the Web
+Panel login is issued once, the hosting report letter is made, and every step is timed."""
+from __future__ import annotations
+
+import http.client
+import io
+import re
+import secrets
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import dns.message
+import dns.query
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from panel import storage
+from panel.extensions import db
+from panel.models import (
+    App, AppStatus, AttachmentKind, AuditEvent, HostingRequest, RequestStatus, RoleKey, User, Zone,
+)
+from panel.services import dns as wadah_dns
+from panel.services import hosts
+from tests.panel import factories
+from tests.panel.agent import running_agent
+from tests.panel.conftest import csrf_token
+
+pytestmark = pytest.mark.slow
+
+
+def _site(marker: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _signed_in(app: Flask, user: User) -> FlaskClient:
+    client = app.test_client()
+    response = client.post("/login", data={"username": user.username, "password": factories.PASSWORD,
+                                           "csrf_token": csrf_token(client, "/login")})
+    assert response.status_code == 302
+    return client
+
+
+def _post(client: FlaskClient, path: str, **data: Any) -> Any:
+    return client.post(path, data={"csrf_token": csrf_token(client, "/account/password"), **data})
+
+
+def _fetch(address: str, fqdn: str) -> tuple[int, str]:
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=15)
+    try:
+        connection.request("GET", "/", headers={"Host": fqdn})
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def test_muara_enim_request_from_letter_to_hosting_report(
+    app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
+    tmp_path: Path,
+) -> None:
+    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
+    zone = Zone(name=dns_zone["zone"], primary_server=f"{dns_zone['host']}:{dns_zone['port']}",
+                tsig_key_name=dns_zone["key_name"], tsig_algorithm=dns_zone["algorithm"],
+                tsig_secret=dns_zone["secret"], record_ip="127.0.0.1")
+    db.session.add(zone)
+    pki = hosts.PanelPKI(app.instance_path)
+    opd = factories.opd(name="Dinas Kesehatan")
+    people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None,
+                                   full_name=f"Petugas {role}")
+              for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN)}
+    db.session.commit()
+    subdomain = f"uji{secrets.token_hex(3)}"
+    marker = f"Halo dari {subdomain}"
+
+    with running_agent(pki, "host-uji", testbed, tmp_path) as host:
+        hosts.refresh_facts(pki, host)
+        db.session.commit()
+        try:
+            # 1 Mulai: the OPD files its letter and bundle.
+            opd_admin = _signed_in(app, people[RoleKey.OPD_ADMIN])
+            page = opd_admin.get("/requests/new").get_data(as_text=True)
+            key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+            filed = opd_admin.post("/requests/new", content_type="multipart/form-data", data={
+                "csrf_token": csrf_token(opd_admin, "/requests/new"), "submission_key": key,
+                "app_name": "Sistem Informasi Puskesmas", "subdomain": subdomain, "stack": "static",
+                "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
+                "bundle": (io.BytesIO(_site(marker)), "situs.tar.gz")})
+            assert filed.status_code == 302, filed.get_data(as_text=True)
+            request = db.session.scalar(select(HostingRequest))
+            path = f"/requests/{request.id}"
+
+            # 2–3: the Kabid receives it with the Kadis disposition; the Sub Koordinator reviews it.
+            head = _signed_in(app, people[RoleKey.HEAD])
+            _post(head, f"{path}/act", note="Disposisi Kadis: proses sesuai SOP")
+            coordinator = _signed_in(app, people[RoleKey.COORDINATOR])
+            _post(coordinator, f"{path}/act", decision="ya", note="Sudah dikoordinasikan dengan OPD")
+
+            # 4–6: the technician scans, allocates, deploys and issues the Web Panel login.
+            technician = _signed_in(app, people[RoleKey.TECHNICIAN])
+            _post(technician, f"{path}/scan")
+            db.session.expire_all()
+            assert request.current_step == "cek_ketersediaan", _flashes(technician, path)
+            _post(technician, f"{path}/allocate")
+            db.session.expire_all()
+            assert request.current_step == "unggah_aplikasi", _flashes(technician, path)
+            _post(technician, f"{path}/deploy")
+            handover = _post(technician, f"{path}/web-panel-login")
+            assert handover.status_code == 200, _flashes(technician, path)
+            shown = handover.get_data(as_text=True)
+            password = re.search(r'<code class="secret">([^<]+)</code>', shown).group(1)
+            assert handover.headers["Cache-Control"] == "no-store"
+
+            # 7–8: the report goes to the Sub Koordinator, then to the Kabid.
+            _post(coordinator, f"{path}/act", note="Laporan diterima")
+            _post(head, f"{path}/act", note="Laporan diterima Kabid")
+
+            db.session.expire_all()
+            app_row = db.session.scalar(select(App).where(App.request_id == request.id))
+            assert request.status == RequestStatus.CLOSED
+            assert app_row.status == AppStatus.RUNNING and app_row.host_id == host.id
+
+            # The app answers at http://<sub>.<zone>/ through nginx, and its name resolves.
+            assert _fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, f"<h1>{marker}</h1>\n")
+            query = dns.message.make_query(app_row.fqdn, "A")
+            answer = dns.query.tcp(query, dns_zone["host"], port=dns_zone["port"], timeout=5)
+            assert [r.address for rrset in answer.answer for r in rrset] == ["127.0.0.1"]
+
+            # Every step was timed against its Mutu Baku.
+            keys = [step.step_key for step in request.steps]
+            assert keys == ["mulai", "terima_permohonan", "telaah_koordinasi", "verifikasi_keamanan",
+                            "cek_ketersediaan", "unggah_aplikasi", "laporan_subkoordinator", "laporan_kabid"]
+            assert all(step.finished_at is not None and step.actor_id for step in request.steps)
+            assert [s.due_minutes for s in request.steps] == [None, 5, 10, 10, 5, 60, 10, 5]
+
+            # The letters: scan report and hosting report, with the username but never the password.
+            kinds = {a.kind for a in request.attachments}
+            assert {AttachmentKind.SCAN_REPORT, AttachmentKind.HOSTING_REPORT} <= kinds
+            letter = next(a for a in request.attachments if a.kind == AttachmentKind.HOSTING_REPORT)
+            text = "".join(p.extract_text() for p in PdfReader(storage.attachments().path(letter.sha256)).pages)
+            assert app_row.fqdn in text and app_row.account.user.username in text and request.number in text
+            assert password not in text
+
+            # The password is shown once: stored only as a hash, in no audit event, changed at first login.
+            web_panel = app_row.account.user
+            assert web_panel.must_change_password and password not in web_panel.password_hash
+            assert not any(password in str(e.details) for e in db.session.scalars(select(AuditEvent)))
+            panel_login = app.test_client()
+            response = panel_login.post("/login", data={"username": web_panel.username, "password": password,
+                                                        "csrf_token": csrf_token(panel_login, "/login")})
+            assert response.status_code == 302
+            assert panel_login.get("/").location.endswith("/account/password")
+        finally:
+            _clean_up(pki, host, subdomain, zone)
+
+
+def _flashes(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return " | ".join(re.findall(r'class="(?:flash[^"]*|error)"[^>]*>([^<]+)<', page))
+
+
+def _clean_up(pki: hosts.PanelPKI, host: Any, subdomain: str, zone: Zone) -> None:
+    app_row = db.session.scalar(select(App).where(App.subdomain == subdomain))
+    if app_row is not None:
+        with pki.client(host) as agent:
+            try:
+                agent.remove(app_row.name)
+            except Exception:  # noqa: BLE001 - best effort: the test's own failure matters more
+                pass
+    wadah_dns.remove_address(wadah_dns.ZoneAccess.from_zone(zone), subdomain)
