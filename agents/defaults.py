@@ -45,6 +45,7 @@ LOG_MAX_FILES = "3"
 
 # --- ports ---------------------------------------------------------------------------------------
 PORT_RANGE = (20000, 29999)  # 127.0.0.1 ports published for app containers
+PORT_ATTEMPTS = 3  # tries at starting a container when its chosen port was taken meanwhile
 
 # --- networks ------------------------------------------------------------------------------------
 # One bridge per app, carved from this pool so that hundreds of apps fit (Docker's own default pools

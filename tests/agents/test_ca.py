@@ -368,10 +368,19 @@ def test_enroll_reports_a_refused_token(panel: FakePanel, enrolments: pki.Enrolm
 
 
 def test_enroll_needs_https(ca: pki.PanelCA, tmp_path: Path) -> None:
+    # Refused before anything is sent: the address is never contacted.
+    result = CliRunner().invoke(agent_command, [
+        "enroll", "--panel", "http://panel.test:9", "--token", "t", "--ca-sha256", ca.ca_sha256,
+        "--state-dir", str(tmp_path / "s")])
+    assert result.exit_code != 0 and "insecure_panel_url" in result.output
+
+
+def test_enroll_over_plain_http_only_on_loopback(ca: pki.PanelCA, tmp_path: Path) -> None:
+    # The embedded one-machine setup enrols its local agent over loopback HTTP.
     result = CliRunner().invoke(agent_command, [
         "enroll", "--panel", "http://127.0.0.1:9", "--token", "t", "--ca-sha256", ca.ca_sha256,
         "--state-dir", str(tmp_path / "s")])
-    assert result.exit_code != 0 and "insecure_panel_url" in result.output
+    assert result.exit_code != 0 and "panel_unreachable" in result.output
 
 
 def test_enroll_reports_an_unreachable_panel(ca: pki.PanelCA, tmp_path: Path) -> None:

@@ -156,7 +156,10 @@ def run_app(docker_client: docker.DockerClient) -> Iterator[Callable[..., tuple[
         container = docker_client.containers.run(image, **options)
         started.append(container)
         container.reload()
-        binding = container.ports["8080/tcp"][0]
+        bindings = container.ports.get("8080/tcp")
+        if not bindings and not wait:  # exited before Docker published its port: the caller checks why
+            return container, ""
+        binding = bindings[0]
         assert binding["HostIp"] == "127.0.0.1"
         url = f"http://127.0.0.1:{binding['HostPort']}"
         if wait:

@@ -1,0 +1,167 @@
+"""Per-app MariaDB: a database, an account with rights on it alone, password resets, a final dump.
+
+Apps reach MariaDB through its unix socket, mounted into their container, so MariaDB need not listen
+anywhere a container can reach over the network.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+
+from agents import defaults
+from agents.errors import DatabaseError
+from agents.protocol import app_name
+from agents.state import DatabaseAccount
+
+
+@dataclass(frozen=True)
+class MariaDBSettings:
+    """How the agent reaches MariaDB as its administrator, and how apps reach it."""
+
+    user: str
+    password: str
+    host: str = "127.0.0.1"
+    port: int = 3306
+    socket: Path | None = None  # the administrator connects here rather than over TCP when set
+    # The server's socket on this host, mounted into app containers; None: `socket`. (Over a
+    # socket, MariaDB sees the app's account connect from `localhost`.)
+    app_socket: Path | None = None
+
+    @property
+    def mounted_socket(self) -> Path | None:
+        return self.app_socket or self.socket
+    dump_binary: str = "mariadb-dump"
+    app_user_host: str = defaults.DB_USER_HOST
+
+
+def identifier(app: str) -> str:
+    """Return the database and user name of `app` (e.g. wadah_sim_pegawai)."""
+    return defaults.DB_PREFIX + app_name(app).replace("-", "_")
+
+
+class Databases:
+    """Creates, resets and drops the per-app databases on one MariaDB server."""
+
+    def __init__(self, settings: MariaDBSettings) -> None:
+        self.settings = settings
+
+    @contextlib.contextmanager
+    def _admin(self) -> Iterator[pymysql.cursors.Cursor]:
+        s = self.settings
+        where = {"unix_socket": str(s.socket)} if s.socket else {"host": s.host, "port": s.port}
+        try:
+            conn = pymysql.connect(user=s.user, password=s.password, autocommit=True,
+                                   connect_timeout=defaults.DB_CONNECT_TIMEOUT_S, **where)
+        except pymysql.MySQLError as exc:
+            raise DatabaseError(f"MariaDB tidak dapat dihubungi: {exc.args[-1]}") from exc
+        try:
+            with conn.cursor() as cursor:
+                yield cursor
+        except pymysql.MySQLError as exc:
+            raise DatabaseError(f"MariaDB menolak perintah: {exc.args[-1]}") from exc
+        finally:
+            conn.close()
+
+    def version(self) -> str:
+        with self._admin() as cursor:
+            cursor.execute("SELECT VERSION()")
+            row = cursor.fetchone()
+        return str(row[0]) if row else ""
+
+    def exists(self, app: str) -> bool:
+        with self._admin() as cursor:
+            cursor.execute("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                           (identifier(app),))
+            return cursor.fetchone() is not None
+
+    def create(self, app: str) -> DatabaseAccount:
+        """Create the app's database and account (replacing the password if they exist)."""
+        name = identifier(app)
+        account = DatabaseAccount(database=name, user=name,
+                                  password=secrets.token_urlsafe(defaults.DB_PASSWORD_BYTES))
+        host = self.settings.app_user_host
+        with self._admin() as cursor:
+            # `name` matches [a-z0-9_]: safe between backticks; values go as parameters.
+            cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "  # noqa: S608
+                           "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
+                           (name, host, account.password))
+            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, host, account.password))
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))  # noqa: S608
+        return account
+
+    def reset_password(self, app: str) -> DatabaseAccount:
+        """Give the app's account a new generated password and return the account."""
+        return self.set_password(app, secrets.token_urlsafe(defaults.DB_PASSWORD_BYTES))
+
+    def set_password(self, app: str, password: str) -> DatabaseAccount:
+        """Give the app's account `password` and return the account."""
+        name = identifier(app)
+        with self._admin() as cursor:
+            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s",
+                           (name, self.settings.app_user_host, password))
+        return DatabaseAccount(database=name, user=name, password=password)
+
+    def dump(self, app: str, directory: Path) -> Path:
+        """Write a gzipped SQL dump of the app's database into `directory` and return its path."""
+        name = identifier(app)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        target = directory / f"{app_name(app)}-{time.strftime('%Y%m%dT%H%M%S')}.sql.gz"
+        s = self.settings
+        binary = shutil.which(s.dump_binary) or s.dump_binary
+        # The password goes through a private option file, never the command line.
+        with tempfile.NamedTemporaryFile("w", prefix=".dump-", suffix=".cnf", dir=directory) as cnf:
+            os.chmod(cnf.name, 0o600)
+            cnf.write(f"[client]\nuser={s.user}\npassword={s.password}\n")
+            cnf.flush()
+            where = ([f"--socket={s.socket}"] if s.socket
+                     else [f"--host={s.host}", f"--port={s.port}", "--protocol=tcp"])
+            argv = [binary, f"--defaults-extra-file={cnf.name}", *where, "--single-transaction",
+                    "--routines", "--triggers", "--databases", name]
+            partial = target.with_suffix(".partial")
+            try:
+                with gzip.open(partial, "wb") as out:
+                    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                    assert proc.stdout is not None
+                    shutil.copyfileobj(proc.stdout, out)
+                    _, stderr = proc.communicate(timeout=defaults.DUMP_TIMEOUT_S)
+                if proc.returncode != 0:
+                    raise DatabaseError(f"dump basis data {name} gagal: "
+                                        f"{stderr.decode(errors='replace').strip()}")
+                os.chmod(partial, 0o600)
+                os.replace(partial, target)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise DatabaseError(f"dump basis data {name} gagal: {exc}") from exc
+            finally:
+                partial.unlink(missing_ok=True)
+        return target
+
+    def drop(self, app: str) -> None:
+        """Drop the app's database and account (nothing happens if they do not exist)."""
+        name = identifier(app)
+        with self._admin() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")  # noqa: S608
+            cursor.execute("DROP USER IF EXISTS %s@%s", (name, self.settings.app_user_host))
+
+    def connection_env(self, account: DatabaseAccount) -> dict[str, str]:
+        """Return the variables an app reads its connection from, named as Laravel names them."""
+        return {
+            "DB_CONNECTION": "mysql",
+            "DB_HOST": "localhost",
+            "DB_PORT": "3306",
+            "DB_DATABASE": account.database,
+            "DB_USERNAME": account.user,
+            "DB_PASSWORD": account.password,
+            "DB_SOCKET": defaults.DB_CONTAINER_SOCKET,
+        }

@@ -1,0 +1,90 @@
+"""The errors the agent's host operations raise; the API maps each class to one HTTP status.
+
+Messages are Indonesian (they reach the panel's users); none carries a secret.
+"""
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base of every error a host operation raises on purpose."""
+
+    # The HTTP status the API answers with; the API may use it or map classes itself.
+    status = 500
+
+
+class InvalidRequest(AgentError):
+    """A name, path or value in the request breaks the grammar or the agent's rules (400)."""
+
+    status = 400
+
+
+class UnknownApp(AgentError):
+    """No app of that name is kept on this host (404)."""
+
+    status = 404
+
+
+class UnknownArtifact(AgentError):
+    """The artifact named by its sha256 is not in the agent's store (404)."""
+
+    status = 404
+
+
+class UnknownRelease(AgentError):
+    """There is no release to go to (no previous release for a rollback) (404)."""
+
+    status = 404
+
+
+class AppBusy(AgentError):
+    """Another operation on the same app is in progress; nothing was changed (409)."""
+
+    status = 409
+
+
+class ArtifactRejected(AgentError):
+    """The artifact could not be unpacked safely or lacks what its stack needs (422)."""
+
+    status = 422
+
+
+class DeployFailed(AgentError):
+    """A new release did not become healthy; the previous one keeps serving (422).
+
+    `logs` holds the last lines the failed container wrote, for the panel to show.
+    """
+
+    status = 422
+
+    def __init__(self, message: str, logs: str = "") -> None:
+        super().__init__(message)
+        self.logs = logs
+
+
+class BuildFailed(DeployFailed):
+    """An app's own Dockerfile did not build (or names a base image that is not allowed) (422)."""
+
+
+class VhostError(AgentError):
+    """nginx refused a configuration or a reload; the previous files were put back (502).
+
+    `output` holds what nginx printed.
+    """
+
+    status = 502
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class DatabaseError(AgentError):
+    """MariaDB refused an operation or could not be reached (502)."""
+
+    status = 502
+
+
+class RuntimeUnavailable(AgentError):
+    """Docker Engine could not be reached or refused an operation (503)."""
+
+    status = 503

@@ -1,0 +1,184 @@
+"""PHP webshells and backdoors: YARA rules, then deobfuscation and request-input tracking."""
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+import yara
+
+from scanners.engines.base import (
+    PHP,
+    YARA_TIMEOUT_SECONDS,
+    FileEngine,
+    ScannedFile,
+    compile_rules,
+    first_offset,
+    namespace_of,
+    yara_externals,
+    yara_findings,
+)
+from scanners.engines.phpcode import (
+    find_tainted_sinks,
+    looks_like_php,
+    normalize,
+    strip_comments,
+)
+from scanners.engines.registry import register
+from scanners.findings import Finding, Severity, line_at
+
+# Small files holding request input get the full analysis even without a named sink:
+# one-line webshells call variables as functions.
+SMALL_FILE_BYTES = 16 * 1024
+# Bigger files are analysed only when a marker rule says so, and only up to this size.
+MAX_ANALYSIS_BYTES = 4 * 1024 * 1024
+MAX_PAYLOAD_DEPTH = 3
+
+_VARIABLE_CALL = re.compile(rb"\$[A-Za-z_\x80-\xff][\w\x80-\xff]*\s*\(")
+_LONG_BLOB = re.compile(r"['\"]([A-Za-z0-9+/=]{1500,})['\"]")
+_EXEC_HINT = re.compile(r"\b(?:eval|assert|create_function)\s*\(", re.I)
+
+
+@register
+class PhpEngine(FileEngine):
+    """Finds PHP webshells, backdoors and hidden code."""
+
+    name = "php"
+    rule_files = ("php.yar",)
+    content_kinds = frozenset({PHP})
+
+    def __init__(self, extra_rule_files: Iterable[str] = ()) -> None:
+        super().__init__(extra_rule_files)
+        self._rules: yara.Rules | None = None
+        self._lock = threading.Lock()
+
+    def own_rules(self) -> yara.Rules | None:
+        with self._lock:
+            if self._rules is None:
+                self._rules = compile_rules({self.name: self.rule_paths()})
+            return self._rules
+
+    def check(self, item: ScannedFile) -> list[Finding]:
+        data = item.data
+        if item.kind != PHP:
+            return []
+        findings = yara_findings(item, self.name)
+        markers = {
+            match.rule for match in item.matches
+            if namespace_of(match) == self.name and match.meta.get("severity") == "none"
+        }
+        obfuscated = "php_marker_obfuscation" in markers
+        request = "php_marker_source" in markers
+        runs_code = "php_marker_exec" in markers
+        # Small files with request input are read closely when they pass something on:
+        # a callback or include with a variable, a variable called as a function, a backtick.
+        passes_on = len(data) <= SMALL_FILE_BYTES and (
+            "php_marker_sink" in markers or b"`" in data or _VARIABLE_CALL.search(data) is not None
+        )
+        if len(data) <= MAX_ANALYSIS_BYTES and (
+            obfuscated or (request and (runs_code or passes_on))
+        ):
+            reported = {finding.rule for finding in findings}
+            findings.extend(self._analyse(item, data, 0, None, reported))
+        return _dedupe(findings)
+
+    # -- deeper analysis -------------------------------------------------------------------------
+
+    def _analyse(self, item: ScannedFile, data: bytes, depth: int, at_line: int | None,
+                 reported: set[str]) -> list[Finding]:
+        code = strip_comments(data.decode("latin-1"))
+        normalized = normalize(code)
+        findings: list[Finding] = []
+        suffix = " (dalam muatan tersandi)" if depth else ""
+
+        def add(rule: str, severity: Severity, message: str, line: int) -> None:
+            findings.append(self._finding(item, rule, severity, message + suffix, at_line or line))
+
+        for name in sorted(normalized.built_names):
+            line = _line_of_literal(normalized.code, name)
+            add("php_built_function_name", Severity.HIGH,
+                f"Nama fungsi berbahaya '{name}' disusun secara tersamar", line)
+
+        if normalized.changed or depth:
+            text = normalized.code.encode("latin-1", "replace")
+            for match in self._match(text, item):
+                severity_name = str(match.meta.get("severity", "medium"))
+                if severity_name == "none" or (not depth and match.rule in reported):
+                    continue
+                offset = first_offset(match) or 0
+                line = text.count(b"\n", 0, offset) + 1
+                message = str(match.meta.get("message", match.rule))
+                if not depth:
+                    message += " (setelah deobfuskasi)"
+                add(match.rule, Severity.parse(severity_name), message, line)
+
+        for hit in find_tainted_sinks(normalized.code):
+            add(hit.rule, Severity.parse(hit.severity), hit.message, hit.line)
+
+        lower = normalized.code.lower()
+        blob = None
+        if any(word in lower for word in ("eval", "assert", "create_function")):
+            blob = _LONG_BLOB.search(normalized.code)
+        if blob is not None and _EXEC_HINT.search(normalized.code):
+            match = blob
+            add("php_long_encoded_blob", Severity.HIGH,
+                "Blok data tersandi sangat panjang di berkas yang menjalankan kode dinamis",
+                normalized.code.count("\n", 0, match.start()) + 1)
+
+        for payload in normalized.payloads:
+            line = at_line or payload.line
+            inner: list[Finding] = []
+            if depth < MAX_PAYLOAD_DEPTH:
+                inner = self._analyse(item, payload.text.encode("latin-1", "replace"),
+                                      depth + 1, line, reported)
+            findings.extend(inner)
+            if not inner and looks_like_php(payload.text):
+                findings.append(self._finding(
+                    item, "php_encoded_code", Severity.HIGH,
+                    f"Kode PHP tersembunyi dalam data tersandi ({payload.how})", line))
+        return findings
+
+    def _match(self, data: bytes, item: ScannedFile) -> list[Any]:
+        rules = self.own_rules()
+        if rules is None:
+            return []
+        try:
+            matches: list[Any] = rules.match(
+                data=data, externals=yara_externals(item.entry), timeout=YARA_TIMEOUT_SECONDS
+            )
+        except yara.TimeoutError:
+            return []
+        return matches
+
+    def _finding(self, item: ScannedFile, rule: str, severity: Severity, message: str,
+                 line: int) -> Finding:
+        offset = _offset_of_line(item.data, line)
+        number, snippet = line_at(item.data, offset)
+        return Finding(self.name, rule, severity, item.path, message, number, snippet)
+
+
+def _line_of_literal(code: str, name: str) -> int:
+    index = code.lower().find("'" + name + "'")
+    return code.count("\n", 0, max(index, 0)) + 1
+
+
+def _offset_of_line(data: bytes, line: int) -> int:
+    offset = 0
+    for _ in range(line - 1):
+        found = data.find(b"\n", offset)
+        if found < 0:
+            break
+        offset = found + 1
+    return offset
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, int | None]] = set()
+    unique = []
+    for finding in sorted(findings, key=lambda f: -f.severity):
+        key = (finding.rule, finding.line)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique

