@@ -132,6 +132,7 @@ def up(state_dir: Path, echo: Callable[[str], None]) -> None:
     _enrol_local_agent(state_dir, instance, panel)
     started.update(panel.up(["agent"]))
     _report(started, echo)
+    _register_local_services(instance, services, state_dir)
 
     echo(f"\nWadah berjalan di {started['web']['url']}")
     echo("Aplikasi yang di-hosting dijawab nginx di http://" + services["nginx"]["http"]
@@ -217,6 +218,30 @@ def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     # The token travels in the environment, not on a command line other users can read.
     _wadah(state_dir, "agent", "enroll", "--panel", web, "--ca-sha256", ca_sha256,
            "--state-dir", str(agent_dir), "--force", env={"WADAH_AGENT_TOKEN": token})
+
+
+def _register_local_services(instance: Path, services: dict[str, dict[str, Any]], state_dir: Path) -> None:
+    """Record the testbed's DNS zone and the local host's capacity, as an administrator would."""
+    from sqlalchemy import select
+
+    from panel import create_app
+    from panel.extensions import db
+    from panel.models import Host, Zone
+    from panel.services import hosts
+
+    named = services["named"]
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        if db.session.scalar(select(Zone).where(Zone.name == named["zone"])) is None:
+            db.session.add(Zone(
+                name=named["zone"], primary_server=named["address"], tsig_key_name=named["tsig_key_name"],
+                tsig_algorithm=named["tsig_algorithm"],
+                tsig_secret=Testbed(state_dir).credentials()["named"]["tsig_secret"],
+                record_ip=services["nginx"]["http"].rpartition(":")[0]))
+        host = db.session.scalar(select(Host).where(Host.name == LOCAL_HOST))
+        if host is not None:
+            hosts.refresh_facts(hosts.PanelPKI(instance), host)
+        db.session.commit()
 
 
 def _wadah(state_dir: Path, *arguments: str, env: dict[str, str] | None = None) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 
 from flask import current_app
 from huey import crontab
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from panel import audit, jobs, storage
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import HostingRequest, Job, Release, ReleaseStatus, RequestStep, User
+from panel.models import Host, HostingRequest, Job, Release, ReleaseStatus, RequestStep, User
 from panel.models.base import utcnow
 from panel.services import allocation, deployment, fulfilment, hosts, notify, sla, workflow
 
@@ -69,6 +69,20 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     db.session.commit()
     notify_release(release.id)
     return job.status
+
+
+@periodic_task(crontab(minute="*"))
+def refresh_hosts() -> int:
+    """Ask every enrolled host's agent for its facts, so allocation sees current capacity."""
+    pki = hosts.PanelPKI(current_app.instance_path)
+    enrolled = db.session.scalars(select(Host).where(Host.cert_fingerprint.is_not(None))).all()
+    for host in enrolled:
+        try:
+            hosts.refresh_facts(pki, host)
+        except hosts.HostRefused as unreachable:
+            logger.warning("%s", unreachable)
+    db.session.commit()
+    return len(enrolled)
 
 
 def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:
