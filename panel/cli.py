@@ -125,6 +125,34 @@ def seed_demo() -> None:
         click.echo(f"  {login.role:<12} {login.username:<12} {shown}")
 
 
+@main.group()
+def host() -> None:
+    """Manage container hosts and their agents."""
+
+
+@host.command("add")
+@click.argument("name")
+@click.option("--address", required=True, help="The address the panel reaches the agent at.")
+@click.option("--port", default=17443, show_default=True)
+@click.option("--panel-url", default=None, help="The panel's https:// address (default: PANEL_URL).")
+def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
+    """Register a host and print the one-time command that enrols its agent."""
+    from panel.extensions import db as session_owner
+    from panel.services import hosts
+
+    app = _app()
+    with app.app_context():
+        pki = hosts.PanelPKI(app.instance_path)
+        try:
+            _, token = hosts.add_host(pki, name, address, port, None)
+        except hosts.HostRefused as refused:
+            raise click.ClickException(str(refused)) from refused
+        session_owner.session.commit()
+        url = (panel_url or app.config["PANEL_URL"]).rstrip("/")
+    click.echo(f"Host {name} terdaftar; jalankan di host tersebut (token sekali pakai, 24 jam):")
+    click.echo(f"  WADAH_AGENT_TOKEN={token} wadah agent enroll --panel {url} --ca-sha256 {pki.ca.ca_sha256}")
+
+
 @main.command("init-config")
 def init_config() -> None:
     """Write the instance configuration with fresh secrets, unless it exists."""

@@ -239,3 +239,14 @@ def test_content_kind_reads_php_inside_other_files() -> None:
     assert content_kind(entry, b"<?php eval($x);") == "php"
     assert content_kind(FileEntry("README.md", "/dev/null", 10), b"# x\n<?php x();") == "text"
     assert content_kind(FileEntry("a.png", "/dev/null", 10), b"\x89PNG\r\n") == "binary"
+
+
+def test_secret_findings_do_not_repeat_the_secret(offline_scanner: Scanner,
+                                                  tmp_path: Path) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {
+        ".env": "DB_PASSWORD=Sup3rRahasia!2024\n",
+        "ci.yml": "token: ghp_" + "a1B2c3D4e5" * 4 + "\n",
+    })
+    snippets = " ".join(f.snippet or "" for f in findings if f.engine == "secrets")
+    assert "DB_PASSWORD" in snippets
+    assert "Sup3rRahasia" not in snippets and "a1B2c3D4e5a1B2" not in snippets
