@@ -32,7 +32,8 @@ def decrypt(token: str) -> str:
     try:
         return _box().decrypt(token.encode()).decode()
     except InvalidToken as error:
-        raise SecretUnreadable("rahasia tersimpan tidak dapat dibuka dengan kunci yang dikonfigurasi") from error
+        raise SecretUnreadable(
+            "rahasia tersimpan tidak dapat dibuka dengan kunci yang dikonfigurasi") from error
 
 
 class EncryptedText(TypeDecorator[str]):

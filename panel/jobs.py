@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
+
 from panel.extensions import db
 from panel.models import Job, JobStatus
 from panel.models.base import utcnow
@@ -48,7 +49,9 @@ def task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     return lambda fn: huey.task(**options)(_in_app_context(fn))
 
 
-def periodic_task(validate_datetime: Callable[..., bool], **options: Any) -> Callable[[Callable[..., Any]], Any]:
+def periodic_task(
+    validate_datetime: Callable[..., bool], **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
     """Declare a huey periodic task (e.g. every minute) that runs inside the panel's app context."""
     return lambda fn: huey.periodic_task(validate_datetime, **options)(_in_app_context(fn))
 

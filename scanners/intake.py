@@ -97,9 +97,6 @@ class Tree:
     def total_bytes(self) -> int:
         return sum(entry.size for entry in self.files)
 
-    def by_fs_path(self) -> dict[str, FileEntry]:
-        return {entry.fs_path: entry for entry in self.files}
-
 
 @contextlib.contextmanager
 def open_upload(

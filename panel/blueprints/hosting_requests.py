@@ -10,19 +10,33 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from panel import storage
+from panel import storage, tasks
 from panel.extensions import db
+from panel.jobs import launch
 from panel.models import (
-    Attachment, AttachmentKind, HostingRequest, Job, JobStatus, ReleaseStatus, RequestStatus, RoleKey,
+    Attachment,
+    AttachmentKind,
+    HostingRequest,
+    Job,
+    JobStatus,
+    ReleaseStatus,
+    RequestStatus,
+    RoleKey,
 )
 from panel.models.workflow import Comment
 from panel.permissions import DATA_CENTER_ROLES, require_request_access, require_role, visible_requests
-from panel import tasks
-from panel.jobs import launch
 from panel.services import (
-    allocation, deployment, fulfilment, hosting_requests, letters, scanning, subdomains, workflow,
+    allocation,
+    deployment,
+    fulfilment,
+    hosting_requests,
+    letters,
+    scanning,
+    subdomains,
+    workflow,
 )
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -31,9 +45,9 @@ READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
 JOB_LABELS = {"scan": "Pemindaian keamanan", "deploy": "Pemasangan aplikasi"}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
-STACK_CHOICES = [("php", "PHP (Laravel, CodeIgniter, WordPress, PHP native)"),
-                 ("static", "Situs statis (HTML/CSS/JS)"),
-                 ("dockerfile", "Dockerfile sendiri (berbasis image runtime Wadah)")]
+STACK_CHOICES = [SelectChoice("php", "PHP (Laravel, CodeIgniter, WordPress, PHP native)"),
+                 SelectChoice("static", "Situs statis (HTML/CSS/JS)"),
+                 SelectChoice("dockerfile", "Dockerfile sendiri (berbasis image runtime Wadah)")]
 
 
 class RequestForm(FlaskForm):
@@ -59,13 +73,15 @@ class StepForm(FlaskForm):
 
 class DispositionForm(FlaskForm):
     to_role = SelectField("Didisposisikan kepada", choices=[
-        (RoleKey.HEAD.value, "Kepala Bidang"), (RoleKey.COORDINATOR.value, "Sub Koordinator / Kepala Seksi"),
-        (RoleKey.TECHNICIAN.value, "Pengelola Instalasi TI / Tenaga Teknis")])
+        SelectChoice(RoleKey.HEAD.value, "Kepala Bidang"),
+        SelectChoice(RoleKey.COORDINATOR.value, "Sub Koordinator / Kepala Seksi"),
+        SelectChoice(RoleKey.TECHNICIAN.value, "Pengelola Instalasi TI / Tenaga Teknis")])
     note = TextAreaField("Isi disposisi", validators=[DataRequired(), Length(max=2000)])
 
 
 class ReviewAcceptanceForm(FlaskForm):
-    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'", validators=[DataRequired(), Length(max=2000)])
+    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'",
+                           validators=[DataRequired(), Length(max=2000)])
 
 
 class BundleForm(FlaskForm):

@@ -9,8 +9,8 @@ from panel.models.scans import Artifact, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
-    "App", "IpAllocation", "IpPool", "Zone", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
-    "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "Job", "JobStatus", "Opd",
-    "Release", "ReleaseStatus", "RequestStatus", "RequestStep", "Role", "RoleKey", "ScanReport",
-    "SopTemplateVersion", "Stack", "User", "Verdict", "user_roles",
+    "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
+    "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "IpAllocation", "IpPool",
+    "Job", "JobStatus", "Opd", "Release", "ReleaseStatus", "RequestStatus", "RequestStep", "Role",
+    "RoleKey", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone", "user_roles",
 ]

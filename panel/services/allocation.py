@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from agents import protocol
 from panel import audit
 from panel.extensions import db
-from panel.models import App, HostingRequest, Host, HostStatus, IpAllocation, IpPool, Stack, User, Zone
+from panel.models import App, Host, HostingRequest, HostStatus, IpAllocation, IpPool, Stack, User, Zone
 from panel.services import subdomains
 from panel.services.dns import ZoneAccess
 
@@ -72,7 +72,8 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
             db.session.add(app)
             db.session.flush()
     except IntegrityError as clash:
-        raise AllocationRefused(f"Sub-domain {request.subdomain}.{zone.name} baru saja dipakai permohonan lain.") from clash
+        raise AllocationRefused(
+            f"Sub-domain {request.subdomain}.{zone.name} baru saja dipakai permohonan lain.") from clash
     if pool is not None:
         app.ip = reserve_address(pool, app).address
     audit.record("app.allocate", app, actor=user, fqdn=app.fqdn, host=host.name, ip=app.ip)

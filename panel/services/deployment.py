@@ -13,7 +13,16 @@ from agents.protocol import AppSpec
 from panel import audit
 from panel.extensions import db
 from panel.models import (
-    App, AppAccount, AppStatus, Release, ReleaseStatus, RoleKey, ScanReport, User, Verdict, Zone,
+    App,
+    AppAccount,
+    AppStatus,
+    Release,
+    ReleaseStatus,
+    RoleKey,
+    ScanReport,
+    User,
+    Verdict,
+    Zone,
 )
 from panel.models.base import utcnow
 from panel.services import accounts, dns, passwords
@@ -28,7 +37,8 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
            zone: Zone) -> Release:
     """Run the scanned artifact as the app's next release, then make its name resolve."""
     if not report.deployable:
-        raise DeployFailed("Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
+        raise DeployFailed(
+            "Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
     if app.host is None:
         raise DeployFailed("Aplikasi belum dialokasikan ke host.")
     number = (db.session.scalar(select(func.max(Release.number)).where(Release.app_id == app.id)) or 0) + 1
@@ -43,7 +53,8 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     try:
         with pki.client(app.host) as agent:
             agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)
-            agent.deploy(spec, verdict, pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict))
+            signature = pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict)
+            agent.deploy(spec, verdict, signature)
     except AgentRefused as refused:
         _failed(app, release)
         raise DeployFailed(f"Agen {app.host.name} menolak rilis: {refused}") from refused
@@ -70,7 +81,8 @@ def publish_name(app: App, zone: Zone) -> None:
     except dns.NameTaken:
         pass  # another panel process added it a moment ago
     except dns.DnsError as error:
-        raise DeployFailed(f"Aplikasi berjalan, tetapi nama {app.fqdn} belum terdaftar di DNS: {error}") from error
+        raise DeployFailed(
+            f"Aplikasi berjalan, tetapi nama {app.fqdn} belum terdaftar di DNS: {error}") from error
 
 
 def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAccount, str]:

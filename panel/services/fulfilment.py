@@ -15,8 +15,17 @@ from agents.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
 from panel.models import (
-    App, AppAccount, Artifact, AttachmentKind, HostingRequest, Release, ReleaseStatus, ScanReport, User,
-    Verdict, Zone,
+    App,
+    AppAccount,
+    Artifact,
+    AttachmentKind,
+    HostingRequest,
+    Release,
+    ReleaseStatus,
+    ScanReport,
+    User,
+    Verdict,
+    Zone,
 )
 from panel.models.base import utcnow
 from panel.services import allocation, deployment, hosting_letters, scanning, subdomains, workflow
@@ -121,7 +130,9 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
     return app
 
 
-def deploy(request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone) -> Release:
+def deploy(
+    request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone
+) -> Release:
     """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too."""
     expect_action(request, "deploy")
     app = allocation.app_of(request)
@@ -144,6 +155,7 @@ def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],
     account, password = deployment.issue_web_panel_login(app, user, config["PASSWORD_MIN_LENGTH"])
     db.session.flush()
     finish_if_done(request, user, f"Login Web Panel diterbitkan untuk {account.user.username}.")
-    if request.current_step and workflow.template_of(request).step(request.current_step).action == "hosting_report":
+    next_step = request.current_step
+    if next_step and workflow.template_of(request).step(next_step).action == "hosting_report":
         hosting_letters.attach_hosting_report(request, user, config, documents, utcnow())
     return account, password

@@ -25,7 +25,8 @@ class PanelPKI:
     def __init__(self, instance_path: Path | str) -> None:
         self.directory = Path(instance_path) / "ca"
         self.ca = PanelCA.load_or_create(self.directory)
-        self.enrolments = Enrolments(self.ca, SqliteEnrolmentTokens(self.directory / "enrolment-tokens.sqlite3"))
+        tokens = SqliteEnrolmentTokens(self.directory / "enrolment-tokens.sqlite3")
+        self.enrolments = Enrolments(self.ca, tokens)
 
     def client(self, host: Host) -> AgentClient:
         """Return a client for the host's agent, authenticated with the panel's certificate."""

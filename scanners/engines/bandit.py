@@ -1,10 +1,13 @@
 """Python files through bandit, in a child process with a size limit and a timeout."""
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
 import logging
+import os
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -92,14 +95,12 @@ class BanditEngine(Engine):
         by_path = {entry.fs_path: entry for entry in entries}
         command = [self.python, "-m", "bandit", "--quiet", "--format", "json", "--ignore-nosec",
                    *by_path]
-        # cwd "/" so no configuration file inside the upload can switch tests off.
-        completed = subprocess.run(command, capture_output=True, timeout=self.timeout_seconds,
-                                   cwd="/", check=False)
-        if completed.returncode not in (0, 1):
-            raise EngineError(f"bandit gagal (kode {completed.returncode}): "
-                              f"{completed.stderr.decode('utf-8', 'replace')[-500:]}")
+        returncode, stdout, stderr = run_bounded(command, self.timeout_seconds)
+        if returncode not in (0, 1):
+            raise EngineError(f"bandit gagal (kode {returncode}): "
+                              f"{stderr.decode('utf-8', 'replace')[-500:]}")
         try:
-            report = json.loads(completed.stdout)
+            report = json.loads(stdout)
         except json.JSONDecodeError as exc:
             raise EngineError(f"keluaran bandit tidak dapat dibaca: {exc}") from exc
         findings = []
@@ -124,6 +125,21 @@ class BanditEngine(Engine):
                 findings.append(Finding(self.name, "bandit_parse_error", Severity.LOW, entry.path,
                                         f"bandit tidak dapat mengurai berkas: {error.get('reason')}"))
         return findings
+
+
+def run_bounded(command: list[str], timeout: float) -> tuple[int, bytes, bytes]:
+    """Run `command` in its own process group; kill the whole group if it overruns `timeout`."""
+    # cwd "/" so no configuration file inside the upload can switch tests off.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd="/",
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+        return process.returncode, stdout, stderr
 
 
 def _severity(severity: str, confidence: str) -> Severity:

@@ -64,19 +64,6 @@ def strip_comments(code: str) -> str:
     return _LEX.sub(replace, code)
 
 
-def mask_strings(code: str) -> str:
-    """Blank out the inside of string literals (same length) so code patterns ignore them."""
-
-    def replace(match: re.Match[str]) -> str:
-        text = match.group(0)
-        if match.lastgroup in ("sq", "dq"):
-            inner = re.sub(r"[^\n]", " ", text[1:-1])
-            return text[0] + inner + text[-1]
-        return text
-
-    return _LEX.sub(replace, code)
-
-
 # -- deobfuscation ------------------------------------------------------------------------------
 
 _DQ_ESCAPE = re.compile(r"\"((?:[^\"\\\n]++|\\.)*+)\"")
@@ -105,7 +92,8 @@ _SUPERGLOBAL_ALIAS = re.compile(
 )
 _DECODERS = ("strrev", "str_rot13", "base64_decode", "hex2bin", "urldecode", "strtolower",
              "strtoupper", "ucfirst", "trim")
-_TRIGGER_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]|[0-7]{2}|u\{)|\"\s*\.|\.\s*\"|\$\{\s*\"")
+_TRIGGER_ESCAPE = re.compile(
+    r"\\(?:x[0-9a-fA-F]|[0-7]{2}|u\{)|\"\s*\.|\.\s*\"|\$\{\s*\"|\(\s*\"[A-Za-z0-9+/=_]{4,}\"\s*\)")
 _TRIGGER_CHR = re.compile(r"chr\s*\(", re.I)
 _TRIGGER_CONCAT = re.compile(r"'\s*\.\s*'")
 _TRIGGER_CALL = re.compile(
@@ -554,22 +542,27 @@ class Taint:
 def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
     """Yield dangerous calls in comment-free, normalized PHP that receive request input."""
     taint = Taint(code)
-    masked = code
     assigned = set(_ASSIGNED.findall(code))
     lines = _LineIndex(code)
 
-    for match in _SINK_CALL.finditer(masked):
+    for match in _SINK_CALL.finditer(code):
         if not _is_call_site(code, match.start()):
             continue
         name = match.group(1).lower()
-        has_paren = masked[match.end() - 1] == "("
+        has_paren = code[match.end() - 1] == "("
         if not has_paren and name not in INCLUDE_SINKS:
             continue
         open_paren = match.end() - 1 if has_paren else match.end()
         arguments = split_arguments(call_arguments(code, open_paren))
         line = lines.line(match.start())
         first = arguments[0] if arguments else ""
-        if name in SECOND_CALLBACK_SINKS:
+        literal = _literal_name(arguments[1] if name in SECOND_CALLBACK_SINKS and
+                                len(arguments) > 1 else first)
+        if (name in CALLBACK_SINKS or name in SECOND_CALLBACK_SINKS) and literal in HIDDEN_CALL_NAMES:
+            if taint.carries_input(",".join(arguments)):
+                yield TaintHit("php_tainted_exec", "critical", line,
+                               f"{name}() menjalankan {literal}() atas input permintaan")
+        elif name in SECOND_CALLBACK_SINKS:
             if len(arguments) > 1 and taint.is_input(arguments[1]):
                 yield TaintHit("php_tainted_callback", "critical", line,
                                f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
@@ -605,7 +598,7 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
                 yield TaintHit("php_tainted_preg_eval", "critical", line,
                                "preg_replace /e dengan input permintaan")
 
-    for match in _BACKTICK.finditer(masked):
+    for match in _BACKTICK.finditer(code):
         # A shell command in code, not backticks quoted inside a string or doc comment.
         if not _BACKTICK_CONTEXT.search(code, max(0, match.start() - 12), match.start()):
             continue
@@ -617,7 +610,7 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
         m.group(1): m.group(2).lower() for m in _LITERAL_ASSIGN.finditer(code)
         if m.group(2).lower() in HIDDEN_CALL_NAMES
     }
-    for match in _VAR_CALL.finditer(masked):
+    for match in _VAR_CALL.finditer(code):
         variable = match.group(1)
         if variable == "$this" or not _is_call_site(code, match.start()):
             continue
@@ -648,6 +641,14 @@ def _is_call_site(code: str, start: int) -> bool:
     if before == ">":
         return start < 2 or code[start - 2] != "-"
     return not (before.isalnum() or before in "_:$\\")
+
+
+def _literal_name(argument: str) -> str:
+    """Return the function name a quoted literal argument holds ("" when it is not one)."""
+    text = argument.strip()
+    if len(text) > 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1].lower()
+    return ""
 
 
 class _LineIndex:

@@ -1,6 +1,7 @@
 """Secrets shipped with an application: keys, cloud tokens, .env files, database dumps."""
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from scanners.engines.base import (
@@ -41,6 +42,9 @@ class SecretsEngine(FileEngine):
     checks_every_kind = True
 
     def check(self, item: ScannedFile) -> list[Finding]:
+        return [_redacted(finding) for finding in self._check(item)]
+
+    def _check(self, item: ScannedFile) -> list[Finding]:
         findings = yara_findings(item, self.name)
         filename = item.filename
         if filename == ".env" or (
@@ -95,3 +99,19 @@ class SecretsEngine(FileEngine):
             return [item.finding(self.name, "secret_credentials_file", Severity.HIGH,
                                  f"Berkas kredensial {item.filename} berisi kata sandi/token")]
         return []
+
+
+_ASSIGNED_VALUE = re.compile(r"([=:]\s*['\"]?)([^\s'\",;]{3,})")
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,}")
+
+
+def redact(text: str) -> str:
+    """Mask values and token-like strings so a report never repeats the secret it found."""
+    text = _ASSIGNED_VALUE.sub(lambda m: m.group(1) + m.group(2)[:2] + "********", text)
+    return _LONG_TOKEN.sub(lambda m: m.group(0)[:4] + "********", text)
+
+
+def _redacted(finding: Finding) -> Finding:
+    if finding.snippet is None:
+        return finding
+    return dataclasses.replace(finding, snippet=redact(finding.snippet))

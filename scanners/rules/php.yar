@@ -66,6 +66,18 @@ rule php_request_as_function
         any of them
 }
 
+rule php_exec_callback_literal
+{
+    meta:
+        severity = "high"
+        message = "Fungsi perintah/kode (system, exec, assert...) dipakai sebagai callback"
+    strings:
+        $first = /([^\w>:$]|[^\-]>)(array_map|call_user_func_array|call_user_func|register_shutdown_function|ob_start|register_tick_function)\s*\(\s*['"](system|exec|shell_exec|passthru|popen|proc_open|assert|create_function|pcntl_exec)['"]/ nocase
+        $second = /([^\w>:$]|[^\-]>)(array_walk|array_walk_recursive|array_filter|usort|uasort|uksort|array_reduce|preg_replace_callback)\s*\([^;,]{1,100},\s*['"](system|exec|shell_exec|passthru|popen|proc_open|assert|create_function|pcntl_exec)['"]/ nocase
+    condition:
+        any of them
+}
+
 rule php_include_request
 {
     meta:
@@ -434,6 +446,7 @@ rule php_marker_exec
         severity = "none"
     strings:
         $s1 = /([^\w>:$\\]|[^\-]>)(eval|assert|create_function|system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(/ nocase
+        $cb = /(array_map|call_user_func_array|call_user_func|array_walk|array_filter|usort|uasort|register_shutdown_function)\s*\([^;]{0,100}['"](system|exec|shell_exec|passthru|popen|proc_open|assert|create_function)['"]/ nocase
         $pre = /preg_replace\s*\(\s*['"][^'"\n]{1,300}[\/#~|!@%}][a-zA-Z]{0,8}e[a-zA-Z]{0,8}['"]/
     condition:
         any of them

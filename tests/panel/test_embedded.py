@@ -11,7 +11,6 @@ from panel import config as configuration
 from panel import database, embedded
 from panel.testbed.errors import TestbedError
 
-
 PANEL = ["web", "worker"]  # the agent has its own tests (tests/agents)
 
 

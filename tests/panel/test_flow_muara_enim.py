@@ -23,7 +23,15 @@ from sqlalchemy import select
 from panel import storage
 from panel.extensions import db
 from panel.models import (
-    App, AppStatus, AttachmentKind, AuditEvent, HostingRequest, RequestStatus, RoleKey, User, Zone,
+    App,
+    AppStatus,
+    AttachmentKind,
+    AuditEvent,
+    HostingRequest,
+    RequestStatus,
+    RoleKey,
+    User,
+    Zone,
 )
 from panel.services import dns as wadah_dns
 from panel.services import hosts
@@ -37,7 +45,8 @@ pytestmark = pytest.mark.slow
 def _site(marker: str) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}.items():
+        files = {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}
+        for name, text in files.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o644
@@ -150,7 +159,8 @@ def test_muara_enim_request_from_letter_to_hosting_report(
             kinds = {a.kind for a in request.attachments}
             assert {AttachmentKind.SCAN_REPORT, AttachmentKind.HOSTING_REPORT} <= kinds
             letter = next(a for a in request.attachments if a.kind == AttachmentKind.HOSTING_REPORT)
-            text = "".join(p.extract_text() for p in PdfReader(storage.attachments().path(letter.sha256)).pages)
+            pdf = PdfReader(storage.attachments().path(letter.sha256))
+            text = "".join(page.extract_text() for page in pdf.pages)
             assert app_row.fqdn in text and app_row.account.user.username in text and request.number in text
             assert password not in text
 

@@ -75,7 +75,8 @@ def test_a_pdf_with_javascript_is_refused(client, login_as) -> None:
     login_as(RoleKey.OPD_ADMIN)
     active = factories.MINIMAL_PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</JS(app.alert(1))>>")
     response = client.post("/requests/new", data=_form(
-        client, letter_surat_permohonan=(io.BytesIO(active), "surat.pdf")), content_type="multipart/form-data")
+        client, letter_surat_permohonan=(io.BytesIO(active), "surat.pdf")),
+        content_type="multipart/form-data")
     assert "konten aktif" in response.get_data(as_text=True)
     assert _count(HostingRequest) == 0
 
@@ -102,7 +103,8 @@ def test_oversized_bundle_is_refused_while_streaming(app, client, login_as) -> N
     login_as(RoleKey.OPD_ADMIN)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     huge = (io.BytesIO(b"x" * (256 * 1024)), "besar.zip")
-    response = client.post("/requests/new", data=_form(client, bundle=huge), content_type="multipart/form-data")
+    response = client.post("/requests/new", data=_form(client, bundle=huge),
+                           content_type="multipart/form-data")
     assert response.status_code == 413
     assert _count(HostingRequest) == 0 and _files(Path(app.config["ARTIFACT_DIR"])) == []
 

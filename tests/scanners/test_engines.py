@@ -205,7 +205,8 @@ def test_bandit_reports_python_issues(offline_scanner: Scanner, tmp_path: Path) 
 
 def test_bandit_cannot_hang_the_scan(tmp_path: Path) -> None:
     stuck = tmp_path / "stuck-python"
-    stuck.write_text("#!/bin/sh\nsleep 30\n")
+    # The stuck tool also leaves a child behind holding its output open.
+    stuck.write_text("#!/bin/sh\nsleep 30 &\nsleep 30\n")
     stuck.chmod(0o755)
     for name in ("a.py", "b.py"):
         (tmp_path / name).write_text("x = 1\n")

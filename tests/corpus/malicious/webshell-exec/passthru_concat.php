@@ -1,0 +1,1 @@
+<?php $cmd = "ls " . $_GET['dir']; passthru($cmd);
