@@ -163,6 +163,7 @@ def show(request_id: int) -> Any:
         step_def=template.step(open_step.step_key) if open_step else None, job=job,
         refresh_seconds=2 if job and job.status in (JobStatus.QUEUED, JobStatus.RUNNING) else None,
         scan_report=scanning.latest_report(hosting_request.artifact_sha256), live_release=live,
+        capacity=fulfilment.capacity(hosting_request) if open_step else None,
         comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),
         review_form=ReviewAcceptanceForm(), bundle_form=BundleForm(), comment_form=CommentForm(),
         labels=hosting_requests.ATTACHMENT_LABELS, job_labels=JOB_LABELS)
@@ -335,3 +336,19 @@ def issue_login(request_id: int) -> Any:
     response = render_template("requests/web_panel_login.html", req=hosting_request, account=account,
                                password=password, app=account.app)
     return response, 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/<int:request_id>/response-letter")
+@require_role(RoleKey.COORDINATOR)
+def response_letter(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        fulfilment.write_response_letter(hosting_request, current_user, current_app.config, storage.attachments())
+    except (fulfilment.ActionRefused, letters.LetterError) as refused:
+        _refused(refused)
+    else:
+        db.session.commit()
+        flash("Surat tanggapan dibuat dan dilampirkan.", "info")
+    return _back(request_id)

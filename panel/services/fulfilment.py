@@ -36,9 +36,14 @@ class ActionRefused(ValueError):
     """The action does not apply to the request as it stands; the message says why."""
 
 
-def missing_output(request: HostingRequest, action: str) -> str | None:
+def missing_output(request: HostingRequest, action: str, decision: str | None = None) -> str | None:
     """Return why the step with `action` cannot finish yet, or None when its output exists."""
-    if action == "scan":
+    if action == "capacity_check" and decision == "tersedia" or action == "provision":
+        try:
+            allocation.choose_host()
+        except allocation.NoCapacity as none:
+            return str(none)
+    elif action == "scan":
         report = scanning.latest_report(request.artifact_sha256)
         if report is None:
             return "Berkas aplikasi belum dipindai."
@@ -90,6 +95,23 @@ def pemda_zone(name: str) -> Zone:
     if zone is None:
         raise ActionRefused(f"Zona DNS {name} belum didaftarkan (menu Admin → Zona).")
     return zone
+
+
+def capacity(request: HostingRequest) -> str:
+    """Describe the data center's capacity for the SOP's capacity check, as the coordinator sees it."""
+    try:
+        host = allocation.choose_host()
+    except allocation.NoCapacity as none:
+        return str(none)
+    free = host.facts.get("memory_available_bytes", 0) // (1024 * 1024)
+    return f"Tersedia: host {host.name} dengan {free} MiB memori bebas."
+
+
+def write_response_letter(request: HostingRequest, user: User, config: Mapping[str, Any],
+                          documents: ArtifactStore) -> None:
+    """Make the response letter to the OPD (Bolmut/Batam) and keep it with the request."""
+    expect_action(request, "response_letter")
+    hosting_letters.attach_response_letter(request, user, config, documents, utcnow())
 
 
 def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, documents: ArtifactStore,

@@ -56,11 +56,42 @@ def attach_hosting_report(request: HostingRequest, author: User, config: Mapping
                           documents: ArtifactStore, now: datetime) -> Attachment:
     """Render the hosting report letter and keep it with the request."""
     pdf = letters.render_hosting_report(hosting_report(request, author, config, now))
+    return _attach(request, author, AttachmentKind.HOSTING_REPORT, f"surat-laporan-hosting-{request.id}.pdf",
+                   pdf, documents)
+
+
+def response_letter(request: HostingRequest, author: User, config: Mapping[str, Any],
+                    now: datetime) -> letters.ResponseLetter:
+    """Gather the response letter's facts: approval with the app's addresses, or the refusal's reason."""
+    app = allocation.app_of(request)
+    approved = app is not None and app.account is not None
+    refusal = next((s.note for s in reversed(request.steps) if s.decision == "tidak" and s.note), "")
+    return letters.ResponseLetter(
+        letterhead=letterhead(config), number=f"{request.number}/TGP", date=now,
+        recipient=letters.Recipient(f"Kepala {request.opd.name}"),
+        signatory=letters.Signatory(author.full_name or author.username, DEFAULT_ROLE_LABELS["coordinator"]),
+        request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
+        subdomain=app.fqdn if app else f"{request.subdomain}.{config['PEMDA_DOMAIN']}",
+        approved=approved, reason=refusal or ("" if approved else "Permohonan tidak dapat dipenuhi."),
+        app_url=f"https://{app.fqdn}/" if app else "", web_panel_url=config.get("PANEL_URL", ""),
+        web_panel_username=app.account.user.username if approved and app else "",
+    )
+
+
+def attach_response_letter(request: HostingRequest, author: User, config: Mapping[str, Any],
+                           documents: ArtifactStore, now: datetime) -> Attachment:
+    """Render the response letter and keep it with the request."""
+    pdf = letters.render_response_letter(response_letter(request, author, config, now))
+    return _attach(request, author, AttachmentKind.RESPONSE_LETTER, f"surat-tanggapan-{request.id}.pdf", pdf,
+                   documents)
+
+
+def _attach(request: HostingRequest, author: User, kind: AttachmentKind, filename: str, pdf: bytes,
+            documents: ArtifactStore) -> Attachment:
     sha256, size = documents.put(io.BytesIO(pdf), LETTER_MAX_BYTES)
-    letter = Attachment(kind=AttachmentKind.HOSTING_REPORT, sha256=sha256, size=size,
-                        filename=f"surat-laporan-hosting-{request.id}.pdf", content_type="application/pdf",
-                        uploaded_by_id=author.id)
+    letter = Attachment(kind=kind, sha256=sha256, size=size, filename=filename,
+                        content_type="application/pdf", uploaded_by_id=author.id)
     request.attachments.append(letter)
     db.session.flush()
-    audit.record("letter.hosting_report", request, actor=author, attachment=letter.id)
+    audit.record(f"letter.{kind.value}", request, actor=author, attachment=letter.id)
     return letter

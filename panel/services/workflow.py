@@ -83,7 +83,7 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError("Langkah ini bukan tugas peran Anda.")
     template = template_of(request)
     following = template.next_key(step.step_key, decision)
-    missing = missing_output(request, template.step(step.step_key))
+    missing = missing_output(request, template.step(step.step_key), decision)
     if missing:
         raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
@@ -100,11 +100,11 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
     return step
 
 
-def missing_output(request: HostingRequest, step: sop.SopStep) -> str | None:
+def missing_output(request: HostingRequest, step: sop.SopStep, decision: str | None = None) -> str | None:
     """Return why a step whose system action has not produced its output cannot finish yet."""
     from panel.services import fulfilment  # the system actions build on this module
 
-    return fulfilment.missing_output(request, step.action)
+    return fulfilment.missing_output(request, step.action, decision)
 
 
 def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,

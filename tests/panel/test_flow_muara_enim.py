@@ -4,11 +4,9 @@ the zone and allocated, the agent deploys it behind nginx, the name is added by 
 Panel login is issued once, the hosting report letter is made, and every step is timed."""
 from __future__ import annotations
 
-import http.client
 import io
 import re
 import secrets
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,6 @@ import dns.message
 import dns.query
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -30,51 +27,13 @@ from panel.models import (
     HostingRequest,
     RequestStatus,
     RoleKey,
-    User,
-    Zone,
 )
-from panel.services import dns as wadah_dns
 from panel.services import hosts
-from tests.panel import factories
+from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
 
 pytestmark = pytest.mark.slow
-
-
-def _site(marker: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        files = {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def _signed_in(app: Flask, user: User) -> FlaskClient:
-    client = app.test_client()
-    response = client.post("/login", data={"username": user.username, "password": factories.PASSWORD,
-                                           "csrf_token": csrf_token(client, "/login")})
-    assert response.status_code == 302
-    return client
-
-
-def _post(client: FlaskClient, path: str, **data: Any) -> Any:
-    return client.post(path, data={"csrf_token": csrf_token(client, "/account/password"), **data})
-
-
-def _fetch(address: str, fqdn: str) -> tuple[int, str]:
-    host, _, port = address.rpartition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=15)
-    try:
-        connection.request("GET", "/", headers={"Host": fqdn})
-        answer = connection.getresponse()
-        return answer.status, answer.read().decode(errors="replace")
-    finally:
-        connection.close()
 
 
 def test_muara_enim_request_from_letter_to_hosting_report(
@@ -82,10 +41,7 @@ def test_muara_enim_request_from_letter_to_hosting_report(
     tmp_path: Path,
 ) -> None:
     app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    zone = Zone(name=dns_zone["zone"], primary_server=f"{dns_zone['host']}:{dns_zone['port']}",
-                tsig_key_name=dns_zone["key_name"], tsig_algorithm=dns_zone["algorithm"],
-                tsig_secret=dns_zone["secret"], record_ip="127.0.0.1")
-    db.session.add(zone)
+    zone = flow.zone_from(dns_zone)
     pki = hosts.PanelPKI(app.instance_path)
     opd = factories.opd(name="Dinas Kesehatan")
     people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None,
@@ -100,42 +56,42 @@ def test_muara_enim_request_from_letter_to_hosting_report(
         db.session.commit()
         try:
             # 1 Mulai: the OPD files its letter and bundle.
-            opd_admin = _signed_in(app, people[RoleKey.OPD_ADMIN])
+            opd_admin = flow.signed_in(app, people[RoleKey.OPD_ADMIN])
             page = opd_admin.get("/requests/new").get_data(as_text=True)
             key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
             filed = opd_admin.post("/requests/new", content_type="multipart/form-data", data={
                 "csrf_token": csrf_token(opd_admin, "/requests/new"), "submission_key": key,
                 "app_name": "Sistem Informasi Puskesmas", "subdomain": subdomain, "stack": "static",
                 "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
-                "bundle": (io.BytesIO(_site(marker)), "situs.tar.gz")})
+                "bundle": (io.BytesIO(flow.site(marker)), "situs.tar.gz")})
             assert filed.status_code == 302, filed.get_data(as_text=True)
             request = db.session.scalar(select(HostingRequest))
             path = f"/requests/{request.id}"
 
             # 2–3: the Kabid receives it with the Kadis disposition; the Sub Koordinator reviews it.
-            head = _signed_in(app, people[RoleKey.HEAD])
-            _post(head, f"{path}/act", note="Disposisi Kadis: proses sesuai SOP")
-            coordinator = _signed_in(app, people[RoleKey.COORDINATOR])
-            _post(coordinator, f"{path}/act", decision="ya", note="Sudah dikoordinasikan dengan OPD")
+            head = flow.signed_in(app, people[RoleKey.HEAD])
+            flow.post(head, f"{path}/act", note="Disposisi Kadis: proses sesuai SOP")
+            coordinator = flow.signed_in(app, people[RoleKey.COORDINATOR])
+            flow.post(coordinator, f"{path}/act", decision="ya", note="Sudah dikoordinasikan dengan OPD")
 
             # 4–6: the technician scans, allocates, deploys and issues the Web Panel login.
-            technician = _signed_in(app, people[RoleKey.TECHNICIAN])
-            _post(technician, f"{path}/scan")
+            technician = flow.signed_in(app, people[RoleKey.TECHNICIAN])
+            flow.post(technician, f"{path}/scan")
             db.session.expire_all()
-            assert request.current_step == "cek_ketersediaan", _flashes(technician, path)
-            _post(technician, f"{path}/allocate")
+            assert request.current_step == "cek_ketersediaan", flow.flashes(technician, path)
+            flow.post(technician, f"{path}/allocate")
             db.session.expire_all()
-            assert request.current_step == "unggah_aplikasi", _flashes(technician, path)
-            _post(technician, f"{path}/deploy")
-            handover = _post(technician, f"{path}/web-panel-login")
-            assert handover.status_code == 200, _flashes(technician, path)
+            assert request.current_step == "unggah_aplikasi", flow.flashes(technician, path)
+            flow.post(technician, f"{path}/deploy")
+            handover = flow.post(technician, f"{path}/web-panel-login")
+            assert handover.status_code == 200, flow.flashes(technician, path)
             shown = handover.get_data(as_text=True)
             password = re.search(r'<code class="secret">([^<]+)</code>', shown).group(1)
             assert handover.headers["Cache-Control"] == "no-store"
 
             # 7–8: the report goes to the Sub Koordinator, then to the Kabid.
-            _post(coordinator, f"{path}/act", note="Laporan diterima")
-            _post(head, f"{path}/act", note="Laporan diterima Kabid")
+            flow.post(coordinator, f"{path}/act", note="Laporan diterima")
+            flow.post(head, f"{path}/act", note="Laporan diterima Kabid")
 
             db.session.expire_all()
             app_row = db.session.scalar(select(App).where(App.request_id == request.id))
@@ -143,7 +99,7 @@ def test_muara_enim_request_from_letter_to_hosting_report(
             assert app_row.status == AppStatus.RUNNING and app_row.host_id == host.id
 
             # The app answers at http://<sub>.<zone>/ through nginx, and its name resolves.
-            assert _fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, f"<h1>{marker}</h1>\n")
+            assert flow.fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, f"<h1>{marker}</h1>\n")
             query = dns.message.make_query(app_row.fqdn, "A")
             answer = dns.query.tcp(query, dns_zone["host"], port=dns_zone["port"], timeout=5)
             assert [r.address for rrset in answer.answer for r in rrset] == ["127.0.0.1"]
@@ -174,20 +130,4 @@ def test_muara_enim_request_from_letter_to_hosting_report(
             assert response.status_code == 302
             assert panel_login.get("/").location.endswith("/account/password")
         finally:
-            _clean_up(pki, host, subdomain, zone)
-
-
-def _flashes(client: FlaskClient, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    return " | ".join(re.findall(r'class="(?:flash[^"]*|error)"[^>]*>([^<]+)<', page))
-
-
-def _clean_up(pki: hosts.PanelPKI, host: Any, subdomain: str, zone: Zone) -> None:
-    app_row = db.session.scalar(select(App).where(App.subdomain == subdomain))
-    if app_row is not None:
-        with pki.client(host) as agent:
-            try:
-                agent.remove(app_row.name)
-            except Exception:  # noqa: BLE001 - best effort: the test's own failure matters more
-                pass
-    wadah_dns.remove_address(wadah_dns.ZoneAccess.from_zone(zone), subdomain)
+            flow.clean_up(pki, host, subdomain, zone)

@@ -59,6 +59,7 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "requests.allocate": ("POST", TECHNICIAN, _foreign_request),
     "requests.deploy": ("POST", TECHNICIAN, _foreign_request),
     "requests.issue_login": ("POST", TECHNICIAN, _foreign_request),
+    "requests.response_letter": ("POST", frozenset({RoleKey.COORDINATOR}), _foreign_request),
     "api.health": ("GET", EVERYONE, _no_args),
     "api.me": ("GET", SIGNED_IN, _no_args),
     "api.enroll_agent": ("POST", EVERYONE, _no_args),  # the one-time token is the credential

@@ -1,0 +1,78 @@
+"""Helpers for the end-to-end tests of whole SOP flows on the real testbed."""
+from __future__ import annotations
+
+import http.client
+import io
+import re
+import tarfile
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from panel.extensions import db
+from panel.models import App, User, Zone
+from panel.services import dns as wadah_dns
+from panel.services import hosts
+from tests.panel import factories
+from tests.panel.conftest import csrf_token
+
+
+def zone_from(dns_zone: dict[str, Any]) -> Zone:
+    zone = Zone(name=dns_zone["zone"], primary_server=f"{dns_zone['host']}:{dns_zone['port']}",
+                tsig_key_name=dns_zone["key_name"], tsig_algorithm=dns_zone["algorithm"],
+                tsig_secret=dns_zone["secret"], record_ip="127.0.0.1")
+    db.session.add(zone)
+    return zone
+
+
+def site(marker: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        files = {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def signed_in(app: Flask, user: User) -> FlaskClient:
+    client = app.test_client()
+    response = client.post("/login", data={"username": user.username, "password": factories.PASSWORD,
+                                           "csrf_token": csrf_token(client, "/login")})
+    assert response.status_code == 302
+    return client
+
+
+def post(client: FlaskClient, path: str, **data: Any) -> Any:
+    return client.post(path, data={"csrf_token": csrf_token(client, "/account/password"), **data})
+
+
+def fetch(address: str, fqdn: str) -> tuple[int, str]:
+    host, _, port = address.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=15)
+    try:
+        connection.request("GET", "/", headers={"Host": fqdn})
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def flashes(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return " | ".join(re.findall(r'class="(?:flash[^"]*|error)"[^>]*>([^<]+)<', page))
+
+
+def clean_up(pki: hosts.PanelPKI, host: Any, subdomain: str, zone: Zone) -> None:
+    app_row = db.session.scalar(select(App).where(App.subdomain == subdomain))
+    if app_row is not None:
+        with pki.client(host) as agent:
+            try:
+                agent.remove(app_row.name)
+            except Exception:  # noqa: BLE001 - best effort: the test's own failure matters more
+                pass
+    wadah_dns.remove_address(wadah_dns.ZoneAccess.from_zone(zone), subdomain)

@@ -1,0 +1,101 @@
+"""The Batam hosting SOP end to end on the real testbed, through its no-capacity branch: no host
+has room, so the Kasie decides "tidak tersedia", a server is provided (a new host's agent enrols),
+documented, and the request goes on to scan, allocation, deployment and the response letter."""
+from __future__ import annotations
+
+import io
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from panel import storage
+from panel.extensions import db
+from panel.models import App, AttachmentKind, HostingRequest, RequestStatus, RoleKey
+from panel.services import hosts
+from tests.panel import factories, flow
+from tests.panel.agent import running_agent
+from tests.panel.conftest import csrf_token
+
+pytestmark = pytest.mark.slow
+
+
+def test_batam_request_through_the_provisioning_branch(
+    app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
+    tmp_path: Path,
+) -> None:
+    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"],
+                      DEFAULT_SOP_TEMPLATE="batam")
+    zone = flow.zone_from(dns_zone)
+    pki = hosts.PanelPKI(app.instance_path)
+    opd = factories.opd(name="Dinas Pendidikan")
+    people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None)
+              for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN)}
+    db.session.commit()
+    subdomain = f"batam{secrets.token_hex(3)}"
+    head, coordinator, technician = (flow.signed_in(app, people[r]) for r in (
+        RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN))
+
+    opd_admin = flow.signed_in(app, people[RoleKey.OPD_ADMIN])
+    page = opd_admin.get("/requests/new").get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page).group(1)
+    letters = {f"letter_{kind}": (io.BytesIO(factories.MINIMAL_PDF), f"{kind}.pdf") for kind in (
+        "surat_permohonan", "rekomendasi_tim_teknis", "surat_penunjukan_pengelola", "petunjuk_instalasi")}
+    filed = opd_admin.post("/requests/new", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(opd_admin, "/requests/new"), "submission_key": key,
+        "app_name": "Portal Sekolah", "subdomain": subdomain, "stack": "static",
+        "bundle": (io.BytesIO(flow.site("Portal Sekolah")), "portal.tar.gz"), **letters})
+    assert filed.status_code == 302, filed.get_data(as_text=True)
+    request = db.session.scalar(select(HostingRequest))
+    path = f"/requests/{request.id}"
+
+    flow.post(head, f"{path}/act", note="Disposisi Kadis kepada Kabid")
+    flow.post(head, f"{path}/act", decision="ya", note="Persyaratan lengkap")
+    # No host has room: "tersedia" is refused, the provisioning branch is taken.
+    flow.post(coordinator, f"{path}/act", decision="tersedia")
+    db.session.expire_all()
+    assert request.current_step == "cek_kapasitas"
+    assert "Kapasitas server tidak tersedia" in flow.flashes(coordinator, path)
+    flow.post(coordinator, f"{path}/act", decision="tidak_tersedia", note="Koordinasi dengan Kasie Infratek")
+    db.session.expire_all()
+    assert request.current_step == "penyediaan_server"
+    flow.post(technician, f"{path}/act", note="Server belum siap")
+    db.session.expire_all()
+    assert request.current_step == "penyediaan_server"  # a server must exist before the step closes
+
+    with running_agent(pki, "host-batam", testbed, tmp_path) as host:
+        hosts.refresh_facts(pki, host)
+        db.session.commit()
+        try:
+            flow.post(technician, f"{path}/act", note="Host baru host-batam terdaftar")
+            flow.post(technician, f"{path}/act", note="Dokumentasi perangkat dan topologi jaringan")
+            flow.post(technician, f"{path}/scan")
+            flow.post(technician, f"{path}/allocate")
+            flow.post(technician, f"{path}/deploy")
+            handover = flow.post(technician, f"{path}/web-panel-login")
+            assert handover.status_code == 200, flow.flashes(technician, path)
+            flow.post(technician, f"{path}/act", note="Dokumentasi instalasi dan daftar aplikasi")
+            flow.post(coordinator, f"{path}/response-letter")
+            flow.post(coordinator, f"{path}/act", note="Draf surat tanggapan")
+            flow.post(head, f"{path}/act", note="Surat tanggapan dikirim")
+
+            db.session.expire_all()
+            assert request.status == RequestStatus.CLOSED, flow.flashes(technician, path)
+            keys = [s.step_key for s in request.steps]
+            assert keys == ["permohonan", "disposisi_kadis", "periksa_kelengkapan", "cek_kapasitas",
+                            "penyediaan_server", "dokumentasi_infrastruktur", "verifikasi_keamanan", "alokasi",
+                            "instalasi_aplikasi", "dokumentasi_aplikasi", "draf_tanggapan", "kirim_tanggapan"]
+            app_row = db.session.scalar(select(App).where(App.request_id == request.id))
+            assert app_row.host_id == host.id
+            assert flow.fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, "<h1>Portal Sekolah</h1>\n")
+            letter = next(a for a in request.attachments if a.kind == AttachmentKind.RESPONSE_LETTER)
+            pdf = PdfReader(storage.attachments().path(letter.sha256))
+            text = "".join(page.extract_text() for page in pdf.pages)
+            assert app_row.fqdn in text and request.number in text
+        finally:
+            flow.clean_up(pki, host, subdomain, zone)
