@@ -345,7 +345,8 @@ def response_letter(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        fulfilment.write_response_letter(hosting_request, current_user, current_app.config, storage.attachments())
+        fulfilment.write_response_letter(hosting_request, current_user, current_app.config,
+                                         storage.attachments())
     except (fulfilment.ActionRefused, letters.LetterError) as refused:
         _refused(refused)
     else:

@@ -22,6 +22,7 @@ from agents.artifacts import ArtifactStore
 from agents.client import AgentClient, AgentUnreachable
 from agents.daemon import AgentDaemon, AgentServer
 from tests.agents.test_channel import AGENT, RecordingHost, issue_agent
+from tests.support import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "wadah-agent.service"
@@ -237,8 +238,9 @@ def test_the_unit_runs_the_agent_sandboxed() -> None:
     assert defaults.WARM_STOP_TIMEOUT_S < int(service["TimeoutStopSec"])
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        unavailable("needs systemd-analyze (Debian's systemd package)")
     unit = tmp_path / "wadah-agent.service"
     wadah = Path(sys.executable).with_name("wadah")
     unit.write_text(UNIT.read_text().replace("/opt/wadah/venv/bin/wadah", str(wadah)))

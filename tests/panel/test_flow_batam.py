@@ -87,9 +87,10 @@ def test_batam_request_through_the_provisioning_branch(
             db.session.expire_all()
             assert request.status == RequestStatus.CLOSED, flow.flashes(technician, path)
             keys = [s.step_key for s in request.steps]
-            assert keys == ["permohonan", "disposisi_kadis", "periksa_kelengkapan", "cek_kapasitas",
-                            "penyediaan_server", "dokumentasi_infrastruktur", "verifikasi_keamanan", "alokasi",
-                            "instalasi_aplikasi", "dokumentasi_aplikasi", "draf_tanggapan", "kirim_tanggapan"]
+            assert keys == [
+                "permohonan", "disposisi_kadis", "periksa_kelengkapan", "cek_kapasitas", "penyediaan_server",
+                "dokumentasi_infrastruktur", "verifikasi_keamanan", "alokasi", "instalasi_aplikasi",
+                "dokumentasi_aplikasi", "draf_tanggapan", "kirim_tanggapan"]
             app_row = db.session.scalar(select(App).where(App.request_id == request.id))
             assert app_row.host_id == host.id
             assert flow.fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, "<h1>Portal Sekolah</h1>\n")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from panel.services.letters import (
     render_hosting_report,
     render_response_letter,
 )
+from tests.support import unavailable
 
 WIB = timezone(timedelta(hours=7))
 START = datetime(2026, 11, 22, 8, 30, tzinfo=WIB)
@@ -35,9 +35,7 @@ START = datetime(2026, 11, 22, 8, 30, tzinfo=WIB)
 def need(present: bool, what: str) -> None:
     """Skip when a Debian package the letters use is missing; in CI, where bootstrap installs it, fail."""
     if not present:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{what} is not installed", pytrace=False)
-        pytest.skip(f"{what} is not installed")
+        unavailable(f"{what} is not installed")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import pytest
 from scanners.engines import ENGINES
 from scanners.policy import Policy
 from scanners.scan import Scanner, build_engines
+from tests.support import unavailable
 
 EICAR = (rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 
@@ -24,7 +25,7 @@ def clamd_tcp_url(testbed: dict[str, Any]) -> str:
     services = testbed.get("services", testbed)
     tcp = services["clamd"].get("tcp")
     if not tcp:
-        pytest.skip("the testbed's clamd has no TCP address")
+        unavailable("the testbed's clamd has no TCP address")
     return tcp if str(tcp).startswith("tcp://") else f"tcp://{tcp}"
 
 

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy
 
 from panel.testbed import SERVICES
+from tests.support import unavailable
 
 # The standard EICAR test file, which the project's test signature matches.
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
@@ -49,7 +50,7 @@ def _free_port() -> int:
 def test_docker_publishes_a_container_port_on_loopback(docker_client):
     busybox = Path("/bin/busybox")
     if not busybox.is_file():
-        pytest.skip("needs a static /bin/busybox to build a probe image")
+        unavailable("needs a static /bin/busybox to build a probe image")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
         tar.add(busybox, arcname="bin/busybox")
