@@ -5,11 +5,9 @@ containers with the hardening of DESIGN.md, reached through nginx by Host header
 """
 from __future__ import annotations
 
-import http.client
 import io
 import secrets
 import socket
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from agents.databases import MariaDBSettings
 from agents.host import Host
 from agents.protocol import AppSpec, HealthCheck, Limits
 from agents.vhosts import NginxSettings
+from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
 
@@ -34,30 +33,6 @@ def nginx_settings(testbed: dict[str, dict[str, Any]]) -> NginxSettings:
                          binary=nginx["binary"], prefix=nginx["prefix"], conf=nginx["conf"],
                          pid_file=prefix / "run" / "nginx.pid", listen=nginx["http"],
                          probe=nginx["http"])
-
-
-def archive(files: dict[str, str]) -> bytes:
-    """Return a tar.gz holding `files` (path → text)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
-def fetch(address: str, host: str, path: str = "/") -> tuple[int, str]:
-    """GET `path` from nginx at `address` with the Host header `host`."""
-    hostname, _, port = address.rpartition(":")
-    conn = http.client.HTTPConnection(hostname, int(port), timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": host})
-        response = conn.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        conn.close()
 
 
 def listening(port: int) -> bool:
@@ -90,7 +65,7 @@ def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
 def test_archive_to_page_through_nginx_and_back_to_nothing(
         host: Host, testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
         stack: str, files: dict[str, str], expected: str) -> None:
-    sha256, _ = host.artifacts.put(io.BytesIO(archive(files)), max_bytes=10**6)
+    sha256, _ = host.artifacts.put(io.BytesIO(tar_gz(files)), max_bytes=10**6)
     assert host.artifacts.path(sha256).name == sha256
     name = f"skel-{stack}-{secrets.token_hex(3)}"
     fqdn = f"{name}.{testbed['named']['zone']}"

@@ -2,7 +2,6 @@
 upload, signed deploy, served through nginx; a refused deploy leaves the app serving; SIGTERM."""
 from __future__ import annotations
 
-import http.client
 import io
 import os
 import secrets
@@ -10,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from agents import pki
 from agents.client import AgentClient, AgentRefused, AgentUnreachable
 from agents.protocol import AppSpec, HealthCheck, Limits
 from tests.agents.test_channel import AGENT, issue_agent
+from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +30,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 @dataclass
@@ -94,17 +82,6 @@ def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, 
             process.kill()
             process.wait(10)
         client.close()
-
-
-def fetch(address: str, fqdn: str) -> tuple[int, str]:
-    host, _, port = address.rpartition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=15)
-    try:
-        conn.request("GET", "/", headers={"Host": fqdn})
-        response = conn.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        conn.close()
 
 
 def test_the_panel_deploys_through_a_running_agent(running_agent: RunningAgent) -> None:

@@ -1,10 +1,7 @@
 """Helpers for the end-to-end tests of whole SOP flows on the real testbed."""
 from __future__ import annotations
 
-import http.client
-import io
 import re
-import tarfile
 from typing import Any
 
 from flask import Flask
@@ -17,6 +14,7 @@ from panel.services import dns as wadah_dns
 from panel.services import hosts
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
+from tests.support import tar_gz
 
 
 def zone_from(dns_zone: dict[str, Any]) -> Zone:
@@ -28,15 +26,7 @@ def zone_from(dns_zone: dict[str, Any]) -> Zone:
 
 
 def site(marker: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        files = {"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"}
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tar_gz({"index.html": f"<h1>{marker}</h1>\n", "style.css": "h1 { color: navy; }\n"})
 
 
 def signed_in(app: Flask, user: User) -> FlaskClient:
@@ -49,17 +39,6 @@ def signed_in(app: Flask, user: User) -> FlaskClient:
 
 def post(client: FlaskClient, path: str, **data: Any) -> Any:
     return client.post(path, data={"csrf_token": csrf_token(client, "/account/password"), **data})
-
-
-def fetch(address: str, fqdn: str) -> tuple[int, str]:
-    host, _, port = address.rpartition(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=15)
-    try:
-        connection.request("GET", "/", headers={"Host": fqdn})
-        answer = connection.getresponse()
-        return answer.status, answer.read().decode(errors="replace")
-    finally:
-        connection.close()
 
 
 def flashes(client: FlaskClient, path: str) -> str:

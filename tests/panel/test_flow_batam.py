@@ -21,6 +21,7 @@ from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
+from tests.support import fetch
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +94,7 @@ def test_batam_request_through_the_provisioning_branch(
                 "dokumentasi_aplikasi", "draf_tanggapan", "kirim_tanggapan"]
             app_row = db.session.scalar(select(App).where(App.request_id == request.id))
             assert app_row.host_id == host.id
-            assert flow.fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, "<h1>Portal Sekolah</h1>\n")
+            assert fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, "<h1>Portal Sekolah</h1>\n")
             letter = next(a for a in request.attachments if a.kind == AttachmentKind.RESPONSE_LETTER)
             pdf = PdfReader(storage.attachments().path(letter.sha256))
             text = "".join(page.extract_text() for page in pdf.pages)

@@ -32,6 +32,7 @@ from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
+from tests.support import fetch
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +100,7 @@ def test_muara_enim_request_from_letter_to_hosting_report(
             assert app_row.status == AppStatus.RUNNING and app_row.host_id == host.id
 
             # The app answers at http://<sub>.<zone>/ through nginx, and its name resolves.
-            assert flow.fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, f"<h1>{marker}</h1>\n")
+            assert fetch(testbed["nginx"]["http"], app_row.fqdn) == (200, f"<h1>{marker}</h1>\n")
             query = dns.message.make_query(app_row.fqdn, "A")
             answer = dns.query.tcp(query, dns_zone["host"], port=dns_zone["port"], timeout=5)
             assert [r.address for rrset in answer.answer for r in rrset] == ["127.0.0.1"]
