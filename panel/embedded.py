@@ -86,6 +86,10 @@ class Agent(PanelProcess):
 
     name = "agent"
     arguments = ("agent", "run")
+    settings: ClassVar[dict[str, str]] = {}  # WADAH_AGENT_*, only this process gets them
+
+    def environment(self) -> dict[str, str] | None:
+        return {**os.environ, **self.settings}
 
     def options(self) -> list[str]:
         return ["--listen", self.tcp]
@@ -172,10 +176,10 @@ def _prepare_database(instance: Path) -> str:
 
 
 def _configure_local_agent(state_dir: Path, services: dict[str, dict[str, Any]]) -> None:
-    # The agent's own CLI reads WADAH_AGENT_*; the processes `up` starts inherit them.
+    # The agent's own CLI reads WADAH_AGENT_*; the MariaDB password goes to no other process.
     nginx, mariadb = services["nginx"], services["mariadb"]
     prefix = Path(nginx["prefix"])
-    os.environ.update({
+    Agent.settings.update({
         "WADAH_AGENT_STATE_DIR": str(state_dir / "agent"),
         "WADAH_AGENT_DOCKER_URL": services["docker"]["address"],
         "WADAH_AGENT_NGINX_SITES_DIR": nginx["sites_dir"],

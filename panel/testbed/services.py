@@ -98,6 +98,10 @@ class Service:
         """Return the text on the daemon's command line that tells our instance from any other."""
         return str(self.dir)
 
+    def environment(self) -> dict[str, str] | None:
+        """Return the daemon's environment (None: this process's own)."""
+        return None
+
     def extras(self) -> dict[str, Any]:
         return {}
 
@@ -174,7 +178,8 @@ class Service:
         self.check_free()
         try:
             self.prepare()
-            proc = system.spawn(self.command(), self.log, cwd=self.dir, account=self.account)
+            proc = system.spawn(self.command(), self.log, cwd=self.dir, account=self.account,
+                                env=self.environment())
         except TestbedError:
             raise
         except Exception as exc:

@@ -14,7 +14,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,13 +142,14 @@ def _as(account: Account | None) -> dict[str, Any]:
 
 
 def spawn(
-    argv: Sequence[str], log: Path, cwd: Path, account: Account | None = None
+    argv: Sequence[str], log: Path, cwd: Path, account: Account | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen:
     """Start a daemon detached in its own session, stdout and stderr appended to its log."""
     with log.open("ab") as out:
         return subprocess.Popen(
             list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            cwd=cwd, start_new_session=True, close_fds=True, **_as(account),
+            cwd=cwd, start_new_session=True, close_fds=True, env=env, **_as(account),
         )
 
 
