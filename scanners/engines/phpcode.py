@@ -92,16 +92,18 @@ _SUPERGLOBAL_ALIAS = re.compile(
 )
 _DECODERS = ("strrev", "str_rot13", "base64_decode", "hex2bin", "urldecode", "strtolower",
              "strtoupper", "ucfirst", "trim")
+# Triggers are searched in the lower-cased code: far faster than re.I, and a trigger only decides
+# whether a step is worth running, so matching a little more than the step would is harmless.
 _TRIGGER_ESCAPE = re.compile(
-    r"\\(?:x[0-9a-fA-F]|[0-7]{2}|u\{)|\"\s*\.|\.\s*\"|\$\{\s*\"|\(\s*\"[A-Za-z0-9+/=_]{4,}\"\s*\)")
-_TRIGGER_CHR = re.compile(r"chr\s*\(", re.I)
+    r"\\(?:x[0-9a-f]|[0-7]{2}|u\{)|\"\s*\.|\.\s*\"|\$\{\s*\"|\(\s*\"[a-z0-9+/=_]{4,}\"\s*\)")
+_TRIGGER_CHR = re.compile(r"chr\s*\(")
 _TRIGGER_CONCAT = re.compile(r"'\s*\.\s*'")
 _TRIGGER_CALL = re.compile(
     r"(?:strrev|str_rot13|base64_decode|hex2bin|urldecode|strtolower|strtoupper|ucfirst|trim)"
-    r"\s*\(\s*'", re.I)
-_TRIGGER_GZ = re.compile(r"gz\w+\s*\(\s*base64_decode", re.I)
-_TRIGGER_REPLACE = re.compile(r"str_replace\s*\(\s*'", re.I)
-_TRIGGER_ALIAS = re.compile(r"\$\{|\$GLOBALS")
+    r"\s*\(\s*'")
+_TRIGGER_GZ = re.compile(r"gz\w+\s*\(\s*base64_decode")
+_TRIGGER_REPLACE = re.compile(r"str_replace\s*\(\s*'")
+_TRIGGER_ALIAS = re.compile(r"\$\{|\$globals")
 _LONG_LITERAL = re.compile(r"'([A-Za-z0-9+/=\s]{200,})'|\"([A-Za-z0-9+/=\s]{200,})\"")
 
 _SHORT_LITERAL_MAX = 120
@@ -290,7 +292,7 @@ def normalize(code: str, max_rounds: int = 4) -> Normalized:
         # Triggers are checked again each round: one step's output feeds another's input.
         lower = result.code.lower()
         steps = [(pattern, make) for needles, trigger, pattern, make in candidates
-                 if any(needle in lower for needle in needles) and trigger.search(result.code)]
+                 if any(needle in lower for needle in needles) and trigger.search(lower)]
         for pattern, make in steps:
             for _repeat in range(32 if pattern is _CONCAT else 1):
                 result.code, changed = _substitute(pattern, result.code, make)
