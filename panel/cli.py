@@ -148,9 +148,9 @@ def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
         except hosts.HostRefused as refused:
             raise click.ClickException(str(refused)) from refused
         session_owner.session.commit()
-        url = (panel_url or app.config["PANEL_URL"]).rstrip("/")
+        command = hosts.enrolment_command(pki, token, panel_url or app.config["PANEL_URL"])
     click.echo(f"Host {name} terdaftar; jalankan di host tersebut (token sekali pakai, 24 jam):")
-    click.echo(f"  WADAH_AGENT_TOKEN={token} wadah agent enroll --panel {url} --ca-sha256 {pki.ca.ca_sha256}")
+    click.echo(f"  {command}")
 
 
 @main.command("init-config")

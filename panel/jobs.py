@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
+from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import Job, JobStatus
@@ -67,6 +68,19 @@ def launch(kind: str, target: Any, user: Any, run: Any, *args: Any) -> Job:
     db.session.commit()
     run(job.id, *args)
     return job
+
+
+def latest(kind: str, target: Any) -> Job | None:
+    """Return the newest job of `kind` launched for `target`, or None."""
+    return db.session.scalar(
+        select(Job).where(Job.kind == kind, Job.target_type == type(target).__name__,
+                          Job.target_id == str(_identity(target)))
+        .order_by(Job.id.desc()).limit(1))
+
+
+def unfinished(job: Job | None) -> bool:
+    """Return whether `job` is still waiting or running (None: there is no job)."""
+    return job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 def report(job: Job, percent: int, message: str) -> None:

@@ -100,7 +100,8 @@ def enforce(app: Flask) -> None:
 
     @app.before_request
     def _check_access() -> Any:
-        if request.endpoint is None:  # 404 / 405 are answered by Flask itself
+        # 404 / 405 are answered by Flask itself; the vendored stylesheet and scripts are public.
+        if request.endpoint in (None, "static"):
             return None
         access = access_of(request.endpoint)
         if access is None:

@@ -1,7 +1,10 @@
 """Response headers and session rules that every page gets."""
 from __future__ import annotations
 
-from flask import Flask, Response, session
+from typing import Any
+
+from flask import Flask, Response, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 # No inline script or style and no third-party origin: assets are vendored and served by the panel.
 CONTENT_SECURITY_POLICY = (
@@ -18,7 +21,29 @@ HEADERS = {
 }
 
 
+# A request here is authenticated by its API token alone, never by a cookie a browser replays.
+API_PREFIX = "/api/"
+# Background polls: they must not keep an unattended tab's session alive past the idle timeout.
+PASSIVE_ENDPOINTS = frozenset({"main.dashboard_steps"})
+
+
+class PanelSessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions, except that the API gets none and passive polls renew none."""
+
+    def open_session(self, app: Flask, incoming: Any) -> Any:
+        if incoming.path.startswith(API_PREFIX):
+            return self.session_class()  # empty, and never saved
+        return super().open_session(app, incoming)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if request.path.startswith(API_PREFIX) or request.endpoint in PASSIVE_ENDPOINTS:
+            return
+        super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = PanelSessions()
+
     @app.before_request
     def _idle_timeout() -> None:
         # A permanent session expires PERMANENT_SESSION_LIFETIME after the last request.

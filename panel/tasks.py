@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from panel import audit, jobs, storage
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import Host, HostingRequest, Job, Release, ReleaseStatus, RequestStep, User
+from panel.models import Host, HostingRequest, Job, Release, ReleaseStatus, RequestStep, User, Zone
 from panel.models.base import utcnow
-from panel.services import allocation, deployment, fulfilment, hosts, notify, sla, workflow
+from panel.services import allocation, deployment, dns, fulfilment, hosts, notify, sla, workflow
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +85,46 @@ def refresh_hosts() -> int:
     return len(enrolled)
 
 
-def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:
+@task()
+def refresh_host(job_id: int, host_id: int) -> str:
+    """Ask one host's agent for its facts now, as the administrator asked, reporting on its Job row."""
+    job = _start(job_id)
+    host = db.session.get_one(Host, host_id)
+    try:
+        facts = hosts.refresh_facts(hosts.PanelPKI(current_app.instance_path), host)
+    except hosts.HostRefused as unreachable:
+        jobs.failed(job, str(unreachable))  # the host stays marked unreachable
+    else:
+        jobs.succeeded(job, f"Fakta {host.name} diperbarui", {"apps_total": facts.get("apps_total")})
+    db.session.commit()
+    return job.status
+
+
+@task()
+def probe_zone(job_id: int, zone_id: int) -> str:
+    """Check a zone's primary serves it and accepts its TSIG key, reporting on its Job row."""
+    job = _start(job_id)
+    zone = db.session.get_one(Zone, zone_id)
+    try:
+        serial = dns.probe(dns.ZoneAccess.from_zone(zone))
+    except dns.DnsError as error:  # the messages name the server and the key, never the secret
+        jobs.failed(job, str(error))
+    else:
+        jobs.succeeded(job, f"Server DNS melayani zona {zone.name} dan menerima kunci TSIG-nya "
+                            f"(serial SOA {serial})", {"serial": serial})
+    db.session.commit()
+    return job.status
+
+
+def _start(job_id: int) -> Job:
     job = db.session.get_one(Job, job_id)
     jobs.started(job)
     db.session.commit()
+    return job
+
+
+def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:
+    job = _start(job_id)
     return job, db.session.get_one(HostingRequest, request_id), db.session.get_one(User, user_id)
 
 

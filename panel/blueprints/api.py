@@ -1,36 +1,137 @@
-"""The JSON API under /api/v1: one error shape, never HTML."""
+"""The JSON API under /api/v1: one error shape, never HTML.
+
+Callers authenticate with a personal API token (`Authorization: Bearer wadah_...`); the API reads
+no session cookie, so a browser cannot be tricked into calling it. Every action goes through the
+same functions as the web pages (`panel.request_actions`, `panel.services`). The contract is the
+OpenAPI document in `panel/openapi.yaml`, served at /api/v1/openapi.json.
+"""
 from __future__ import annotations
 
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+import yaml
+from flask import Blueprint, Flask, current_app, jsonify, request, send_file
 from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from agents.pki import EnrolmentRefused
-from panel.extensions import csrf, db, limiter
-from panel.permissions import login_required, public
-from panel.services import hosts
+from panel import request_actions, storage
+from panel.extensions import csrf, db, limiter, login_manager
+from panel.models import (
+    App,
+    Attachment,
+    AttachmentKind,
+    HostingRequest,
+    Job,
+    ReleaseStatus,
+    RequestStatus,
+    RoleKey,
+    User,
+)
+from panel.models.base import utcnow
+from panel.permissions import (
+    DATA_CENTER_ROLES,
+    login_required,
+    public,
+    require_app_access,
+    require_request_access,
+    require_role,
+    visible_apps,
+    visible_requests,
+)
+from panel.services import api_tokens, hosting_requests, hosts, scanning, sla, workflow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)  # the API authenticates each request itself; it sets no cookie a browser replays
+csrf.exempt(bp)  # no cookie authenticates here, so there is nothing for a forged form to ride on
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
+MAX_PAGE = 100
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(bp.url_prefix or "/api/")
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _error(error: HTTPException) -> Any:
         # Unmatched /api/ URLs have no blueprint, so the shape is chosen by path, not by blueprint.
-        if not request.path.startswith(bp.url_prefix or "/api/"):
+        if not _is_api(request.path):
             return error
         code = (error.name or "error").lower().replace(" ", "_")
-        body = {"error": {"status": error.code, "code": code, "message": error.description}}
-        return jsonify(body), error.code
+        return _error_body(error.code or 500, code, error.description or "")
+
+
+@login_manager.request_loader
+def _user_from_token(incoming: Any) -> User | None:
+    if not _is_api(incoming.path):
+        return None
+    return api_tokens.user_for(incoming.headers.get("Authorization"))
+
+
+def _error_body(status: int, code: str, message: str, **extra: Any) -> Any:
+    return jsonify({"error": {"status": status, "code": code, "message": message, **extra}}), status
+
+
+def _refused(error: Exception) -> Any:
+    db.session.rollback()
+    if isinstance(error, request_actions.JobAlreadyRunning):
+        return _error_body(409, "job_running", str(error))
+    return _error_body(422, "refused", str(error))
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _text(body: Mapping[str, Any], name: str, max_length: int, required: bool = False) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > max_length or (required and not value.strip()):
+        raise _BadInput(name, f"wajib berupa teks 1–{max_length} karakter" if required
+                        else f"berupa teks paling banyak {max_length} karakter")
+    return value
+
+
+class _BadInput(Exception):
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
+@bp.errorhandler(_BadInput)
+def _bad_input(error: _BadInput) -> Any:
+    return _error_body(400, "invalid_input", f"Isian tidak sah: {error}", fields={error.field: error.problem})
+
+
+# -- public -------------------------------------------------------------------------------------
 
 
 @bp.get("/health")
 @public
 def health() -> Any:
     return {"status": "ok"}
+
+
+@bp.get("/openapi.json")
+@public
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    """Return the published OpenAPI document (read once per process)."""
+    document: dict[str, Any] = yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8"))
+    return document
 
 
 @bp.post("/agents/enroll")
@@ -45,10 +146,12 @@ def enroll_agent() -> Any:
     except (EnrolmentRefused, hosts.HostRefused) as refused:
         db.session.rollback()
         code = getattr(refused, "code", "host_unknown")
-        status = 400 if code == "malformed_request" else 403
-        return {"error": {"status": status, "code": code, "message": str(refused)}}, status
+        return _error_body(400 if code == "malformed_request" else 403, code, str(refused))
     db.session.commit()
     return enrolled.bundle.to_dict()
+
+
+# -- who am I -------------------------------------------------------------------------------------
 
 
 @bp.get("/me")
@@ -60,3 +163,303 @@ def me() -> Any:
         "roles": sorted(current_user.role_keys),
         "opd": current_user.opd.code if current_user.opd else None,
     }
+
+
+# -- hosting requests -----------------------------------------------------------------------------
+
+
+def _load(request_id: int) -> HostingRequest:
+    return require_request_access(db.get_or_404(HostingRequest, request_id))
+
+
+def _page_size() -> int:
+    try:
+        return max(1, min(MAX_PAGE, int(request.args.get("limit", 25))))
+    except ValueError:
+        raise _BadInput("limit", "bilangan bulat 1–100") from None
+
+
+def _before() -> int | None:
+    raw = request.args.get("before")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise _BadInput("before", "id bilangan bulat")
+    return int(raw)
+
+
+@bp.get("/requests")
+@require_role(*READERS)
+def list_requests() -> Any:
+    limit, before = _page_size(), _before()
+    query = (select(HostingRequest).where(visible_requests(current_user))
+             .options(selectinload(HostingRequest.opd)))
+    status = request.args.get("status")
+    if status is not None:
+        if status not in set(RequestStatus):
+            raise _BadInput("status", "salah satu dari " + ", ".join(RequestStatus))
+        query = query.where(HostingRequest.status == status)
+    if before is not None:
+        query = query.where(HostingRequest.id < before)
+    rows = db.session.scalars(query.order_by(HostingRequest.id.desc()).limit(limit + 1)).all()
+    items = [_request_summary(r) for r in rows[:limit]]
+    return {"items": items, "next_before": rows[limit - 1].id if len(rows) > limit else None}
+
+
+@bp.post("/requests")
+@require_role(RoleKey.OPD_ADMIN)
+def file_request() -> Any:
+    form = request.form
+    draft = workflow.RequestDraft(
+        app_name=_text(form, "app_name", 200, required=True),
+        subdomain=_text(form, "subdomain", 63, required=True).strip(),
+        stack=_text(form, "stack", 16, required=True),
+        description=_text(form, "description", 2000), contact=_text(form, "contact", 200))
+    letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
+               for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
+    bundle = request.files.get("bundle")
+    # A retried POST with the same Idempotency-Key returns the request the first one filed.
+    key = request.headers.get("Idempotency-Key") or secrets.token_urlsafe(24)
+    if len(key) > 64:
+        raise _BadInput("Idempotency-Key", "paling banyak 64 karakter")
+    try:
+        filed = request_actions.file_request(
+            current_user, draft, letters,
+            hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(filed), 201
+
+
+@bp.get("/requests/<int:request_id>")
+@require_role(*READERS)
+def get_request(request_id: int) -> Any:
+    return _request_detail(_load(request_id))
+
+
+@bp.post("/requests/<int:request_id>/step")
+@require_role(*READERS)
+def act(request_id: int) -> Any:
+    hosting_request, body = _load(request_id), _json_body()
+    decision = body.get("decision")
+    if decision is not None and not isinstance(decision, str):
+        raise _BadInput("decision", "teks")
+    note = _text(body, "note", 2000)
+    try:
+        workflow.act(hosting_request, current_user, decision or None, note)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(hosting_request)
+
+
+@bp.post("/requests/<int:request_id>/dispositions")
+@require_role(RoleKey.HEAD, RoleKey.COORDINATOR)
+def dispose(request_id: int) -> Any:
+    hosting_request, body = _load(request_id), _json_body()
+    to_role = body.get("to_role")
+    if to_role not in (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
+        raise _BadInput("to_role", "head, coordinator atau technician")
+    note = _text(body, "note", 2000, required=True)
+    try:
+        workflow.dispose(hosting_request, current_user, RoleKey(to_role), note)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(hosting_request), 201
+
+
+@bp.post("/requests/<int:request_id>/comments")
+@require_role(*READERS)
+def comment(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    posted = workflow.comment(hosting_request, current_user, _text(_json_body(), "body", 4000, required=True))
+    db.session.commit()
+    return {"id": posted.id, "author": current_user.username, "body": posted.body,
+            "created_at": _time(posted.created_at)}, 201
+
+
+@bp.get("/requests/<int:request_id>/attachments/<int:attachment_id>")
+@require_role(*READERS)
+def attachment(request_id: int, attachment_id: int) -> Any:
+    hosting_request = _load(request_id)
+    document = db.session.get(Attachment, attachment_id)
+    if document is None or document.request_id != hosting_request.id:
+        return _error_body(404, "not_found", "Lampiran tidak ditemukan.")
+    return send_file(storage.attachments().path(document.sha256), mimetype="application/pdf",
+                     as_attachment=True, download_name=document.filename)
+
+
+@bp.post("/requests/<int:request_id>/scan")
+@require_role(RoleKey.TECHNICIAN)
+def scan(request_id: int) -> Any:
+    try:
+        job = request_actions.start_scan(_load(request_id), current_user)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    return _job(job), 202
+
+
+@bp.post("/requests/<int:request_id>/review-acceptance")
+@require_role(RoleKey.TECHNICIAN)
+def accept_review(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    reason = _text(_json_body(), "reason", 2000, required=True)
+    try:
+        request_actions.accept_review(hosting_request, current_user, reason)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(hosting_request)
+
+
+@bp.post("/requests/<int:request_id>/bundle")
+@require_role(RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN)
+def replace_bundle(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    bundle = request.files.get("bundle")
+    if bundle is None:
+        raise _BadInput("bundle", "berkas aplikasi (.zip, .tar.gz) wajib dikirim")
+    try:
+        request_actions.replace_bundle(hosting_request, current_user,
+                                       hosting_requests.Upload(bundle.filename or "", bundle.stream))
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(hosting_request)
+
+
+@bp.post("/requests/<int:request_id>/allocation")
+@require_role(RoleKey.TECHNICIAN)
+def allocate(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    try:
+        app = request_actions.allocate(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _app(app), 201
+
+
+@bp.post("/requests/<int:request_id>/deployment")
+@require_role(RoleKey.TECHNICIAN)
+def deploy(request_id: int) -> Any:
+    try:
+        job = request_actions.start_deploy(_load(request_id), current_user)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    return _job(job), 202
+
+
+@bp.post("/requests/<int:request_id>/web-panel-login")
+@require_role(RoleKey.TECHNICIAN)
+def issue_login(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    try:
+        account, password = request_actions.issue_login(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    # The password is in this response only: never stored in clear, never in a letter or a log.
+    body = {"url": f"http://{account.app.fqdn}/", "subdomain": account.app.fqdn,
+            "username": account.user.username, "password": password, "must_change_password": True}
+    return body, 201, {"Cache-Control": "no-store"}
+
+
+@bp.post("/requests/<int:request_id>/response-letter")
+@require_role(RoleKey.COORDINATOR)
+def response_letter(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    try:
+        request_actions.write_response_letter(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
+        return _refused(refused)
+    db.session.commit()
+    return _request_detail(hosting_request), 201
+
+
+# -- jobs and apps --------------------------------------------------------------------------------
+
+
+@bp.get("/jobs/<int:job_id>")
+@require_role(*READERS)
+def get_job(job_id: int) -> Any:
+    job = db.get_or_404(Job, job_id)
+    if job.target_type != "HostingRequest" or not (job.target_id or "").isdigit():
+        return _error_body(404, "not_found", "Pekerjaan tidak ditemukan.")
+    _load(int(job.target_id or 0))  # a job is visible to whoever may see its request
+    return _job(job)
+
+
+@bp.get("/apps")
+@login_required
+def list_apps() -> Any:
+    limit, before = _page_size(), _before()
+    query = (select(App).where(visible_apps(current_user))
+             .options(selectinload(App.opd), selectinload(App.host), selectinload(App.releases)))
+    if before is not None:
+        query = query.where(App.id < before)
+    rows = db.session.scalars(query.order_by(App.id.desc()).limit(limit + 1)).all()
+    return {"items": [_app(a) for a in rows[:limit]],
+            "next_before": rows[limit - 1].id if len(rows) > limit else None}
+
+
+@bp.get("/apps/<int:app_id>")
+@login_required
+def get_app(app_id: int) -> Any:
+    return _app(require_app_access(db.get_or_404(App, app_id)))
+
+
+# -- representations ------------------------------------------------------------------------------
+
+
+def _time(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def _request_summary(r: HostingRequest) -> dict[str, Any]:
+    return {"id": r.id, "number": r.number, "status": str(r.status), "app_name": r.app_name,
+            "subdomain": r.subdomain, "stack": r.stack, "opd": r.opd.code,
+            "current_step": r.current_step, "submitted_at": _time(r.submitted_at)}
+
+
+def _request_detail(r: HostingRequest) -> dict[str, Any]:
+    report = scanning.latest_report(r.artifact_sha256)
+    app = db.session.scalar(select(App).where(App.request_id == r.id))
+    job = request_actions.latest_job(r)
+    return {
+        **_request_summary(r),
+        "description": r.description, "contact": r.contact,
+        "artifact_sha256": r.artifact_sha256,
+        "scan": None if report is None else {
+            "id": report.id, "verdict": report.verdict and str(report.verdict),
+            "accepted": report.accepted_at is not None, "finished_at": _time(report.finished_at)},
+        "app": _app(app) if app else None,
+        "job": _job(job) if job else None,
+        "attachments": [{"id": a.id, "kind": str(a.kind), "filename": a.filename, "sha256": a.sha256,
+                         "size": a.size} for a in r.attachments],
+        "timeline": [{
+            "step": row.step_key, "label": row.label, "role": row.role, "actor": row.actor,
+            "started_at": _time(row.started_at), "finished_at": _time(row.finished_at),
+            "decision": row.decision, "note": row.note, "state": str(row.timing.state),
+            "elapsed_minutes": round(row.timing.elapsed_minutes, 1), "due_minutes": row.timing.due_minutes,
+        } for row in sla.timeline(r, utcnow())],
+    }
+
+
+def _job(job: Job) -> dict[str, Any]:
+    return {"id": job.id, "kind": job.kind, "status": str(job.status), "progress": job.progress,
+            "message": job.message, "error": job.error, "created_at": _time(job.created_at),
+            "finished_at": _time(job.finished_at)}
+
+
+def _app(app: App) -> dict[str, Any]:
+    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None)
+    return {"id": app.id, "name": app.name, "fqdn": app.fqdn, "stack": str(app.stack),
+            "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
+            "ip": app.ip, "live_release": live.number if live else None}

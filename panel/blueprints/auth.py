@@ -1,19 +1,19 @@
-"""Sign-in, sign-out and password changes."""
+"""Sign-in, sign-out, password changes and personal API tokens."""
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import IntegerField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from panel.extensions import db, limiter, login_manager
-from panel.models import User
+from panel.models import ApiToken, User
 from panel.permissions import login_required, public
-from panel.services import accounts
+from panel.services import accounts, api_tokens
 from panel.services.passwords import WeakPassword
 
 bp = Blueprint("auth", __name__)
@@ -30,6 +30,14 @@ class PasswordChangeForm(FlaskForm):
     confirm = PasswordField(
         "Ulangi kata sandi baru", validators=[EqualTo("new", "Kata sandi baru tidak sama.")]
     )
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField("Nama token (untuk apa dipakai)", validators=[DataRequired(), Length(max=100)])
+    lifetime_days = IntegerField(
+        "Berlaku (hari)", default=90,
+        validators=[Optional(), NumberRange(1, api_tokens.MAX_LIFETIME_DAYS)],
+        description="Kosongkan agar berlaku sampai dicabut.")
 
 
 def init_app(app: Flask) -> None:
@@ -114,3 +122,36 @@ def password() -> Any:
             flash("Kata sandi diganti.", "info")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens() -> Any:
+    form = ApiTokenForm()
+    if form.validate_on_submit():
+        try:
+            token, secret = api_tokens.issue(current_user, form.name.data or "",  # type: ignore[arg-type]
+                                             form.lifetime_days.data)
+        except api_tokens.TokenRefused as refused:
+            flash(str(refused), "error")
+        else:
+            db.session.commit()
+            # Shown once, in this response only: only its digest is kept.
+            page = render_template("auth/token_issued.html", token=token, secret=secret)
+            return page, 201, {"Cache-Control": "no-store"}
+    return render_template("auth/tokens.html", form=form,
+                           tokens=api_tokens.active_tokens(current_user))  # type: ignore[arg-type]
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> Any:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != current_user.id:
+        abort(404)  # another user's token is not even acknowledged
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    api_tokens.revoke(token, current_user)  # type: ignore[arg-type]
+    db.session.commit()
+    flash(f"Token {token.name} dicabut.", "info")
+    return redirect(url_for("auth.tokens"))

@@ -9,18 +9,17 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from panel import storage, tasks
+from panel import request_actions, storage
 from panel.extensions import db
-from panel.jobs import launch
 from panel.models import (
     Attachment,
     AttachmentKind,
     HostingRequest,
-    Job,
     JobStatus,
     ReleaseStatus,
     RequestStatus,
@@ -30,12 +29,9 @@ from panel.models.workflow import Comment
 from panel.permissions import DATA_CENTER_ROLES, require_request_access, require_role, visible_requests
 from panel.services import (
     allocation,
-    deployment,
     fulfilment,
     hosting_requests,
-    letters,
     scanning,
-    subdomains,
     workflow,
 )
 
@@ -103,7 +99,7 @@ def index() -> Any:
     query = select(HostingRequest).where(visible_requests(current_user)).order_by(HostingRequest.id.desc())
     if status in set(RequestStatus):
         query = query.where(HostingRequest.status == status)
-    page = db.paginate(query, per_page=25)
+    page = db.paginate(query.options(selectinload(HostingRequest.opd)), per_page=25)
     return render_template("requests/index.html", page=page, status=status, statuses=RequestStatus)
 
 
@@ -125,16 +121,11 @@ def new() -> Any:
             stack=form.stack.data or "", description=form.description.data or "",
             contact=form.contact.data or "")
         try:
-            filed = hosting_requests.file_request(
+            filed = request_actions.file_request(
                 current_user, draft, letters,
                 hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None,
-                submission_key=form.submission_key.data, template_key=template_key,
-                number_pattern=current_app.config["REQUEST_NUMBER_PATTERN"],
-                attachment_store=storage.attachments(), artifact_store=storage.artifacts(),
-                limits=hosting_requests.Limits(current_app.config["BUNDLE_MAX_BYTES"],
-                                               current_app.config["ATTACHMENT_MAX_BYTES"]),
-                subdomain_policy=subdomains.SubdomainPolicy.from_config(current_app.config))
-        except hosting_requests.RequestRefused as refused:
+                form.submission_key.data)
+        except request_actions.REFUSALS as refused:
             db.session.rollback()
             flash(str(refused), "error")
         else:
@@ -153,9 +144,7 @@ def show(request_id: int) -> Any:
     open_step = next((s for s in hosting_request.steps if s.finished_at is None), None)
     comments = db.session.scalars(select(Comment).where(Comment.request_id == hosting_request.id)
                                   .order_by(Comment.id)).all()
-    job = db.session.scalar(select(Job).where(Job.target_type == "HostingRequest",
-                                              Job.target_id == str(hosting_request.id))
-                            .order_by(Job.id.desc()).limit(1))
+    job = request_actions.latest_job(hosting_request)
     app = allocation.app_of(hosting_request)
     live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None) if app else None
     return render_template(
@@ -177,7 +166,7 @@ def act(request_id: int) -> Any:
     if form.validate_on_submit():
         try:
             workflow.act(hosting_request, current_user, form.decision.data or None, form.note.data or "")
-        except workflow.WorkflowError as refused:
+        except request_actions.REFUSALS as refused:
             db.session.rollback()
             flash(str(refused), "error")
         else:
@@ -241,12 +230,9 @@ def scan(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        fulfilment.expect_action(hosting_request, "scan")
-        fulfilment.bundle_of(hosting_request)
-    except fulfilment.ActionRefused as refused:
+        request_actions.start_scan(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
         _refused(refused)
-        return _back(request_id)
-    launch("scan", hosting_request, current_user, tasks.scan_request, hosting_request.id, current_user.id)
     return _back(request_id)
 
 
@@ -257,8 +243,8 @@ def accept_review(request_id: int) -> Any:
     form = ReviewAcceptanceForm()
     if form.validate_on_submit():
         try:
-            fulfilment.accept_review(hosting_request, current_user, form.reason.data or "")
-        except (fulfilment.ActionRefused, scanning.ScanRefused, workflow.WorkflowError) as refused:
+            request_actions.accept_review(hosting_request, current_user, form.reason.data or "")
+        except request_actions.REFUSALS as refused:
             _refused(refused)
         else:
             db.session.commit()
@@ -274,10 +260,8 @@ def replace_bundle(request_id: int) -> Any:
     if form.validate_on_submit() and form.bundle.data:
         upload = hosting_requests.Upload(form.bundle.data.filename or "", form.bundle.data.stream)
         try:
-            artifact = hosting_requests.store_bundle(current_user, upload, storage.artifacts(),
-                                                     current_app.config["BUNDLE_MAX_BYTES"])
-            fulfilment.replace_bundle(hosting_request, current_user, artifact)
-        except (hosting_requests.RequestRefused, fulfilment.ActionRefused) as refused:
+            request_actions.replace_bundle(hosting_request, current_user, upload)
+        except request_actions.REFUSALS as refused:
             _refused(refused)
         else:
             db.session.commit()
@@ -292,10 +276,8 @@ def allocate(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-        app = fulfilment.allocate(hosting_request, current_user, zone,
-                                  subdomains.SubdomainPolicy.from_config(current_app.config))
-    except (fulfilment.ActionRefused, allocation.AllocationRefused) as refused:
+        app = request_actions.allocate(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
         _refused(refused)
     else:
         db.session.commit()
@@ -310,11 +292,9 @@ def deploy(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        fulfilment.expect_action(hosting_request, "deploy")
-    except fulfilment.ActionRefused as refused:
+        request_actions.start_deploy(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
         _refused(refused)
-        return _back(request_id)
-    launch("deploy", hosting_request, current_user, tasks.deploy_request, hosting_request.id, current_user.id)
     return _back(request_id)
 
 
@@ -325,10 +305,8 @@ def issue_login(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        account, password = fulfilment.issue_login(hosting_request, current_user, current_app.config,
-                                                   storage.attachments())
-    except (fulfilment.ActionRefused, deployment.DeployFailed, workflow.WorkflowError,
-            letters.LetterError) as refused:
+        account, password = request_actions.issue_login(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
         _refused(refused)
         return _back(request_id)
     db.session.commit()
@@ -345,9 +323,8 @@ def response_letter(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        fulfilment.write_response_letter(hosting_request, current_user, current_app.config,
-                                         storage.attachments())
-    except (fulfilment.ActionRefused, letters.LetterError) as refused:
+        request_actions.write_response_letter(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
         _refused(refused)
     else:
         db.session.commit()

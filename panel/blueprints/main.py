@@ -6,8 +6,9 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_login import current_user
 
+from panel.models.base import utcnow
 from panel.permissions import login_required
-from panel.services import inventory
+from panel.services import inventory, worklist
 
 bp = Blueprint("main", __name__)
 
@@ -15,4 +16,12 @@ bp = Blueprint("main", __name__)
 @bp.get("/")
 @login_required
 def dashboard() -> Any:
-    return render_template("main/dashboard.html", summary=inventory.summary_for(current_user))
+    return render_template("main/dashboard.html", summary=inventory.summary_for(current_user),
+                           worklist=worklist.worklist_for(current_user, utcnow()))
+
+
+@bp.get("/dashboard/steps")
+@login_required
+def dashboard_steps() -> Any:
+    # The dashboard's script swaps this fragment in every 30 seconds; it is the same partial.
+    return render_template("main/_steps.html", worklist=worklist.worklist_for(current_user, utcnow()))

@@ -1,5 +1,5 @@
 """The domain, as SQLAlchemy models. Import models from here."""
-from panel.models.accounts import AppAccount, Opd, Role, RoleKey, User, user_roles
+from panel.models.accounts import ApiToken, AppAccount, Opd, Role, RoleKey, User, user_roles
 from panel.models.audit import AuditEvent
 from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, RequestStatus
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
@@ -9,7 +9,7 @@ from panel.models.scans import Artifact, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
-    "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
+    "ApiToken", "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "IpAllocation", "IpPool",
     "Job", "JobStatus", "Opd", "Release", "ReleaseStatus", "RequestStatus", "RequestStep", "Role",
     "RoleKey", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone", "user_roles",

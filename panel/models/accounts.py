@@ -113,3 +113,24 @@ class AppAccount(db.Model):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="app_account")
     app: Mapped["App"] = relationship(back_populates="account")  # noqa: F821, UP037
+
+
+class ApiToken(db.Model):
+    """A personal API token: the holder acts through /api/v1 with its owner's roles.
+
+    Only a SHA-256 digest of the secret is kept (the secret is random, so no slow hash is needed);
+    the public prefix finds the row without scanning.
+    """
+
+    __tablename__ = "api_tokens"
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[created_at]
+    expires_at: Mapped[timestamp]
+    last_used_at: Mapped[timestamp]
+    revoked_at: Mapped[timestamp]
+
+    user: Mapped[User] = relationship()

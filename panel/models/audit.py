@@ -1,19 +1,20 @@
 """The append-only audit trail: who did what, when, from where."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, DateTime, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from panel.extensions import db
-from panel.models.base import created_at, intpk
+from panel.models.base import intpk, utcnow
 
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     id: Mapped[intpk]
-    at: Mapped[created_at]
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     actor: Mapped[str] = mapped_column(String(64))  # username kept as text: users may be renamed
     action: Mapped[str] = mapped_column(String(64), index=True)

@@ -1,22 +1,41 @@
 """Container hosts as the panel sees them: the internal CA, agent enrolment, and agent clients."""
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from agents.client import AgentClient, AgentError
-from agents.pki import EnrolledAgent, Enrolments, PanelCA, SqliteEnrolmentTokens
+from agents.pki import EnrolledAgent, Enrolments, PanelCA, SqliteEnrolmentTokens, validate_addresses
 from agents.protocol import InvalidName, label
 from panel import audit
 from panel.extensions import db
 from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
+from panel.services.allocation import HOST_MEMORY_RESERVE_MB
+
+DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherwise
+# The worker refreshes facts every minute; older facts than this mean the refresh keeps failing.
+FACTS_STALE_AFTER = timedelta(minutes=5)
+DISK_LOW_FRACTION = 0.1
 
 
 class HostRefused(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Health:
+    """How a host looks to an operator: fine or not, and why, in a few words."""
+
+    healthy: bool
+    summary: str
 
 
 class PanelPKI:
@@ -40,14 +59,41 @@ def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | Non
         label(name)
     except InvalidName as invalid:
         raise HostRefused(f"Nama host tidak sah: {invalid}") from invalid
+    try:
+        validate_addresses([address])
+    except ValueError as invalid:
+        raise HostRefused(f"Alamat agen tidak sah (nama DNS atau alamat IP): {address!r}") from invalid
+    if not 0 < port < 65536:
+        raise HostRefused(f"Port agen tidak sah: {port}")
     if db.session.scalar(select(Host).where(Host.name == name)):
         raise HostRefused(f"Host {name!r} sudah terdaftar.")
+    host = Host(name=name, agent_url=_agent_url(address, port), status=HostStatus.PENDING)
+    try:
+        with db.session.begin_nested():
+            db.session.add(host)
+            db.session.flush()
+    except IntegrityError as clash:  # the same form sent twice at once: the unique name decides
+        raise HostRefused(f"Host {name!r} sudah terdaftar.") from clash
+    # Issued only once the row exists, so a refused registration leaves no token behind.
     token = pki.enrolments.issue_token(name, [address])
-    host = Host(name=name, agent_url=f"https://{address}:{port}", status=HostStatus.PENDING)
-    db.session.add(host)
-    db.session.flush()
     audit.record("host.add", host, actor=user, address=address, port=port)
     return host, token
+
+
+def reissue_token(pki: PanelPKI, host: Host, user: User | None) -> str:
+    """Issue a new one-time token for a host whose agent has not enrolled yet; return it."""
+    if host.cert_fingerprint is not None:
+        raise HostRefused(f"Agen {host.name} sudah terdaftar; token baru tidak diperlukan.")
+    address = urlsplit(host.agent_url).hostname or ""
+    token = pki.enrolments.issue_token(host.name, [address])
+    audit.record("host.reissue_token", host, actor=user)
+    return token
+
+
+def enrolment_command(pki: PanelPKI, token: str, panel_url: str) -> str:
+    """Return the command run on the host to enrol its agent (the token travels in the environment)."""
+    return (f"WADAH_AGENT_TOKEN={token} wadah agent enroll --panel {panel_url.rstrip('/')}"
+            f" --ca-sha256 {pki.ca.ca_sha256}")
 
 
 def record_enrolment(enrolled: EnrolledAgent) -> Host:
@@ -57,6 +103,13 @@ def record_enrolment(enrolled: EnrolledAgent) -> Host:
         raise HostRefused(f"Host {enrolled.agent_name!r} tidak terdaftar.")
     host.cert_fingerprint, host.enrolled_at, host.status = enrolled.fingerprint, utcnow(), HostStatus.ONLINE
     audit.record("host.enrol", host, actor=None, fingerprint=enrolled.fingerprint)
+    return host
+
+
+def expect_enrolled(host: Host) -> Host:
+    """Return `host` if its agent has enrolled, so the panel can talk to it; raise HostRefused if not."""
+    if host.cert_fingerprint is None:
+        raise HostRefused(f"Agen {host.name} belum mendaftar; jalankan perintah pendaftarannya di host.")
     return host
 
 
@@ -70,3 +123,33 @@ def refresh_facts(pki: PanelPKI, host: Host) -> dict[str, Any]:
         raise HostRefused(f"Agen {host.name} tidak dapat dihubungi: {error}") from error
     host.facts, host.last_seen_at, host.status = facts, utcnow(), HostStatus.ONLINE
     return facts
+
+
+def _agent_url(address: str, port: int) -> str:
+    try:
+        bracketed = ipaddress.ip_address(address).version == 6
+    except ValueError:
+        bracketed = False
+    return f"https://[{address}]:{port}" if bracketed else f"https://{address}:{port}"
+
+
+def health(host: Host, now: datetime) -> Health:
+    """Judge a host from its status and last facts: enrolled, reachable, fresh, with room left."""
+    if host.status == HostStatus.PENDING:
+        return Health(False, "Menunggu pendaftaran agen")
+    if host.status == HostStatus.RETIRED:
+        return Health(False, "Tidak dipakai lagi")
+    if host.status == HostStatus.UNREACHABLE:
+        return Health(False, "Agen tidak dapat dihubungi")
+    seen = host.last_seen_at
+    if seen is not None and seen.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
+        seen = seen.replace(tzinfo=now.tzinfo)
+    if seen is None or now - seen > FACTS_STALE_AFTER:
+        return Health(False, "Fakta usang: agen tidak melapor beberapa menit terakhir")
+    facts = host.facts or {}
+    if facts.get("memory_available_bytes", 0) < HOST_MEMORY_RESERVE_MB * 1024 * 1024:
+        return Health(False, "Memori bebas di bawah cadangan minimum")
+    for path, usage in (facts.get("disk") or {}).items():
+        if usage.get("total_bytes") and usage.get("free_bytes", 0) < DISK_LOW_FRACTION * usage["total_bytes"]:
+            return Health(False, f"Disk {path} hampir penuh")
+    return Health(True, "Sehat")

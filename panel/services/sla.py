@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy import ColumnElement, and_, func, literal, select
 
 from panel.extensions import db
 from panel.models import HostingRequest, RequestStep, Role
@@ -111,14 +111,19 @@ def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
 
 def overdue_steps(now: datetime, *, unnotified_only: bool = False) -> list[RequestStep]:
     """Return the open steps whose Mutu Baku ran out before `now`, oldest first."""
-    query = select(RequestStep).where(
+    query = select(RequestStep).where(is_overdue(now))
+    if unnotified_only:
+        query = query.where(RequestStep.overdue_notified_at.is_(None))
+    return list(db.session.scalars(query.order_by(RequestStep.started_at, RequestStep.id)))
+
+
+def is_overdue(now: datetime) -> ColumnElement[bool]:
+    """Return the filter selecting the open steps whose Mutu Baku ran out before `now`."""
+    return and_(
         RequestStep.finished_at.is_(None),
         RequestStep.due_minutes.is_not(None),
         _deadline_before(_utc(now)),
     )
-    if unnotified_only:
-        query = query.where(RequestStep.overdue_notified_at.is_(None))
-    return list(db.session.scalars(query.order_by(RequestStep.started_at, RequestStep.id)))
 
 
 def compliance(

@@ -54,12 +54,14 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "REMEMBER_COOKIE_SECURE": False,
         "RATELIMIT_ENABLED": False,
     })
-    @app.before_request
     def _forget_per_request_caches() -> None:
         # The test's app context outlives each request, and Flask-Login and Flask-WTF cache the
         # user and the CSRF token on `g`: without this a second client inherits the first's.
+        # It runs before every other hook, so the access check never sees a stale user.
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_per_request_caches)
 
     with app.app_context():
         workflow.ensure_builtin_templates()  # what `wadah db upgrade` does after migrating

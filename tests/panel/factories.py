@@ -62,3 +62,70 @@ def hosting_request(owner: Opd | None = None, template: str = "muara_enim", **fi
                                         uploaded_by_id=admin.id))
     db.session.flush()
     return filed
+
+
+def scan_report(verdict: str = "clean", sha256: str | None = None, **fields: Any):  # type: ignore[no-untyped-def]
+    """Record a finished scan of the bundle `sha256` (a new stored bundle by default)."""
+    from panel.models import Artifact, ScanReport
+
+    if sha256 is None:
+        sha256 = f"{next(_seq):064x}"
+        db.session.add(Artifact(sha256=sha256, size=1, original_name="situs.zip"))
+    report = ScanReport(**{"artifact_sha256": sha256, "verdict": verdict, **fields})
+    db.session.add(report)
+    db.session.flush()
+    return report
+
+
+def release(app: App, number: int | None = None, status: str = "live", verdict: str = "clean",
+            **fields: Any):  # type: ignore[no-untyped-def]
+    """Add release `number` (the next one by default) of `app`, built from a freshly scanned bundle."""
+    from panel.models import Release
+
+    report = fields.pop("scan_report", None) or scan_report(verdict)
+    number = number or len(app.releases) + 1
+    made = Release(**{"app": app, "number": number, "artifact_sha256": report.artifact_sha256,
+                      "scan_report_id": report.id, "status": status, **fields})
+    db.session.add(made)
+    db.session.flush()
+    return made
+
+
+ZONE_SECRET = "d2FkYWgtdGVzdC10c2lnLXNlY3JldC0wMTIzNDU2Nzg5"  # base64, for zones no test probes for real
+
+
+def host(**fields: Any):  # type: ignore[no-untyped-def]
+    """Register a host whose agent has not enrolled yet (no token is issued)."""
+    from panel.models import Host, HostStatus
+
+    n = next(_seq)
+    made = Host(**{"name": f"node{n}", "agent_url": "https://127.0.0.1:17443", "status": HostStatus.PENDING,
+                   **fields})
+    db.session.add(made)
+    db.session.flush()
+    return made
+
+
+def zone(**fields: Any):  # type: ignore[no-untyped-def]
+    """Register a zone whose primary server is a closed loopback port."""
+    from panel.models import Zone
+    from tests.panel.agent import free_port
+
+    n = next(_seq)
+    made = Zone(**{"name": f"zona{n}.go.id", "primary_server": f"127.0.0.1:{free_port()}",
+                   "tsig_key_name": "wadah-update", "tsig_secret": ZONE_SECRET, "record_ip": "127.0.0.1",
+                   **fields})
+    db.session.add(made)
+    db.session.flush()
+    return made
+
+
+def pool(**fields: Any):  # type: ignore[no-untyped-def]
+    from panel.models import IpPool
+
+    n = next(_seq)
+    made = IpPool(**{"name": f"pool{n}", "network": "127.42.0.0/24", "first": "127.42.0.10",
+                     "last": "127.42.0.20", **fields})
+    db.session.add(made)
+    db.session.flush()
+    return made

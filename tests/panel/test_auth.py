@@ -114,3 +114,10 @@ def test_session_cookie_is_http_only_and_same_site(client: FlaskClient, login_as
     login_as(RoleKey.AUDITOR)
     cookie = client.get_cookie("wadah_session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_pages_renew_the_idle_session_but_background_polls_do_not(client: FlaskClient, login_as) -> None:
+    login_as(RoleKey.TECHNICIAN)
+    assert "wadah_session=" in client.get("/").headers.get("Set-Cookie", "")
+    poll = client.get("/dashboard/steps")
+    assert poll.status_code == 200 and "Set-Cookie" not in poll.headers

@@ -12,8 +12,9 @@ import pytest
 from flask import Flask, url_for
 
 from panel.extensions import db
-from panel.models import RoleKey
+from panel.models import Job, RoleKey
 from panel.permissions import DATA_CENTER_ROLES, access_of
+from panel.services import api_tokens
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 
@@ -23,6 +24,9 @@ SIGNED_IN = frozenset(RoleKey)
 DATA_CENTER = frozenset(DATA_CENTER_ROLES)
 REQUEST_READERS = DATA_CENTER | {RoleKey.OPD_ADMIN}
 TECHNICIAN = frozenset({RoleKey.TECHNICIAN})
+SUPERADMIN = frozenset({RoleKey.SUPERADMIN})
+INFRASTRUCTURE_READERS = frozenset({RoleKey.TECHNICIAN, RoleKey.SUPERADMIN})
+AUDIT_READERS = frozenset({RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.AUDITOR, RoleKey.SUPERADMIN})
 
 
 def _no_args() -> dict[str, Any]:
@@ -40,12 +44,46 @@ def _foreign_attachment() -> dict[str, Any]:
     return {"request_id": filed.id, "attachment_id": filed.attachments[0].id}
 
 
+def _foreign_job() -> dict[str, Any]:
+    filed = factories.hosting_request()
+    job = Job(kind="scan", target_type="HostingRequest", target_id=str(filed.id))
+    db.session.add(job)
+    db.session.flush()
+    return {"job_id": job.id}
+
+
+def _foreign_app() -> dict[str, Any]:
+    return {"app_id": factories.app().id}
+
+
+def _someone_elses_token() -> dict[str, Any]:
+    # Nobody may revoke another user's token: it answers 404 and changes nothing.
+    token, _secret = api_tokens.issue(factories.user([RoleKey.TECHNICIAN]), "ci", None)
+    return {"token_id": token.id}
+
+
+def _pending_host() -> dict[str, Any]:
+    return {"host_id": factories.host().id}
+
+
+def _zone() -> dict[str, Any]:
+    # Its server is a closed loopback port: a permitted "Uji" fails at once and touches nothing.
+    return {"zone_id": factories.zone().id}
+
+
+def _sop_template() -> dict[str, Any]:
+    return {"key": "muara_enim"}
+
+
 # endpoint → (method, who may use it, what builds the URL's arguments)
 MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "auth.login": ("GET", EVERYONE, _no_args),
     "auth.logout": ("POST", SIGNED_IN, _no_args),
     "auth.password": ("GET", SIGNED_IN, _no_args),
     "main.dashboard": ("GET", SIGNED_IN, _no_args),
+    "main.dashboard_steps": ("GET", SIGNED_IN, _no_args),
+    "audit.index": ("GET", AUDIT_READERS, _no_args),
+    "audit.export": ("GET", AUDIT_READERS, _no_args),
     "requests.index": ("GET", REQUEST_READERS, _no_args),
     "requests.new": ("GET", frozenset({RoleKey.OPD_ADMIN}), _no_args),
     "requests.show": ("GET", DATA_CENTER, _foreign_request),
@@ -60,8 +98,42 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "requests.deploy": ("POST", TECHNICIAN, _foreign_request),
     "requests.issue_login": ("POST", TECHNICIAN, _foreign_request),
     "requests.response_letter": ("POST", frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    "admin.hosts_index": ("GET", INFRASTRUCTURE_READERS, _no_args),
+    "admin.add_host": ("POST", SUPERADMIN, _no_args),
+    "admin.refresh_host": ("POST", SUPERADMIN, _pending_host),
+    "admin.reissue_token": ("POST", SUPERADMIN, _pending_host),
+    "admin.zones_index": ("GET", INFRASTRUCTURE_READERS, _no_args),
+    "admin.add_zone": ("POST", SUPERADMIN, _no_args),
+    "admin.zone": ("GET", INFRASTRUCTURE_READERS, _zone),
+    "admin.probe_zone": ("POST", SUPERADMIN, _zone),
+    "admin.pools_index": ("GET", INFRASTRUCTURE_READERS, _no_args),
+    "admin.add_pool": ("POST", SUPERADMIN, _no_args),
+    "admin.sop_templates": ("GET", SUPERADMIN, _no_args),
+    "admin.sop_template": ("GET", SUPERADMIN, _sop_template),
+    "admin.revise_sop": ("POST", SUPERADMIN, _sop_template),
+    "apps.index": ("GET", SIGNED_IN, _no_args),
     "api.health": ("GET", EVERYONE, _no_args),
     "api.me": ("GET", SIGNED_IN, _no_args),
+    "api.openapi": ("GET", EVERYONE, _no_args),
+    "api.list_requests": ("GET", REQUEST_READERS, _no_args),
+    "api.file_request": ("POST", frozenset({RoleKey.OPD_ADMIN}), _no_args),
+    "api.get_request": ("GET", DATA_CENTER, _foreign_request),
+    "api.act": ("POST", DATA_CENTER, _foreign_request),
+    "api.dispose": ("POST", frozenset({RoleKey.HEAD, RoleKey.COORDINATOR}), _foreign_request),
+    "api.comment": ("POST", DATA_CENTER, _foreign_request),
+    "api.attachment": ("GET", DATA_CENTER, _foreign_attachment),
+    "api.scan": ("POST", TECHNICIAN, _foreign_request),
+    "api.accept_review": ("POST", TECHNICIAN, _foreign_request),
+    "api.replace_bundle": ("POST", TECHNICIAN, _foreign_request),
+    "api.allocate": ("POST", TECHNICIAN, _foreign_request),
+    "api.deploy": ("POST", TECHNICIAN, _foreign_request),
+    "api.issue_login": ("POST", TECHNICIAN, _foreign_request),
+    "api.response_letter": ("POST", frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    "api.get_job": ("GET", DATA_CENTER, _foreign_job),
+    "api.list_apps": ("GET", SIGNED_IN, _no_args),
+    "api.get_app": ("GET", DATA_CENTER, _foreign_app),
+    "auth.tokens": ("GET", SIGNED_IN, _no_args),
+    "auth.revoke_token": ("POST", frozenset(), _someone_elses_token),
     "api.enroll_agent": ("POST", EVERYONE, _no_args),  # the one-time token is the credential
 }
 IGNORED = {"static"}
@@ -83,12 +155,20 @@ def test_undeclared_route_is_refused(app: Flask) -> None:
     assert app.test_client().get("/forgotten").status_code == 403
 
 
+def test_the_vendored_assets_are_public(app: Flask) -> None:
+    for asset in ("wadah.css", "dashboard.js"):
+        assert app.test_client().get(f"/static/{asset}").status_code == 200
+
+
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
 @pytest.mark.parametrize("who", sorted(EVERYONE))
 def test_route_answers_each_role_as_declared(app, client, login_as, endpoint: str, who: str) -> None:
     method, allowed, arguments = MATRIX[endpoint]
+    headers = {}
     if who != ANONYMOUS:
-        login_as(RoleKey(who))
+        user = login_as(RoleKey(who))
+        if endpoint.startswith("api."):  # the API reads no session: it is called with a token
+            headers["Authorization"] = "Bearer " + api_tokens.issue(user, "matrix", None)[1]
     values = arguments()
     db.session.commit()
     with app.test_request_context():
@@ -96,7 +176,7 @@ def test_route_answers_each_role_as_declared(app, client, login_as, endpoint: st
     data = {}
     if method == "POST":
         data["csrf_token"] = csrf_token(client, "/login" if who == ANONYMOUS else "/account/password")
-    response = client.open(url, method=method, data=data)
+    response = client.open(url, method=method, data=data, headers=headers)
     sent_to_login = response.status_code == 302 and "next=" in (response.location or "")
     refused = response.status_code in (401, 403, 404) or sent_to_login
     if who in allowed:

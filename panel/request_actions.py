@@ -1,0 +1,104 @@
+"""What a user can do to a hosting request, wired to this panel's configuration and queues.
+
+The web pages and the JSON API both call these functions, so a rule or a limit has one home; they
+differ only in how they read input and answer. Each function raises one of `REFUSALS` with a
+message fit for the user, and leaves committing to the caller.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import current_app
+from sqlalchemy import select
+
+from panel import jobs, storage, tasks
+from panel.extensions import db
+from panel.models import App, AppAccount, HostingRequest, Job, User
+from panel.services import (
+    allocation,
+    deployment,
+    fulfilment,
+    hosting_requests,
+    letters,
+    scanning,
+    subdomains,
+    workflow,
+)
+
+REFUSALS: tuple[type[Exception], ...] = (
+    workflow.WorkflowError, fulfilment.ActionRefused, allocation.AllocationRefused,
+    hosting_requests.RequestRefused, scanning.ScanRefused, deployment.DeployFailed, letters.LetterError,
+)
+
+
+class JobAlreadyRunning(fulfilment.ActionRefused):
+    """The same job is already queued or running for this request (a double submit)."""
+
+
+def file_request(user: User, draft: workflow.RequestDraft,
+                 letters_by_kind: Mapping[str, hosting_requests.Upload],
+                 bundle: hosting_requests.Upload | None, submission_key: str | None) -> HostingRequest:
+    """File a new request under the configured SOP template; the same `submission_key` files once."""
+    config = current_app.config
+    return hosting_requests.file_request(
+        user, draft, letters_by_kind, bundle, submission_key=submission_key,
+        template_key=config["DEFAULT_SOP_TEMPLATE"], number_pattern=config["REQUEST_NUMBER_PATTERN"],
+        attachment_store=storage.attachments(), artifact_store=storage.artifacts(),
+        limits=hosting_requests.Limits(config["BUNDLE_MAX_BYTES"], config["ATTACHMENT_MAX_BYTES"]),
+        subdomain_policy=subdomains.SubdomainPolicy.from_config(config))
+
+
+def start_scan(request: HostingRequest, user: User) -> Job:
+    """Queue the security scan of the request's bundle (SOP step 4)."""
+    fulfilment.expect_action(request, "scan")
+    fulfilment.bundle_of(request)
+    _refuse_second("scan", request)
+    return jobs.launch("scan", request, user, tasks.scan_request, request.id, user.id)
+
+
+def accept_review(request: HostingRequest, user: User, reason: str) -> None:
+    """Accept a `review` verdict with a written reason."""
+    fulfilment.accept_review(request, user, reason)
+
+
+def replace_bundle(request: HostingRequest, user: User, upload: hosting_requests.Upload) -> None:
+    """Store a new app bundle for the request; it has to be scanned again."""
+    artifact = hosting_requests.store_bundle(user, upload, storage.artifacts(),
+                                             current_app.config["BUNDLE_MAX_BYTES"])
+    fulfilment.replace_bundle(request, user, artifact)
+
+
+def allocate(request: HostingRequest, user: User) -> App:
+    """Allocate the subdomain, host and address for the request (SOP step 5)."""
+    zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+    policy = subdomains.SubdomainPolicy.from_config(current_app.config)
+    return fulfilment.allocate(request, user, zone, policy)
+
+
+def start_deploy(request: HostingRequest, user: User) -> Job:
+    """Queue the deploy of the scanned bundle to the allocated host (SOP step 6)."""
+    fulfilment.expect_action(request, "deploy")
+    _refuse_second("deploy", request)
+    return jobs.launch("deploy", request, user, tasks.deploy_request, request.id, user.id)
+
+
+def issue_login(request: HostingRequest, user: User) -> tuple[AppAccount, str]:
+    """Create the app's Web Panel login; the password is returned once and never kept in clear."""
+    return fulfilment.issue_login(request, user, current_app.config, storage.attachments())
+
+
+def write_response_letter(request: HostingRequest, user: User) -> None:
+    """Write the response letter (Surat tanggapan) to the OPD and attach it."""
+    fulfilment.write_response_letter(request, user, current_app.config, storage.attachments())
+
+
+def latest_job(request: HostingRequest) -> Job | None:
+    return db.session.scalar(select(Job).where(Job.target_type == "HostingRequest",
+                                               Job.target_id == str(request.id))
+                             .order_by(Job.id.desc()).limit(1))
+
+
+def _refuse_second(kind: str, request: HostingRequest) -> None:
+    if jobs.unfinished(jobs.latest(kind, request)):
+        raise JobAlreadyRunning(
+            "Pekerjaan yang sama sedang berjalan untuk permohonan ini; tunggu hingga selesai.")

@@ -1,0 +1,98 @@
+"""Personal API tokens: issue one (shown once), find its owner from a request header, revoke it.
+
+A token reads `wadah_<prefix>_<secret>`. The prefix is public and indexed; only a SHA-256 of the
+secret is stored, compared in constant time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from panel import audit
+from panel.extensions import db
+from panel.models import ApiToken, User
+from panel.models.base import utcnow
+
+MAX_TOKENS_PER_USER = 20
+MAX_LIFETIME_DAYS = 365
+_TOKEN = re.compile(r"wadah_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})")
+# Writing last_used_at on every call would make each API read a write; a coarse mark is enough.
+_USE_MARK_INTERVAL = timedelta(minutes=5)
+
+
+class TokenRefused(ValueError):
+    """A token cannot be issued (too many, bad name or lifetime)."""
+
+
+def issue(user: User, name: str, lifetime_days: int | None) -> tuple[ApiToken, str]:
+    """Create a token for `user`; return it with the clear token, which is never stored or shown again."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise TokenRefused("Nama token wajib diisi (paling banyak 100 karakter).")
+    if lifetime_days is not None and not 1 <= lifetime_days <= MAX_LIFETIME_DAYS:
+        raise TokenRefused(f"Masa berlaku token 1 sampai {MAX_LIFETIME_DAYS} hari.")
+    if len(active_tokens(user)) >= MAX_TOKENS_PER_USER:
+        raise TokenRefused(f"Paling banyak {MAX_TOKENS_PER_USER} token aktif; cabut yang tidak dipakai.")
+    prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, prefix=prefix, secret_sha256=_digest(secret),
+                     expires_at=utcnow() + timedelta(days=lifetime_days) if lifetime_days else None)
+    db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.issue", token, actor=user, name=name, prefix=prefix)
+    return token, f"wadah_{prefix}_{secret}"
+
+
+def active_tokens(user: User) -> list[ApiToken]:
+    """Return `user`'s tokens that are neither revoked nor expired, newest first."""
+    now = utcnow()
+    return [token for token in db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc()))
+        if not _expired(token, now)]
+
+
+def revoke(token: ApiToken, by: User) -> None:
+    """Revoke `token` at once; requests carrying it are refused from now on."""
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record("api_token.revoke", token, actor=by, prefix=token.prefix)
+
+
+def user_for(authorization: str | None) -> User | None:
+    """Return the active user an `Authorization: Bearer` header stands for, or None."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    match = _TOKEN.fullmatch(authorization.removeprefix("Bearer ").strip())
+    if match is None:
+        return None
+    prefix, secret = match.groups()
+    token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == prefix))
+    now = utcnow()
+    if (token is None or token.revoked_at is not None or _expired(token, now)
+            or not hmac.compare_digest(token.secret_sha256, _digest(secret))):
+        return None
+    # A locked account, or one that must first change its password in the web panel, cannot act.
+    if not token.user.active or token.user.is_locked(now) or token.user.must_change_password:
+        return None
+    if token.last_used_at is None or _aware(token.last_used_at) < now - _USE_MARK_INTERVAL:
+        token.last_used_at = now
+        db.session.commit()
+    return token.user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _expired(token: ApiToken, now: datetime) -> bool:
+    return token.expires_at is not None and _aware(token.expires_at) <= now
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
