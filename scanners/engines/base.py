@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import abc
 import functools
+import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 import yara
 
@@ -22,6 +23,8 @@ RULES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file_
 
 # Content analysis reads at most this much of a file; ClamAV still sees the whole file.
 DEFAULT_MAX_CONTENT_BYTES = 32 * 1024 * 1024
+# What the scanner keeps of a media file with no PHP in it: enough for every header check.
+BINARY_HEAD_BYTES = 64 * 1024
 YARA_TIMEOUT_SECONDS = 60
 
 
@@ -105,7 +108,7 @@ _KIND_BY_EXTENSION = {
 }
 
 
-def has_php_tag(data: bytes) -> bool:
+def has_php_tag(data: bytes | mmap.mmap) -> bool:
     """Return whether `data` holds a PHP opening tag (<?php or <?=)."""
     position = data.find(b"<?")
     while position >= 0:
@@ -113,7 +116,8 @@ def has_php_tag(data: bytes) -> bool:
         if following == b"php" or following[:1] == b"=":
             return True
         position = data.find(b"<?", position + 2)
-    return b"language=\"php\"" in data or b"language='php'" in data
+    # find(), not `in`: an mmap answers `in` by comparing single bytes.
+    return data.find(b"language=\"php\"") >= 0 or data.find(b"language='php'") >= 0
 
 
 _DOCUMENTATION = frozenset(("md", "markdown", "rst", "adoc", "txt"))
@@ -165,7 +169,12 @@ def load(entry: FileEntry, rules: yara.Rules | None | RuleChooser,
     `rules` may be a function of the file's content kind, so each file meets only the rules that
     can say something about it.
     """
+    chosen_for_binary = rules(BINARY) if callable(rules) else rules
     with open(entry.fs_path, "rb") as handle:
+        if chosen_for_binary is None and _is_media_without_php(entry, handle):
+            # Most of an upload's bytes are images and fonts: no rule reads them, so only their head
+            # (for the magic-number checks) is copied into memory.
+            return ScannedFile(entry, handle.read(BINARY_HEAD_BYTES), kind=BINARY)
         data = handle.read(max_bytes)
     item = ScannedFile(entry, data, truncated=entry.size > len(data))
     item.kind = content_kind(entry, data)
@@ -176,6 +185,19 @@ def load(entry: FileEntry, rules: yara.Rules | None | RuleChooser,
             data=data, externals=yara_externals(entry), timeout=YARA_TIMEOUT_SECONDS, fast=True
         )
     return item
+
+
+def _is_media_without_php(entry: FileEntry, handle: BinaryIO) -> bool:
+    """Return whether a big file named as binary holds no PHP tag, reading it without a copy."""
+    if entry.size <= BINARY_HEAD_BYTES or _KIND_BY_EXTENSION.get(file_extension(entry.name)) != BINARY:
+        return False
+    try:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except ValueError:  # emptied since intake: read it the ordinary way
+        return False
+    with mapped:
+        # A Windows program is judged by headers that may lie anywhere: read it whole.
+        return mapped[:2] != b"MZ" and not has_php_tag(mapped)
 
 
 class FileEngine(Engine):

@@ -11,7 +11,7 @@ import pytest
 
 from scanners.engines import ENGINES
 from scanners.engines.bandit import BanditEngine
-from scanners.engines.base import FileEngine, content_kind
+from scanners.engines.base import BINARY_HEAD_BYTES, FileEngine, content_kind, load
 from scanners.engines.phpcode import Taint, normalize, strip_comments
 from scanners.findings import Finding, Severity, Verdict
 from scanners.intake import FileEntry, Tree, open_upload
@@ -142,6 +142,19 @@ def test_search_engine_cloaking_is_infected(offline_scanner: Scanner, tmp_path: 
 
 # -- file types ------------------------------------------------------------------------------------
 
+BIG_PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4096  # 1 MiB, no PHP tag in it
+
+
+def test_a_big_media_file_without_php_is_read_no_further_than_its_head(tmp_path: Path) -> None:
+    image = tmp_path / "foto.png"
+    image.write_bytes(BIG_PNG)
+    item = load(FileEntry("foto.png", str(image), len(BIG_PNG)), None)
+    assert item.kind == "binary" and item.data == BIG_PNG[:BINARY_HEAD_BYTES] and not item.truncated
+    image.write_bytes(BIG_PNG + b"<?= `id` ?>")
+    item = load(FileEntry("foto.png", str(image), len(BIG_PNG) + 11), None)
+    assert item.kind == "php" and len(item.data) == len(BIG_PNG) + 11
+
+
 @pytest.mark.parametrize("name,content,expected", [
     ("avatar.php.jpg", "<?php echo 1;", Verdict.REVIEW),
     ("x.php;.png", "x", Verdict.REVIEW),
@@ -157,6 +170,11 @@ def test_search_engine_cloaking_is_infected(offline_scanner: Scanner, tmp_path: 
     (".htaccess", "AddHandler application/x-httpd-ea-php74 .php .php7", Verdict.CLEAN),
     ("config.php.dist", "<?php return [];", Verdict.CLEAN),
     ("logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, Verdict.CLEAN),
+    # Big media files: only their head is kept, but a PHP tag anywhere in them is still found.
+    ("banner.png", BIG_PNG, Verdict.CLEAN),
+    ("banner.png", BIG_PNG + b"<?php system($_GET['c']); ?>" + BIG_PNG, Verdict.INFECTED),
+    ("installer.dat", b"MZ" + b"\x00" * 58 + (64 + len(BIG_PNG)).to_bytes(4, "little") + BIG_PNG
+     + b"PE\x00\x00" + b"\x00" * 40, Verdict.REVIEW),  # its PE header lies far past the head
 ])
 def test_dangerous_file_types(offline_scanner: Scanner, tmp_path: Path, name: str,
                               content: bytes | str, expected: Verdict) -> None:
