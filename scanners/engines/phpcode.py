@@ -10,6 +10,7 @@ import base64
 import binascii
 import bisect
 import codecs
+import functools
 import re
 import urllib.parse
 import zlib
@@ -543,7 +544,8 @@ class Taint:
 
 def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
     """Yield dangerous calls in comment-free, normalized PHP that receive request input."""
-    taint = Taint(code)
+    # Most files reach no sink worth asking about: the taint analysis runs only when one does.
+    taint = functools.cache(lambda: Taint(code))
     assigned = set(_ASSIGNED.findall(code))
     lines = _LineIndex(code)
 
@@ -561,26 +563,26 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
         literal = _literal_name(arguments[1] if name in SECOND_CALLBACK_SINKS and
                                 len(arguments) > 1 else first)
         if (name in CALLBACK_SINKS or name in SECOND_CALLBACK_SINKS) and literal in HIDDEN_CALL_NAMES:
-            if taint.carries_input(",".join(arguments)):
+            if taint().carries_input(",".join(arguments)):
                 yield TaintHit("php_tainted_exec", "critical", line,
                                f"{name}() menjalankan {literal}() atas input permintaan")
         elif name in SECOND_CALLBACK_SINKS:
-            if len(arguments) > 1 and taint.is_input(arguments[1]):
+            if len(arguments) > 1 and taint().is_input(arguments[1]):
                 yield TaintHit("php_tainted_callback", "critical", line,
                                f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
         elif name in CALLBACK_SINKS:
-            if taint.is_input(first):
+            if taint().is_input(first):
                 yield TaintHit("php_tainted_callback", "critical", line,
                                f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
         elif name in CODE_SINKS or name in COMMAND_SINKS:
             given = ",".join(arguments[:2])
             if name in COMMAND_SINKS and _SHELL_ESCAPE.search(given):
                 continue
-            if taint.carries_input(given):
+            if taint().carries_input(given):
                 yield TaintHit("php_tainted_exec", "critical", line,
                                f"{name}() menerima input permintaan (webshell)")
         elif name in INCLUDE_SINKS:
-            if taint.is_input(first):
+            if taint().is_input(first):
                 # Routers include a page named by the request after checking it against a list.
                 validated = _VALIDATION.search(code) is not None
                 yield TaintHit("php_tainted_include", "low" if validated else "high", line,
@@ -588,15 +590,15 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
                                + (" (ada validasi di berkas ini)" if validated else ""))
         elif name == "fopen":
             mode = arguments[1].strip().strip("'\"") if len(arguments) > 1 else ""
-            if taint.is_input(first) and mode[:1] in ("w", "a", "x", "c"):
+            if taint().is_input(first) and mode[:1] in ("w", "a", "x", "c"):
                 yield TaintHit("php_tainted_file_write", "high", line,
                                "Berkas dibuka untuk ditulis dengan nama dari input permintaan")
         elif name == "file_put_contents":
-            if len(arguments) > 1 and taint.is_input(first) and taint.is_input(arguments[1]):
+            if len(arguments) > 1 and taint().is_input(first) and taint().is_input(arguments[1]):
                 yield TaintHit("php_tainted_file_write", "high", line,
                                "Nama dan isi berkas diambil dari input permintaan")
         elif name == "preg_replace" and len(arguments) > 1 and _eval_modifier(first):
-            if taint.is_input(arguments[1]) or (len(arguments) > 2 and taint.is_input(arguments[2])):
+            if taint().is_input(arguments[1]) or (len(arguments) > 2 and taint().is_input(arguments[2])):
                 yield TaintHit("php_tainted_preg_eval", "critical", line,
                                "preg_replace /e dengan input permintaan")
 
@@ -604,7 +606,7 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
         # A shell command in code, not backticks quoted inside a string or doc comment.
         if not _BACKTICK_CONTEXT.search(code, max(0, match.start() - 12), match.start()):
             continue
-        if taint.carries_input(match.group(1)):
+        if taint().carries_input(match.group(1)):
             yield TaintHit("php_tainted_exec", "critical", lines.line(match.start()),
                            "Perintah shell (backtick) berisi input permintaan")
 
@@ -618,15 +620,15 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
             continue
         arguments = split_arguments(call_arguments(code, match.end() - 1))
         line = lines.line(match.start())
-        from_request = variable in taint.variables or (
-            taint.everything and variable not in assigned
+        from_request = variable in taint().variables or (
+            taint().everything and variable not in assigned
         )
         if from_request:
             yield TaintHit("php_tainted_function_name", "critical", line,
                            f"Fungsi {variable}() namanya berasal dari input permintaan")
         elif variable in literal_functions:
             function = literal_functions[variable]
-            if any(taint.is_input(argument) for argument in arguments) or taint.everything:
+            if any(taint().is_input(argument) for argument in arguments) or taint().everything:
                 yield TaintHit("php_hidden_call_request", "critical", line,
                                f"{function}() dipanggil lewat variabel {variable} dengan input "
                                "permintaan")
