@@ -29,7 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
 
     from panel import extensions, formatting, jobs, permissions, security
-    from panel.blueprints import admin, api, apps, audit, auth, hosting_requests, main
+    from panel.blueprints import admin, api, apps, audit, auth, hosting_requests, main, reports, webpanel
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
@@ -44,7 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(main.bp)
     app.register_blueprint(hosting_requests.bp)
     app.register_blueprint(apps.bp)
+    app.register_blueprint(webpanel.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(reports.bp)
     app.register_blueprint(api.bp)
     return app

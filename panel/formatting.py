@@ -66,9 +66,24 @@ def durasi(minutes: float | None) -> str:
     return f"{rest} menit"
 
 
+def angka(value: float | None, decimals: int = 0) -> str:
+    """Write a number the Indonesian way: a point between thousands, a comma before decimals."""
+    if value is None:
+        return "—"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def ukuran(size: float | None) -> str:
+    """Write a size in bytes in gibibytes, e.g. '3,5 GiB'."""
+    return "—" if size is None else f"{angka(size / 2**30, 1)} GiB"
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(tanggal)
     app.add_template_filter(durasi)
+    app.add_template_filter(angka)
+    app.add_template_filter(ukuran)
 
     @app.context_processor
     def _labels() -> dict[str, Any]:

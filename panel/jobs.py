@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from panel.extensions import db
 from panel.models import Job, JobStatus
@@ -83,10 +83,39 @@ def unfinished(job: Job | None) -> bool:
     return job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+def running_of(kinds: tuple[str, ...], target: Any) -> Job | None:
+    """Return a job of one of `kinds` for `target` that is still waiting or running, or None."""
+    return db.session.scalar(
+        select(Job).where(Job.kind.in_(kinds), Job.target_type == type(target).__name__,
+                          Job.target_id == str(_identity(target)),
+                          Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .order_by(Job.id.desc()).limit(1))
+
+
 def report(job: Job, percent: int, message: str) -> None:
     """Record a job's progress and commit, so pollers see it while the job runs."""
     job.status, job.progress, job.message = JobStatus.RUNNING, max(0, min(100, percent)), message[:255]
     db.session.commit()
+
+
+def report_partial(job: Job, message: str, result: dict[str, Any]) -> bool:
+    """Show a running job's latest partial result, unless it was stopped meanwhile; return whether it runs.
+
+    A conditional update, so a stop recorded a moment earlier is never undone.
+    """
+    updated = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.status == JobStatus.RUNNING)
+        .values(message=message[:255], result=result))
+    db.session.commit()
+    return updated.rowcount == 1  # type: ignore[attr-defined]
+
+
+def stop(job: Job, message: str) -> bool:
+    """Finish an unfinished job because a person asked (e.g. stop following a log); return whether it was."""
+    updated = db.session.execute(
+        update(Job).where(Job.id == job.id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
+        .values(status=JobStatus.SUCCEEDED, message=message[:255], finished_at=utcnow()))
+    return updated.rowcount == 1  # type: ignore[attr-defined]
 
 
 def started(job: Job) -> None:

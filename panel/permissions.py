@@ -21,6 +21,9 @@ View = TypeVar("View", bound=Callable[..., Any])
 DATA_CENTER_ROLES = frozenset(
     {RoleKey.TECHNICIAN, RoleKey.COORDINATOR, RoleKey.HEAD, RoleKey.AUDITOR, RoleKey.SUPERADMIN}
 )
+# Roles that may change an app through its Web Panel (each still only the apps `require_app_access`
+# lets through); the officials and auditors among the data-center roles only read it.
+APP_MANAGERS = (RoleKey.APP_ACCOUNT, RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""Background jobs: the SOP's long system actions (scan, deploy) with their Job rows, and the
-notices — email a step's role when the step opens or runs past its Mutu Baku, and an app's
-administrators when its deploy finishes or fails.
+"""Background jobs: the SOP's long system actions (scan, deploy) with their Job rows, the work an
+app's Web Panel asks of its host, and the notices — email a step's role when the step opens or runs
+past its Mutu Baku, and an app's administrators when its deploy finishes or fails.
 """
 from __future__ import annotations
 
@@ -14,12 +14,36 @@ from huey import crontab
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
-from panel import audit, jobs, storage
+from panel import audit, crypto, jobs, storage
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import Host, HostingRequest, Job, Release, ReleaseStatus, RequestStep, User, Zone
+from panel.models import (
+    App,
+    AppUpload,
+    Host,
+    HostingRequest,
+    Job,
+    JobStatus,
+    Release,
+    ReleaseStatus,
+    RequestStep,
+    UploadStatus,
+    User,
+    Zone,
+)
 from panel.models.base import utcnow
-from panel.services import allocation, deployment, dns, fulfilment, hosts, notify, sla, workflow
+from panel.services import (
+    allocation,
+    app_operations,
+    app_uploads,
+    deployment,
+    dns,
+    fulfilment,
+    hosts,
+    notify,
+    sla,
+    workflow,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +138,199 @@ def probe_zone(job_id: int, zone_id: int) -> str:
                             f"(serial SOA {serial})", {"serial": serial})
     db.session.commit()
     return job.status
+
+
+# --- the Web Panel of one app -------------------------------------------------------------------
+
+LOG_FOLLOW_INTERVAL_S = 3  # between two fetches of a followed log
+CONTROL_MESSAGES = {"start": "Menjalankan aplikasi", "stop": "Menghentikan aplikasi",
+                    "restart": "Memulai ulang aplikasi", "status": "Menanyakan status ke agen"}
+CONTROL_DONE = {"start": "Aplikasi berjalan", "stop": "Aplikasi dihentikan",
+                "restart": "Aplikasi dimulai ulang", "status": "Status diperbarui"}
+
+
+@task()
+def control_app(job_id: int, app_id: int, user_id: int, action: str) -> str:
+    """Start, stop or restart an app, or read its state, on its host; report on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        status = app_operations.control(app, action, user, _pki())
+        return CONTROL_DONE[action], {"action": action, "status": status}
+
+    return _app_job(job_id, app_id, user_id, CONTROL_MESSAGES.get(action, action), work)
+
+
+@task()
+def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None) -> str:
+    """Fetch an app's last log lines into its Job row; following, fetch again a little later."""
+    job = db.session.get_one(Job, job_id)
+    if job.status == JobStatus.QUEUED:
+        jobs.started(job)
+        db.session.commit()
+    elif job.status != JobStatus.RUNNING:
+        return job.status  # stopped by its owner meanwhile
+    try:
+        logs = app_operations.fetch_logs(db.session.get_one(App, app_id), _pki(), lines)
+    except app_operations.OperationRefused as refused:
+        db.session.rollback()
+        jobs.failed(job, str(refused))
+        db.session.commit()
+        return job.status
+    now = utcnow()
+    result = {"lines": lines, "logs": logs, "at": now.isoformat(timespec="seconds"),
+              "follow_until": follow_until}
+    if follow_until is not None and now.timestamp() < follow_until:
+        if jobs.report_partial(job, "Mengikuti log", result):
+            fetch_logs.schedule((job_id, app_id, lines, follow_until), delay=LOG_FOLLOW_INTERVAL_S)
+        return job.status
+    jobs.succeeded(job, f"{lines} baris terakhir diambil", result)
+    db.session.commit()
+    return job.status
+
+
+@task()
+def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
+    """Return an app to its previous release, reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        release = app_operations.rollback(app, user, _pki())
+        return f"Kembali ke rilis ke-{release.number}", {"release_id": release.id}
+
+    return _app_job(job_id, app_id, user_id, "Mengembalikan rilis sebelumnya", work)
+
+
+@task()
+def apply_env(job_id: int, app_id: int, user_id: int) -> str:
+    """Push an app's environment variables to its host (which restarts it), reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        names = app_operations.apply_env(app, user, _pki())
+        return f"{len(names)} variabel lingkungan diterapkan", {"names": names}
+
+    return _app_job(job_id, app_id, user_id, "Menerapkan variabel lingkungan", work)
+
+
+@task()
+def fetch_database(job_id: int, app_id: int) -> str:
+    """Read how an app reaches its database (never its password) into its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        details = app_operations.database_details(app, _pki())
+        return ("Rincian basis data diperbarui" if details else "Aplikasi tidak memiliki basis data",
+                {"database": details})
+
+    return _app_job(job_id, app_id, None, "Menanyakan basis data ke agen", work)
+
+
+@task()
+def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
+    """Give an app's database account a new password; keep it, encrypted, until its requester sees it."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        fresh = app_operations.reset_database_password(app, user, _pki())
+        return "Kata sandi baru siap ditampilkan sekali", {"sealed": crypto.encrypt(fresh)}
+
+    return _app_job(job_id, app_id, user_id, "Mengatur ulang kata sandi basis data", work)
+
+
+@task()
+def check_domain(job_id: int, app_id: int) -> str:
+    """Ask the zone's server about an app's name and the agent how it serves it, into its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        return "Pemeriksaan selesai", app_operations.domain_status(app, app_operations.zone_of(app), _pki())
+
+    return _app_job(job_id, app_id, None, "Memeriksa nama dan layanan", work)
+
+
+@periodic_task(crontab(minute="*/5"))
+def collect_metrics() -> int:
+    """Sample the resource use of every running app, and forget samples past their retention."""
+    taken = app_operations.collect_metrics(_pki(), utcnow())
+    db.session.commit()
+    return taken
+
+
+@task()
+def process_upload(job_id: int, upload_id: int) -> str:
+    """Scan a new version uploaded through the Web Panel; deploy it at once when it is clean."""
+    job = _start(job_id)
+    upload = db.session.get_one(AppUpload, upload_id)
+
+    def progress(done: int, total: int) -> None:
+        jobs.report(job, int(60 * done / max(total, 1)), f"{done} dari {total} berkas diperiksa")
+
+    try:
+        report = app_uploads.scan(upload, storage.artifacts(), storage.attachments(),
+                                  current_app.config["CLAMD_URL"], progress)
+    except app_uploads.UploadRefused as refused:
+        db.session.rollback()
+        jobs.failed(job, str(refused))
+        db.session.commit()
+        return job.status
+    db.session.commit()
+    if upload.status == UploadStatus.DEPLOYING:
+        return _deploy_upload(job, upload)
+    if upload.status == UploadStatus.FAILED:
+        jobs.failed(job, upload.reason or "Pemindaian gagal")
+    else:
+        waiting = " — menunggu tinjauan teknisi" if upload.status == UploadStatus.REVIEW else ""
+        jobs.succeeded(job, f"Hasil pemindaian: {report.verdict}{waiting}",
+                       {"verdict": report.verdict, "scan_report_id": report.id})
+    db.session.commit()
+    return job.status
+
+
+@task()
+def deploy_upload(job_id: int, upload_id: int) -> str:
+    """Deploy a new version a technician accepted after review, reporting on its Job row."""
+    return _deploy_upload(_start(job_id), db.session.get_one(AppUpload, upload_id))
+
+
+def _deploy_upload(job: Job, upload: AppUpload) -> str:
+    jobs.report(job, 70, "Memasang versi baru di host")
+    app = upload.app
+    before, as_of = app_uploads.newest_release_number(app), utcnow()
+    try:
+        zone = fulfilment.pemda_zone(app.zone)
+        release = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,
+                                     app_operations.environment(app))
+    except (fulfilment.ActionRefused, deployment.DeployFailed, app_uploads.UploadRefused) as refused:
+        made = next((r for r in reversed(app.releases) if r.number > before), None)
+        if made is not None and made.status == ReleaseStatus.LIVE:  # it runs: only its DNS name failed
+            return _upload_deployed(job, upload, made, as_of, f" ({refused})")
+        app_uploads.fail(upload, str(refused), made)
+        jobs.failed(job, str(refused))
+        db.session.commit()  # keep the failed release: the old one still serves
+        if made is not None:
+            notify_release(made.id)
+        return job.status
+    return _upload_deployed(job, upload, release, as_of, "")
+
+
+def _upload_deployed(job: Job, upload: AppUpload, release: Release, as_of: datetime, note: str) -> str:
+    app_operations.mark_env_applied(upload.app, as_of)
+    app_uploads.deployed(upload, release)
+    jobs.succeeded(job, f"Rilis ke-{release.number} berjalan di {upload.app.fqdn}{note}",
+                   {"release_id": release.id})
+    db.session.commit()
+    notify_release(release.id)
+    return job.status
+
+
+def _app_job(job_id: int, app_id: int, user_id: int | None, doing: str,
+             work: Callable[[App, User | None], tuple[str, dict[str, Any]]]) -> str:
+    job = _start(job_id)
+    app = db.session.get_one(App, app_id)
+    user = db.session.get(User, user_id) if user_id is not None else None
+    jobs.report(job, 20, doing)
+    try:
+        message, result = work(app, user)
+    except app_operations.OperationRefused as refused:
+        db.session.rollback()  # nothing half-done is kept; the error says why
+        jobs.failed(job, str(refused))
+    else:
+        jobs.succeeded(job, message, result)
+    db.session.commit()
+    return job.status
+
+
+def _pki() -> hosts.PanelPKI:
+    return hosts.PanelPKI(current_app.instance_path)
 
 
 def _start(job_id: int) -> Job:

@@ -1,14 +1,20 @@
-"""The application inventory (Inventarisasi Aplikasi): every hosted app the user may see."""
+"""The application inventory (Inventarisasi Aplikasi): every hosted app the user may see, and the
+technicians' queue of new versions whose scan waits for their review."""
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
 
-from panel.models import AppStatus, Stack
-from panel.permissions import login_required
-from panel.services import inventory
+from panel import app_actions
+from panel.extensions import db
+from panel.models import AppStatus, AppUpload, RoleKey, Stack
+from panel.permissions import login_required, require_app_access, require_role
+from panel.services import app_uploads, inventory
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
 
@@ -33,3 +39,35 @@ def index() -> Any:
     return render_template("apps/index.html", page=page, filters=filters, kept=kept,
                            opds=inventory.opd_choices(current_user),
                            hosts=inventory.host_choices(current_user), stacks=Stack, statuses=AppStatus)
+
+
+class ReviewAcceptanceForm(FlaskForm):
+    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'",
+                           validators=[DataRequired("Tuliskan alasannya."), Length(max=2000)])
+
+
+@bp.get("/reviews")
+@require_role(RoleKey.TECHNICIAN)
+def reviews() -> Any:
+    # New versions uploaded through the apps' Web Panels whose scan asks for a technician's judgement.
+    return render_template("apps/reviews.html", uploads=app_uploads.review_queue())
+
+
+@bp.post("/reviews/<int:upload_id>/accept")
+@require_role(RoleKey.TECHNICIAN)
+def accept_upload(upload_id: int) -> Any:
+    upload = db.get_or_404(AppUpload, upload_id)
+    require_app_access(upload.app)
+    form = ReviewAcceptanceForm()
+    if not form.validate_on_submit():
+        flash("Tuliskan alasan penerimaan.", "error")
+        return redirect(url_for("apps.reviews"))
+    try:
+        app_actions.accept_upload(upload, current_user, form.reason.data or "")
+    except app_actions.REFUSALS as refused:
+        db.session.rollback()
+        flash(str(refused), "error")
+    else:
+        flash(f"Versi #{upload.id} {upload.app.fqdn} diterima dengan alasan tertulis; sedang dipasang.",
+              "info")
+    return redirect(url_for("apps.reviews"))

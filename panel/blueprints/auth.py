@@ -1,27 +1,62 @@
-"""Sign-in, sign-out, password changes and personal API tokens."""
+"""Sign-in (with the optional TOTP second factor), sign-out, password changes and personal API tokens."""
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
+from panel import crypto
 from panel.extensions import db, limiter, login_manager
 from panel.models import ApiToken, User
 from panel.permissions import login_required, public
-from panel.services import accounts, api_tokens
+from panel.services import accounts, api_tokens, totp
 from panel.services.passwords import WeakPassword
 
 bp = Blueprint("auth", __name__)
+
+# Session keys. After the password, a TOTP user holds only this marker (user id, expiry, where to go),
+# never a login, until a code is accepted.
+PENDING_SECOND_FACTOR = "pending_second_factor"
+SECOND_FACTOR_SECONDS = 5 * 60
+# The secret being enrolled, encrypted with SECRETS_KEY: the session cookie is signed, not secret.
+ENROLMENT = "totp_enrolment"
 
 
 class LoginForm(FlaskForm):
     username = StringField("Nama pengguna", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Kata sandi", validators=[DataRequired(), Length(max=256)])
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField("Kode verifikasi atau kode pemulihan", validators=[DataRequired(), Length(max=32)])
+
+
+class TotpEnableForm(FlaskForm):
+    password = PasswordField("Kata sandi saat ini", validators=[DataRequired(), Length(max=256)])
+    code = StringField("Kode 6 angka dari aplikasi autentikator", validators=[DataRequired(), Length(max=16)])
+
+
+class TotpDisableForm(FlaskForm):
+    password = PasswordField("Kata sandi saat ini", validators=[DataRequired(), Length(max=256)])
+    code = StringField("Kode verifikasi atau kode pemulihan", validators=[DataRequired(), Length(max=32)])
 
 
 class PasswordChangeForm(FlaskForm):
@@ -90,9 +125,53 @@ def login() -> Any:
             flash(str(refused), "error")
             return render_template("auth/login.html", form=form), 401
         db.session.commit()
+        target = _safe_next(request.args.get("next"))
+        if user.totp_enabled:
+            session[PENDING_SECOND_FACTOR] = {
+                "user_id": user.id, "expires": int(time.time()) + SECOND_FACTOR_SECONDS, "next": target}
+            return redirect(url_for("auth.login_totp"))
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(target)
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/totp", methods=["GET", "POST"])
+@public  # only the second half of a sign-in: without a live pending marker it sends back to /login
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login_totp() -> Any:
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    pending = session.get(PENDING_SECOND_FACTOR)
+    user = _pending_user(pending)
+    if user is None:
+        if session.pop(PENDING_SECOND_FACTOR, None) is not None:
+            flash("Waktu memasukkan kode habis. Silakan masuk lagi.", "info")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            accounts.verify_second_factor(
+                user, form.code.data or "",
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+            )
+        except accounts.LoginRefused as refused:
+            db.session.commit()  # keep the failure count and its audit event
+            flash(str(refused), "error")
+            return render_template("auth/login_totp.html", form=form), 401
+        db.session.commit()
+        session.pop(PENDING_SECOND_FACTOR, None)
+        login_user(user)
+        return redirect(_safe_next(pending.get("next")))
+    return render_template("auth/login_totp.html", form=form)
+
+
+def _pending_user(pending: Any) -> User | None:
+    # The marker sits in the signed session cookie, so it cannot be forged, only replayed until it expires.
+    if not isinstance(pending, dict) or int(pending.get("expires", 0)) < time.time():
+        return None
+    user = db.session.get(User, int(pending.get("user_id", 0)))
+    return user if user is not None and user.totp_enabled else None
 
 
 @bp.route("/logout", methods=["POST"])
@@ -122,6 +201,70 @@ def password() -> Any:
             flash("Kata sandi diganti.", "info")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+@login_required
+def totp_settings() -> Any:
+    user: User = current_user  # type: ignore[assignment]
+    if user.totp_enabled:
+        return render_template("auth/totp_enabled.html", form=TotpDisableForm(),
+                               remaining=totp.remaining_recovery_codes(user))
+    secret = _enrolment_secret(user)
+    form = TotpEnableForm()
+    if form.validate_on_submit():
+        try:
+            codes = accounts.enable_second_factor(user, form.password.data or "", secret,
+                                                  form.code.data or "")
+        except accounts.AccountError as error:
+            flash(str(error), "error")
+        else:
+            db.session.commit()
+            session.pop(ENROLMENT, None)
+            # Shown once, in this response only: only their digests are kept.
+            page = render_template("auth/totp_recovery_codes.html", codes=codes)
+            return page, 200, {"Cache-Control": "no-store"}
+    issuer = f"Wadah {current_app.config['PEMDA_NAME']}"
+    qr = Markup(totp.qr_svg(totp.provisioning_uri(secret, user.username, issuer)))  # noqa: S704 (segno's SVG)
+    page = render_template("auth/totp_enrol.html", form=form, secret=secret, qr=qr)
+    return page, {"Cache-Control": "no-store"}
+
+
+def _enrolment_secret(user: User) -> str:
+    # The same secret across reloads, so a QR code already scanned stays valid until it is confirmed.
+    held = session.get(ENROLMENT)
+    if isinstance(held, dict) and held.get("user_id") == user.id:
+        try:
+            return crypto.decrypt(str(held.get("secret", "")))
+        except crypto.SecretUnreadable:
+            pass
+    secret = totp.new_secret()
+    session[ENROLMENT] = {"user_id": user.id, "secret": crypto.encrypt(secret)}
+    return secret
+
+
+@bp.post("/account/totp/disable")
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+def disable_totp() -> Any:
+    form = TotpDisableForm()
+    if not form.validate_on_submit():
+        flash("Isi kata sandi saat ini dan sebuah kode.", "error")
+        return redirect(url_for("auth.totp_settings"))
+    try:
+        accounts.disable_second_factor(
+            current_user,  # type: ignore[arg-type]
+            form.password.data or "", form.code.data or "",
+            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+            lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
+        )
+    except accounts.AccountError as error:
+        db.session.commit()  # keep the failure count and its audit event
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Verifikasi dua langkah dimatikan.", "info")
+    return redirect(url_for("auth.totp_settings"))
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])

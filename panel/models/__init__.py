@@ -1,16 +1,18 @@
 """The domain, as SQLAlchemy models. Import models from here."""
-from panel.models.accounts import ApiToken, AppAccount, Opd, Role, RoleKey, User, user_roles
+from panel.models.accounts import ApiToken, AppAccount, Opd, RecoveryCode, Role, RoleKey, User, user_roles
 from panel.models.audit import AuditEvent
 from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, RequestStatus
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
 from panel.models.jobs import Job, JobStatus
 from panel.models.network import IpAllocation, IpPool, Zone
+from panel.models.operations import AppEnvVar, AppMetric, AppUpload, UploadStatus
 from panel.models.scans import Artifact, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
     "ApiToken", "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "IpAllocation", "IpPool",
-    "Job", "JobStatus", "Opd", "Release", "ReleaseStatus", "RequestStatus", "RequestStep", "Role",
-    "RoleKey", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone", "user_roles",
+    "Job", "JobStatus", "Opd", "RecoveryCode", "Release", "ReleaseStatus", "RequestStatus", "RequestStep",
+    "Role", "RoleKey", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone", "user_roles",
+    "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
 ]

@@ -8,8 +8,9 @@ from flask_login import UserMixin
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from panel.crypto import EncryptedText
 from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp, utcnow
+from panel.models.base import created_at, intpk, sha256_hex, timestamp, utcnow
 
 
 class RoleKey(enum.StrEnum):
@@ -74,6 +75,10 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[timestamp]
     last_login_at: Mapped[timestamp]
     created_at: Mapped[created_at]
+    # Second factor (TOTP): set only once the user has confirmed a code; the last accepted time step
+    # refuses a code seen before, even inside its validity window.
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
+    totp_last_step: Mapped[int | None]
 
     opd: Mapped[Opd | None] = relationship(back_populates="users")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
@@ -92,6 +97,10 @@ class User(UserMixin, db.Model):
     def has_role(self, *keys: str) -> bool:
         return not self.role_keys.isdisjoint(keys)
 
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None
+
     def is_locked(self, now: datetime | None = None) -> bool:
         if self.locked_until is None:
             return False
@@ -99,6 +108,21 @@ class User(UserMixin, db.Model):
         if locked_until.tzinfo is None:  # SQLite returns naive datetimes
             locked_until = locked_until.replace(tzinfo=utcnow().tzinfo)
         return locked_until > (now or utcnow())
+
+
+class RecoveryCode(db.Model):
+    """A one-time code that stands in for the authenticator app; only its SHA-256 digest is kept.
+
+    One row per code, not a JSON list on the user: spending a code is a single conditional UPDATE
+    (`used_at IS NULL`), so two requests racing with the same code cannot both succeed.
+    """
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_sha256: Mapped[sha256_hex]
+    created_at: Mapped[created_at]
+    used_at: Mapped[timestamp]
 
 
 class AppAccount(db.Model):

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, select
 
 from panel.extensions import db
 from panel.models import AuditEvent
+from panel.services.spreadsheets import safe_cell
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 1000
@@ -36,7 +37,6 @@ _YEARS = (1970, 2999)  # far-off dates are typing mistakes, and year 1 or 9999 o
 _CURSOR_FIELDS = ("before", "after")
 _BAD_CURSOR = "Penanda halaman tidak valid; mulai lagi dari halaman pertama."
 _CSV_HEADER = ("id", "waktu", "pelaku", "aksi", "jenis_target", "id_target", "ip", "rincian")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class InvalidFilter(ValueError):
@@ -201,7 +201,8 @@ def csv_chunks(search: Filter, zone: tzinfo, chunk_rows: int = EXPORT_CHUNK_ROWS
     for rows in result.partitions():
         for event_id, at, actor, action, target_type, target_id, ip, details in rows:
             writer.writerow([event_id, _local(at, zone).isoformat(timespec="seconds"),
-                             *map(_cell, (actor, action, target_type, target_id, ip, key_values(details)))])
+                             *map(safe_cell, (actor, action, target_type, target_id, ip,
+                                              key_values(details)))])
         yield flush()
 
 
@@ -238,10 +239,4 @@ def _local(moment: datetime, zone: tzinfo) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(zone)
-
-
-def _cell(value: str | None) -> str:
-    # A cell that starts like a formula is run by spreadsheet programs; the quote keeps it text.
-    text = value or ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
 

@@ -5,6 +5,8 @@ A failed deploy leaves the step open with a clear reason: nothing is half-made, 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import func, select
 
 from agents.artifacts import ArtifactStore
@@ -34,8 +36,11 @@ class DeployFailed(RuntimeError):
 
 
 def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artifacts: ArtifactStore,
-           zone: Zone) -> Release:
-    """Run the scanned artifact as the app's next release, then make its name resolve."""
+           zone: Zone, env: Mapping[str, str] | None = None) -> Release:
+    """Run the scanned artifact as the app's next release, then make its name resolve.
+
+    `env` is the app's own environment: the agent runs the new release with exactly that.
+    """
     if not report.deployable:
         raise DeployFailed(
             "Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
@@ -49,7 +54,7 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     db.session.flush()
     verdict = "clean" if report.verdict == Verdict.CLEAN else "review_accepted"
     spec = AppSpec(name=app.name, fqdn=app.fqdn, stack=app.stack, release_id=release.id,
-                   artifact_sha256=report.artifact_sha256)
+                   artifact_sha256=report.artifact_sha256, env=dict(env or {}))
     try:
         with pki.client(app.host) as agent:
             agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)

@@ -118,17 +118,17 @@ def inventory_page(user: User, filters: AppFilters, page: int = 1,
     query = inventory_query(user, filters).options(selectinload(App.opd), selectinload(App.host))
     pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
     apps: list[App] = list(pagination.items)
-    facts = {row.id: row for row in db.session.execute(_facts_query([app.id for app in apps]))}
+    facts = {row.id: row for row in db.session.execute(facts_query([app.id for app in apps]))}
     rows = []
     for app in apps:
         fact = facts[app.id]
-        rows.append(InventoryRow(app=app, contact=_contact(fact.contact, fact.filer, fact.filer_email),
+        rows.append(InventoryRow(app=app, contact=contact_of(fact.contact, fact.filer, fact.filer_email),
                                  first_hosted_at=fact.first_hosted_at, latest_release=fact.latest_release,
                                  last_verdict=fact.last_verdict))
     return InventoryPage(pagination, rows)
 
 
-def _facts_query(app_ids: Sequence[int]) -> Select[tuple[int, ...]]:
+def facts_query(app_ids: Sequence[int] | Select[tuple[int]]) -> Select[tuple[int, ...]]:
     """Per app: its latest release, when it first went live, its newest scan verdict and its contact."""
     newest_number = (select(func.max(Release.number)).where(Release.app_id == App.id)
                      .correlate(App).scalar_subquery())
@@ -153,7 +153,8 @@ def _facts_query(app_ids: Sequence[int]) -> Select[tuple[int, ...]]:
     )
 
 
-def _contact(contact: str | None, filer: str | None, filer_email: str | None) -> str:
+def contact_of(contact: str | None, filer: str | None, filer_email: str | None) -> str:
+    """Return who to contact about an app: the request's contact, else whoever filed it."""
     if contact:
         return contact
     return ", ".join(part for part in (filer, filer_email) if part)

@@ -230,7 +230,7 @@ def _elapsed(row: TimelineRow) -> float | None:
 
 # --- the page ---------------------------------------------------------------------------------
 
-class _Letter(FPDF):
+class Letter(FPDF):
     """An A4 page set with the embedded font, the kop surat, and the blocks every letter shares."""
 
     def __init__(self, head: Letterhead, date: datetime, title: str, font_dir: Path) -> None:
@@ -527,7 +527,7 @@ def render_hosting_report(data: HostingReport, *, font_dir: Path = FONT_DIR) -> 
     _require({"number": data.number, "request_number": data.request_number, "opd_name": data.opd_name,
               "app_name": data.app_name, "subdomain": data.subdomain})
     head, zone = data.letterhead, data.letterhead.zone
-    pdf = _Letter(head, data.date, f"Surat Laporan Hosting {data.request_number}", font_dir)
+    pdf = Letter(head, data.date, f"Surat Laporan Hosting {data.request_number}", font_dir)
     pdf.add_page()
     pdf.kop()
     pdf.title_block("Surat Laporan Hosting")
@@ -588,7 +588,7 @@ def render_response_letter(data: ResponseLetter, *, font_dir: Path = FONT_DIR) -
     _require({"number": data.number, "request_number": data.request_number, "opd_name": data.opd_name,
               "subdomain": data.subdomain})
     head, zone = data.letterhead, data.letterhead.zone
-    pdf = _Letter(head, data.date, f"Surat Tanggapan {data.request_number}", font_dir)
+    pdf = Letter(head, data.date, f"Surat Tanggapan {data.request_number}", font_dir)
     pdf.add_page()
     pdf.kop()
     pdf.fields([

@@ -94,12 +94,11 @@ def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
     """List the request's steps in order with who acted, when, and how they stand against Mutu Baku."""
     template = _template(request)
     labels = {step.key: step.label for step in template.steps}
-    role_labels = {key.value: label for key, label in DEFAULT_ROLE_LABELS.items()}
-    role_labels.update((key, label) for key, label in db.session.execute(select(Role.key, Role.label)))
+    role_names = role_labels()
     return [
         TimelineRow(
             step_id=step.id, step_key=step.step_key, label=labels.get(step.step_key, step.step_key),
-            role=step.role, role_label=role_labels.get(step.role, step.role),
+            role=step.role, role_label=role_names.get(step.role, step.role),
             actor=(step.actor.full_name or step.actor.username) if step.actor else None,
             started_at=_utc(step.started_at),
             finished_at=_utc(step.finished_at) if step.finished_at else None,
@@ -107,6 +106,13 @@ def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
         )
         for step in request.steps
     ]
+
+
+def role_labels() -> dict[str, str]:
+    """Return each role's label as this Pemda names it, by role key."""
+    labels = {key.value: label for key, label in DEFAULT_ROLE_LABELS.items()}
+    labels.update((key, label) for key, label in db.session.execute(select(Role.key, Role.label)))
+    return labels
 
 
 def overdue_steps(now: datetime, *, unnotified_only: bool = False) -> list[RequestStep]:
@@ -151,6 +157,22 @@ def compliance(
                        statistics.median(values))
         for key, values in sorted(elapsed.items())
     ]
+
+
+def finished_elapsed_minutes() -> ColumnElement[float]:
+    """Return the SQL expression for the minutes a finished step took, for sums and averages."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return (func.julianday(RequestStep.finished_at) - func.julianday(RequestStep.started_at)) * 1440.0
+    return func.extract("epoch", RequestStep.finished_at - RequestStep.started_at) / 60.0
+
+
+def finished_on_time() -> ColumnElement[bool]:
+    """Return the SQL test that a finished step took no longer than its Mutu Baku, as `step_timing` judges."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # julianday is a float: a millisecond of slack keeps a step finished exactly at its limit on time.
+        return finished_elapsed_minutes() <= RequestStep.due_minutes + 1 / 60000
+    return RequestStep.finished_at <= RequestStep.started_at + RequestStep.due_minutes * literal(
+        timedelta(minutes=1))
 
 
 def _deadline_before(now: datetime) -> ColumnElement[bool]:

@@ -82,6 +82,9 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
     if not user.has_role(step.role, RoleKey.SUPERADMIN):
         raise WorkflowError("Langkah ini bukan tugas peran Anda.")
     template = template_of(request)
+    branches = template.step(step.step_key).branches
+    if branches and decision not in branches:
+        raise WorkflowError("Pilih keputusan untuk langkah ini: " + ", ".join(sorted(branches)) + ".")
     following = template.next_key(step.step_key, decision)
     missing = missing_output(request, template.step(step.step_key), decision)
     if missing:

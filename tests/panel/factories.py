@@ -129,3 +129,13 @@ def pool(**fields: Any):  # type: ignore[no-untyped-def]
     db.session.add(made)
     db.session.flush()
     return made
+
+
+def app_account(app: App, **fields: Any) -> User:
+    """Create the Web Panel login of `app`: a user with the app_account role, tied to that app."""
+    from panel.models import AppAccount
+
+    login = user([RoleKey.APP_ACCOUNT], opd=app.opd, **fields)
+    db.session.add(AppAccount(user=login, app=app))
+    db.session.flush()
+    return login

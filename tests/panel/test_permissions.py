@@ -27,6 +27,8 @@ TECHNICIAN = frozenset({RoleKey.TECHNICIAN})
 SUPERADMIN = frozenset({RoleKey.SUPERADMIN})
 INFRASTRUCTURE_READERS = frozenset({RoleKey.TECHNICIAN, RoleKey.SUPERADMIN})
 AUDIT_READERS = frozenset({RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.AUDITOR, RoleKey.SUPERADMIN})
+# Of an app other than their own: only the data center's managing roles (see permissions.APP_MANAGERS).
+APP_MANAGERS = frozenset({RoleKey.TECHNICIAN, RoleKey.SUPERADMIN})
 
 
 def _no_args() -> dict[str, Any]:
@@ -56,6 +58,61 @@ def _foreign_app() -> dict[str, Any]:
     return {"app_id": factories.app().id}
 
 
+def _foreign_app_action() -> dict[str, Any]:
+    # The app has no host yet: a permitted action is refused at once and touches nothing.
+    return {"app_id": factories.app().id, "action": "status"}
+
+
+def _foreign_upload() -> dict[str, Any]:
+    import io
+
+    from panel import storage
+    from panel.models import AppUpload, UploadStatus
+
+    report = factories.scan_report("review")
+    report.html_sha256, _ = storage.attachments().put(io.BytesIO(b"<p>laporan</p>"), 10**6)
+    upload = AppUpload(app_id=factories.app().id, artifact_sha256=report.artifact_sha256,
+                       status=UploadStatus.REVIEW, scan_report_id=report.id)
+    db.session.add(upload)
+    db.session.flush()
+    return {"app_id": upload.app_id, "upload_id": upload.id}
+
+
+def _foreign_review() -> dict[str, Any]:
+    return {"upload_id": _foreign_upload()["upload_id"]}
+
+
+def _foreign_env_var() -> dict[str, Any]:
+    from panel.models import AppEnvVar
+
+    var = AppEnvVar(app_id=factories.app().id, name="APP_MODE", value="produksi")
+    db.session.add(var)
+    db.session.flush()
+    return {"app_id": var.app_id, "name": var.name}
+
+
+def _foreign_password_reset() -> dict[str, Any]:
+    # Someone else asked for it: whoever else opens it is told so, and sees nothing.
+    from panel import crypto
+
+    target = factories.app()
+    job = Job(kind="app_db_password", target_type="App", target_id=str(target.id), status="succeeded",
+              result={"sealed": crypto.encrypt("bukan-untuk-anda")})
+    db.session.add(job)
+    db.session.flush()
+    return {"app_id": target.id, "job_id": job.id}
+
+
+def _foreign_app_with_letter() -> dict[str, Any]:
+    from panel.models import Attachment, AttachmentKind
+
+    filed = factories.hosting_request()
+    letter = filed.attachments[0]
+    db.session.add(Attachment(request_id=filed.id, kind=AttachmentKind.HOSTING_REPORT, filename="laporan.pdf",
+                              sha256=letter.sha256, size=letter.size, content_type="application/pdf"))
+    return {"app_id": factories.app(owner=filed.opd, request_id=filed.id).id}
+
+
 def _someone_elses_token() -> dict[str, Any]:
     # Nobody may revoke another user's token: it answers 404 and changes nothing.
     token, _secret = api_tokens.issue(factories.user([RoleKey.TECHNICIAN]), "ci", None)
@@ -75,15 +132,34 @@ def _sop_template() -> dict[str, Any]:
     return {"key": "muara_enim"}
 
 
+def _report_month() -> dict[str, Any]:
+    from panel.models.base import utcnow
+    from panel.services.reports import Month
+
+    return {"period": Month.current(utcnow()).key}
+
+
+def _csv() -> dict[str, Any]:
+    return {"fmt": "csv"}
+
+
 # endpoint → (method, who may use it, what builds the URL's arguments)
 MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "auth.login": ("GET", EVERYONE, _no_args),
+    # Public, as the second half of a sign-in: without a pending marker it only redirects to /login.
+    "auth.login_totp": ("GET", EVERYONE, _no_args),
     "auth.logout": ("POST", SIGNED_IN, _no_args),
     "auth.password": ("GET", SIGNED_IN, _no_args),
+    "auth.totp_settings": ("GET", SIGNED_IN, _no_args),
+    "auth.disable_totp": ("POST", SIGNED_IN, _no_args),
     "main.dashboard": ("GET", SIGNED_IN, _no_args),
     "main.dashboard_steps": ("GET", SIGNED_IN, _no_args),
     "audit.index": ("GET", AUDIT_READERS, _no_args),
     "audit.export": ("GET", AUDIT_READERS, _no_args),
+    "reports.index": ("GET", DATA_CENTER, _no_args),
+    "reports.monthly_pdf": ("GET", DATA_CENTER, _report_month),
+    "reports.export_apps": ("GET", DATA_CENTER, _csv),
+    "reports.export_requests": ("GET", DATA_CENTER, _csv),
     "requests.index": ("GET", REQUEST_READERS, _no_args),
     "requests.new": ("GET", frozenset({RoleKey.OPD_ADMIN}), _no_args),
     "requests.show": ("GET", DATA_CENTER, _foreign_request),
@@ -112,6 +188,33 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "admin.sop_template": ("GET", SUPERADMIN, _sop_template),
     "admin.revise_sop": ("POST", SUPERADMIN, _sop_template),
     "apps.index": ("GET", SIGNED_IN, _no_args),
+    "apps.reviews": ("GET", TECHNICIAN, _no_args),
+    "apps.accept_upload": ("POST", TECHNICIAN, _foreign_review),
+    # The Web Panel: anyone who may see the app reads it (an app account or OPD admin of another app
+    # or agency gets 404); the app account, its OPD admin, technicians and the superadmin act on it.
+    "webpanel.overview": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.control": ("POST", APP_MANAGERS, _foreign_app_action),
+    "webpanel.logs": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.fetch_logs": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.stop_logs": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.metrics": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.uploads": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.upload": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.scan_report": ("GET", DATA_CENTER, _foreign_upload),
+    "webpanel.releases": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.rollback": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.env": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.set_env": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.delete_env": ("POST", APP_MANAGERS, _foreign_env_var),
+    "webpanel.reveal_env": ("POST", APP_MANAGERS, _foreign_env_var),
+    "webpanel.apply_env": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.database": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.fetch_database": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.reset_database_password": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.show_database_password": ("POST", APP_MANAGERS, _foreign_password_reset),
+    "webpanel.domain": ("GET", DATA_CENTER, _foreign_app),
+    "webpanel.check_domain": ("POST", APP_MANAGERS, _foreign_app),
+    "webpanel.report_letter": ("GET", DATA_CENTER, _foreign_app_with_letter),
     "api.health": ("GET", EVERYONE, _no_args),
     "api.me": ("GET", SIGNED_IN, _no_args),
     "api.openapi": ("GET", EVERYONE, _no_args),

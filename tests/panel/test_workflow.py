@@ -46,6 +46,14 @@ def test_each_step_is_done_by_its_role(people) -> None:
     assert request.current_step == "telaah_koordinasi"
 
 
+def test_a_step_with_branches_refuses_to_finish_without_a_decision(people) -> None:
+    request = _submit(people)
+    workflow.act(request, people["head"])
+    with pytest.raises(workflow.WorkflowError, match="Pilih keputusan"):
+        workflow.act(request, people["coordinator"], decision=None)
+    assert request.current_step == "telaah_koordinasi"
+
+
 def test_correction_goes_back_to_the_opd_and_rejection_closes(people) -> None:
     request = _submit(people)
     workflow.act(request, people["head"])

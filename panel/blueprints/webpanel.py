@@ -1,0 +1,440 @@
+"""The Web Panel of one hosted app: what its app account sees, and its OPD admin and the data center too.
+
+Everyone who may see the app reads these pages (`require_app_access`: anyone else gets 404); the app
+account, its OPD admin, technicians and the platform administrator act on it. Every action that
+touches the host is a job the page follows.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from panel import app_actions, charts, jobs, storage
+from panel.extensions import db
+from panel.formatting import WIB
+from panel.models import App, AppUpload, Job, ReleaseStatus, UploadStatus, User
+from panel.models.base import utcnow
+from panel.permissions import APP_MANAGERS, login_required, require_app_access, require_role
+from panel.services import app_operations, hosting_requests
+
+bp = Blueprint("webpanel", __name__, url_prefix="/apps/<int:app_id>")
+
+JOB_LABELS = {
+    app_actions.CONTROL: "Tindakan", app_actions.LOGS: "Log",
+    app_actions.ROLLBACK: "Kembali ke rilis sebelumnya",
+    app_actions.ENV: "Penerapan variabel lingkungan", app_actions.DATABASE: "Rincian basis data",
+    app_actions.DATABASE_PASSWORD: "Pengaturan ulang kata sandi basis data",
+    app_actions.DOMAIN: "Pemeriksaan domain", app_actions.UPLOAD: "Versi baru",
+}
+LOG_SOURCE_LABELS = {"app": "Keluaran aplikasi", "access": "Akses nginx", "error": "Galat nginx"}
+UPLOAD_STATUS_LABELS = {
+    UploadStatus.SCANNING: "Sedang dipindai", UploadStatus.REVIEW: "Menunggu tinjauan",
+    UploadStatus.BLOCKED: "Diblokir", UploadStatus.DEPLOYING: "Sedang dipasang",
+    UploadStatus.DEPLOYED: "Terpasang", UploadStatus.FAILED: "Gagal",
+}
+RELEASE_STATUS_LABELS = {
+    ReleaseStatus.PENDING: "Belum terpasang", ReleaseStatus.LIVE: "Berjalan", ReleaseStatus.FAILED: "Gagal",
+    ReleaseStatus.RETIRED: "Digantikan",
+}
+METRIC_RANGES = {"1j": (timedelta(hours=1), "1 jam"), "24j": (timedelta(hours=24), "24 jam"),
+                 "7h": (timedelta(days=7), "7 hari")}
+# The scan report is the scanner's own page: shown sandboxed, with its own inline style and no script.
+SCAN_REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
+MIB = 1024 * 1024
+
+
+class LogsForm(FlaskForm):
+    lines = IntegerField("Jumlah baris", default=app_operations.LOG_LINES_DEFAULT,
+                         validators=[Optional(), NumberRange(1, app_operations.LOG_LINES_MAX)])
+    follow = BooleanField("Ikuti (perbarui terus selama 5 menit)")
+
+
+class UploadForm(FlaskForm):
+    bundle = FileField("Berkas versi baru (.zip, .tar.gz)", validators=[DataRequired("Pilih berkasnya.")])
+
+
+class EnvVarForm(FlaskForm):
+    name = StringField("Nama", validators=[DataRequired("Wajib diisi."), Length(max=64)],
+                       description="Huruf besar, angka dan garis bawah, misalnya APP_ENV")
+    value = TextAreaField("Nilai", validators=[Length(max=app_operations.ENV_VALUE_MAX_CHARS)])
+
+
+def _load(app_id: int) -> App:
+    return require_app_access(db.get_or_404(App, app_id))
+
+
+def _page(template: str, app: App, tab: str, watched: list[Job | None], **context: Any) -> Any:
+    busy = any(jobs.unfinished(job) for job in watched)
+    return render_template(template, app=app, tab=tab, job_labels=JOB_LABELS,
+                           upload_status_labels=UPLOAD_STATUS_LABELS,
+                           release_status_labels=RELEASE_STATUS_LABELS,
+                           can_manage=current_user.has_role(*APP_MANAGERS),
+                           refresh_seconds=2 if busy else None, **context)
+
+
+def _posted() -> None:
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+
+
+def _refused(error: Exception) -> None:
+    db.session.rollback()
+    flash(str(error), "error")
+
+
+def _to(endpoint: str, app: App, anchor: str = "") -> Any:
+    return redirect(url_for(f"webpanel.{endpoint}", app_id=app.id) + anchor)
+
+
+# --- overview and power --------------------------------------------------------------------------
+
+
+@bp.get("")
+@login_required
+def overview(app_id: int) -> Any:
+    app = _load(app_id)
+    status, job = app_actions.last_known_status(app)
+    return _page("webpanel/overview.html", app, "overview", [job], job=job, status=status,
+                 live=app_operations.live_release(app), letter=app_operations.hosting_report_letter(app))
+
+
+@bp.post("/<any(start, stop, restart, status):action>")
+@require_role(*APP_MANAGERS)
+def control(app_id: int, action: str) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_control(app, current_user, action)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("overview", app)
+
+
+# --- logs ----------------------------------------------------------------------------------------
+
+
+@bp.get("/logs")
+@login_required
+def logs(app_id: int) -> Any:
+    app = _load(app_id)
+    job = jobs.latest(app_actions.LOGS, app)
+    source = request.args.get("sumber", "app")
+    if source not in LOG_SOURCE_LABELS:
+        source = "app"
+    fetched = job.result.get("at") if job is not None and job.result else None
+    return _page("webpanel/logs.html", app, "logs", [job], job=job, source=source,
+                 fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+                 sources=LOG_SOURCE_LABELS, form=LogsForm(formdata=None))
+
+
+@bp.post("/logs")
+@require_role(*APP_MANAGERS)
+def fetch_logs(app_id: int) -> Any:
+    app = _load(app_id)
+    form = LogsForm()
+    if form.validate_on_submit():
+        try:
+            app_actions.start_logs(app, current_user, form.lines.data or app_operations.LOG_LINES_DEFAULT,
+                                   bool(form.follow.data))
+        except app_actions.REFUSALS as refused:
+            _refused(refused)
+    else:
+        flash("Jumlah baris harus 1 sampai 1000.", "error")
+    return _to("logs", app)
+
+
+@bp.post("/logs/stop")
+@require_role(*APP_MANAGERS)
+def stop_logs(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    app_actions.stop_following(app)
+    db.session.commit()
+    return _to("logs", app)
+
+
+# --- resource use --------------------------------------------------------------------------------
+
+
+@bp.get("/metrics")
+@login_required
+def metrics(app_id: int) -> Any:
+    app = _load(app_id)
+    key = request.args.get("rentang", "24j")
+    span, label = METRIC_RANGES.get(key, METRIC_RANGES["24j"])
+    points = app_operations.metric_series(app, utcnow() - span)
+    return _page("webpanel/metrics.html", app, "metrics", [], points=points, ranges=METRIC_RANGES,
+                 range_key=key if key in METRIC_RANGES else "24j", range_label=label,
+                 cpu_chart=_cpu_chart(points, label), memory_chart=_memory_chart(points, label))
+
+
+def _clock(points: list[app_operations.MetricPoint]) -> list[str]:
+    return [f"{p.at.astimezone(WIB):%d/%m %H.%M}" for p in points]
+
+
+def _cpu_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:
+    series = [charts.Series("CPU", [p.cpu_percent for p in points])]
+    return charts.trend_chart("grafik-cpu", f"Pemakaian CPU, {span} terakhir",
+                              "Persen satu inti CPU yang dipakai kontainer aplikasi dari waktu ke waktu.",
+                              _clock(points), series, unit="%", decimals=1)
+
+
+def _memory_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:
+    series = [charts.Series("Terpakai", [p.memory_bytes / MIB for p in points]),
+              charts.Series("Batas", [p.memory_limit_bytes / MIB for p in points])]
+    return charts.trend_chart("grafik-memori", f"Pemakaian memori, {span} terakhir",
+                              "Memori yang dipakai kontainer aplikasi (MiB) dibanding batasnya.",
+                              _clock(points), series, unit=" MiB")
+
+
+# --- new versions --------------------------------------------------------------------------------
+
+
+@bp.get("/uploads")
+@login_required
+def uploads(app_id: int) -> Any:
+    app = _load(app_id)
+    return _uploads_page(app, UploadForm(formdata=None))
+
+
+@bp.post("/uploads")
+@require_role(*APP_MANAGERS)
+def upload(app_id: int) -> Any:
+    app = _load(app_id)
+    # A body over MAX_CONTENT_LENGTH is refused while it streams in (413) and one cut short is refused
+    # as a bad request (400), both before this view runs; the bundle limit is checked as it is stored.
+    form = UploadForm()
+    valid = form.validate_on_submit()
+    if not valid:
+        return _uploads_page(app, form), 400
+    bundle = hosting_requests.Upload(form.bundle.data.filename or "", form.bundle.data.stream)
+    try:
+        received = app_actions.receive_upload(app, current_user, bundle)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    else:
+        flash(f"Versi baru #{received.id} diterima dan sedang dipindai.", "info")
+    return _to("uploads", app)
+
+
+def _uploads_page(app: App, form: UploadForm) -> Any:
+    rows = app_actions.upload_rows(app)
+    return _page("webpanel/uploads.html", app, "uploads", [row.job for row in rows], rows=rows, form=form)
+
+
+@bp.get("/uploads/<int:upload_id>/report")
+@login_required
+def scan_report(app_id: int, upload_id: int) -> Any:
+    app = _load(app_id)
+    found = db.session.get(AppUpload, upload_id)
+    report = found.scan_report if found is not None and found.app_id == app.id else None
+    if report is None or not report.html_sha256:
+        abort(404)
+    response = send_file(storage.attachments().path(report.html_sha256), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SCAN_REPORT_POLICY
+    return response
+
+
+# --- releases ------------------------------------------------------------------------------------
+
+
+@bp.get("/releases")
+@login_required
+def releases(app_id: int) -> Any:
+    app = _load(app_id)
+    job = jobs.latest(app_actions.ROLLBACK, app)
+    authors = {user.id: user for user in db.session.scalars(
+        select(User).where(User.id.in_({r.created_by_id for r in app.releases if r.created_by_id})))}
+    return _page("webpanel/releases.html", app, "releases", [job], job=job, authors=authors,
+                 history=list(reversed(app.releases)))
+
+
+@bp.post("/releases/rollback")
+@require_role(*APP_MANAGERS)
+def rollback(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_rollback(app, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("releases", app)
+
+
+# --- environment variables ------------------------------------------------------------------------
+
+
+@bp.get("/env")
+@login_required
+def env(app_id: int) -> Any:
+    app = _load(app_id)
+    return _env_page(app, EnvVarForm(formdata=None))
+
+
+@bp.post("/env")
+@require_role(*APP_MANAGERS)
+def set_env(app_id: int) -> Any:
+    app = _load(app_id)
+    form = EnvVarForm()
+    if not form.validate_on_submit():
+        return _env_page(app, form), 400
+    try:
+        var = app_operations.set_env_var(app, form.name.data or "", form.value.data or "", current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+        return _env_page(app, form), 400
+    db.session.commit()
+    flash(f"Variabel {var.name} disimpan; tekan Terapkan agar aplikasi memakainya.", "info")
+    return _to("env", app)
+
+
+@bp.post("/env/<name>/delete")
+@require_role(*APP_MANAGERS)
+def delete_env(app_id: int, name: str) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_operations.remove_env_var(app, name, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    else:
+        db.session.commit()
+        flash(f"Variabel {name} dihapus; tekan Terapkan agar aplikasi tidak memakainya lagi.", "info")
+    return _to("env", app)
+
+
+@bp.post("/env/<name>/reveal")
+@require_role(*APP_MANAGERS)
+def reveal_env(app_id: int, name: str) -> Any:
+    app = _load(app_id)
+    _posted()
+    var = app_operations.env_var(app, name)
+    if var is None:
+        abort(404)
+    app_operations.record_reveal(app, var, current_user)
+    db.session.commit()
+    # Shown in this response only: never cached, never in a log or the audit trail.
+    return _env_page(app, EnvVarForm(formdata=None), revealed=var), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/env/apply")
+@require_role(*APP_MANAGERS)
+def apply_env(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_env_apply(app, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("env", app)
+
+
+def _env_page(app: App, form: EnvVarForm, revealed: Any = None) -> Any:
+    job = jobs.latest(app_actions.ENV, app)
+    variables = app_operations.env_vars(app)
+    return _page("webpanel/env.html", app, "env", [job], job=job, form=form, revealed=revealed,
+                 variables=[(var, app_operations.env_pending(var)) for var in variables])
+
+
+# --- database ------------------------------------------------------------------------------------
+
+
+@bp.get("/database")
+@login_required
+def database(app_id: int) -> Any:
+    app = _load(app_id)
+    details = jobs.latest(app_actions.DATABASE, app)
+    reset = jobs.latest(app_actions.DATABASE_PASSWORD, app)
+    ready = reset is not None and reset.created_by_id == current_user.id and bool(reset.result.get("sealed"))
+    return _page("webpanel/database.html", app, "database", [details, reset], details=details, reset=reset,
+                 password_ready=ready)
+
+
+@bp.post("/database")
+@require_role(*APP_MANAGERS)
+def fetch_database(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_database_fetch(app, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("database", app)
+
+
+@bp.post("/database/password")
+@require_role(*APP_MANAGERS)
+def reset_database_password(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_database_password_reset(app, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("database", app)
+
+
+@bp.post("/database/password/<int:job_id>")
+@require_role(*APP_MANAGERS)
+def show_database_password(app_id: int, job_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    job = db.get_or_404(Job, job_id)
+    try:
+        password = app_actions.take_database_password(app, current_user, job)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+        return _to("database", app)
+    db.session.commit()
+    if password is None:
+        flash("Kata sandi baru sudah terlalu lama tidak dilihat dan telah dibuang; atur ulang sekali lagi.",
+              "error")
+        return _to("database", app)
+    # Shown once, in this response only: the panel no longer holds it, not even encrypted.
+    page = render_template("webpanel/database_password.html", app=app, password=password)
+    return page, 200, {"Cache-Control": "no-store"}
+
+
+# --- domain, TLS and the hosting report letter ---------------------------------------------------
+
+
+@bp.get("/domain")
+@login_required
+def domain(app_id: int) -> Any:
+    app = _load(app_id)
+    job = jobs.latest(app_actions.DOMAIN, app)
+    return _page("webpanel/domain.html", app, "domain", [job], job=job,
+                 zone=app_operations.zone_of(app))
+
+
+@bp.post("/domain")
+@require_role(*APP_MANAGERS)
+def check_domain(app_id: int) -> Any:
+    app = _load(app_id)
+    _posted()
+    try:
+        app_actions.start_domain_check(app, current_user)
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to("domain", app)
+
+
+@bp.get("/report-letter")
+@login_required
+def report_letter(app_id: int) -> Any:
+    app = _load(app_id)
+    letter = app_operations.hosting_report_letter(app)
+    if letter is None:
+        abort(404)
+    return send_file(storage.attachments().path(letter.sha256), mimetype="application/pdf",
+                     as_attachment=True, download_name=letter.filename)
+

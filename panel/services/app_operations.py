@@ -1,0 +1,364 @@
+"""An app's day-to-day operation through its Web Panel: power, logs, rollback, environment variables,
+its database, its name and TLS, and resource samples.
+
+Flask-free. The functions that talk to the app's host agent are run by jobs, never inside a request;
+they raise `OperationRefused` with a message for the app's owner and leave committing to the caller.
+Secrets (environment values, database passwords) never reach an audit event or a log line.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select
+
+from agents import protocol
+from agents.client import AgentClient, AgentError, AgentRefused
+from panel import audit
+from panel.extensions import db
+from panel.models import (
+    App,
+    AppEnvVar,
+    AppMetric,
+    AppStatus,
+    Attachment,
+    AttachmentKind,
+    Host,
+    HostStatus,
+    Release,
+    ReleaseStatus,
+    User,
+    Zone,
+)
+from panel.models.base import utcnow
+from panel.services import dns
+from panel.services.hosts import PanelPKI
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONTROL_ACTIONS = ("start", "stop", "restart", "status")
+LOG_SOURCES = ("app", "access", "error")  # the app's output, and its vhost's nginx access and error logs
+LOG_LINES_DEFAULT, LOG_LINES_MAX = 200, 1000
+LOG_TEXT_MAX_CHARS = 200_000  # per source, kept in the job's result
+# Set by the agent for every app (WADAH_*, PATH) or for its database (DB_*): an app may not name them.
+RESERVED_ENV_NAMES = frozenset({"PATH"})
+RESERVED_ENV_PREFIXES = ("WADAH_", "DB_")
+ENV_VALUE_MAX_CHARS = 4096
+ENV_MAX_VARIABLES = 100
+METRICS_RETENTION = timedelta(days=7)
+CHART_POINTS = 240  # at most this many points per line: older samples are averaged together
+# How the agent connects an app to its database (DB_HOST, DB_PORT): MariaDB's socket, mounted in.
+DATABASE_HOST, DATABASE_PORT = "localhost", 3306
+
+
+class OperationRefused(ValueError):
+    """The operation cannot be done as things stand; the message says why, for the app's owner."""
+
+
+# --- talking to the agent ----------------------------------------------------------------------
+
+
+def _with_agent(app: App, pki: PanelPKI, call: Callable[[AgentClient], T]) -> T:
+    """Run `call` against the app's host agent, turning the agent's errors into OperationRefused."""
+    host = app.host
+    if host is None:
+        raise OperationRefused("Aplikasi belum dialokasikan ke host.")
+    if host.cert_fingerprint is None:
+        raise OperationRefused(f"Agen host {host.name} belum terdaftar.")
+    try:
+        with pki.client(host) as agent:
+            return call(agent)
+    except AgentRefused as refused:
+        raise OperationRefused(f"Agen {host.name} menolak: {refused.message or refused.code}") from refused
+    except AgentError as error:
+        raise OperationRefused(f"Agen {host.name} tidak dapat dihubungi: {error}") from error
+
+
+def control(app: App, action: str, user: User | None, pki: PanelPKI) -> dict[str, Any]:
+    """Start, stop or restart the app's container, or just read its state; return the agent's status."""
+    if action not in CONTROL_ACTIONS:
+        raise OperationRefused(f"Tindakan tidak dikenal: {action}")
+    status: dict[str, Any] = _with_agent(app, pki, lambda agent: getattr(agent, action)(app.name))
+    if action == "stop":
+        app.status = AppStatus.STOPPED
+    elif action in ("start", "restart"):
+        app.status = AppStatus.RUNNING
+    if action != "status":
+        audit.record(f"app.{action}", app, actor=user, state=status.get("state"))
+    return status
+
+
+def fetch_logs(app: App, pki: PanelPKI, lines: int) -> dict[str, str]:
+    """Return the last `lines` lines of the app's output and of its nginx access and error logs."""
+    lines = max(1, min(LOG_LINES_MAX, lines))
+
+    def read(agent: AgentClient) -> dict[str, str]:
+        return {source: agent.logs(app.name, tail=lines, source=source)[-LOG_TEXT_MAX_CHARS:]
+                for source in LOG_SOURCES}
+
+    return _with_agent(app, pki, read)
+
+
+# --- releases ----------------------------------------------------------------------------------
+
+
+def live_release(app: App) -> Release | None:
+    return next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None)
+
+
+def expect_rollback_possible(app: App) -> None:
+    """Raise OperationRefused unless an earlier release that ran may be returned to."""
+    if live_release(app) is None or not any(r.status == ReleaseStatus.RETIRED for r in app.releases):
+        raise OperationRefused("Belum ada rilis sebelumnya untuk dikembalikan.")
+
+
+def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
+    """Return the app to its previous release on the host, and mark the releases to match."""
+    expect_rollback_possible(app)
+    result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.rollback(app.name))
+    target = db.session.get(Release, result.get("release_id"))
+    if target is None or target.app_id != app.id:
+        raise OperationRefused("Agen kembali ke rilis yang tidak dikenal panel.")
+    left = live_release(app)
+    for release in app.releases:
+        if release.status == ReleaseStatus.LIVE and release is not target:
+            release.status = ReleaseStatus.RETIRED
+    target.status, app.status = ReleaseStatus.LIVE, AppStatus.RUNNING
+    audit.record("release.rollback", target, actor=user, app=app.name, number=target.number,
+                 left=left.number if left else None)
+    return target
+
+
+# --- environment variables ---------------------------------------------------------------------
+
+
+def check_env_name(name: str) -> str:
+    """Return `name` if an app may set it, else raise OperationRefused saying why."""
+    try:
+        protocol.env_key(name)
+    except protocol.InvalidName:
+        raise OperationRefused(
+            "Nama variabel harus huruf besar, angka dan garis bawah, diawali huruf atau garis bawah, "
+            "paling banyak 64 karakter (misalnya APP_ENV).") from None
+    if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
+        raise OperationRefused(f"Variabel {name} diatur oleh Wadah dan tidak boleh diubah "
+                               "(nama WADAH_*, DB_* dan PATH dicadangkan).")
+    return name
+
+
+def env_vars(app: App) -> list[AppEnvVar]:
+    """Return the app's variables by name, those waiting to be removed included."""
+    return list(db.session.scalars(select(AppEnvVar).where(AppEnvVar.app_id == app.id)
+                                   .order_by(AppEnvVar.name)))
+
+
+def env_var(app: App, name: str) -> AppEnvVar | None:
+    return db.session.scalar(select(AppEnvVar).where(AppEnvVar.app_id == app.id, AppEnvVar.name == name))
+
+
+def env_pending(var: AppEnvVar) -> bool:
+    """Return whether the app does not run with this variable as the panel holds it yet."""
+    return var.applied_at is None or var.removed or as_utc(var.updated_at) > as_utc(var.applied_at)
+
+
+def set_env_var(app: App, name: str, value: str, user: User) -> AppEnvVar:
+    """Add or change a variable; it takes effect when the environment is applied."""
+    name = check_env_name(name.strip())
+    if "\0" in value:
+        raise OperationRefused("Nilai variabel tidak boleh memuat karakter NUL.")
+    if len(value) > ENV_VALUE_MAX_CHARS:
+        raise OperationRefused(f"Nilai variabel paling panjang {ENV_VALUE_MAX_CHARS} karakter.")
+    var = env_var(app, name)
+    if var is None:
+        if sum(1 for v in env_vars(app) if not v.removed) >= ENV_MAX_VARIABLES:
+            raise OperationRefused(f"Aplikasi paling banyak memiliki {ENV_MAX_VARIABLES} variabel.")
+        var = AppEnvVar(app_id=app.id, name=name)
+        db.session.add(var)
+    var.value, var.removed, var.updated_by_id, var.updated_at = value, False, user.id, utcnow()
+    audit.record("env.set", app, actor=user, name=name)  # never the value
+    return var
+
+
+def remove_env_var(app: App, name: str, user: User) -> None:
+    """Remove a variable; one the app already runs with is kept, marked, until the next apply."""
+    var = env_var(app, name)
+    if var is None or var.removed:
+        raise OperationRefused(f"Variabel {name} tidak ada.")
+    if var.applied_at is None:
+        db.session.delete(var)
+    else:
+        var.removed, var.updated_by_id, var.updated_at = True, user.id, utcnow()
+    audit.record("env.remove", app, actor=user, name=name)
+
+
+def record_reveal(app: App, var: AppEnvVar, user: User) -> None:
+    """Audit that `user` was shown a variable's value (the value itself is never recorded)."""
+    audit.record("env.reveal", app, actor=user, name=var.name)
+
+
+def environment(app: App) -> dict[str, str]:
+    """Return the environment the app should run with: every variable not marked for removal."""
+    return {var.name: var.value for var in env_vars(app) if not var.removed}
+
+
+def mark_env_applied(app: App, as_of: datetime) -> None:
+    """Record that the app runs with its variables as they stood at `as_of`."""
+    for var in env_vars(app):
+        if as_utc(var.updated_at) > as_of:
+            continue  # changed while the environment was being applied: still waiting
+        if var.removed:
+            db.session.delete(var)
+        else:
+            var.applied_at = as_of
+
+
+def apply_env(app: App, user: User | None, pki: PanelPKI) -> list[str]:
+    """Push the app's environment to its host, which restarts it onto it; return the names applied."""
+    as_of, env = utcnow(), environment(app)
+    _with_agent(app, pki, lambda agent: agent.set_env(app.name, env))
+    mark_env_applied(app, as_of)
+    audit.record("env.apply", app, actor=user, names=sorted(env))
+    return sorted(env)
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+def database_details(app: App, pki: PanelPKI) -> dict[str, Any] | None:
+    """Return how the app reaches its database (never the password), or None if it has none."""
+    account = _with_agent(app, pki, lambda agent: agent.database(app.name))
+    if not account:
+        return None
+    return {"host": DATABASE_HOST, "port": DATABASE_PORT, "database": account.get("database"),
+            "user": account.get("user")}
+
+
+def reset_database_password(app: App, user: User | None, pki: PanelPKI) -> str:
+    """Give the app's database account a new password (the app restarts onto it); return it once."""
+    result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.reset_database_password(app.name))
+    fresh = (result.get("database") or {}).get("password")
+    if not fresh:
+        raise OperationRefused("Agen tidak mengembalikan kata sandi baru.")
+    audit.record("app.database_reset", app, actor=user)
+    return str(fresh)
+
+
+# --- domain and TLS ----------------------------------------------------------------------------
+
+
+def domain_status(app: App, zone: Zone | None, pki: PanelPKI) -> dict[str, Any]:
+    """Ask the zone's primary whether the app's name exists, and the agent how the app is served."""
+    found: dict[str, Any] = {"fqdn": app.fqdn}
+    if zone is None:
+        found["dns_error"] = f"Zona DNS {app.zone} belum didaftarkan di Wadah."
+    else:
+        try:
+            found["resolves"] = dns.name_exists(dns.ZoneAccess.from_zone(zone), app.subdomain)
+            found["dns_server"] = zone.primary_server
+        except dns.DnsError as error:  # the message names the server, never the key's secret
+            found["dns_error"] = str(error)
+    try:
+        status = _with_agent(app, pki, lambda agent: agent.status(app.name))
+    except OperationRefused as refused:
+        found["agent_error"] = str(refused)
+    else:
+        found["agent"] = {key: status.get(key) for key in ("desired", "state", "release_id", "port",
+                                                           "tls", "https", "certificate")
+                          if key in status}
+    return found
+
+
+def zone_of(app: App) -> Zone | None:
+    return db.session.scalar(select(Zone).where(Zone.name == app.zone))
+
+
+# --- the hosting report letter -----------------------------------------------------------------
+
+
+def hosting_report_letter(app: App) -> Attachment | None:
+    """Return the newest hosting report letter of the request the app came from, or None."""
+    if app.request_id is None:
+        return None
+    return db.session.scalar(select(Attachment).where(
+        Attachment.request_id == app.request_id, Attachment.kind == AttachmentKind.HOSTING_REPORT)
+        .order_by(Attachment.id.desc()).limit(1))
+
+
+# --- resource use ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    at: datetime
+    cpu_percent: float
+    memory_bytes: int
+    memory_limit_bytes: int
+
+
+def collect_metrics(pki: PanelPKI, now: datetime) -> int:
+    """Sample the resource use of every running app on a reachable host; return how many were taken."""
+    running = db.session.scalars(
+        select(App).join(Host, App.host_id == Host.id)
+        .where(App.status == AppStatus.RUNNING, Host.status == HostStatus.ONLINE,
+               Host.cert_fingerprint.is_not(None))
+        .order_by(App.host_id, App.id)).all()
+    taken = 0
+    for host_apps in _by_host(running):
+        host = host_apps[0].host
+        assert host is not None
+        try:
+            with pki.client(host) as agent:
+                for app in host_apps:
+                    try:
+                        stats = agent.stats(app.name)
+                    except AgentRefused as refused:  # e.g. removed from the host meanwhile
+                        logger.info("Statistik %s tidak tersedia: %s", app.name, refused.code)
+                        continue
+                    if stats:
+                        db.session.add(AppMetric(
+                            app_id=app.id, at=now, cpu_percent=float(stats.get("cpu_percent") or 0),
+                            memory_bytes=int(stats.get("memory_bytes") or 0),
+                            memory_limit_bytes=int(stats.get("memory_limit_bytes") or 0),
+                            pids=int(stats.get("pids") or 0)))
+                        taken += 1
+        except AgentError as error:
+            logger.warning("Statistik aplikasi di %s tidak terbaca: %s", host.name, error)
+    prune_metrics(now - METRICS_RETENTION)
+    return taken
+
+
+def prune_metrics(before: datetime) -> int:
+    """Forget resource samples older than `before`; return how many."""
+    result = db.session.execute(delete(AppMetric).where(AppMetric.at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def metric_series(app: App, since: datetime, points: int = CHART_POINTS) -> list[MetricPoint]:
+    """Return the app's samples since `since`, averaged into at most `points` points, oldest first."""
+    rows = db.session.scalars(select(AppMetric).where(AppMetric.app_id == app.id, AppMetric.at >= since)
+                              .order_by(AppMetric.at)).all()
+    size = max(1, -(-len(rows) // max(1, points)))  # ceiling division
+    series = []
+    for start in range(0, len(rows), size):
+        bucket = rows[start:start + size]
+        series.append(MetricPoint(
+            at=as_utc(bucket[-1].at), cpu_percent=sum(r.cpu_percent for r in bucket) / len(bucket),
+            memory_bytes=sum(r.memory_bytes for r in bucket) // len(bucket),
+            memory_limit_bytes=max(r.memory_limit_bytes for r in bucket)))
+    return series
+
+
+def _by_host(apps: Iterable[App]) -> list[list[App]]:
+    groups: dict[int, list[App]] = {}
+    for app in apps:
+        groups.setdefault(app.host_id or 0, []).append(app)
+    return list(groups.values())
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return `moment` timezone-aware: SQLite gives naive datetimes back, stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
