@@ -82,10 +82,15 @@ def _error_body(status: int, code: str, message: str, **extra: Any) -> Any:
 
 
 def _refused(error: Exception) -> Any:
+    # Every domain refusal a request action raises answers 422 (409 for a job already running).
     db.session.rollback()
     if isinstance(error, request_actions.JobAlreadyRunning):
         return _error_body(409, "job_running", str(error))
     return _error_body(422, "refused", str(error))
+
+
+for _refusal in request_actions.REFUSALS:
+    bp.register_error_handler(_refusal, _refused)
 
 
 def _json_body() -> dict[str, Any]:
@@ -222,12 +227,9 @@ def file_request() -> Any:
     key = request.headers.get("Idempotency-Key") or secrets.token_urlsafe(24)
     if len(key) > 64:
         raise _BadInput("Idempotency-Key", "paling banyak 64 karakter")
-    try:
-        filed = request_actions.file_request(
-            current_user, draft, letters,
-            hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    filed = request_actions.file_request(
+        current_user, draft, letters,
+        hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
     db.session.commit()
     return _request_detail(filed), 201
 
@@ -246,10 +248,7 @@ def act(request_id: int) -> Any:
     if decision is not None and not isinstance(decision, str):
         raise _BadInput("decision", "teks")
     note = _text(body, "note", 2000)
-    try:
-        workflow.act(hosting_request, current_user, decision or None, note)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    workflow.act(hosting_request, current_user, decision or None, note)
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -262,10 +261,7 @@ def dispose(request_id: int) -> Any:
     if to_role not in (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
         raise _BadInput("to_role", "head, coordinator atau technician")
     note = _text(body, "note", 2000, required=True)
-    try:
-        workflow.dispose(hosting_request, current_user, RoleKey(to_role), note)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    workflow.dispose(hosting_request, current_user, RoleKey(to_role), note)
     db.session.commit()
     return _request_detail(hosting_request), 201
 
@@ -294,10 +290,7 @@ def attachment(request_id: int, attachment_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/scan")
 @require_role(RoleKey.TECHNICIAN)
 def scan(request_id: int) -> Any:
-    try:
-        job = request_actions.start_scan(_load(request_id), current_user)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    job = request_actions.start_scan(_load(request_id), current_user)
     return _job(job), 202
 
 
@@ -306,10 +299,7 @@ def scan(request_id: int) -> Any:
 def accept_review(request_id: int) -> Any:
     hosting_request = _load(request_id)
     reason = _text(_json_body(), "reason", 2000, required=True)
-    try:
-        request_actions.accept_review(hosting_request, current_user, reason)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    request_actions.accept_review(hosting_request, current_user, reason)
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -321,11 +311,8 @@ def replace_bundle(request_id: int) -> Any:
     bundle = request.files.get("bundle")
     if bundle is None:
         raise _BadInput("bundle", "berkas aplikasi (.zip, .tar.gz) wajib dikirim")
-    try:
-        request_actions.replace_bundle(hosting_request, current_user,
-                                       hosting_requests.Upload(bundle.filename or "", bundle.stream))
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    request_actions.replace_bundle(hosting_request, current_user,
+                                   hosting_requests.Upload(bundle.filename or "", bundle.stream))
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -334,10 +321,7 @@ def replace_bundle(request_id: int) -> Any:
 @require_role(RoleKey.TECHNICIAN)
 def allocate(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    try:
-        app = request_actions.allocate(hosting_request, current_user)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    app = request_actions.allocate(hosting_request, current_user)
     db.session.commit()
     return _app(app), 201
 
@@ -345,10 +329,7 @@ def allocate(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/deployment")
 @require_role(RoleKey.TECHNICIAN)
 def deploy(request_id: int) -> Any:
-    try:
-        job = request_actions.start_deploy(_load(request_id), current_user)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    job = request_actions.start_deploy(_load(request_id), current_user)
     return _job(job), 202
 
 
@@ -356,10 +337,7 @@ def deploy(request_id: int) -> Any:
 @require_role(RoleKey.TECHNICIAN)
 def issue_login(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    try:
-        account, password = request_actions.issue_login(hosting_request, current_user)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    account, password = request_actions.issue_login(hosting_request, current_user)
     db.session.commit()
     # The password is in this response only: never stored in clear, never in a letter or a log.
     body = {"url": f"http://{account.app.fqdn}/", "subdomain": account.app.fqdn,
@@ -371,10 +349,7 @@ def issue_login(request_id: int) -> Any:
 @require_role(RoleKey.COORDINATOR)
 def response_letter(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    try:
-        request_actions.write_response_letter(hosting_request, current_user)
-    except request_actions.REFUSALS as refused:
-        return _refused(refused)
+    request_actions.write_response_letter(hosting_request, current_user)
     db.session.commit()
     return _request_detail(hosting_request), 201
 

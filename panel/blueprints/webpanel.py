@@ -6,6 +6,7 @@ touches the host is a job the page follows.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -89,6 +90,17 @@ def _posted() -> None:
 def _refused(error: Exception) -> None:
     db.session.rollback()
     flash(str(error), "error")
+
+
+def _launch(app_id: int, start: Callable[[App, User], object], page: str) -> Any:
+    """Start a job on the app from a posted form, then show `page` with its progress or refusal."""
+    app = _load(app_id)
+    _posted()
+    try:
+        start(app, current_user)  # type: ignore[arg-type]
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+    return _to(page, app)
 
 
 def _to(endpoint: str, app: App, anchor: str = "") -> Any:
@@ -261,13 +273,7 @@ def releases(app_id: int) -> Any:
 @bp.post("/releases/rollback")
 @require_role(*APP_MANAGERS)
 def rollback(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        app_actions.start_rollback(app, current_user)
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("releases", app)
+    return _launch(app_id, app_actions.start_rollback, "releases")
 
 
 # --- environment variables ------------------------------------------------------------------------
@@ -329,13 +335,7 @@ def reveal_env(app_id: int, name: str) -> Any:
 @bp.post("/env/apply")
 @require_role(*APP_MANAGERS)
 def apply_env(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        app_actions.start_env_apply(app, current_user)
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("env", app)
+    return _launch(app_id, app_actions.start_env_apply, "env")
 
 
 def _env_page(app: App, form: EnvVarForm, revealed: Any = None) -> Any:
@@ -362,25 +362,13 @@ def database(app_id: int) -> Any:
 @bp.post("/database")
 @require_role(*APP_MANAGERS)
 def fetch_database(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        app_actions.start_database_fetch(app, current_user)
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("database", app)
+    return _launch(app_id, app_actions.start_database_fetch, "database")
 
 
 @bp.post("/database/password")
 @require_role(*APP_MANAGERS)
 def reset_database_password(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        app_actions.start_database_password_reset(app, current_user)
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("database", app)
+    return _launch(app_id, app_actions.start_database_password_reset, "database")
 
 
 @bp.post("/database/password/<int:job_id>")
@@ -419,13 +407,7 @@ def domain(app_id: int) -> Any:
 @bp.post("/domain")
 @require_role(*APP_MANAGERS)
 def check_domain(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        app_actions.start_domain_check(app, current_user)
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("domain", app)
+    return _launch(app_id, app_actions.start_domain_check, "domain")
 
 
 @bp.get("/report-letter")

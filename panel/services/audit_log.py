@@ -5,8 +5,6 @@ cut by id, and the export streams rows in chunks.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, String, cast, func, select
 
 from panel.extensions import db
 from panel.models import AuditEvent
-from panel.services.spreadsheets import safe_cell
+from panel.services import spreadsheets
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 1000
@@ -182,28 +180,15 @@ def key_values(details: Mapping[str, Any] | None) -> str:
 
 def csv_chunks(search: Filter, zone: tzinfo, chunk_rows: int = EXPORT_CHUNK_ROWS) -> Iterator[str]:
     """Yield the matching events as CSV text, a header and then one piece per chunk of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(_CSV_HEADER)
-    yield flush()
     columns = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.action,
                      AuditEvent.target_type, AuditEvent.target_id, AuditEvent.ip, AuditEvent.details)
     query = columns.where(*_conditions(search, zone)).order_by(AuditEvent.id.desc())
     # yield_per streams from a server-side cursor where the driver has one; memory stays one chunk.
     result = db.session.execute(query.execution_options(yield_per=chunk_rows))
-    for rows in result.partitions():
-        for event_id, at, actor, action, target_type, target_id, ip, details in rows:
-            writer.writerow([event_id, _local(at, zone).isoformat(timespec="seconds"),
-                             *map(safe_cell, (actor, action, target_type, target_id, ip,
-                                              key_values(details)))])
-        yield flush()
+    rows = ((event_id, _local(at, zone).isoformat(timespec="seconds"), actor, action, target_type,
+             target_id, ip, key_values(details))
+            for event_id, at, actor, action, target_type, target_id, ip, details in result)
+    return spreadsheets.csv_chunks(_CSV_HEADER, rows, chunk_rows)
 
 
 def _conditions(search: Filter, zone: tzinfo) -> list[ColumnElement[bool]]:

@@ -17,6 +17,13 @@ from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
 
 
+def on_testbed(app: Flask, testbed: dict[str, dict[str, Any]],
+               dns_zone: dict[str, Any]) -> tuple[Zone, hosts.PanelPKI]:
+    """Point the test panel at the testbed's clamd and zone; return the zone and the panel's PKI."""
+    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
+    return zone_from(dns_zone), hosts.PanelPKI(app.instance_path)
+
+
 def zone_from(dns_zone: dict[str, Any]) -> Zone:
     zone = Zone(name=dns_zone["zone"], primary_server=f"{dns_zone['host']}:{dns_zone['port']}",
                 tsig_key_name=dns_zone["key_name"], tsig_algorithm=dns_zone["algorithm"],

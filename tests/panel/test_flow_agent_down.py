@@ -27,9 +27,7 @@ def test_deploy_to_an_unreachable_agent_keeps_the_step_open_and_can_be_retried(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    zone = flow.zone_from(dns_zone)
-    pki = hosts.PanelPKI(app.instance_path)
+    zone, pki = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"putus{secrets.token_hex(3)}"

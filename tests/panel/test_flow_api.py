@@ -28,9 +28,7 @@ def test_muara_enim_request_through_the_api(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    zone = flow.zone_from(dns_zone)
-    pki = hosts.PanelPKI(app.instance_path)
+    zone, pki = flow.on_testbed(app, testbed, dns_zone)
     opd = factories.opd(name="Dinas Pendidikan")
     tokens = {}
     for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):

@@ -41,9 +41,7 @@ def test_muara_enim_request_from_letter_to_hosting_report(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    zone = flow.zone_from(dns_zone)
-    pki = hosts.PanelPKI(app.instance_path)
+    zone, pki = flow.on_testbed(app, testbed, dns_zone)
     opd = factories.opd(name="Dinas Kesehatan")
     people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None,
                                    full_name=f"Petugas {role}")

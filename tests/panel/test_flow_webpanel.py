@@ -38,9 +38,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    zone = flow.zone_from(dns_zone)
-    pki = hosts.PanelPKI(app.instance_path)
+    zone, pki = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"panel{secrets.token_hex(3)}"
