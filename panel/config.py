@@ -44,6 +44,7 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "SUBDOMAIN_ALLOWED_WORDS": ["diskominfo"],
         "BABEL_DEFAULT_LOCALE": "id",
         "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
+        "TOTP_REQUIRED_ROLES": ("superadmin",),  # a second factor before anything else
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "LOGIN_RATE_LIMIT": "10 per minute",

@@ -82,14 +82,17 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @app.before_request
-    def _force_password_change() -> Any:
+    def _require_account_setup() -> Any:
+        if not current_user.is_authenticated or request.endpoint in ("auth.logout", "static"):
+            return None
         # A generated password is changed at first login before anything else is allowed.
-        if (
-            current_user.is_authenticated
-            and current_user.must_change_password
-            and request.endpoint not in ("auth.password", "auth.logout", "static")
-        ):
+        if current_user.must_change_password and request.endpoint != "auth.password":
             return redirect(url_for("auth.password"))
+        # Roles that can change the platform itself must hold a second factor before they act.
+        if (not current_user.totp_enabled and request.endpoint != "auth.totp_settings"
+                and current_user.has_role(*app.config["TOTP_REQUIRED_ROLES"])):
+            flash("Peran Anda wajib memakai verifikasi dua langkah. Aktifkan sebelum melanjutkan.", "info")
+            return redirect(url_for("auth.totp_settings"))
         return None
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
@@ -15,7 +17,8 @@ from flask.testing import FlaskClient
 from panel import create_app, database
 from panel.extensions import db
 from panel.models import RoleKey, User
-from panel.services import passwords, workflow
+from panel.models.base import utcnow
+from panel.services import passwords, totp, workflow
 from tests.panel import factories
 
 
@@ -89,12 +92,21 @@ def login_as(client: FlaskClient) -> Callable[..., User]:
 
     def sign_in(role: RoleKey, **fields: object) -> User:
         user = factories.user(roles=[role], **fields)
+        second_factor = role in client.application.config["TOTP_REQUIRED_ROLES"]
+        if second_factor:  # the role may not act without one: enrol it as the user would
+            secret = totp.new_secret()
+            earlier = utcnow() - timedelta(seconds=90)
+            totp.enable(user, secret, pyotp.TOTP(secret).at(earlier), now=earlier)
         db.session.commit()
         response = client.post("/login", data={
             "username": user.username, "password": factories.PASSWORD,
             "csrf_token": csrf_token(client, "/login"),
         })
         assert response.status_code == 302, response.get_data(as_text=True)
+        if second_factor:
+            response = client.post("/login/totp", data={
+                "code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(client, "/login/totp")})
+            assert response.status_code == 302 and "/login" not in response.location, response.location
         return user
 
     return sign_in

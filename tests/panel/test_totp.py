@@ -307,3 +307,19 @@ def test_audit_refuses_a_detail_named_like_the_secret(app: Flask) -> None:
 
     with pytest.raises(ValueError, match="secrets"):
         audit.record("auth.totp_enable", None, totp_secret="JBSWY3DPEHPK3PXP")
+
+
+def test_a_superadmin_without_a_second_factor_must_enrol_before_anything_else(app, client) -> None:
+    admin = factories.user([RoleKey.SUPERADMIN])
+    db.session.commit()
+    _password_step(client, admin)
+    for page in ("/", "/admin/hosts", "/audit", "/requests"):
+        response = client.get(page)
+        assert response.status_code == 302 and response.location.endswith("/account/totp"), page
+    assert client.get("/account/totp").status_code == 200
+    # Other roles keep it optional.
+    technician = factories.user([RoleKey.TECHNICIAN])
+    db.session.commit()
+    other = app.test_client()
+    _password_step(other, technician)
+    assert other.get("/").status_code == 200
