@@ -51,6 +51,7 @@ class Journey:
     marker: str
     request_number: str | None = None
     web_panel: dict[str, str] = field(default_factory=dict)
+    web_panel_page: str | None = None  # the app's Web Panel, once its account has its own password
 
     def needs(self, *names: str) -> None:
         """Skip unless the earlier journeys produced `names` (their own failure is what counts)."""
@@ -97,6 +98,7 @@ def live_panel(testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], run
         "JOBS_IMMEDIATE": True,  # scans and deploys run inside the click's request
         "SESSION_COOKIE_SECURE": False,  # plain HTTP on loopback
         "REMEMBER_COOKIE_SECURE": False,
+        "LOGIN_RATE_LIMIT": "60 per minute",  # every person of the journeys signs in from 127.0.0.1
         "CLAMD_URL": testbed["clamd"]["address"],
         "PEMDA_DOMAIN": dns_zone["zone"],
     })

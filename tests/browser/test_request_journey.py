@@ -1,7 +1,8 @@
 """A hosting request clicked through in Chromium by the people of the Muara Enim SOP, on the real testbed.
 
 The journeys run in order on one live panel: each starts where the one before stopped, so the whole
-SOP is walked once (one scan, one deploy) rather than once per test.
+SOP is walked once (one scan, one deploy), then the Web Panel's upload and rollback, rather than once
+per test.
 """
 from __future__ import annotations
 
@@ -173,7 +174,57 @@ def test_web_panel_account_must_change_the_issued_password_first(page: Page, liv
     page.get_by_role("button", name="Masuk").click()
     expect(page.get_by_role("alert")).to_be_visible()
     sign_in(page, account["username"], NEW_PASSWORD)
-    expect(page).not_to_have_url(re.compile(r"/account/password$"))
+    expect(page).to_have_url(re.compile(r"/apps/\d+$"))
+    account["password"] = NEW_PASSWORD
+    journey.web_panel_page = page.url
+
+
+def test_web_panel_account_uploads_a_new_version_and_rolls_it_back(
+    page: Page, live_panel: LivePanel, tmp_path: Path,
+) -> None:
+    journey = live_panel.journey
+    journey.needs("web_panel_page")
+    fqdn = f"{journey.subdomain}.{live_panel.zone}"
+    marker = f"{journey.marker}, versi 2"
+    bundle = tmp_path / "sipuskesmas-v2.tar.gz"
+    bundle.write_bytes(flow.site(marker))
+
+    sign_in(page, journey.web_panel["username"], journey.web_panel["password"])
+    expect(page).to_have_url(journey.web_panel_page)
+    web_panel = page.get_by_role("navigation", name="Web Panel")
+
+    # The new version is scanned and, being clean, deployed at once as release 2.
+    web_panel.get_by_role("link", name="Versi baru").click()
+    expect(page.get_by_role("heading", name="Unggah versi baru")).to_be_visible()
+    page.get_by_label("Berkas versi baru").set_input_files(bundle)
+    page.get_by_role("button", name="Unggah dan pindai").click()
+    expect(flash(page, re.compile(r"^Versi baru #\d+ diterima dan sedang dipindai\.$"))).to_be_visible()
+    uploaded = page.get_by_role("row").filter(has_text=bundle.name)
+    expect(uploaded).to_have_count(1)
+    expect(uploaded.get_by_role("cell", name="Rilis ke-2", exact=True)).to_be_visible(timeout=DEPLOY_MS)
+    expect(uploaded).to_contain_text("Terpasang")
+    expect(uploaded).to_contain_text("Bersih")
+    expect(uploaded.get_by_role("link", name="Laporan pemindaian")).to_be_visible()
+    screenshot(page, "web-panel-unggah", full_page=True)
+    assert fetch(live_panel.nginx, fqdn) == (200, f"<h1>{marker}</h1>\n")
+
+    # Release 1 is one click away: it starts, is health-checked, and nginx switches back to it.
+    web_panel.get_by_role("link", name="Riwayat rilis").click()
+    expect(page.get_by_role("heading", name="Riwayat rilis")).to_be_visible()
+    first, second = (page.get_by_role("row").filter(
+        has=page.get_by_role("cell", name=f"Rilis ke-{number}", exact=True)) for number in (1, 2))
+    expect(second).to_contain_text("Berjalan")
+    expect(first).to_contain_text("Digantikan")
+    page.get_by_role("button", name="Kembali ke rilis sebelumnya").click()
+    done = flash(page, "Kembali ke rilis sebelumnya: Kembali ke rilis ke-1")
+    expect(done).to_be_visible(timeout=DEPLOY_MS)
+    expect(first).to_contain_text("Berjalan")
+    expect(second).to_contain_text("Digantikan")
+    screenshot(page, "web-panel-rilis", full_page=True)
+    assert fetch(live_panel.nginx, fqdn) == (200, f"<h1>{journey.marker}</h1>\n")
+    # The Web Panel's overview agrees.
+    web_panel.get_by_role("link", name="Ringkasan").click()
+    expect(definition(page, "Rilis berjalan")).to_contain_text("Rilis ke-1 sejak")
 
 
 def test_officials_receive_the_report_and_the_kabid_closes_it_from_the_dashboard(
