@@ -99,6 +99,6 @@ def latest_job(request: HostingRequest) -> Job | None:
 
 
 def _refuse_second(kind: str, request: HostingRequest) -> None:
-    if jobs.unfinished(jobs.latest(kind, request)):
+    if jobs.running_of((kind,), request) is not None:
         raise JobAlreadyRunning(
             "Pekerjaan yang sama sedang berjalan untuk permohonan ini; tunggu hingga selesai.")

@@ -284,7 +284,7 @@ def deploy_upload(job_id: int, upload_id: int) -> str:
 def _deploy_upload(job: Job, upload: AppUpload) -> str:
     jobs.report(job, 70, "Memasang versi baru di host")
     app = upload.app
-    before, as_of = app_uploads.newest_release_number(app), utcnow()
+    before, as_of = deployment.latest_release_number(app), utcnow()
     try:
         zone = fulfilment.pemda_zone(app.zone)
         release = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,

@@ -30,7 +30,6 @@ from panel.models import (
     AttachmentKind,
     HostingRequest,
     Job,
-    ReleaseStatus,
     RequestStatus,
     RoleKey,
     User,
@@ -434,7 +433,7 @@ def _job(job: Job) -> dict[str, Any]:
 
 
 def _app(app: App) -> dict[str, Any]:
-    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None)
+    live = app.live_release
     return {"id": app.id, "name": app.name, "fqdn": app.fqdn, "stack": str(app.stack),
             "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
             "ip": app.ip, "live_release": live.number if live else None}

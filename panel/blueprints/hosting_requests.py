@@ -14,14 +14,12 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from panel import request_actions, storage
+from panel import jobs, request_actions, storage
 from panel.extensions import db
 from panel.models import (
     Attachment,
     AttachmentKind,
     HostingRequest,
-    JobStatus,
-    ReleaseStatus,
     RequestStatus,
     RoleKey,
 )
@@ -146,11 +144,11 @@ def show(request_id: int) -> Any:
                                   .order_by(Comment.id)).all()
     job = request_actions.latest_job(hosting_request)
     app = allocation.app_of(hosting_request)
-    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None) if app else None
+    live = app.live_release if app else None
     return render_template(
         "requests/show.html", req=hosting_request, template=template, open_step=open_step,
         step_def=template.step(open_step.step_key) if open_step else None, job=job,
-        refresh_seconds=2 if job and job.status in (JobStatus.QUEUED, JobStatus.RUNNING) else None,
+        refresh_seconds=2 if jobs.unfinished(job) else None,
         scan_report=scanning.latest_report(hosting_request.artifact_sha256), live_release=live,
         capacity=fulfilment.capacity(hosting_request) if open_step else None,
         comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),

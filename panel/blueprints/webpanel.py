@@ -116,7 +116,7 @@ def overview(app_id: int) -> Any:
     app = _load(app_id)
     status, job = app_actions.last_known_status(app)
     return _page("webpanel/overview.html", app, "overview", [job], job=job, status=status,
-                 live=app_operations.live_release(app), letter=app_operations.hosting_report_letter(app))
+                 live=app.live_release, letter=app_operations.hosting_report_letter(app))
 
 
 @bp.post("/<any(start, stop, restart, status):action>")

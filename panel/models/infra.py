@@ -77,6 +77,11 @@ class App(db.Model):
     def fqdn(self) -> str:
         return f"{self.subdomain}.{self.zone}"
 
+    @property
+    def live_release(self) -> Release | None:
+        """The release the app runs now, if any."""
+        return next((r for r in self.releases if r.status == ReleaseStatus.LIVE), None)
+
 
 class Release(db.Model):
     __tablename__ = "releases"

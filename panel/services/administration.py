@@ -58,7 +58,7 @@ def host_rows(now: datetime) -> list[HostRow]:
 def want_refresh(host: Host, user: User) -> bool:
     """Audit a request to refresh an enrolled host's facts; return False if one is already under way."""
     hosts.expect_enrolled(host)
-    if jobs.unfinished(jobs.latest(REFRESH_JOB, host)):  # a second click waits for the first
+    if jobs.running_of((REFRESH_JOB,), host) is not None:  # a second click waits for the first
         return False
     audit.record("host.refresh", host, actor=user)
     return True
@@ -94,7 +94,7 @@ def zone_rows() -> list[ZoneRow]:
 
 def want_probe(zone: Zone, user: User) -> bool:
     """Audit a request to test a zone's primary server; return False if a test is already under way."""
-    if jobs.unfinished(jobs.latest(PROBE_JOB, zone)):
+    if jobs.running_of((PROBE_JOB,), zone) is not None:
         return False
     audit.record("zone.probe", zone, actor=user)
     return True

@@ -106,13 +106,9 @@ def fetch_logs(app: App, pki: PanelPKI, lines: int) -> dict[str, str]:
 # --- releases ----------------------------------------------------------------------------------
 
 
-def live_release(app: App) -> Release | None:
-    return next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None)
-
-
 def expect_rollback_possible(app: App) -> None:
     """Raise OperationRefused unless an earlier release that ran may be returned to."""
-    if live_release(app) is None or not any(r.status == ReleaseStatus.RETIRED for r in app.releases):
+    if app.live_release is None or not any(r.status == ReleaseStatus.RETIRED for r in app.releases):
         raise OperationRefused("Belum ada rilis sebelumnya untuk dikembalikan.")
 
 
@@ -123,7 +119,7 @@ def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
     target = db.session.get(Release, result.get("release_id"))
     if target is None or target.app_id != app.id:
         raise OperationRefused("Agen kembali ke rilis yang tidak dikenal panel.")
-    left = live_release(app)
+    left = app.live_release
     for release in app.releases:
         if release.status == ReleaseStatus.LIVE and release is not target:
             release.status = ReleaseStatus.RETIRED

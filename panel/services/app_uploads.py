@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
 from panel import audit
@@ -136,10 +136,6 @@ def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zon
         raise UploadRefused("Unggahan ini belum siap dipasang.")
     return deployment.deploy(upload.app, upload.scan_report, upload.uploaded_by, pki, artifacts, zone,
                              env=env)
-
-
-def newest_release_number(app: App) -> int:
-    return db.session.scalar(select(func.max(Release.number)).where(Release.app_id == app.id)) or 0
 
 
 def deployed(upload: AppUpload, release: Release) -> None:

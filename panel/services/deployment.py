@@ -46,7 +46,7 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
             "Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
     if app.host is None:
         raise DeployFailed("Aplikasi belum dialokasikan ke host.")
-    number = (db.session.scalar(select(func.max(Release.number)).where(Release.app_id == app.id)) or 0) + 1
+    number = latest_release_number(app) + 1
     release = Release(app=app, number=number, artifact_sha256=report.artifact_sha256,
                       scan_report_id=report.id, created_by_id=user.id if user else None)
     db.session.add(release)
@@ -73,6 +73,11 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     publish_name(app, zone)
     audit.record("release.deploy", release, actor=user, app=app.name, number=number)
     return release
+
+
+def latest_release_number(app: App) -> int:
+    """Return the number of the app's newest release, whatever became of it (0 before the first)."""
+    return db.session.scalar(select(func.max(Release.number)).where(Release.app_id == app.id)) or 0
 
 
 def publish_name(app: App, zone: Zone) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from agents.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
-from panel.models import Attachment, AttachmentKind, HostingRequest, ReleaseStatus, User
+from panel.models import Attachment, AttachmentKind, HostingRequest, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.services import allocation, letters, scanning, sla
 
@@ -29,7 +29,7 @@ def hosting_report(request: HostingRequest, author: User, config: Mapping[str, A
                    now: datetime) -> letters.HostingReport:
     """Gather the hosting report's facts from the request, its app, release, scan and timeline."""
     app = allocation.app_of(request)
-    live = next((r for r in app.releases if r.status == ReleaseStatus.LIVE), None) if app else None
+    live = app.live_release if app else None
     if app is None or live is None or app.account is None:
         raise letters.LetterError("aplikasi belum terpasang atau login Web Panel belum diterbitkan")
     report = scanning.latest_report(live.artifact_sha256)
