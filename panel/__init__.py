@@ -28,13 +28,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             f"SECRET_KEY belum diatur: jalankan `wadah up` atau isi {instance_path / 'wadah.toml'}"
         )
 
-    from panel import extensions, formatting, jobs, permissions, security
+    from panel import extensions, formatting, i18n, jobs, permissions, security
     from panel.blueprints import admin, api, apps, audit, auth, hosting_requests, main, reports, webpanel
 
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)
     security.init_app(app)
+    i18n.init_app(app)
     formatting.init_app(app)
     jobs.init_app(app)
     permissions.enforce(app)

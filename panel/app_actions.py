@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import audit, crypto, jobs, storage, tasks
@@ -38,7 +39,7 @@ PASSWORD_SHOWN_WITHIN = timedelta(minutes=30)  # after that a new database passw
 def start_control(app: App, user: User, action: str) -> Job:
     """Queue starting, stopping or restarting the app, or reading its state on the host."""
     if action not in app_operations.CONTROL_ACTIONS:
-        raise app_operations.OperationRefused(f"Tindakan tidak dikenal: {action}")
+        raise app_operations.OperationRefused(_("Tindakan tidak dikenal: %(action)s", action=action))
     _expect_host(app)
     _refuse_while(app, HOST_CHANGES if action != "status" else (CONTROL,))
     return jobs.launch(CONTROL, app, user, tasks.control_app, app.id, user.id, action)
@@ -65,7 +66,7 @@ def start_logs(app: App, user: User, lines: int, follow: bool) -> Job:
 def stop_following(app: App) -> bool:
     """Stop a log being followed; return whether one was."""
     job = jobs.latest(LOGS, app)
-    return job is not None and jobs.stop(job, "Berhenti mengikuti log")
+    return job is not None and jobs.stop(job, _("Berhenti mengikuti log"))
 
 
 def start_rollback(app: App, user: User) -> Job:
@@ -107,7 +108,7 @@ def take_database_password(app: App, user: User, job: Job) -> str | None:
     if (job.kind != DATABASE_PASSWORD or job.target_type != "App" or job.target_id != str(app.id)
             or job.created_by_id != user.id or not sealed):
         raise app_operations.OperationRefused(
-            "Kata sandi baru hanya ditampilkan sekali, kepada yang meminta pengaturan ulang.")
+            _("Kata sandi baru hanya ditampilkan sekali, kepada yang meminta pengaturan ulang."))
     if utcnow() - app_operations.as_utc(job.finished_at or utcnow()) > PASSWORD_SHOWN_WITHIN:
         job.result = {"discarded": True}
         return None
@@ -155,12 +156,12 @@ def upload_rows(app: App) -> list[UploadRow]:
 
 def _expect_host(app: App) -> None:
     if app.host is None:
-        raise app_operations.OperationRefused("Aplikasi belum dialokasikan ke host.")
+        raise app_operations.OperationRefused(_("Aplikasi belum dialokasikan ke host."))
 
 
 def _refuse_while(app: App, kinds: tuple[str, ...]) -> None:
     if jobs.running_of(kinds, app) is not None:
-        raise JobAlreadyRunning("Pekerjaan untuk aplikasi ini masih berjalan; tunggu hingga selesai.")
+        raise JobAlreadyRunning(_("Pekerjaan untuk aplikasi ini masih berjalan; tunggu hingga selesai."))
     if any(kind in HOST_CHANGES for kind in kinds) and app_uploads.in_flight(app) is not None:
         raise JobAlreadyRunning(
-            "Versi baru aplikasi ini sedang dipindai atau dipasang; tunggu hingga selesai.")
+            _("Versi baru aplikasi ini sedang dipindai atau dipasang; tunggu hingga selesai."))

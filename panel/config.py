@@ -42,6 +42,7 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "RESERVED_SUBDOMAINS_EXTRA": [],
         "SUBDOMAIN_MIN_LENGTH": 3,
         "SUBDOMAIN_ALLOWED_WORDS": ["diskominfo"],
+        "TLS_CHECK_PORT": 443,  # where the Web Panel's domain check asks for an app's certificate
         "BABEL_DEFAULT_LOCALE": "id",
         "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
         "TOTP_REQUIRED_ROLES": ("superadmin",),  # a second factor before anything else

@@ -1,56 +1,71 @@
-"""How the UI writes dates, statuses, roles and decisions in Bahasa Indonesia."""
+"""How the UI writes dates, numbers, statuses, roles and decisions in the reader's language."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from flask import Flask
+from flask_babel import get_locale, ngettext
+from flask_babel import lazy_gettext as _l
 
 from panel.models import AppStatus, HostStatus, RequestStatus, RoleKey, Stack, Verdict
-from panel.models.accounts import DEFAULT_ROLE_LABELS
 
 WIB = timezone(timedelta(hours=7), "WIB")
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
           "Oktober", "November", "Desember")
 
 REQUEST_STATUS_LABELS = {
-    RequestStatus.DRAFT: "Draf",
-    RequestStatus.SUBMITTED: "Diajukan",
-    RequestStatus.IN_PROGRESS: "Diproses",
-    RequestStatus.NEEDS_CORRECTION: "Perlu perbaikan",
-    RequestStatus.REJECTED: "Ditolak",
-    RequestStatus.DEPLOYED: "Terpasang",
-    RequestStatus.CLOSED: "Selesai",
+    RequestStatus.DRAFT: _l("Draf"),
+    RequestStatus.SUBMITTED: _l("Diajukan"),
+    RequestStatus.IN_PROGRESS: _l("Diproses"),
+    RequestStatus.NEEDS_CORRECTION: _l("Perlu perbaikan"),
+    RequestStatus.REJECTED: _l("Ditolak"),
+    RequestStatus.DEPLOYED: _l("Terpasang"),
+    RequestStatus.CLOSED: _l("Selesai"),
 }
 APP_STATUS_LABELS = {
-    AppStatus.ALLOCATED: "Dialokasikan", AppStatus.DEPLOYING: "Sedang dipasang",
-    AppStatus.RUNNING: "Berjalan", AppStatus.STOPPED: "Dihentikan", AppStatus.FAILED: "Gagal",
-    AppStatus.REMOVED: "Dihapus",
+    AppStatus.ALLOCATED: _l("Dialokasikan"), AppStatus.DEPLOYING: _l("Sedang dipasang"),
+    AppStatus.RUNNING: _l("Berjalan"), AppStatus.STOPPED: _l("Dihentikan"), AppStatus.FAILED: _l("Gagal"),
+    AppStatus.REMOVED: _l("Dihapus"),
 }
-STACK_LABELS = {Stack.PHP: "PHP", Stack.STATIC: "Situs statis", Stack.DOCKERFILE: "Dockerfile"}
+STACK_LABELS = {Stack.PHP: "PHP", Stack.STATIC: _l("Situs statis"), Stack.DOCKERFILE: "Dockerfile"}
 VERDICT_LABELS = {
-    Verdict.CLEAN: "Bersih", Verdict.REVIEW: "Perlu ditinjau", Verdict.INFECTED: "Terinfeksi",
-    Verdict.REJECTED: "Berkas ditolak", Verdict.ERROR: "Gagal dipindai",
+    Verdict.CLEAN: _l("Bersih"), Verdict.REVIEW: _l("Perlu ditinjau"), Verdict.INFECTED: _l("Terinfeksi"),
+    Verdict.REJECTED: _l("Berkas ditolak"), Verdict.ERROR: _l("Gagal dipindai"),
 }
 HOST_STATUS_LABELS = {
-    HostStatus.PENDING: "Menunggu pendaftaran", HostStatus.ONLINE: "Daring",
-    HostStatus.UNREACHABLE: "Tidak terjangkau", HostStatus.RETIRED: "Tidak dipakai",
+    HostStatus.PENDING: _l("Menunggu pendaftaran"), HostStatus.ONLINE: _l("Daring"),
+    HostStatus.UNREACHABLE: _l("Tidak terjangkau"), HostStatus.RETIRED: _l("Tidak dipakai"),
 }
 DECISION_LABELS = {
-    "ya": "Setujui", "tidak": "Tolak", "perbaikan": "Minta perbaikan",
-    "tersedia": "Kapasitas tersedia", "tidak_tersedia": "Kapasitas tidak tersedia",
+    "ya": _l("Setujui"), "tidak": _l("Tolak"), "perbaikan": _l("Minta perbaikan"),
+    "tersedia": _l("Kapasitas tersedia"), "tidak_tersedia": _l("Kapasitas tidak tersedia"),
+}
+# The positions' titles as the UI shows them; letters print the official Indonesian titles
+# (panel.models.accounts.DEFAULT_ROLE_LABELS).
+ROLE_LABELS = {
+    RoleKey.OPD_ADMIN: _l("Pengelola Aplikasi OPD"),
+    RoleKey.APP_ACCOUNT: _l("Akun Web Panel Aplikasi"),
+    RoleKey.TECHNICIAN: _l("Pengelola Instalasi Teknologi Informasi"),
+    RoleKey.COORDINATOR: _l("Sub Koordinator Pengembangan dan Pengelolaan Aplikasi"),
+    RoleKey.HEAD: _l("Kepala Bidang / Kepala Dinas"),
+    RoleKey.AUDITOR: _l("Auditor"),
+    RoleKey.SUPERADMIN: _l("Administrator Platform"),
 }
 
 
 def tanggal(moment: datetime | None, seconds: bool = False) -> str:
-    """Format a UTC timestamp as Indonesian local time, e.g. '22 November 2026 14.05 WIB'."""
+    """Format a UTC timestamp as WIB local time, e.g. '22 November 2026 14.05 WIB'."""
     if moment is None:
         return "—"
     if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(WIB)
-    clock = f"{local:%H.%M.%S}" if seconds else f"{local:%H.%M}"
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year} {clock} WIB"
+    locale = get_locale() or "id"
+    separator = "." if locale.language == "id" else ":"  # Indonesian writes 14.05, English 14:05
+    clock = separator.join(("HH", "mm", "ss") if seconds else ("HH", "mm"))
+    return format_datetime(moment.astimezone(WIB), f"d MMMM y {clock}", locale=locale) + " WIB"
 
 
 def durasi(minutes: float | None) -> str:
@@ -59,19 +74,22 @@ def durasi(minutes: float | None) -> str:
         return "—"
     whole = int(minutes)
     days, hours, rest = whole // 1440, whole % 1440 // 60, whole % 60
-    if days:
-        return f"{days} hari {hours} jam" if hours else f"{days} hari"
+    day_text = ngettext("%(num)d hari", "%(num)d hari", days)
+    hour_text = ngettext("%(num)d jam", "%(num)d jam", hours)
+    minute_text = ngettext("%(num)d menit", "%(num)d menit", rest)
+    if days:  # the two largest units are enough: '1 hari 3 jam', never '1 hari 3 jam 2 menit'
+        return f"{day_text} {hour_text}" if hours else day_text
     if hours:
-        return f"{hours} jam {rest} menit" if rest else f"{hours} jam"
-    return f"{rest} menit"
+        return f"{hour_text} {minute_text}" if rest else hour_text
+    return minute_text
 
 
 def angka(value: float | None, decimals: int = 0) -> str:
-    """Write a number the Indonesian way: a point between thousands, a comma before decimals."""
+    """Write a number in the reader's convention: Indonesian '1.234,5', English '1,234.5'."""
     if value is None:
         return "—"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale=get_locale() or "id")
 
 
 def ukuran(size: float | None) -> str:
@@ -93,6 +111,6 @@ def init_app(app: Flask) -> None:
             "host_status_labels": HOST_STATUS_LABELS,
             "stack_labels": STACK_LABELS,
             "verdict_labels": VERDICT_LABELS,
-            "role_labels": {RoleKey(k): v for k, v in DEFAULT_ROLE_LABELS.items()},
+            "role_labels": ROLE_LABELS,
             "decision_labels": DECISION_LABELS,
         }

@@ -16,6 +16,7 @@ from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
 from sqlalchemy import select, update
 
 from panel.extensions import db
+from panel.i18n import N_
 from panel.models import Job, JobStatus
 from panel.models.base import utcnow
 
@@ -63,7 +64,7 @@ def launch(kind: str, target: Any, user: Any, run: Any, *args: Any) -> Job:
     The row is committed first so the UI can show it at once and the worker always finds it.
     """
     job = Job(kind=kind, target_type=type(target).__name__, target_id=str(_identity(target)),
-              created_by_id=getattr(user, "id", None), message="Menunggu giliran")
+              created_by_id=getattr(user, "id", None), message=N_("Menunggu giliran"))
     db.session.add(job)
     db.session.commit()
     run(job.id, *args)
@@ -119,7 +120,7 @@ def stop(job: Job, message: str) -> bool:
 
 
 def started(job: Job) -> None:
-    job.status, job.started_at, job.message = JobStatus.RUNNING, utcnow(), "Berjalan"
+    job.status, job.started_at, job.message = JobStatus.RUNNING, utcnow(), N_("Berjalan")
 
 
 def succeeded(job: Job, message: str, result: dict[str, Any] | None = None) -> None:
@@ -129,7 +130,7 @@ def succeeded(job: Job, message: str, result: dict[str, Any] | None = None) -> N
 
 def failed(job: Job, error: str) -> None:
     # The error is shown to the user: callers pass a domain message, never a traceback or secret.
-    job.status, job.message, job.error, job.finished_at = JobStatus.FAILED, "Gagal", error, utcnow()
+    job.status, job.message, job.error, job.finished_at = JobStatus.FAILED, N_("Gagal"), error, utcnow()
 
 
 def _identity(target: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import jobs, storage, tasks
@@ -101,4 +102,4 @@ def latest_job(request: HostingRequest) -> Job | None:
 def _refuse_second(kind: str, request: HostingRequest) -> None:
     if jobs.running_of((kind,), request) is not None:
         raise JobAlreadyRunning(
-            "Pekerjaan yang sama sedang berjalan untuk permohonan ini; tunggu hingga selesai.")
+            _("Pekerjaan yang sama sedang berjalan untuk permohonan ini; tunggu hingga selesai."))

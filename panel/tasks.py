@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import current_app
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from panel import audit, crypto, jobs, storage
 from panel.extensions import db
+from panel.i18n import N_
 from panel.jobs import periodic_task, task
 from panel.models import (
     App,
@@ -75,7 +77,7 @@ def scan_request(job_id: int, request_id: int, user_id: int) -> str:
 def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     """Deploy a request's scanned bundle to its host (SOP step 6), reporting on its Job row."""
     job, request, user = _job_parts(job_id, request_id, user_id)
-    jobs.report(job, 10, "Mengirim berkas ke agen host")
+    jobs.report(job, 10, N_("Mengirim berkas ke agen host"))
     try:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
         release = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
@@ -143,10 +145,10 @@ def probe_zone(job_id: int, zone_id: int) -> str:
 # --- the Web Panel of one app -------------------------------------------------------------------
 
 LOG_FOLLOW_INTERVAL_S = 3  # between two fetches of a followed log
-CONTROL_MESSAGES = {"start": "Menjalankan aplikasi", "stop": "Menghentikan aplikasi",
-                    "restart": "Memulai ulang aplikasi", "status": "Menanyakan status ke agen"}
-CONTROL_DONE = {"start": "Aplikasi berjalan", "stop": "Aplikasi dihentikan",
-                "restart": "Aplikasi dimulai ulang", "status": "Status diperbarui"}
+CONTROL_MESSAGES = {"start": N_("Menjalankan aplikasi"), "stop": N_("Menghentikan aplikasi"),
+                    "restart": N_("Memulai ulang aplikasi"), "status": N_("Menanyakan status ke agen")}
+CONTROL_DONE = {"start": N_("Aplikasi berjalan"), "stop": N_("Aplikasi dihentikan"),
+                "restart": N_("Aplikasi dimulai ulang"), "status": N_("Status diperbarui")}
 
 
 @task()
@@ -179,7 +181,7 @@ def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None)
     result = {"lines": lines, "logs": logs, "at": now.isoformat(timespec="seconds"),
               "follow_until": follow_until}
     if follow_until is not None and now.timestamp() < follow_until:
-        if jobs.report_partial(job, "Mengikuti log", result):
+        if jobs.report_partial(job, N_("Mengikuti log"), result):
             fetch_logs.schedule((job_id, app_id, lines, follow_until), delay=LOG_FOLLOW_INTERVAL_S)
         return job.status
     jobs.succeeded(job, f"{lines} baris terakhir diambil", result)
@@ -194,7 +196,7 @@ def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
         release = app_operations.rollback(app, user, _pki())
         return f"Kembali ke rilis ke-{release.number}", {"release_id": release.id}
 
-    return _app_job(job_id, app_id, user_id, "Mengembalikan rilis sebelumnya", work)
+    return _app_job(job_id, app_id, user_id, N_("Mengembalikan rilis sebelumnya"), work)
 
 
 @task()
@@ -204,7 +206,7 @@ def apply_env(job_id: int, app_id: int, user_id: int) -> str:
         names = app_operations.apply_env(app, user, _pki())
         return f"{len(names)} variabel lingkungan diterapkan", {"names": names}
 
-    return _app_job(job_id, app_id, user_id, "Menerapkan variabel lingkungan", work)
+    return _app_job(job_id, app_id, user_id, N_("Menerapkan variabel lingkungan"), work)
 
 
 @task()
@@ -212,10 +214,10 @@ def fetch_database(job_id: int, app_id: int) -> str:
     """Read how an app reaches its database (never its password) into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
         details = app_operations.database_details(app, _pki())
-        return ("Rincian basis data diperbarui" if details else "Aplikasi tidak memiliki basis data",
+        return (N_("Rincian basis data diperbarui") if details else N_("Aplikasi tidak memiliki basis data"),
                 {"database": details})
 
-    return _app_job(job_id, app_id, None, "Menanyakan basis data ke agen", work)
+    return _app_job(job_id, app_id, None, N_("Menanyakan basis data ke agen"), work)
 
 
 @task()
@@ -223,18 +225,20 @@ def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
     """Give an app's database account a new password; keep it, encrypted, until its requester sees it."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
         fresh = app_operations.reset_database_password(app, user, _pki())
-        return "Kata sandi baru siap ditampilkan sekali", {"sealed": crypto.encrypt(fresh)}
+        return N_("Kata sandi baru siap ditampilkan sekali"), {"sealed": crypto.encrypt(fresh)}
 
-    return _app_job(job_id, app_id, user_id, "Mengatur ulang kata sandi basis data", work)
+    return _app_job(job_id, app_id, user_id, N_("Mengatur ulang kata sandi basis data"), work)
 
 
 @task()
 def check_domain(job_id: int, app_id: int) -> str:
     """Ask the zone's server about an app's name and the agent how it serves it, into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        return "Pemeriksaan selesai", app_operations.domain_status(app, app_operations.zone_of(app), _pki())
+        found = app_operations.domain_status(app, app_operations.zone_of(app), _pki(),
+                                             current_app.config["TLS_CHECK_PORT"])
+        return N_("Pemeriksaan selesai"), found
 
-    return _app_job(job_id, app_id, None, "Memeriksa nama dan layanan", work)
+    return _app_job(job_id, app_id, None, N_("Memeriksa nama dan layanan"), work)
 
 
 @periodic_task(crontab(minute="*/5"))
@@ -266,7 +270,7 @@ def process_upload(job_id: int, upload_id: int) -> str:
     if upload.status == UploadStatus.DEPLOYING:
         return _deploy_upload(job, upload)
     if upload.status == UploadStatus.FAILED:
-        jobs.failed(job, upload.reason or "Pemindaian gagal")
+        jobs.failed(job, upload.reason or N_("Pemindaian gagal"))
     else:
         waiting = " — menunggu tinjauan teknisi" if upload.status == UploadStatus.REVIEW else ""
         jobs.succeeded(job, f"Hasil pemindaian: {report.verdict}{waiting}",
@@ -282,7 +286,7 @@ def deploy_upload(job_id: int, upload_id: int) -> str:
 
 
 def _deploy_upload(job: Job, upload: AppUpload) -> str:
-    jobs.report(job, 70, "Memasang versi baru di host")
+    jobs.report(job, 70, N_("Memasang versi baru di host"))
     app = upload.app
     before, as_of = deployment.latest_release_number(app), utcnow()
     try:
@@ -357,8 +361,10 @@ def notify_step_opened(step_id: int) -> str:
     if step is None or step.finished_at is not None:
         return "skipped"  # acted on before the notice went out
     request = db.session.get_one(HostingRequest, step.request_id)
-    notice = notify.step_assigned(request, step, sla.step_label(request, step.step_key))
-    delivery = notify.send(_smtp(), notice, notify.recipients(step.role, request.opd_id))
+    label = sla.step_label(request, step.step_key)
+    compose = partial(notify.step_assigned, request, step, label)
+    delivery = notify.send_to_each_in_their_language(_smtp(), compose,
+                                                     notify.recipients(step.role, request.opd_id))
     if delivery is notify.Delivery.FAILED:
         audit.record("notify.failed", request, notice="step_assigned", step=step.step_key)
         db.session.commit()
@@ -377,9 +383,10 @@ def check_overdue() -> int:
         step = db.session.get_one(RequestStep, step_id)
         request = db.session.get_one(HostingRequest, step.request_id)
         label = sla.step_label(request, step.step_key)
-        notice = notify.step_overdue(request, label, sla.step_timing(step, now))
+        timing = sla.step_timing(step, now)
         users = notify.recipients(step.role, request.opd_id)
-        delivery = notify.send(smtp, notice, users)
+        delivery = notify.send_to_each_in_their_language(
+            smtp, partial(notify.step_overdue, request, label, timing), users)
         audit.record("request.step_overdue", request, step=step.step_key, role=step.role,
                      delivery=delivery.value, recipients=len(users))
         db.session.commit()
@@ -395,8 +402,9 @@ def notify_release(release_id: int) -> str:
         return "skipped"
     app = release.app
     finished = release.status == ReleaseStatus.LIVE
-    notice = notify.deploy_finished(app, release) if finished else notify.deploy_failed(app, release)
-    delivery = notify.send(_smtp(), notice, notify.app_recipients(app))
+    compose = notify.deploy_finished if finished else notify.deploy_failed
+    delivery = notify.send_to_each_in_their_language(_smtp(), partial(compose, app, release),
+                                                     notify.app_recipients(app))
     if delivery is notify.Delivery.FAILED:
         audit.record("notify.failed", release, notice="deploy_finished" if finished else "deploy_failed")
         db.session.commit()

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -36,10 +38,11 @@ from panel.services import administration, dns, hosts, sop, workflow
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 READERS = (RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
-REQUIRED = "Wajib diisi."
+REQUIRED = _l("Wajib diisi.")
 ROLES = [SelectChoice(role.value, DEFAULT_ROLE_LABELS[role]) for role in RoleKey]
 STEP_ROLES = [(role.value, DEFAULT_ROLE_LABELS[role]) for role in administration.STEP_ROLES]
-JOB_LABELS = {administration.REFRESH_JOB: "Pembaruan fakta", administration.PROBE_JOB: "Uji server DNS"}
+JOB_LABELS = {administration.REFRESH_JOB: _l("Pembaruan fakta"),
+              administration.PROBE_JOB: _l("Uji server DNS")}
 
 
 class WholeNumberField(IntegerField):
@@ -49,7 +52,7 @@ class WholeNumberField(IntegerField):
         try:
             super().process_formdata(valuelist)
         except ValueError:
-            raise ValueError("Harus berupa bilangan bulat.") from None
+            raise ValueError(_("Harus berupa bilangan bulat.")) from None
 
 
 class ChoiceField(SelectField):
@@ -57,48 +60,50 @@ class ChoiceField(SelectField):
 
     def pre_validate(self, form: Any) -> None:
         if self.data not in {choice[0] for choice in self.iter_choices()}:
-            raise ValidationError("Pilihan tidak dikenal.")
+            raise ValidationError(_("Pilihan tidak dikenal."))
 
 
 class HostForm(FlaskForm):
-    name = StringField("Nama host", validators=[DataRequired(REQUIRED), Length(max=63)],
-                       description="Huruf kecil, angka dan tanda hubung, misalnya: dc-node-02")
-    address = StringField("Alamat agen (IP atau nama DNS)", validators=[DataRequired(REQUIRED),
-                                                                       Length(max=253)])
-    port = WholeNumberField("Port agen", default=hosts.DEFAULT_AGENT_PORT,
+    name = StringField(_l("Nama host"), validators=[DataRequired(REQUIRED), Length(max=63)],
+                       description=_l("Huruf kecil, angka dan tanda hubung, misalnya: %(example)s",
+                                      example="dc-node-02"))
+    address = StringField(_l("Alamat agen (IP atau nama DNS)"), validators=[DataRequired(REQUIRED),
+                                                                           Length(max=253)])
+    port = WholeNumberField(_l("Port agen"), default=hosts.DEFAULT_AGENT_PORT,
                             validators=[InputRequired(REQUIRED)])
 
 
 class ZoneForm(FlaskForm):
-    name = StringField("Nama zona", validators=[DataRequired(REQUIRED), Length(max=253)],
-                       description="Misalnya: contoh.go.id")
-    primary_server = StringField("Server DNS utama (alamat IP:port)",
+    name = StringField(_l("Nama zona"), validators=[DataRequired(REQUIRED), Length(max=253)],
+                       description=_l("Misalnya: %(example)s", example="contoh.go.id"))
+    primary_server = StringField(_l("Server DNS utama (alamat IP:port)"),
                                  validators=[DataRequired(REQUIRED), Length(max=255)])
-    tsig_key_name = StringField("Nama kunci TSIG", validators=[DataRequired(REQUIRED), Length(max=255)])
-    tsig_algorithm = ChoiceField("Algoritme TSIG", choices=list(dns.TSIG_ALGORITHMS))
-    tsig_secret = PasswordField("Rahasia kunci TSIG (base64)",
+    tsig_key_name = StringField(_l("Nama kunci TSIG"), validators=[DataRequired(REQUIRED), Length(max=255)])
+    tsig_algorithm = ChoiceField(_l("Algoritme TSIG"), choices=list(dns.TSIG_ALGORITHMS))
+    tsig_secret = PasswordField(_l("Rahasia kunci TSIG (base64)"),
                                 validators=[DataRequired(REQUIRED), Length(max=512)],
-                                description="Disimpan terenkripsi dan tidak pernah ditampilkan lagi.")
-    record_ip = StringField("Alamat IP tujuan rekaman aplikasi (nginx depan)",
+                                description=_l("Disimpan terenkripsi dan tidak pernah ditampilkan lagi."))
+    record_ip = StringField(_l("Alamat IP tujuan rekaman aplikasi (nginx depan)"),
                             validators=[DataRequired(REQUIRED), Length(max=45)])
-    ttl = WholeNumberField("TTL rekaman (detik)", default=dns.DEFAULT_TTL,
+    ttl = WholeNumberField(_l("TTL rekaman (detik)"), default=dns.DEFAULT_TTL,
                            validators=[InputRequired(REQUIRED)])
 
 
 class PoolForm(FlaskForm):
-    name = StringField("Nama pool", validators=[DataRequired(REQUIRED), Length(max=63)],
-                       description="Huruf kecil, angka dan tanda hubung, misalnya: dmz-publik")
-    network = StringField("Jaringan (CIDR)", validators=[DataRequired(REQUIRED), Length(max=49)],
-                          description="Misalnya: 10.10.1.0/24")
-    first = StringField("Alamat pertama", validators=[DataRequired(REQUIRED), Length(max=45)])
-    last = StringField("Alamat terakhir", validators=[DataRequired(REQUIRED), Length(max=45)])
+    name = StringField(_l("Nama pool"), validators=[DataRequired(REQUIRED), Length(max=63)],
+                       description=_l("Huruf kecil, angka dan tanda hubung, misalnya: %(example)s",
+                                      example="dmz-publik"))
+    network = StringField(_l("Jaringan (CIDR)"), validators=[DataRequired(REQUIRED), Length(max=49)],
+                          description=_l("Misalnya: %(example)s", example="10.10.1.0/24"))
+    first = StringField(_l("Alamat pertama"), validators=[DataRequired(REQUIRED), Length(max=45)])
+    last = StringField(_l("Alamat terakhir"), validators=[DataRequired(REQUIRED), Length(max=45)])
 
 
 class StepFields(Form):
     key = HiddenField()
-    role = ChoiceField("Pelaksana", choices=ROLES)  # which role may act where: the service decides
-    waktu_menit = WholeNumberField("Mutu Baku waktu (menit)", validators=[Optional()])
-    output = StringField("Keluaran", validators=[Length(max=200)])
+    role = ChoiceField(_l("Pelaksana"), choices=ROLES)  # which role may act where: the service decides
+    waktu_menit = WholeNumberField(_l("Mutu Baku waktu (menit)"), validators=[Optional()])
+    output = StringField(_l("Keluaran"), validators=[Length(max=200)])
 
 
 class TemplateForm(FlaskForm):
@@ -127,7 +132,7 @@ def add_host() -> Any:
                                      form.port.data or 0, current_user)
     except hosts.HostRefused as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return _hosts_page(form)
     db.session.commit()
     return _enrolment_page(host, hosts.enrolment_command(pki, token, current_app.config["PANEL_URL"]))
@@ -144,7 +149,7 @@ def reissue_token(host_id: int) -> Any:
         token = hosts.reissue_token(pki, host, current_user)
     except hosts.HostRefused as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return redirect(url_for("admin.hosts_index"))
     db.session.commit()
     return _enrolment_page(host, hosts.enrolment_command(pki, token, current_app.config["PANEL_URL"]))
@@ -159,11 +164,11 @@ def refresh_host(host_id: int) -> Any:
     try:
         wanted = administration.want_refresh(host, current_user)
     except hosts.HostRefused as refused:
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return redirect(url_for("admin.hosts_index"))
     if wanted:
         launch(administration.REFRESH_JOB, host, current_user, tasks.refresh_host, host.id)
-    flash(f"Fakta {host.name} sedang diperbarui.", "info")
+    flash(_("Fakta %(host)s sedang diperbarui.", host=host.name), category="info")
     return redirect(url_for("admin.hosts_index"))
 
 
@@ -203,10 +208,11 @@ def add_zone() -> Any:
         zone = administration.add_zone(settings, current_user)
     except administration.AdminRefused as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return _zones_page(form)
     db.session.commit()
-    flash(f"Zona {zone.name} terdaftar. Uji server DNS-nya sebelum dipakai.", "info")
+    flash(_("Zona %(zone)s terdaftar. Uji server DNS-nya sebelum dipakai.", zone=zone.name),
+          category="info")
     return redirect(url_for("admin.zone", zone_id=zone.id))
 
 
@@ -255,10 +261,11 @@ def add_pool() -> Any:
                                        form.last.data or "", current_user)
     except administration.AdminRefused as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return _pools_page(form)
     db.session.commit()
-    flash(f"Pool {pool.name} ({pool.first}–{pool.last}) terdaftar.", "info")
+    flash(_("Pool %(pool)s (%(first)s–%(last)s) terdaftar.", pool=pool.name, first=pool.first,
+            last=pool.last), category="info")
     return redirect(url_for("admin.pools_index"))
 
 
@@ -302,14 +309,15 @@ def revise_sop(key: str) -> Any:
         revision, created = administration.revise_template(key, base.version, edits, current_user)
     except administration.AdminRefused as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
         return _template_page(base, form)
     db.session.commit()
     if created:
-        flash(f"Versi {revision.version} disimpan. Permohonan baru memakai versi ini; permohonan yang "
-              "sudah diajukan tetap memakai versinya.", "info")
+        flash(_("Versi %(version)s disimpan. Permohonan baru memakai versi ini; permohonan yang "
+                "sudah diajukan tetap memakai versinya.", version=revision.version), category="info")
     else:
-        flash(f"Tidak ada perubahan; templat tetap pada versi {revision.version}.", "info")
+        flash(_("Tidak ada perubahan; templat tetap pada versi %(version)s.", version=revision.version),
+              category="info")
     return redirect(url_for("admin.sop_template", key=key))
 
 

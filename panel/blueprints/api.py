@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Flask, current_app, jsonify, request, send_file
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -100,9 +101,17 @@ def _json_body() -> dict[str, Any]:
 def _text(body: Mapping[str, Any], name: str, max_length: int, required: bool = False) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > max_length or (required and not value.strip()):
-        raise _BadInput(name, f"wajib berupa teks 1–{max_length} karakter" if required
-                        else f"berupa teks paling banyak {max_length} karakter")
+        raise _BadInput(name, _("wajib berupa teks 1–%(max)d karakter", max=max_length) if required
+                        else _("berupa teks paling banyak %(max)d karakter", max=max_length))
     return value
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    """Read a yes/no field of a form: absent is no; anything but true/false (1/0) is refused."""
+    value = str(body.get(name, "false")).lower()
+    if value not in ("true", "false", "1", "0"):
+        raise _BadInput(field=name, problem=_("berupa true atau false"))
+    return value in ("true", "1")
 
 
 class _BadInput(Exception):
@@ -113,7 +122,8 @@ class _BadInput(Exception):
 
 @bp.errorhandler(_BadInput)
 def _bad_input(error: _BadInput) -> Any:
-    return _error_body(400, "invalid_input", f"Isian tidak sah: {error}", fields={error.field: error.problem})
+    return _error_body(400, "invalid_input", _("Isian tidak sah: %(error)s", error=str(error)),
+                       fields={error.field: error.problem})
 
 
 # -- public -------------------------------------------------------------------------------------
@@ -180,7 +190,7 @@ def _page_size() -> int:
     try:
         return max(1, min(MAX_PAGE, int(request.args.get("limit", 25))))
     except ValueError:
-        raise _BadInput("limit", "bilangan bulat 1–100") from None
+        raise _BadInput(field="limit", problem=_("bilangan bulat 1–100")) from None
 
 
 def _before() -> int | None:
@@ -188,7 +198,7 @@ def _before() -> int | None:
     if raw is None:
         return None
     if not raw.isdigit():
-        raise _BadInput("before", "id bilangan bulat")
+        raise _BadInput(field="before", problem=_("id bilangan bulat"))
     return int(raw)
 
 
@@ -201,7 +211,8 @@ def list_requests() -> Any:
     status = request.args.get("status")
     if status is not None:
         if status not in set(RequestStatus):
-            raise _BadInput("status", "salah satu dari " + ", ".join(RequestStatus))
+            raise _BadInput(field="status",
+                            problem=_("salah satu dari %(values)s", values=", ".join(RequestStatus)))
         query = query.where(HostingRequest.status == status)
     if before is not None:
         query = query.where(HostingRequest.id < before)
@@ -218,14 +229,15 @@ def file_request() -> Any:
         app_name=_text(form, "app_name", 200, required=True),
         subdomain=_text(form, "subdomain", 63, required=True).strip(),
         stack=_text(form, "stack", 16, required=True),
-        description=_text(form, "description", 2000), contact=_text(form, "contact", 200))
+        description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
+        needs_database=_flag(form, "needs_database"))
     letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
     # A retried POST with the same Idempotency-Key returns the request the first one filed.
     key = request.headers.get("Idempotency-Key") or secrets.token_urlsafe(24)
     if len(key) > 64:
-        raise _BadInput("Idempotency-Key", "paling banyak 64 karakter")
+        raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
     filed = request_actions.file_request(
         current_user, draft, letters,
         hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
@@ -245,7 +257,7 @@ def act(request_id: int) -> Any:
     hosting_request, body = _load(request_id), _json_body()
     decision = body.get("decision")
     if decision is not None and not isinstance(decision, str):
-        raise _BadInput("decision", "teks")
+        raise _BadInput(field="decision", problem=_("teks"))
     note = _text(body, "note", 2000)
     workflow.act(hosting_request, current_user, decision or None, note)
     db.session.commit()
@@ -258,7 +270,8 @@ def dispose(request_id: int) -> Any:
     hosting_request, body = _load(request_id), _json_body()
     to_role = body.get("to_role")
     if to_role not in (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
-        raise _BadInput("to_role", "head, coordinator atau technician")
+        raise _BadInput(field="to_role", problem=_("%(values)s atau %(last)s", values="head, coordinator",
+                                                    last="technician"))
     note = _text(body, "note", 2000, required=True)
     workflow.dispose(hosting_request, current_user, RoleKey(to_role), note)
     db.session.commit()
@@ -281,7 +294,7 @@ def attachment(request_id: int, attachment_id: int) -> Any:
     hosting_request = _load(request_id)
     document = db.session.get(Attachment, attachment_id)
     if document is None or document.request_id != hosting_request.id:
-        return _error_body(404, "not_found", "Lampiran tidak ditemukan.")
+        return _error_body(404, "not_found", _("Lampiran tidak ditemukan."))
     return send_file(storage.attachments().path(document.sha256), mimetype="application/pdf",
                      as_attachment=True, download_name=document.filename)
 
@@ -309,7 +322,7 @@ def replace_bundle(request_id: int) -> Any:
     hosting_request = _load(request_id)
     bundle = request.files.get("bundle")
     if bundle is None:
-        raise _BadInput("bundle", "berkas aplikasi (.zip, .tar.gz) wajib dikirim")
+        raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
     request_actions.replace_bundle(hosting_request, current_user,
                                    hosting_requests.Upload(bundle.filename or "", bundle.stream))
     db.session.commit()
@@ -361,7 +374,7 @@ def response_letter(request_id: int) -> Any:
 def get_job(job_id: int) -> Any:
     job = db.get_or_404(Job, job_id)
     if job.target_type != "HostingRequest" or not (job.target_id or "").isdigit():
-        return _error_body(404, "not_found", "Pekerjaan tidak ditemukan.")
+        return _error_body(404, "not_found", _("Pekerjaan tidak ditemukan."))
     _load(int(job.target_id or 0))  # a job is visible to whoever may see its request
     return _job(job)
 
@@ -398,7 +411,7 @@ def _time(moment: datetime | None) -> str | None:
 
 def _request_summary(r: HostingRequest) -> dict[str, Any]:
     return {"id": r.id, "number": r.number, "status": str(r.status), "app_name": r.app_name,
-            "subdomain": r.subdomain, "stack": r.stack, "opd": r.opd.code,
+            "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database, "opd": r.opd.code,
             "current_step": r.current_step, "submitted_at": _time(r.submitted_at)}
 
 
@@ -435,5 +448,6 @@ def _job(job: Job) -> dict[str, Any]:
 def _app(app: App) -> dict[str, Any]:
     live = app.live_release
     return {"id": app.id, "name": app.name, "fqdn": app.fqdn, "stack": str(app.stack),
+            "needs_database": app.needs_database,
             "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
             "ip": app.ip, "live_release": live.number if live else None}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -36,21 +39,26 @@ def index() -> Any:
     page = inventory.inventory_page(current_user, filters, request.args.get("page", 1, type=int))
     # The pager keeps the filters the user set.
     kept = {name: request.args[name] for name in FILTER_ARGS if request.args.get(name)}
-    return render_template("apps/index.html", page=page, filters=filters, kept=kept,
+    total_label = ngettext("%(num)d aplikasi", "%(num)d aplikasi", page.pagination.total)
+    return render_template("apps/index.html", page=page, filters=filters, kept=kept, total_label=total_label,
                            opds=inventory.opd_choices(current_user),
                            hosts=inventory.host_choices(current_user), stacks=Stack, statuses=AppStatus)
 
 
 class ReviewAcceptanceForm(FlaskForm):
-    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'",
-                           validators=[DataRequired("Tuliskan alasannya."), Length(max=2000)])
+    reason = TextAreaField(_l("Alasan menerima hasil 'perlu ditinjau'"),
+                           validators=[DataRequired(_l("Tuliskan alasannya.")), Length(max=2000)])
 
 
 @bp.get("/reviews")
 @require_role(RoleKey.TECHNICIAN)
 def reviews() -> Any:
     # New versions uploaded through the apps' Web Panels whose scan asks for a technician's judgement.
-    return render_template("apps/reviews.html", uploads=app_uploads.review_queue())
+    uploads = app_uploads.review_queue()
+    findings = {upload.id: ngettext("%(num)d temuan", "%(num)d temuan",
+                                    len((upload.scan_report.report or {}).get("findings") or []))
+                for upload in uploads if upload.scan_report is not None}
+    return render_template("apps/reviews.html", uploads=uploads, findings=findings)
 
 
 @bp.post("/reviews/<int:upload_id>/accept")
@@ -60,14 +68,14 @@ def accept_upload(upload_id: int) -> Any:
     require_app_access(upload.app)
     form = ReviewAcceptanceForm()
     if not form.validate_on_submit():
-        flash("Tuliskan alasan penerimaan.", "error")
+        flash(_("Tuliskan alasan penerimaan."), category="error")
         return redirect(url_for("apps.reviews"))
     try:
         app_actions.accept_upload(upload, current_user, form.reason.data or "")
     except app_actions.REFUSALS as refused:
         db.session.rollback()
-        flash(str(refused), "error")
+        flash(str(refused), category="error")
     else:
-        flash(f"Versi #{upload.id} {upload.app.fqdn} diterima dengan alasan tertulis; sedang dipasang.",
-              "info")
+        flash(_("Versi #%(id)d %(fqdn)s diterima dengan alasan tertulis; sedang dipasang.",
+                id=upload.id, fqdn=upload.app.fqdn), category="info")
     return redirect(url_for("apps.reviews"))

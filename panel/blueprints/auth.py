@@ -17,13 +17,15 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import IntegerField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
-from panel import crypto
+from panel import crypto, i18n
 from panel.extensions import db, limiter, login_manager
 from panel.models import ApiToken, User
 from panel.permissions import login_required, public
@@ -41,49 +43,51 @@ ENROLMENT = "totp_enrolment"
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Nama pengguna", validators=[DataRequired(), Length(max=64)])
-    password = PasswordField("Kata sandi", validators=[DataRequired(), Length(max=256)])
+    username = StringField(_l("Nama pengguna"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Kata sandi"), validators=[DataRequired(), Length(max=256)])
 
 
 class SecondFactorForm(FlaskForm):
-    code = StringField("Kode verifikasi atau kode pemulihan", validators=[DataRequired(), Length(max=32)])
+    code = StringField(_l("Kode verifikasi atau kode pemulihan"), validators=[DataRequired(), Length(max=32)])
 
 
 class TotpEnableForm(FlaskForm):
-    password = PasswordField("Kata sandi saat ini", validators=[DataRequired(), Length(max=256)])
-    code = StringField("Kode 6 angka dari aplikasi autentikator", validators=[DataRequired(), Length(max=16)])
+    password = PasswordField(_l("Kata sandi saat ini"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Kode 6 angka dari aplikasi autentikator"),
+                       validators=[DataRequired(), Length(max=16)])
 
 
 class TotpDisableForm(FlaskForm):
-    password = PasswordField("Kata sandi saat ini", validators=[DataRequired(), Length(max=256)])
-    code = StringField("Kode verifikasi atau kode pemulihan", validators=[DataRequired(), Length(max=32)])
+    password = PasswordField(_l("Kata sandi saat ini"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Kode verifikasi atau kode pemulihan"), validators=[DataRequired(), Length(max=32)])
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField("Kata sandi saat ini", validators=[DataRequired()])
-    new = PasswordField("Kata sandi baru", validators=[DataRequired(), Length(max=256)])
+    current = PasswordField(_l("Kata sandi saat ini"), validators=[DataRequired()])
+    new = PasswordField(_l("Kata sandi baru"), validators=[DataRequired(), Length(max=256)])
     confirm = PasswordField(
-        "Ulangi kata sandi baru", validators=[EqualTo("new", "Kata sandi baru tidak sama.")]
+        _l("Ulangi kata sandi baru"), validators=[EqualTo("new", _l("Kata sandi baru tidak sama."))]
     )
 
 
 class ApiTokenForm(FlaskForm):
-    name = StringField("Nama token (untuk apa dipakai)", validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Nama token (untuk apa dipakai)"), validators=[DataRequired(), Length(max=100)])
     lifetime_days = IntegerField(
-        "Berlaku (hari)", default=90,
+        _l("Berlaku (hari)"), default=90,
         validators=[Optional(), NumberRange(1, api_tokens.MAX_LIFETIME_DAYS)],
-        description="Kosongkan agar berlaku sampai dicabut.")
+        description=_l("Kosongkan agar berlaku sampai dicabut."))
 
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Silakan masuk terlebih dahulu."
+    login_manager.login_message = _l("Silakan masuk terlebih dahulu.")
     login_manager.session_protection = "strong"
 
     @app.before_request
     def _require_account_setup() -> Any:
-        if not current_user.is_authenticated or request.endpoint in ("auth.logout", "static"):
+        if not current_user.is_authenticated or request.endpoint in (
+                "auth.logout", "auth.language", "static"):
             return None
         # A generated password is changed at first login before anything else is allowed.
         if current_user.must_change_password and request.endpoint != "auth.password":
@@ -91,7 +95,8 @@ def init_app(app: Flask) -> None:
         # Roles that can change the platform itself must hold a second factor before they act.
         if (not current_user.totp_enabled and request.endpoint != "auth.totp_settings"
                 and current_user.has_role(*app.config["TOTP_REQUIRED_ROLES"])):
-            flash("Peran Anda wajib memakai verifikasi dua langkah. Aktifkan sebelum melanjutkan.", "info")
+            flash(_("Peran Anda wajib memakai verifikasi dua langkah. Aktifkan sebelum melanjutkan."),
+                  category="info")
             return redirect(url_for("auth.totp_settings"))
         return None
 
@@ -125,7 +130,7 @@ def login() -> Any:
             )
         except accounts.LoginRefused as refused:
             db.session.commit()  # keep the failure count and its audit event
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
             return render_template("auth/login.html", form=form), 401
         db.session.commit()
         target = _safe_next(request.args.get("next"))
@@ -148,7 +153,7 @@ def login_totp() -> Any:
     user = _pending_user(pending)
     if user is None:
         if session.pop(PENDING_SECOND_FACTOR, None) is not None:
-            flash("Waktu memasukkan kode habis. Silakan masuk lagi.", "info")
+            flash(_("Waktu memasukkan kode habis. Silakan masuk lagi."), category="info")
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():
@@ -160,7 +165,7 @@ def login_totp() -> Any:
             )
         except accounts.LoginRefused as refused:
             db.session.commit()  # keep the failure count and its audit event
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
             return render_template("auth/login_totp.html", form=form), 401
         db.session.commit()
         session.pop(PENDING_SECOND_FACTOR, None)
@@ -181,8 +186,23 @@ def _pending_user(pending: Any) -> User | None:
 @login_required
 def logout() -> Any:
     logout_user()
-    flash("Anda telah keluar.", "info")
+    flash(_("Anda telah keluar."), category="info")
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/account/language")
+@public  # the sign-in page offers the choice too; a visitor's choice lives in a cookie
+def language() -> Any:
+    locale = request.form.get("locale")
+    if not i18n.valid(locale):
+        abort(400)
+    if current_user.is_authenticated:
+        current_user.locale = locale
+        db.session.commit()
+    response = redirect(_safe_next(request.form.get("next")))
+    response.set_cookie(i18n.COOKIE, str(locale), max_age=i18n.COOKIE_SECONDS, secure=request.is_secure,
+                        httponly=True, samesite="Lax")
+    return response
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
@@ -198,10 +218,10 @@ def password() -> Any:
                 min_length=current_app.config["PASSWORD_MIN_LENGTH"],
             )
         except (accounts.AccountError, WeakPassword) as error:
-            flash(str(error), "error")
+            flash(str(error), category="error")
         else:
             db.session.commit()
-            flash("Kata sandi diganti.", "info")
+            flash(_("Kata sandi diganti."), category="info")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/password.html", form=form)
 
@@ -220,7 +240,7 @@ def totp_settings() -> Any:
             codes = accounts.enable_second_factor(user, form.password.data or "", secret,
                                                   form.code.data or "")
         except accounts.AccountError as error:
-            flash(str(error), "error")
+            flash(str(error), category="error")
         else:
             db.session.commit()
             session.pop(ENROLMENT, None)
@@ -252,7 +272,7 @@ def _enrolment_secret(user: User) -> str:
 def disable_totp() -> Any:
     form = TotpDisableForm()
     if not form.validate_on_submit():
-        flash("Isi kata sandi saat ini dan sebuah kode.", "error")
+        flash(_("Isi kata sandi saat ini dan sebuah kode."), category="error")
         return redirect(url_for("auth.totp_settings"))
     try:
         accounts.disable_second_factor(
@@ -263,10 +283,10 @@ def disable_totp() -> Any:
         )
     except accounts.AccountError as error:
         db.session.commit()  # keep the failure count and its audit event
-        flash(str(error), "error")
+        flash(str(error), category="error")
     else:
         db.session.commit()
-        flash("Verifikasi dua langkah dimatikan.", "info")
+        flash(_("Verifikasi dua langkah dimatikan."), category="info")
     return redirect(url_for("auth.totp_settings"))
 
 
@@ -279,7 +299,7 @@ def tokens() -> Any:
             token, secret = api_tokens.issue(current_user, form.name.data or "",  # type: ignore[arg-type]
                                              form.lifetime_days.data)
         except api_tokens.TokenRefused as refused:
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
         else:
             db.session.commit()
             # Shown once, in this response only: only its digest is kept.
@@ -299,5 +319,5 @@ def revoke_token(token_id: int) -> Any:
         abort(400)
     api_tokens.revoke(token, current_user)  # type: ignore[arg-type]
     db.session.commit()
-    flash(f"Token {token.name} dicabut.", "info")
+    flash(_("Token %(name)s dicabut.", name=token.name), category="info")
     return redirect(url_for("auth.tokens"))

@@ -5,12 +5,14 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -36,54 +38,58 @@ from panel.services import (
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
-JOB_LABELS = {"scan": "Pemindaian keamanan", "deploy": "Pemasangan aplikasi"}
+JOB_LABELS = {"scan": _l("Pemindaian keamanan"), "deploy": _l("Pemasangan aplikasi")}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
-STACK_CHOICES = [SelectChoice("php", "PHP (Laravel, CodeIgniter, WordPress, PHP native)"),
-                 SelectChoice("static", "Situs statis (HTML/CSS/JS)"),
-                 SelectChoice("dockerfile", "Dockerfile sendiri (berbasis image runtime Wadah)")]
+STACK_CHOICES = [SelectChoice("php", _l("PHP (Laravel, CodeIgniter, WordPress, PHP native)")),
+                 SelectChoice("static", _l("Situs statis (HTML/CSS/JS)")),
+                 SelectChoice("dockerfile", _l("Dockerfile sendiri (berbasis image runtime Wadah)"))]
 
 
 class RequestForm(FlaskForm):
     submission_key = HiddenField()
-    app_name = StringField("Nama aplikasi", validators=[DataRequired(), Length(max=200)])
-    subdomain = StringField("Sub-domain yang diinginkan", validators=[DataRequired()],
-                            description="Huruf kecil, angka dan tanda hubung, misalnya: simpeg")
-    stack = SelectField("Jenis aplikasi", choices=STACK_CHOICES)
-    description = TextAreaField("Uraian singkat", validators=[Length(max=2000)])
-    contact = StringField("Kontak pengelola (nama, telepon/email)", validators=[Length(max=200)])
-    bundle = FileField("Berkas aplikasi (.zip, .tar.gz)")
+    app_name = StringField(_l("Nama aplikasi"), validators=[DataRequired(), Length(max=200)])
+    subdomain = StringField(_l("Sub-domain yang diinginkan"), validators=[DataRequired()],
+                            description=_l("Huruf kecil, angka dan tanda hubung, misalnya: simpeg"))
+    stack = SelectField(_l("Jenis aplikasi"), choices=STACK_CHOICES)
+    needs_database = BooleanField(
+        _l("Aplikasi memerlukan basis data MariaDB"),
+        description=_l("Untuk aplikasi PHP atau Dockerfile: Wadah membuat basis data dan akun khusus "
+                       "aplikasi ini di server."))
+    description = TextAreaField(_l("Uraian singkat"), validators=[Length(max=2000)])
+    contact = StringField(_l("Kontak pengelola (nama, telepon/email)"), validators=[Length(max=200)])
+    bundle = FileField(_l("Berkas aplikasi (.zip, .tar.gz)"))
 
 
 for _kind in LETTER_KINDS:
     setattr(RequestForm, f"letter_{_kind.value}",
-            FileField(hosting_requests.ATTACHMENT_LABELS[_kind] + " (PDF)"))
+            FileField(_l("%(document)s (PDF)", document=hosting_requests.ATTACHMENT_LABELS[_kind])))
 
 
 class StepForm(FlaskForm):
     decision = HiddenField()
-    note = TextAreaField("Catatan", validators=[Length(max=2000)])
+    note = TextAreaField(_l("Catatan"), validators=[Length(max=2000)])
 
 
 class DispositionForm(FlaskForm):
-    to_role = SelectField("Didisposisikan kepada", choices=[
-        SelectChoice(RoleKey.HEAD.value, "Kepala Bidang"),
-        SelectChoice(RoleKey.COORDINATOR.value, "Sub Koordinator / Kepala Seksi"),
-        SelectChoice(RoleKey.TECHNICIAN.value, "Pengelola Instalasi TI / Tenaga Teknis")])
-    note = TextAreaField("Isi disposisi", validators=[DataRequired(), Length(max=2000)])
+    to_role = SelectField(_l("Didisposisikan kepada"), choices=[
+        SelectChoice(RoleKey.HEAD.value, _l("Kepala Bidang")),
+        SelectChoice(RoleKey.COORDINATOR.value, _l("Sub Koordinator / Kepala Seksi")),
+        SelectChoice(RoleKey.TECHNICIAN.value, _l("Pengelola Instalasi TI / Tenaga Teknis"))])
+    note = TextAreaField(_l("Isi disposisi"), validators=[DataRequired(), Length(max=2000)])
 
 
 class ReviewAcceptanceForm(FlaskForm):
-    reason = TextAreaField("Alasan menerima hasil 'perlu ditinjau'",
+    reason = TextAreaField(_l("Alasan menerima hasil 'perlu ditinjau'"),
                            validators=[DataRequired(), Length(max=2000)])
 
 
 class BundleForm(FlaskForm):
-    bundle = FileField("Berkas aplikasi baru (.zip, .tar.gz)")
+    bundle = FileField(_l("Berkas aplikasi baru (.zip, .tar.gz)"))
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField("Pesan", validators=[DataRequired(), Length(max=4000)])
+    body = TextAreaField(_l("Pesan"), validators=[DataRequired(), Length(max=4000)])
 
 
 def _load(request_id: int) -> HostingRequest:
@@ -117,7 +123,7 @@ def new() -> Any:
         draft = workflow.RequestDraft(
             app_name=form.app_name.data or "", subdomain=(form.subdomain.data or "").strip(),
             stack=form.stack.data or "", description=form.description.data or "",
-            contact=form.contact.data or "")
+            contact=form.contact.data or "", needs_database=bool(form.needs_database.data))
         try:
             filed = request_actions.file_request(
                 current_user, draft, letters,
@@ -125,10 +131,10 @@ def new() -> Any:
                 form.submission_key.data)
         except request_actions.REFUSALS as refused:
             db.session.rollback()
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
         else:
             db.session.commit()
-            flash(f"Permohonan {filed.number} terkirim.", "info")
+            flash(_("Permohonan %(number)s terkirim.", number=filed.number), category="info")
             return redirect(url_for("requests.show", request_id=filed.id))
     return render_template("requests/new.html", form=form, required=required, kinds=LETTER_KINDS,
                            labels=hosting_requests.ATTACHMENT_LABELS)
@@ -166,10 +172,10 @@ def act(request_id: int) -> Any:
             workflow.act(hosting_request, current_user, form.decision.data or None, form.note.data or "")
         except request_actions.REFUSALS as refused:
             db.session.rollback()
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
         else:
             db.session.commit()
-            flash("Langkah dicatat.", "info")
+            flash(_("Langkah dicatat."), category="info")
     return redirect(url_for("requests.show", request_id=request_id))
 
 
@@ -183,10 +189,10 @@ def dispose(request_id: int) -> Any:
             workflow.dispose(hosting_request, current_user, RoleKey(form.to_role.data), form.note.data or "")
         except workflow.WorkflowError as refused:
             db.session.rollback()
-            flash(str(refused), "error")
+            flash(str(refused), category="error")
         else:
             db.session.commit()
-            flash("Disposisi dicatat.", "info")
+            flash(_("Disposisi dicatat."), category="info")
     return redirect(url_for("requests.show", request_id=request_id))
 
 
@@ -218,7 +224,7 @@ def _back(request_id: int) -> Any:
 
 def _refused(error: Exception) -> None:
     db.session.rollback()
-    flash(str(error), "error")
+    flash(str(error), category="error")
 
 
 @bp.post("/<int:request_id>/scan")
@@ -246,7 +252,7 @@ def accept_review(request_id: int) -> Any:
             _refused(refused)
         else:
             db.session.commit()
-            flash("Hasil pemindaian diterima dengan alasan tertulis.", "info")
+            flash(_("Hasil pemindaian diterima dengan alasan tertulis."), category="info")
     return _back(request_id)
 
 
@@ -263,7 +269,7 @@ def replace_bundle(request_id: int) -> Any:
             _refused(refused)
         else:
             db.session.commit()
-            flash("Berkas aplikasi baru disimpan; pindai ulang untuk melanjutkan.", "info")
+            flash(_("Berkas aplikasi baru disimpan; pindai ulang untuk melanjutkan."), category="info")
     return _back(request_id)
 
 
@@ -279,7 +285,7 @@ def allocate(request_id: int) -> Any:
         _refused(refused)
     else:
         db.session.commit()
-        flash(f"{app.fqdn} dialokasikan.", "info")
+        flash(_("%(fqdn)s dialokasikan.", fqdn=app.fqdn), category="info")
     return _back(request_id)
 
 
@@ -326,5 +332,5 @@ def response_letter(request_id: int) -> Any:
         _refused(refused)
     else:
         db.session.commit()
-        flash("Surat tanggapan dibuat dan dilampirkan.", "info")
+        flash(_("Surat tanggapan dibuat dan dilampirkan."), category="info")
     return _back(request_id)

@@ -1,12 +1,17 @@
-"""Reports for officials (Laporan): the month on one page, the monthly PDF and spreadsheet exports."""
+"""Reports for officials (Laporan): the month on one page, the monthly PDF and spreadsheet exports.
+
+The page speaks the reader's language; the PDF and the exports are official documents and are always
+made in Bahasa Indonesia (panel/i18n.py), whatever the reader chose.
+"""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, send_file, stream_with_context
 from flask_login import current_user
 
-from panel import audit
+from panel import audit, i18n
 from panel.extensions import db
 from panel.models import RoleKey
 from panel.models.base import utcnow
@@ -45,9 +50,10 @@ def monthly_pdf(period: str) -> Any:
         month = reports.Month.parse(period, now)
     except reports.InvalidPeriod as invalid:
         return _render_errors(invalid.errors, now)
-    report = reports.monthly_report(month, now)
-    pdf = report_pdf.render_monthly_report(report, reports.charts_for(report),
-                                           hosting_letters.letterhead(current_app.config))
+    with i18n.speaking(i18n.DEFAULT_LOCALE):
+        report = reports.monthly_report(month, now)
+        pdf = report_pdf.render_monthly_report(report, reports.charts_for(report),
+                                               hosting_letters.letterhead(current_app.config))
     audit.record("report.monthly_pdf", month=month.key)
     db.session.commit()
     return Response(pdf, mimetype="application/pdf", headers={
@@ -72,15 +78,23 @@ def export(dataset: str, fmt: str) -> Any:
     db.session.commit()
     filename = f"{slug}-{span.slug}.{fmt}"
     if fmt == "csv":
-        return Response(stream_with_context(spreadsheets.csv_chunks(header, rows)), mimetype="text/csv",
+        chunks = _in_indonesian(spreadsheets.csv_chunks(header, rows))
+        return Response(stream_with_context(chunks), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store"})
-    workbook = spreadsheets.xlsx_file(sheet, header, rows)
+    with i18n.speaking(i18n.DEFAULT_LOCALE):
+        workbook = spreadsheets.xlsx_file(sheet, header, rows)
     # send_file closes the temporary file once it is sent, and closing deletes it.
     response = send_file(workbook, mimetype=spreadsheets.XLSX_MIMETYPE, as_attachment=True,
                          download_name=filename)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _in_indonesian(chunks: Iterator[str]) -> Iterator[str]:
+    """Yield `chunks`, made while streaming, with the labels in them (status, stack...) in Indonesian."""
+    with i18n.speaking(i18n.DEFAULT_LOCALE):
+        yield from chunks
 
 
 def _render_errors(errors: list[str], now: Any) -> tuple[str, int]:

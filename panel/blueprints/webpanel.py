@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -30,43 +33,44 @@ from panel.services import app_operations, hosting_requests
 bp = Blueprint("webpanel", __name__, url_prefix="/apps/<int:app_id>")
 
 JOB_LABELS = {
-    app_actions.CONTROL: "Tindakan", app_actions.LOGS: "Log",
-    app_actions.ROLLBACK: "Kembali ke rilis sebelumnya",
-    app_actions.ENV: "Penerapan variabel lingkungan", app_actions.DATABASE: "Rincian basis data",
-    app_actions.DATABASE_PASSWORD: "Pengaturan ulang kata sandi basis data",
-    app_actions.DOMAIN: "Pemeriksaan domain", app_actions.UPLOAD: "Versi baru",
+    app_actions.CONTROL: _l("Tindakan"), app_actions.LOGS: _l("Log"),
+    app_actions.ROLLBACK: _l("Kembali ke rilis sebelumnya"),
+    app_actions.ENV: _l("Penerapan variabel lingkungan"), app_actions.DATABASE: _l("Rincian basis data"),
+    app_actions.DATABASE_PASSWORD: _l("Pengaturan ulang kata sandi basis data"),
+    app_actions.DOMAIN: _l("Pemeriksaan domain"), app_actions.UPLOAD: _l("Versi baru"),
 }
-LOG_SOURCE_LABELS = {"app": "Keluaran aplikasi", "access": "Akses nginx", "error": "Galat nginx"}
+LOG_SOURCE_LABELS = {"app": _l("Keluaran aplikasi"), "access": _l("Akses nginx"), "error": _l("Galat nginx")}
 UPLOAD_STATUS_LABELS = {
-    UploadStatus.SCANNING: "Sedang dipindai", UploadStatus.REVIEW: "Menunggu tinjauan",
-    UploadStatus.BLOCKED: "Diblokir", UploadStatus.DEPLOYING: "Sedang dipasang",
-    UploadStatus.DEPLOYED: "Terpasang", UploadStatus.FAILED: "Gagal",
+    UploadStatus.SCANNING: _l("Sedang dipindai"), UploadStatus.REVIEW: _l("Menunggu tinjauan"),
+    UploadStatus.BLOCKED: _l("Diblokir"), UploadStatus.DEPLOYING: _l("Sedang dipasang"),
+    UploadStatus.DEPLOYED: _l("Terpasang"), UploadStatus.FAILED: _l("Gagal"),
 }
 RELEASE_STATUS_LABELS = {
-    ReleaseStatus.PENDING: "Belum terpasang", ReleaseStatus.LIVE: "Berjalan", ReleaseStatus.FAILED: "Gagal",
-    ReleaseStatus.RETIRED: "Digantikan",
+    ReleaseStatus.PENDING: _l("Belum terpasang"), ReleaseStatus.LIVE: _l("Berjalan"),
+    ReleaseStatus.FAILED: _l("Gagal"), ReleaseStatus.RETIRED: _l("Digantikan"),
 }
-METRIC_RANGES = {"1j": (timedelta(hours=1), "1 jam"), "24j": (timedelta(hours=24), "24 jam"),
-                 "7h": (timedelta(days=7), "7 hari")}
+METRIC_RANGES = {"1j": (timedelta(hours=1), _l("1 jam")), "24j": (timedelta(hours=24), _l("24 jam")),
+                 "7h": (timedelta(days=7), _l("7 hari"))}
 # The scan report is the scanner's own page: shown sandboxed, with its own inline style and no script.
 SCAN_REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 MIB = 1024 * 1024
 
 
 class LogsForm(FlaskForm):
-    lines = IntegerField("Jumlah baris", default=app_operations.LOG_LINES_DEFAULT,
+    lines = IntegerField(_l("Jumlah baris"), default=app_operations.LOG_LINES_DEFAULT,
                          validators=[Optional(), NumberRange(1, app_operations.LOG_LINES_MAX)])
-    follow = BooleanField("Ikuti (perbarui terus selama 5 menit)")
+    follow = BooleanField(_l("Ikuti (perbarui terus selama 5 menit)"))
 
 
 class UploadForm(FlaskForm):
-    bundle = FileField("Berkas versi baru (.zip, .tar.gz)", validators=[DataRequired("Pilih berkasnya.")])
+    bundle = FileField(_l("Berkas versi baru (.zip, .tar.gz)"),
+                       validators=[DataRequired(_l("Pilih berkasnya."))])
 
 
 class EnvVarForm(FlaskForm):
-    name = StringField("Nama", validators=[DataRequired("Wajib diisi."), Length(max=64)],
-                       description="Huruf besar, angka dan garis bawah, misalnya APP_ENV")
-    value = TextAreaField("Nilai", validators=[Length(max=app_operations.ENV_VALUE_MAX_CHARS)])
+    name = StringField(_l("Nama"), validators=[DataRequired(_l("Wajib diisi.")), Length(max=64)],
+                       description=_l("Huruf besar, angka dan garis bawah, misalnya APP_ENV"))
+    value = TextAreaField(_l("Nilai"), validators=[Length(max=app_operations.ENV_VALUE_MAX_CHARS)])
 
 
 def _load(app_id: int) -> App:
@@ -89,7 +93,7 @@ def _posted() -> None:
 
 def _refused(error: Exception) -> None:
     db.session.rollback()
-    flash(str(error), "error")
+    flash(str(error), category="error")
 
 
 def _launch(app_id: int, start: Callable[[App, User], object], page: str) -> Any:
@@ -143,7 +147,9 @@ def logs(app_id: int) -> Any:
     if source not in LOG_SOURCE_LABELS:
         source = "app"
     fetched = job.result.get("at") if job is not None and job.result else None
-    return _page("webpanel/logs.html", app, "logs", [job], job=job, source=source,
+    lines = job.result.get("lines") if job is not None and job.result else None
+    lines_label = ngettext("%(num)d baris terakhir", "%(num)d baris terakhir", lines) if lines else ""
+    return _page("webpanel/logs.html", app, "logs", [job], job=job, source=source, lines_label=lines_label,
                  fetched_at=datetime.fromisoformat(fetched) if fetched else None,
                  sources=LOG_SOURCE_LABELS, form=LogsForm(formdata=None))
 
@@ -160,7 +166,7 @@ def fetch_logs(app_id: int) -> Any:
         except app_actions.REFUSALS as refused:
             _refused(refused)
     else:
-        flash("Jumlah baris harus 1 sampai 1000.", "error")
+        flash(_("Jumlah baris harus 1 sampai 1000."), category="error")
     return _to("logs", app)
 
 
@@ -195,16 +201,16 @@ def _clock(points: list[app_operations.MetricPoint]) -> list[str]:
 
 def _cpu_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:
     series = [charts.Series("CPU", [p.cpu_percent for p in points])]
-    return charts.trend_chart("grafik-cpu", f"Pemakaian CPU, {span} terakhir",
-                              "Persen satu inti CPU yang dipakai kontainer aplikasi dari waktu ke waktu.",
+    return charts.trend_chart("grafik-cpu", _("Pemakaian CPU, %(span)s terakhir", span=span),
+                              _("Persen satu inti CPU yang dipakai kontainer aplikasi dari waktu ke waktu."),
                               _clock(points), series, unit="%", decimals=1)
 
 
 def _memory_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:
-    series = [charts.Series("Terpakai", [p.memory_bytes / MIB for p in points]),
-              charts.Series("Batas", [p.memory_limit_bytes / MIB for p in points])]
-    return charts.trend_chart("grafik-memori", f"Pemakaian memori, {span} terakhir",
-                              "Memori yang dipakai kontainer aplikasi (MiB) dibanding batasnya.",
+    series = [charts.Series(_("Terpakai"), [p.memory_bytes / MIB for p in points]),
+              charts.Series(_("Batas"), [p.memory_limit_bytes / MIB for p in points])]
+    return charts.trend_chart("grafik-memori", _("Pemakaian memori, %(span)s terakhir", span=span),
+                              _("Memori yang dipakai kontainer aplikasi (MiB) dibanding batasnya."),
                               _clock(points), series, unit=" MiB")
 
 
@@ -234,7 +240,7 @@ def upload(app_id: int) -> Any:
     except app_actions.REFUSALS as refused:
         _refused(refused)
     else:
-        flash(f"Versi baru #{received.id} diterima dan sedang dipindai.", "info")
+        flash(_("Versi baru #%(id)d diterima dan sedang dipindai.", id=received.id), category="info")
     return _to("uploads", app)
 
 
@@ -299,7 +305,8 @@ def set_env(app_id: int) -> Any:
         _refused(refused)
         return _env_page(app, form), 400
     db.session.commit()
-    flash(f"Variabel {var.name} disimpan; tekan Terapkan agar aplikasi memakainya.", "info")
+    flash(_("Variabel %(name)s disimpan; tekan Terapkan agar aplikasi memakainya.", name=var.name),
+          category="info")
     return _to("env", app)
 
 
@@ -314,7 +321,8 @@ def delete_env(app_id: int, name: str) -> Any:
         _refused(refused)
     else:
         db.session.commit()
-        flash(f"Variabel {name} dihapus; tekan Terapkan agar aplikasi tidak memakainya lagi.", "info")
+        flash(_("Variabel %(name)s dihapus; tekan Terapkan agar aplikasi tidak memakainya lagi.", name=name),
+              category="info")
     return _to("env", app)
 
 
@@ -384,8 +392,8 @@ def show_database_password(app_id: int, job_id: int) -> Any:
         return _to("database", app)
     db.session.commit()
     if password is None:
-        flash("Kata sandi baru sudah terlalu lama tidak dilihat dan telah dibuang; atur ulang sekali lagi.",
-              "error")
+        flash(_("Kata sandi baru sudah terlalu lama tidak dilihat dan telah dibuang; "
+                "atur ulang sekali lagi."), category="error")
         return _to("database", app)
     # Shown once, in this response only: the panel no longer holds it, not even encrypted.
     page = render_template("webpanel/database_password.html", app=app, password=password)

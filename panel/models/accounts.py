@@ -79,6 +79,8 @@ class User(UserMixin, db.Model):
     # refuses a code seen before, even inside its validity window.
     totp_secret: Mapped[str | None] = mapped_column(EncryptedText)
     totp_last_step: Mapped[int | None]
+    # The UI language this user chose ("id" or "en"); None follows the panel's default.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     opd: Mapped[Opd | None] = relationship(back_populates="users")
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")

@@ -43,6 +43,7 @@ class HostingRequest(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     subdomain: Mapped[str] = mapped_column(String(63))
     stack: Mapped[str] = mapped_column(String(16))
+    needs_database: Mapped[bool] = mapped_column(default=False)
     contact: Mapped[str] = mapped_column(String(200), default="")
     template_version_id: Mapped[int] = mapped_column(ForeignKey("sop_template_versions.id"))
     current_step: Mapped[str | None] = mapped_column(String(40))

@@ -64,6 +64,7 @@ class App(db.Model):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("hosting_requests.id"))
     host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
     stack: Mapped[Stack] = mapped_column(String(16))
+    needs_database: Mapped[bool] = mapped_column(default=False)  # its host's agent gives it a MariaDB
     status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[created_at]

@@ -4,6 +4,8 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from panel import audit
@@ -13,7 +15,7 @@ from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.models.base import utcnow
 from panel.services import passwords, totp
 
-_LOCKED = "Akun terkunci sementara karena terlalu banyak percobaan. Coba lagi nanti."
+_LOCKED = _l("Akun terkunci sementara karena terlalu banyak percobaan. Coba lagi nanti.")
 
 
 class LoginRefused(Exception):
@@ -47,7 +49,7 @@ def create_user(
 ) -> User:
     """Create a user with `roles` after checking the password policy."""
     if db.session.scalar(select(User).where(User.username == username)):
-        raise AccountError(f"Nama pengguna {username!r} sudah dipakai.")
+        raise AccountError(_("Nama pengguna %(username)s sudah dipakai.", username=repr(username)))
     passwords.check_policy(password, min_length, username)
     by_key = ensure_roles()
     user = User(
@@ -74,11 +76,11 @@ def authenticate(username: str, password: str, *, max_failures: int, lock_minute
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         passwords.verify_password(_dummy_hash(), password)  # same work as a real check: no user probing
-        raise LoginRefused("Nama pengguna atau kata sandi salah.")
+        raise LoginRefused(_("Nama pengguna atau kata sandi salah."))
     _refuse_if_locked(user)
     if not user.active or not passwords.verify_password(user.password_hash, password):
         _count_failure(user, "auth.login_failed", max_failures, lock_minutes)
-        raise LoginRefused("Nama pengguna atau kata sandi salah.")
+        raise LoginRefused(_("Nama pengguna atau kata sandi salah."))
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     if user.totp_enabled:
@@ -91,7 +93,7 @@ def verify_second_factor(user: User, code: str, *, max_failures: int, lock_minut
     """Finish signing in `user` with a TOTP or recovery code; a wrong code counts like a wrong password."""
     _refuse_if_locked(user)
     if not user.active:
-        raise LoginRefused("Nama pengguna atau kata sandi salah.")
+        raise LoginRefused(_("Nama pengguna atau kata sandi salah."))
     try:
         totp.verify(user, code)
     except totp.SecondFactorRefused as refused:
@@ -103,7 +105,7 @@ def verify_second_factor(user: User, code: str, *, max_failures: int, lock_minut
 def enable_second_factor(user: User, password: str, secret: str, code: str) -> list[str]:
     """Switch on the second factor after checking the password and a code; return the recovery codes."""
     if not passwords.verify_password(user.password_hash, password):
-        raise AccountError("Kata sandi saat ini salah.")
+        raise AccountError(_("Kata sandi saat ini salah."))
     try:
         return totp.enable(user, secret, code)
     except totp.SecondFactorRefused as refused:
@@ -114,11 +116,11 @@ def disable_second_factor(user: User, password: str, code: str, *, max_failures:
                           lock_minutes: int) -> None:
     """Switch off `user`'s second factor after checking the current password and a code."""
     if user.is_locked():
-        raise AccountError(_LOCKED)
+        raise AccountError(str(_LOCKED))
     if not passwords.verify_password(user.password_hash, password):
         # Counted: a hijacked session must not become a way to guess codes or passwords without limit.
         _count_failure(user, "auth.totp_disable_failed", max_failures, lock_minutes)
-        raise AccountError("Kata sandi saat ini salah.")
+        raise AccountError(_("Kata sandi saat ini salah."))
     try:
         totp.verify(user, code)
     except totp.SecondFactorRefused as refused:
@@ -130,7 +132,7 @@ def disable_second_factor(user: User, password: str, code: str, *, max_failures:
 def _refuse_if_locked(user: User) -> None:
     if user.is_locked():
         audit.record("auth.login_locked", user, actor=user)
-        raise LoginRefused(_LOCKED)
+        raise LoginRefused(str(_LOCKED))
 
 
 def _count_failure(user: User, action: str, max_failures: int, lock_minutes: int) -> None:
@@ -154,9 +156,9 @@ def _signed_in(user: User) -> User:
 def change_password(user: User, current: str, new: str, *, min_length: int) -> None:
     """Replace the user's password after checking the current one and the policy."""
     if not passwords.verify_password(user.password_hash, current):
-        raise AccountError("Kata sandi saat ini salah.")
+        raise AccountError(_("Kata sandi saat ini salah."))
     if current == new:
-        raise AccountError("Kata sandi baru harus berbeda dari yang lama.")
+        raise AccountError(_("Kata sandi baru harus berbeda dari yang lama."))
     passwords.check_policy(new, min_length, user.username)
     user.password_hash = passwords.hash_password(new)
     user.must_change_password = False

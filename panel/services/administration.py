@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -105,7 +106,7 @@ def add_zone(settings: ZoneSettings, user: User) -> Zone:
     name = settings.name.strip().lower().rstrip(".")
     key_name = settings.tsig_key_name.strip()
     if not _TSIG_KEY_NAME.match(key_name) or len(key_name) > 255:
-        raise AdminRefused(f"Nama kunci TSIG tidak sah: {key_name!r}")
+        raise AdminRefused(_("Nama kunci TSIG tidak sah: %(name)s", name=repr(key_name)))
     try:
         host, port = dns.parse_server(settings.primary_server)
         # The same checks the zone's every use goes through: server address, zone name, key.
@@ -113,13 +114,13 @@ def add_zone(settings: ZoneSettings, user: User) -> Zone:
                                 settings.tsig_algorithm)
     except dns.InvalidZoneSettings as invalid:
         raise AdminRefused(str(invalid)) from invalid
-    record_ip = _address(settings.record_ip, "Alamat IP tujuan rekaman")
+    record_ip = _address(settings.record_ip, _("Alamat IP tujuan rekaman"))
     if not MIN_TTL <= settings.ttl <= MAX_TTL:
-        raise AdminRefused(f"TTL harus antara {MIN_TTL} dan {MAX_TTL} detik.")
+        raise AdminRefused(_("TTL harus antara %(least)d dan %(most)d detik.", least=MIN_TTL, most=MAX_TTL))
     zone = Zone(name=name, primary_server=access.server, tsig_key_name=key_name,
                 tsig_algorithm=access.algorithm, tsig_secret=access.secret, record_ip=str(record_ip),
                 ttl=settings.ttl)
-    _insert(zone, f"Zona {name} sudah terdaftar.",
+    _insert(zone, _("Zona %(zone)s sudah terdaftar.", zone=name),
             db.session.scalar(select(Zone.id).where(Zone.name == name)) is not None)
     audit.record("zone.add", zone, actor=user, name=name, server=access.server, tsig_name=key_name,
                  algorithm=access.algorithm, record_ip=zone.record_ip, ttl=zone.ttl)
@@ -165,18 +166,27 @@ def address_range(network: str, first: str, last: str) -> AddressRange:
     try:
         parsed = ipaddress.ip_network(network.strip(), strict=True)
     except ValueError as invalid:
-        raise AdminRefused(f"Jaringan {network.strip()!r} bukan CIDR yang sah (contoh: 10.10.1.0/24): "
-                           f"{invalid}") from invalid
-    start, end = _address(first, "Alamat pertama"), _address(last, "Alamat terakhir")
-    for label, address in (("pertama", start), ("terakhir", end)):
+        raise AdminRefused(_("Jaringan %(network)s bukan CIDR yang sah (contoh: 10.10.1.0/24): %(error)s",
+                             network=repr(network.strip()), error=invalid)) from invalid
+    start, end = _address(first, _("Alamat pertama")), _address(last, _("Alamat terakhir"))
+    for is_first, address in ((True, start), (False, end)):
         if address.version != parsed.version or address not in parsed:
-            raise AdminRefused(f"Alamat {label} {address} berada di luar jaringan {parsed}.")
+            raise AdminRefused(
+                _("Alamat pertama %(address)s berada di luar jaringan %(network)s.", address=address,
+                  network=parsed) if is_first else
+                _("Alamat terakhir %(address)s berada di luar jaringan %(network)s.", address=address,
+                  network=parsed))
         # The network and broadcast addresses of an IPv4 subnet are never given to a host.
         if parsed.version == 4 and parsed.prefixlen < 31 and address in (parsed.network_address,
                                                                          parsed.broadcast_address):
-            raise AdminRefused(f"Alamat {label} {address} adalah alamat jaringan atau broadcast {parsed}.")
+            raise AdminRefused(
+                _("Alamat pertama %(address)s adalah alamat jaringan atau broadcast %(network)s.",
+                  address=address, network=parsed) if is_first else
+                _("Alamat terakhir %(address)s adalah alamat jaringan atau broadcast %(network)s.",
+                  address=address, network=parsed))
     if int(start) > int(end):  # both of the network's version by now
-        raise AdminRefused(f"Alamat pertama {start} harus sebelum alamat terakhir {end}.")
+        raise AdminRefused(_("Alamat pertama %(first)s harus sebelum alamat terakhir %(last)s.",
+                             first=start, last=end))
     return AddressRange(parsed, start, end)
 
 
@@ -197,7 +207,8 @@ def add_pool(name: str, network: str, first: str, last: str, user: User) -> IpPo
     try:
         protocol.label(name)
     except protocol.InvalidName as invalid:
-        raise AdminRefused(f"Nama pool tidak sah (huruf kecil, angka, tanda hubung): {name!r}") from invalid
+        raise AdminRefused(_("Nama pool tidak sah (huruf kecil, angka, tanda hubung): %(name)s",
+                             name=repr(name))) from invalid
     wanted = address_range(network, first, last)
     exists = db.session.scalar(select(IpPool.id).where(IpPool.name == name)) is not None
     if not exists:
@@ -205,9 +216,10 @@ def add_pool(name: str, network: str, first: str, last: str, user: User) -> IpPo
             taken = AddressRange(ipaddress.ip_network(other.network), ipaddress.ip_address(other.first),
                                  ipaddress.ip_address(other.last))
             if wanted.overlaps(taken):
-                raise AdminRefused(f"Rentang {wanted} bertumpang tindih dengan pool {other.name} ({taken}).")
+                raise AdminRefused(_("Rentang %(range)s bertumpang tindih dengan pool %(pool)s (%(taken)s).",
+                                     range=wanted, pool=other.name, taken=taken))
     pool = IpPool(name=name, network=str(wanted.network), first=str(wanted.first), last=str(wanted.last))
-    _insert(pool, f"Pool {name} sudah terdaftar.", exists)
+    _insert(pool, _("Pool %(pool)s sudah terdaftar.", pool=name), exists)
     audit.record("pool.add", pool, actor=user, name=name, network=pool.network, first=pool.first,
                  last=pool.last)
     return pool
@@ -250,21 +262,22 @@ def revise_template(key: str, base_version: int, edits: Mapping[str, StepEdit],
     """
     base = template_version(key, base_version)
     if base is None:
-        raise AdminRefused(f"Templat SOP {key!r} versi {base_version} tidak ada.")
+        raise AdminRefused(_("Templat SOP %(key)s versi %(version)s tidak ada.", key=repr(key),
+                             version=base_version))
     definition = _edited(base.definition, edits)
     latest = workflow.latest_version(key)
     if definition == latest.definition:  # nothing changed, or the same form sent twice
         return latest, False
     if latest.version != base.version:
-        raise AdminRefused(f"Templat sudah diubah menjadi versi {latest.version} sejak halaman ini dibuka; "
-                           "muat ulang halaman dan ulangi perubahan Anda.")
+        raise AdminRefused(_("Templat sudah diubah menjadi versi %(version)s sejak halaman ini dibuka; "
+                             "muat ulang halaman dan ulangi perubahan Anda.", version=latest.version))
     try:
         template = sop.parse(definition)
     except sop.InvalidTemplate as invalid:
-        raise AdminRefused(f"Perubahan tidak disimpan: {invalid}") from invalid
+        raise AdminRefused(_("Perubahan tidak disimpan: %(error)s", error=invalid)) from invalid
     revision = SopTemplateVersion(key=key, version=latest.version + 1, name=template.name,
                                   definition=definition, created_by_id=user.id)
-    _insert(revision, "Templat baru saja diubah orang lain; muat ulang halaman.", False)
+    _insert(revision, _("Templat baru saja diubah orang lain; muat ulang halaman."), False)
     changed = [new["key"] for old, new in zip(latest.definition["steps"], definition["steps"], strict=True)
                if old != new]
     audit.record("sop.revise", revision, actor=user, template=key, version=revision.version,
@@ -276,15 +289,16 @@ def _edited(definition: dict[str, Any], edits: Mapping[str, StepEdit]) -> dict[s
     edited = copy.deepcopy(definition)
     steps = edited.get("steps", [])
     if set(edits) != {raw.get("key") for raw in steps}:
-        raise AdminRefused("Isian langkah tidak cocok dengan templat; muat ulang halaman.")
+        raise AdminRefused(_("Isian langkah tidak cocok dengan templat; muat ulang halaman."))
     for raw in steps:
         edit = edits[raw["key"]]
         if raw.get("action") == "submit" and edit.role != SUBMIT_ROLE:
-            raise AdminRefused(f"Langkah {raw['label']!r} mengajukan permohonan: pelaksananya selalu "
-                               "Pengelola Aplikasi OPD.")
+            raise AdminRefused(_("Langkah %(step)s mengajukan permohonan: pelaksananya selalu "
+                                 "Pengelola Aplikasi OPD.", step=repr(raw["label"])))
         if raw.get("action") != "submit" and edit.role not in STEP_ROLES:
-            raise AdminRefused(f"Langkah {raw['label']!r} dilaksanakan Diskominfo: pilih Kepala Bidang, "
-                               "Sub Koordinator, Pengelola Instalasi TI atau Administrator Platform.")
+            raise AdminRefused(_("Langkah %(step)s dilaksanakan Diskominfo: pilih Kepala Bidang, "
+                                 "Sub Koordinator, Pengelola Instalasi TI atau Administrator Platform.",
+                                 step=repr(raw["label"])))
         raw["role"] = edit.role
         if edit.waktu_menit is None:
             raw.pop("waktu_menit", None)
@@ -292,7 +306,8 @@ def _edited(definition: dict[str, Any], edits: Mapping[str, StepEdit]) -> dict[s
             raw["waktu_menit"] = edit.waktu_menit
         if "output" in raw:
             if not edit.output.strip():
-                raise AdminRefused(f"Keluaran langkah {raw['label']!r} tidak boleh kosong.")
+                raise AdminRefused(_("Keluaran langkah %(step)s tidak boleh kosong.",
+                                     step=repr(raw["label"])))
             raw["output"] = edit.output.strip()
     return edited
 
@@ -304,7 +319,8 @@ def _address(text: str, what: str) -> IpAddress:
     try:
         return ipaddress.ip_address(text.strip())
     except ValueError:
-        raise AdminRefused(f"{what} bukan alamat IP yang sah: {text.strip()!r}") from None
+        raise AdminRefused(_("%(what)s bukan alamat IP yang sah: %(text)s", what=what,
+                             text=repr(text.strip()))) from None
 
 
 def _insert(row: Any, duplicate: str, known_duplicate: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -45,7 +46,7 @@ def choose_host(memory_mb: int = DEFAULT_PLAN_MEMORY_MB) -> Host:
     hosts = db.session.scalars(select(Host).where(Host.status == HostStatus.ONLINE)).all()
     fitting = [h for h in hosts if free_mb(h) - memory_mb >= HOST_MEMORY_RESERVE_MB]
     if not fitting:
-        raise NoCapacity("Kapasitas server tidak tersedia: tidak ada host daring dengan memori cukup.")
+        raise NoCapacity(_("Kapasitas server tidak tersedia: tidak ada host daring dengan memori cukup."))
     return max(fitting, key=free_mb)
 
 
@@ -63,17 +64,20 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
         return existing
     availability = check_subdomain(request.subdomain, zone, policy)
     if not availability.available:
-        raise AllocationRefused(f"Sub-domain {availability.fqdn} tidak dapat dipakai: {availability.reason}")
+        raise AllocationRefused(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
+                                  fqdn=availability.fqdn, reason=availability.reason))
     host = choose_host()
     app = App(name=_app_name(request.subdomain), subdomain=request.subdomain, zone=zone.name,
-              opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack))
+              opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack),
+              needs_database=request.needs_database)
     try:
         with db.session.begin_nested():
             db.session.add(app)
             db.session.flush()
     except IntegrityError as clash:
         raise AllocationRefused(
-            f"Sub-domain {request.subdomain}.{zone.name} baru saja dipakai permohonan lain.") from clash
+            _("Sub-domain %(fqdn)s baru saja dipakai permohonan lain.",
+              fqdn=f"{request.subdomain}.{zone.name}")) from clash
     if pool is not None:
         app.ip = reserve_address(pool, app).address
     audit.record("app.allocate", app, actor=user, fqdn=app.fqdn, host=host.name, ip=app.ip)
@@ -86,7 +90,7 @@ def reserve_address(pool: IpPool, app: App) -> IpAllocation:
     first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
     network = ipaddress.ip_network(pool.network)
     if first not in network or last not in network or first > last:
-        raise AllocationRefused(f"Rentang pool {pool.name} tidak sah.")
+        raise AllocationRefused(_("Rentang pool %(pool)s tidak sah.", pool=pool.name))
     candidate = first
     while candidate <= last:
         address = str(candidate)
@@ -101,7 +105,7 @@ def reserve_address(pool: IpPool, app: App) -> IpAllocation:
             except IntegrityError:  # another request took it a moment ago: try the next one
                 pass
         candidate += 1
-    raise AllocationRefused(f"Pool {pool.name} tidak punya alamat bebas.")
+    raise AllocationRefused(_("Pool %(pool)s tidak punya alamat bebas.", pool=pool.name))
 
 
 def _answers(address: str) -> bool:

@@ -11,6 +11,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import audit
@@ -33,11 +34,12 @@ def issue(user: User, name: str, lifetime_days: int | None) -> tuple[ApiToken, s
     """Create a token for `user`; return it with the clear token, which is never stored or shown again."""
     name = name.strip()
     if not 1 <= len(name) <= 100:
-        raise TokenRefused("Nama token wajib diisi (paling banyak 100 karakter).")
+        raise TokenRefused(_("Nama token wajib diisi (paling banyak %(count)d karakter).", count=100))
     if lifetime_days is not None and not 1 <= lifetime_days <= MAX_LIFETIME_DAYS:
-        raise TokenRefused(f"Masa berlaku token 1 sampai {MAX_LIFETIME_DAYS} hari.")
+        raise TokenRefused(_("Masa berlaku token 1 sampai %(days)d hari.", days=MAX_LIFETIME_DAYS))
     if len(active_tokens(user)) >= MAX_TOKENS_PER_USER:
-        raise TokenRefused(f"Paling banyak {MAX_TOKENS_PER_USER} token aktif; cabut yang tidak dipakai.")
+        raise TokenRefused(_("Paling banyak %(count)d token aktif; cabut yang tidak dipakai.",
+                              count=MAX_TOKENS_PER_USER))
     prefix = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(12))
     secret = secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, prefix=prefix, secret_sha256=_digest(secret),

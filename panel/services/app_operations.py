@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from agents import protocol
@@ -34,7 +35,7 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import dns
+from panel.services import dns, tls
 from panel.services.hosts import PanelPKI
 
 logger = logging.getLogger(__name__)
@@ -66,22 +67,24 @@ def _with_agent(app: App, pki: PanelPKI, call: Callable[[AgentClient], T]) -> T:
     """Run `call` against the app's host agent, turning the agent's errors into OperationRefused."""
     host = app.host
     if host is None:
-        raise OperationRefused("Aplikasi belum dialokasikan ke host.")
+        raise OperationRefused(_("Aplikasi belum dialokasikan ke host."))
     if host.cert_fingerprint is None:
-        raise OperationRefused(f"Agen host {host.name} belum terdaftar.")
+        raise OperationRefused(_("Agen host %(host)s belum terdaftar.", host=host.name))
     try:
         with pki.client(host) as agent:
             return call(agent)
     except AgentRefused as refused:
-        raise OperationRefused(f"Agen {host.name} menolak: {refused.message or refused.code}") from refused
+        raise OperationRefused(_("Agen %(host)s menolak: %(reason)s", host=host.name,
+                                 reason=refused.message or refused.code)) from refused
     except AgentError as error:
-        raise OperationRefused(f"Agen {host.name} tidak dapat dihubungi: {error}") from error
+        raise OperationRefused(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=host.name,
+                                 error=error)) from error
 
 
 def control(app: App, action: str, user: User | None, pki: PanelPKI) -> dict[str, Any]:
     """Start, stop or restart the app's container, or just read its state; return the agent's status."""
     if action not in CONTROL_ACTIONS:
-        raise OperationRefused(f"Tindakan tidak dikenal: {action}")
+        raise OperationRefused(_("Tindakan tidak dikenal: %(action)s", action=action))
     status: dict[str, Any] = _with_agent(app, pki, lambda agent: getattr(agent, action)(app.name))
     if action == "stop":
         app.status = AppStatus.STOPPED
@@ -109,7 +112,7 @@ def fetch_logs(app: App, pki: PanelPKI, lines: int) -> dict[str, str]:
 def expect_rollback_possible(app: App) -> None:
     """Raise OperationRefused unless an earlier release that ran may be returned to."""
     if app.live_release is None or not any(r.status == ReleaseStatus.RETIRED for r in app.releases):
-        raise OperationRefused("Belum ada rilis sebelumnya untuk dikembalikan.")
+        raise OperationRefused(_("Belum ada rilis sebelumnya untuk dikembalikan."))
 
 
 def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
@@ -118,7 +121,7 @@ def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
     result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.rollback(app.name))
     target = db.session.get(Release, result.get("release_id"))
     if target is None or target.app_id != app.id:
-        raise OperationRefused("Agen kembali ke rilis yang tidak dikenal panel.")
+        raise OperationRefused(_("Agen kembali ke rilis yang tidak dikenal panel."))
     left = app.live_release
     for release in app.releases:
         if release.status == ReleaseStatus.LIVE and release is not target:
@@ -137,12 +140,12 @@ def check_env_name(name: str) -> str:
     try:
         protocol.env_key(name)
     except protocol.InvalidName:
-        raise OperationRefused(
+        raise OperationRefused(_(
             "Nama variabel harus huruf besar, angka dan garis bawah, diawali huruf atau garis bawah, "
-            "paling banyak 64 karakter (misalnya APP_ENV).") from None
+            "paling banyak 64 karakter (misalnya APP_ENV).")) from None
     if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
-        raise OperationRefused(f"Variabel {name} diatur oleh Wadah dan tidak boleh diubah "
-                               "(nama WADAH_*, DB_* dan PATH dicadangkan).")
+        raise OperationRefused(_("Variabel %(name)s diatur oleh Wadah dan tidak boleh diubah "
+                                 "(nama WADAH_*, DB_* dan PATH dicadangkan).", name=name))
     return name
 
 
@@ -165,13 +168,15 @@ def set_env_var(app: App, name: str, value: str, user: User) -> AppEnvVar:
     """Add or change a variable; it takes effect when the environment is applied."""
     name = check_env_name(name.strip())
     if "\0" in value:
-        raise OperationRefused("Nilai variabel tidak boleh memuat karakter NUL.")
+        raise OperationRefused(_("Nilai variabel tidak boleh memuat karakter NUL."))
     if len(value) > ENV_VALUE_MAX_CHARS:
-        raise OperationRefused(f"Nilai variabel paling panjang {ENV_VALUE_MAX_CHARS} karakter.")
+        raise OperationRefused(_("Nilai variabel paling panjang %(count)d karakter.",
+                                 count=ENV_VALUE_MAX_CHARS))
     var = env_var(app, name)
     if var is None:
         if sum(1 for v in env_vars(app) if not v.removed) >= ENV_MAX_VARIABLES:
-            raise OperationRefused(f"Aplikasi paling banyak memiliki {ENV_MAX_VARIABLES} variabel.")
+            raise OperationRefused(_("Aplikasi paling banyak memiliki %(count)d variabel.",
+                                     count=ENV_MAX_VARIABLES))
         var = AppEnvVar(app_id=app.id, name=name)
         db.session.add(var)
     var.value, var.removed, var.updated_by_id, var.updated_at = value, False, user.id, utcnow()
@@ -183,7 +188,7 @@ def remove_env_var(app: App, name: str, user: User) -> None:
     """Remove a variable; one the app already runs with is kept, marked, until the next apply."""
     var = env_var(app, name)
     if var is None or var.removed:
-        raise OperationRefused(f"Variabel {name} tidak ada.")
+        raise OperationRefused(_("Variabel %(name)s tidak ada.", name=name))
     if var.applied_at is None:
         db.session.delete(var)
     else:
@@ -238,7 +243,7 @@ def reset_database_password(app: App, user: User | None, pki: PanelPKI) -> str:
     result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.reset_database_password(app.name))
     fresh = (result.get("database") or {}).get("password")
     if not fresh:
-        raise OperationRefused("Agen tidak mengembalikan kata sandi baru.")
+        raise OperationRefused(_("Agen tidak mengembalikan kata sandi baru."))
     audit.record("app.database_reset", app, actor=user)
     return str(fresh)
 
@@ -246,11 +251,18 @@ def reset_database_password(app: App, user: User | None, pki: PanelPKI) -> str:
 # --- domain and TLS ----------------------------------------------------------------------------
 
 
-def domain_status(app: App, zone: Zone | None, pki: PanelPKI) -> dict[str, Any]:
-    """Ask the zone's primary whether the app's name exists, and the agent how the app is served."""
+def domain_status(app: App, zone: Zone | None, pki: PanelPKI, tls_port: int) -> dict[str, Any]:
+    """Ask the zone's primary whether the app's name exists, the agent how the app is served, and the
+    app's address which certificate it presents for the name."""
     found: dict[str, Any] = {"fqdn": app.fqdn}
+    address = app.ip or (zone.record_ip if zone else None)
+    if address:
+        try:
+            found["tls"] = tls.probe(address, tls_port, app.fqdn).to_dict()
+        except tls.TlsUnavailable as unavailable:
+            found["tls_error"] = str(unavailable)
     if zone is None:
-        found["dns_error"] = f"Zona DNS {app.zone} belum didaftarkan di Wadah."
+        found["dns_error"] = _("Zona DNS %(zone)s belum didaftarkan di Wadah.", zone=app.zone)
     else:
         try:
             found["resolves"] = dns.name_exists(dns.ZoneAccess.from_zone(zone), app.subdomain)

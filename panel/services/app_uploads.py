@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
@@ -61,10 +63,10 @@ def receive(app: App, user: User, bundle: Upload, store: ArtifactStore, max_byte
     A version still waiting for review is withdrawn: the newer one replaces it.
     """
     if not any(r.deployed_at for r in app.releases):
-        raise UploadRefused("Aplikasi belum pernah terpasang: versi pertama dipasang teknisi melalui "
-                            "permohonan hosting.")
+        raise UploadRefused(_("Aplikasi belum pernah terpasang: versi pertama dipasang teknisi melalui "
+                              "permohonan hosting."))
     if in_flight(app) is not None:
-        raise UploadRefused("Versi sebelumnya masih dipindai atau dipasang; tunggu hingga selesai.")
+        raise UploadRefused(_("Versi sebelumnya masih dipindai atau dipasang; tunggu hingga selesai."))
     try:
         artifact = hosting_requests.store_bundle(user, bundle, store, max_bytes)
     except hosting_requests.RequestRefused as refused:
@@ -76,7 +78,7 @@ def receive(app: App, user: User, bundle: Upload, store: ArtifactStore, max_byte
     db.session.add(upload)
     db.session.flush()
     for older in waiting:
-        withdraw(older, f"Digantikan unggahan #{upload.id}.")
+        withdraw(older, _("Digantikan unggahan #%(id)d.", id=upload.id))
     audit.record("upload.receive", upload, actor=user, app=app.name, artifact=artifact.sha256,
                  size=artifact.size)
     return upload
@@ -86,7 +88,7 @@ def scan(upload: AppUpload, artifacts: ArtifactStore, documents: ArtifactStore, 
          progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Scan the upload's bundle and move it on by the verdict: deploy, review, block or fail."""
     if upload.status != UploadStatus.SCANNING:
-        raise UploadRefused("Unggahan ini tidak sedang menunggu pemindaian.")
+        raise UploadRefused(_("Unggahan ini tidak sedang menunggu pemindaian."))
     report = scanning.scan_artifact(upload.artifact, artifacts, documents, clamd_url, progress)
     upload.scan_report_id = report.id
     if report.verdict == Verdict.CLEAN:
@@ -95,7 +97,8 @@ def scan(upload: AppUpload, artifacts: ArtifactStore, documents: ArtifactStore, 
         _move(upload, UploadStatus.REVIEW)
     elif report.verdict == Verdict.ERROR:
         why = (report.report or {}).get("reason")
-        fail(upload, f"Pemindaian tidak tuntas{': ' + why if why else ''}. Unggah ulang versi ini.")
+        fail(upload, _("Pemindaian tidak tuntas: %(reason)s. Unggah ulang versi ini.", reason=why) if why
+             else _("Pemindaian tidak tuntas. Unggah ulang versi ini."))
     else:
         block(upload, blocked_reason(report))
     return report
@@ -105,20 +108,25 @@ def blocked_reason(report: ScanReport) -> str:
     """Say why a verdict blocks a release: the scanner's reason, or its first blocking findings."""
     data = report.report or {}
     if data.get("reason"):
-        return f"Berkas ditolak: {data['reason']}"
+        return _("Berkas ditolak: %(reason)s", reason=data["reason"])
     blocking = [f for f in data.get("findings", [])
                 if f.get("verdict") in (Verdict.INFECTED, Verdict.REJECTED)]
     quoted = "; ".join(f"{f.get('path')}: {f.get('message')}" for f in blocking[:REASON_FINDINGS])
-    more = f" (dan {len(blocking) - REASON_FINDINGS} temuan lain)" if len(blocking) > REASON_FINDINGS else ""
-    return f"Hasil pindai '{report.verdict}': {quoted or 'lihat laporan pemindaian'}{more}."
+    if not quoted:
+        return _("Hasil pindai '%(verdict)s': lihat laporan pemindaian.", verdict=report.verdict)
+    if len(blocking) > REASON_FINDINGS:
+        return ngettext("Hasil pindai '%(verdict)s': %(findings)s (dan %(num)d temuan lain).",
+                        "Hasil pindai '%(verdict)s': %(findings)s (dan %(num)d temuan lain).",
+                        len(blocking) - REASON_FINDINGS, verdict=report.verdict, findings=quoted)
+    return _("Hasil pindai '%(verdict)s': %(findings)s.", verdict=report.verdict, findings=quoted)
 
 
 def accept(upload: AppUpload, user: User, reason: str) -> None:
     """Accept the upload's `review` verdict with a technician's written reason; it is deployed next."""
     if upload.status != UploadStatus.REVIEW or upload.scan_report is None:
-        raise UploadRefused("Unggahan ini tidak sedang menunggu tinjauan.")
+        raise UploadRefused(_("Unggahan ini tidak sedang menunggu tinjauan."))
     if in_flight(upload.app) is not None:
-        raise UploadRefused("Versi lain aplikasi ini sedang dipasang; terima setelah selesai.")
+        raise UploadRefused(_("Versi lain aplikasi ini sedang dipasang; terima setelah selesai."))
     try:
         scanning.accept_review(upload.scan_report, user, reason)
     except scanning.ScanRefused as refused:
@@ -133,7 +141,7 @@ def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zon
     Raises deployment.DeployFailed; a release made before the failure stays in the session.
     """
     if upload.status != UploadStatus.DEPLOYING or upload.scan_report is None:
-        raise UploadRefused("Unggahan ini belum siap dipasang.")
+        raise UploadRefused(_("Unggahan ini belum siap dipasang."))
     return deployment.deploy(upload.app, upload.scan_report, upload.uploaded_by, pki, artifacts, zone,
                              env=env)
 
@@ -163,7 +171,8 @@ def withdraw(upload: AppUpload, reason: str) -> None:
 
 def _move(upload: AppUpload, to: UploadStatus, actor: User | None = None, **details: object) -> None:
     if to not in TRANSITIONS.get(UploadStatus(upload.status), set()):
-        raise UploadRefused(f"Unggahan berstatus {upload.status} tidak dapat menjadi {to}.")
+        raise UploadRefused(_("Unggahan berstatus %(status)s tidak dapat menjadi %(target)s.",
+                              status=upload.status, target=to))
     before, upload.status = upload.status, to
     if to in FINISHED:
         upload.finished_at = utcnow()

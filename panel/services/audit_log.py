@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, String, cast, func, select
 
 from panel.extensions import db
@@ -23,17 +25,17 @@ PREFIX_MARK = "*"  # a value ending in * matches by prefix: "opd.*", "10.20.*"
 
 # Query-string name → (attribute, label used in error messages, longest value a column can hold)
 _TEXT_FIELDS = {
-    "actor": ("actor", "Pelaku", 64),
-    "action": ("action", "Aksi", 64),
-    "target_type": ("target_type", "Jenis target", 32),
-    "target_id": ("target_id", "ID target", 64),
-    "ip": ("ip", "Alamat IP", 45),
-    "q": ("text", "Teks dalam rincian", 200),
+    "actor": ("actor", _l("Pelaku"), 64),
+    "action": ("action", _l("Aksi"), 64),
+    "target_type": ("target_type", _l("Jenis target"), 32),
+    "target_id": ("target_id", _l("ID target"), 64),
+    "ip": ("ip", _l("Alamat IP"), 45),
+    "q": ("text", _l("Teks dalam rincian"), 200),
 }
-_DATE_FIELDS = {"from": ("since", "Dari tanggal"), "to": ("until", "Sampai tanggal")}
+_DATE_FIELDS = {"from": ("since", _l("Dari tanggal")), "to": ("until", _l("Sampai tanggal"))}
 _YEARS = (1970, 2999)  # far-off dates are typing mistakes, and year 1 or 9999 overflows in UTC
 _CURSOR_FIELDS = ("before", "after")
-_BAD_CURSOR = "Penanda halaman tidak valid; mulai lagi dari halaman pertama."
+_BAD_CURSOR = _l("Penanda halaman tidak valid; mulai lagi dari halaman pertama.")
 _CSV_HEADER = ("id", "waktu", "pelaku", "aksi", "jenis_target", "id_target", "ip", "rincian")
 
 
@@ -66,20 +68,22 @@ class Filter:
         for name, (attribute, label, longest) in _TEXT_FIELDS.items():
             value = (args.get(name) or "").strip()
             if len(value) > longest:
-                errors.append(f"{label} terlalu panjang (paling banyak {longest} karakter).")
+                errors.append(_("%(field)s terlalu panjang (paling banyak %(count)d karakter).", field=label,
+                                 count=longest))
             values[attribute] = value
         for name, (attribute, label) in _DATE_FIELDS.items():
             value = (args.get(name) or "").strip()
             try:
                 values[attribute] = date.fromisoformat(value) if value else None
             except ValueError:
-                errors.append(f"{label} tidak valid: {value!r}. Gunakan format TTTT-BB-HH, "
-                              "misalnya 2026-03-02.")
+                errors.append(_("%(field)s tidak valid: %(value)s. Gunakan format TTTT-BB-HH, "
+                                "misalnya 2026-03-02.", field=label, value=repr(value)))
                 continue
             if values[attribute] and not _YEARS[0] <= values[attribute].year <= _YEARS[1]:
-                errors.append(f"{label} harus antara tahun {_YEARS[0]} dan {_YEARS[1]}.")
+                errors.append(_("%(field)s harus antara tahun %(first)d dan %(last)d.", field=label,
+                                 first=_YEARS[0], last=_YEARS[1]))
         if values.get("since") and values.get("until") and values["since"] > values["until"]:
-            errors.append("Dari tanggal tidak boleh sesudah sampai tanggal.")
+            errors.append(_("Dari tanggal tidak boleh sesudah sampai tanggal."))
         if errors:
             raise InvalidFilter(errors)
         return cls(**values)
@@ -108,10 +112,10 @@ class Cursor:
             if not value:
                 continue
             if not value.isdigit() or len(value) > 18:  # an id, within a 64-bit integer
-                raise InvalidFilter([_BAD_CURSOR])
+                raise InvalidFilter([str(_BAD_CURSOR)])
             values[name] = int(value)
         if len(values) > 1:
-            raise InvalidFilter([_BAD_CURSOR])
+            raise InvalidFilter([str(_BAD_CURSOR)])
         return cls(**values)
 
 

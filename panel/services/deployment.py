@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.artifacts import ArtifactStore
@@ -43,9 +44,9 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     """
     if not report.deployable:
         raise DeployFailed(
-            "Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima).")
+            _("Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima)."))
     if app.host is None:
-        raise DeployFailed("Aplikasi belum dialokasikan ke host.")
+        raise DeployFailed(_("Aplikasi belum dialokasikan ke host."))
     number = latest_release_number(app) + 1
     release = Release(app=app, number=number, artifact_sha256=report.artifact_sha256,
                       scan_report_id=report.id, created_by_id=user.id if user else None)
@@ -54,7 +55,8 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     db.session.flush()
     verdict = "clean" if report.verdict == Verdict.CLEAN else "review_accepted"
     spec = AppSpec(name=app.name, fqdn=app.fqdn, stack=app.stack, release_id=release.id,
-                   artifact_sha256=report.artifact_sha256, env=dict(env or {}))
+                   artifact_sha256=report.artifact_sha256, env=dict(env or {}),
+                   database=app.needs_database)
     try:
         with pki.client(app.host) as agent:
             agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)
@@ -62,10 +64,12 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
             agent.deploy(spec, verdict, signature)
     except AgentRefused as refused:
         _failed(app, release)
-        raise DeployFailed(f"Agen {app.host.name} menolak rilis: {refused}") from refused
+        raise DeployFailed(_("Agen %(host)s menolak rilis: %(reason)s",
+                             host=app.host.name, reason=refused)) from refused
     except AgentError as error:
         _failed(app, release)
-        raise DeployFailed(f"Agen {app.host.name} tidak dapat dihubungi: {error}") from error
+        raise DeployFailed(_("Agen %(host)s tidak dapat dihubungi: %(error)s",
+                             host=app.host.name, error=error)) from error
     for older in app.releases:
         if older.status == ReleaseStatus.LIVE and older is not release:
             older.status = ReleaseStatus.RETIRED
@@ -92,13 +96,14 @@ def publish_name(app: App, zone: Zone) -> None:
         pass  # another panel process added it a moment ago
     except dns.DnsError as error:
         raise DeployFailed(
-            f"Aplikasi berjalan, tetapi nama {app.fqdn} belum terdaftar di DNS: {error}") from error
+            _("Aplikasi berjalan, tetapi nama %(fqdn)s belum terdaftar di DNS: %(error)s",
+              fqdn=app.fqdn, error=error)) from error
 
 
 def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAccount, str]:
     """Create the app's Web Panel login; return it and the password, which is shown once and never kept."""
     if app.account is not None:
-        raise DeployFailed("Login Web Panel aplikasi ini sudah diterbitkan.")
+        raise DeployFailed(_("Login Web Panel aplikasi ini sudah diterbitkan."))
     password = passwords.generate_password(max(16, min_length))
     login = accounts.create_user(f"app-{app.name}"[:64], password, [RoleKey.APP_ACCOUNT],
                                  full_name=f"Web Panel {app.fqdn}", opd=app.opd, min_length=min_length,

@@ -23,6 +23,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
 import dns.update
+from flask_babel import gettext as _
 
 from agents import protocol
 
@@ -85,22 +86,24 @@ class ZoneAccess:
         try:
             ipaddress.ip_address(self.host)
         except ValueError:
-            raise InvalidZoneSettings(f"Alamat server DNS harus berupa alamat IP: {self.host!r}") from None
+            raise InvalidZoneSettings(_("Alamat server DNS harus berupa alamat IP: %(host)s",
+                                        host=repr(self.host))) from None
         if not 0 < self.port < 65536:
-            raise InvalidZoneSettings(f"Port server DNS tidak sah: {self.port}")
+            raise InvalidZoneSettings(_("Port server DNS tidak sah: %(port)s", port=self.port))
         try:
             protocol.domain(self.zone)
         except protocol.InvalidName:
-            raise InvalidZoneSettings(f"Nama zona tidak sah: {self.zone!r}") from None
+            raise InvalidZoneSettings(_("Nama zona tidak sah: %(zone)s", zone=repr(self.zone))) from None
         if self.algorithm not in TSIG_ALGORITHMS:
-            raise InvalidZoneSettings(f"Algoritme TSIG tidak didukung: {self.algorithm!r} "
-                                      f"(pilih {', '.join(TSIG_ALGORITHMS)})")
+            raise InvalidZoneSettings(_("Algoritme TSIG tidak didukung: %(algorithm)s (pilih %(choices)s)",
+                                        algorithm=repr(self.algorithm), choices=", ".join(TSIG_ALGORITHMS)))
         try:
             secret = base64.b64decode(self.secret, validate=True)
         except (binascii.Error, ValueError):
             secret = b""
         if not secret:  # the message never quotes the secret
-            raise InvalidZoneSettings(f"Rahasia kunci TSIG {self.key_name!r} bukan base64 yang sah")
+            raise InvalidZoneSettings(_("Rahasia kunci TSIG %(key)s bukan base64 yang sah",
+                                        key=repr(self.key_name)))
 
     @classmethod
     def from_zone(cls, zone: Zone) -> ZoneAccess:
@@ -123,13 +126,14 @@ def parse_server(text: str) -> tuple[str, int]:
     text = text.strip()
     try:
         if text.startswith("["):
-            host, _, port = text[1:].partition("]")
+            host, _bracket, port = text[1:].partition("]")
             return host, int(port.removeprefix(":") or DEFAULT_PORT)
         if text.count(":") == 1:
-            host, _, port = text.partition(":")
+            host, _colon, port = text.partition(":")
             return host, int(port)
     except ValueError:
-        raise InvalidZoneSettings(f"Server DNS tidak sah (harus host:port): {text!r}") from None
+        raise InvalidZoneSettings(_("Server DNS tidak sah (harus host:port): %(server)s",
+                                    server=repr(text))) from None
     return text, DEFAULT_PORT
 
 
@@ -145,7 +149,7 @@ def name_exists(access: ZoneAccess, label: str) -> bool:
         return False
     if reply.rcode() == dns.rcode.NOERROR:
         return True
-    raise _refused(access, reply, f"pertanyaan tentang {fqdn}")
+    raise _refused(access, reply, _("pertanyaan tentang %(name)s", name=fqdn))
 
 
 def add_address(access: ZoneAccess, label: str, ip: str, ttl: int = DEFAULT_TTL) -> None:
@@ -153,16 +157,16 @@ def add_address(access: ZoneAccess, label: str, ip: str, ttl: int = DEFAULT_TTL)
     fqdn = _fqdn(access, label)
     rdtype, address = _address(ip)
     if not 0 < ttl < 2**31:
-        raise ValueError(f"TTL tidak sah: {ttl}")
+        raise ValueError(_("TTL tidak sah: %(ttl)s", ttl=ttl))
     update = _update(access)
     # The prerequisite lets the server itself settle two panels racing for the same name.
     update.absent(label)
     update.add(label, ttl, rdtype, address)
     reply = _send(access, update, UPDATE_TIMEOUT_S)
     if reply.rcode() == dns.rcode.YXDOMAIN:
-        raise NameTaken(f"Nama {fqdn} sudah terdaftar di DNS; rekaman baru tidak ditambahkan.")
+        raise NameTaken(_("Nama %(name)s sudah terdaftar di DNS; rekaman baru tidak ditambahkan.", name=fqdn))
     if reply.rcode() != dns.rcode.NOERROR:
-        raise _refused(access, reply, f"penambahan rekaman {fqdn}")
+        raise _refused(access, reply, _("penambahan rekaman %(name)s", name=fqdn))
     logger.info("DNS record added: %s %s %s (TTL %s)", fqdn, rdtype.name, address, ttl)
 
 
@@ -177,7 +181,7 @@ def remove_address(access: ZoneAccess, label: str, ip: str | None = None) -> Non
         update.delete(label, *_address(ip))
     reply = _send(access, update, UPDATE_TIMEOUT_S)
     if reply.rcode() != dns.rcode.NOERROR:
-        raise _refused(access, reply, f"penghapusan rekaman {fqdn}")
+        raise _refused(access, reply, _("penghapusan rekaman %(name)s", name=fqdn))
     logger.info("DNS records removed: %s %s", fqdn, ip or "A/AAAA")
 
 
@@ -187,18 +191,18 @@ def probe(access: ZoneAccess) -> int:
     query.use_tsig(access.key())
     reply = _send(access, query, QUERY_TIMEOUT_S)
     if reply.rcode() != dns.rcode.NOERROR:
-        raise _refused(access, reply, f"pertanyaan SOA zona {access.zone}")
+        raise _refused(access, reply, _("pertanyaan SOA zona %(zone)s", zone=access.zone))
     soa = reply.get_rrset(reply.answer, dns.name.from_text(access.zone), dns.rdataclass.IN,
                           dns.rdatatype.SOA)
     if soa is None or not reply.flags & dns.flags.AA:
-        raise DnsRefused(f"Server DNS {access.server} tidak otoritatif untuk zona {access.zone}.",
-                         "NOERROR")
+        raise DnsRefused(_("Server DNS %(server)s tidak otoritatif untuk zona %(zone)s.",
+                           server=access.server, zone=access.zone), rcode="NOERROR")
     # An update with only a prerequisite tests the key's right to update and changes nothing.
     update = _update(access)
     update.present("@", dns.rdatatype.SOA)
     reply = _send(access, update, UPDATE_TIMEOUT_S)
     if reply.rcode() != dns.rcode.NOERROR:
-        raise _refused(access, reply, f"uji pembaruan zona {access.zone}")
+        raise _refused(access, reply, _("uji pembaruan zona %(zone)s", zone=access.zone))
     return int(soa[0].serial)
 
 
@@ -222,20 +226,28 @@ def _send(access: ZoneAccess, message: dns.message.Message, timeout: float) -> d
         return dns.query.tcp(message, access.host, port=access.port, timeout=timeout)
     except dns.tsig.PeerError as error:
         code = _TSIG_ERRORS.get(type(error), "TSIG")
-        why = ("jam panel dan server berselisih terlalu jauh" if code == "BADTIME"
-               else f"kunci TSIG {access.key_name!r} ditolak")
-        raise DnsRefused(f"Server DNS {access.server} menjawab NOTAUTH ({code}): {why}.",
-                         f"NOTAUTH/{code}") from error
+        if code == "BADTIME":
+            message = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): jam panel dan server berselisih "
+                        "terlalu jauh.", server=access.server, code=code)
+        else:
+            message = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): kunci TSIG %(key)s ditolak.",
+                        server=access.server, code=code, key=repr(access.key_name))
+        raise DnsRefused(message, rcode=f"NOTAUTH/{code}") from error
     except (dns.exception.Timeout, OSError, EOFError) as error:
-        reason = "waktu habis" if isinstance(error, dns.exception.Timeout) else str(error)
-        raise DnsUnreachable(f"Server DNS {access.server} tidak dapat dihubungi: {reason}.") from error
+        reason = _("waktu habis") if isinstance(error, dns.exception.Timeout) else str(error)
+        raise DnsUnreachable(_("Server DNS %(server)s tidak dapat dihubungi: %(reason)s.",
+                               server=access.server, reason=reason)) from error
     except dns.exception.DNSException as error:  # e.g. an answer whose signature does not verify
-        raise DnsError(f"Jawaban server DNS {access.server} tidak sah: {error}") from error
+        raise DnsError(_("Jawaban server DNS %(server)s tidak sah: %(error)s", server=access.server,
+                         error=error)) from error
 
 
 def _refused(access: ZoneAccess, reply: dns.message.Message, what: str) -> DnsRefused:
     rcode = dns.rcode.to_text(reply.rcode())
     # An NXDOMAIN without the AA flag comes from a server that does not hold the zone.
     unauthoritative = reply.rcode() == dns.rcode.NXDOMAIN and not reply.flags & dns.flags.AA
-    note = " tanpa AA (bukan server otoritatif)" if unauthoritative else ""
-    return DnsRefused(f"Server DNS {access.server} menjawab {rcode}{note} untuk {what}.", rcode)
+    if unauthoritative:
+        return DnsRefused(_("Server DNS %(server)s menjawab %(rcode)s tanpa AA (bukan server otoritatif) "
+                            "untuk %(what)s.", server=access.server, rcode=rcode, what=what), rcode)
+    return DnsRefused(_("Server DNS %(server)s menjawab %(rcode)s untuk %(what)s.", server=access.server,
+                        rcode=rcode, what=what), rcode)

@@ -5,6 +5,8 @@ import io
 import re
 from typing import BinaryIO
 
+from flask_babel import gettext as _
+
 from agents.artifacts import ArtifactStore, ArtifactTooLarge
 
 # Active content has no place in a letter: scripts, launch actions, embedded files, forms that submit.
@@ -19,13 +21,13 @@ def store_pdf(store: ArtifactStore, stream: BinaryIO, max_bytes: int) -> tuple[s
     """Check that `stream` is a plain PDF within `max_bytes` and store it; return (sha256, size)."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise DocumentRefused(f"Berkas lebih besar dari {max_bytes // (1024 * 1024)} MB.")
+        raise DocumentRefused(_("Berkas lebih besar dari %(size)d MB.", size=max_bytes // (1024 * 1024)))
     if not data.startswith(b"%PDF-"):
-        raise DocumentRefused("Berkas bukan PDF (isi berkas diperiksa, bukan nama berkasnya).")
+        raise DocumentRefused(_("Berkas bukan PDF (isi berkas diperiksa, bukan nama berkasnya)."))
     if b"%%EOF" not in data[-2048:]:
-        raise DocumentRefused("Berkas PDF tidak utuh (terpotong atau rusak).")
+        raise DocumentRefused(_("Berkas PDF tidak utuh (terpotong atau rusak)."))
     if _ACTIVE_PDF.search(data):
-        raise DocumentRefused("PDF memuat konten aktif (skrip, tautan peluncur atau berkas sisipan).")
+        raise DocumentRefused(_("PDF memuat konten aktif (skrip, tautan peluncur atau berkas sisipan)."))
     try:
         return store.put(io.BytesIO(data), max_bytes)
     except ArtifactTooLarge as error:  # pragma: no cover - checked above

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
@@ -46,21 +47,21 @@ def missing_output(request: HostingRequest, action: str, decision: str | None = 
     elif action == "scan":
         report = scanning.latest_report(request.artifact_sha256)
         if report is None:
-            return "Berkas aplikasi belum dipindai."
+            return _("Berkas aplikasi belum dipindai.")
         if not report.deployable:
-            return f"Hasil pindai '{report.verdict}' belum memungkinkan pemasangan."
+            return _("Hasil pindai '%(verdict)s' belum memungkinkan pemasangan.", verdict=report.verdict)
     elif action == "allocate" and allocation.app_of(request) is None:
-        return "Sub-domain dan host belum dialokasikan."
+        return _("Sub-domain dan host belum dialokasikan.")
     elif action == "deploy":
         app = allocation.app_of(request)
         if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
-            return "Aplikasi belum terpasang."
+            return _("Aplikasi belum terpasang.")
         if app.account is None:
-            return "Login Web Panel belum diterbitkan."
+            return _("Login Web Panel belum diterbitkan.")
     elif action in ("hosting_report", "response_letter"):
         kind = AttachmentKind.HOSTING_REPORT if action == "hosting_report" else AttachmentKind.RESPONSE_LETTER
         if not any(a.kind == kind for a in request.attachments):
-            return "Surat belum dibuat."
+            return _("Surat belum dibuat.")
     return None
 
 
@@ -71,7 +72,7 @@ def expect_action(request: HostingRequest, action: str) -> None:
     except workflow.WorkflowError as closed:
         raise ActionRefused(str(closed)) from closed
     if workflow.template_of(request).step(step.step_key).action != action:
-        raise ActionRefused("Tindakan ini tidak sesuai dengan langkah permohonan saat ini.")
+        raise ActionRefused(_("Tindakan ini tidak sesuai dengan langkah permohonan saat ini."))
 
 
 def finish_if_done(request: HostingRequest, user: User, note: str) -> bool:
@@ -86,14 +87,14 @@ def finish_if_done(request: HostingRequest, user: User, note: str) -> bool:
 def bundle_of(request: HostingRequest) -> Artifact:
     artifact = db.session.get(Artifact, request.artifact_sha256) if request.artifact_sha256 else None
     if artifact is None:
-        raise ActionRefused("Permohonan belum memiliki berkas aplikasi.")
+        raise ActionRefused(_("Permohonan belum memiliki berkas aplikasi."))
     return artifact
 
 
 def pemda_zone(name: str) -> Zone:
     zone = db.session.scalar(select(Zone).where(Zone.name == name))
     if zone is None:
-        raise ActionRefused(f"Zona DNS {name} belum didaftarkan (menu Admin → Zona).")
+        raise ActionRefused(_("Zona DNS %(zone)s belum didaftarkan (menu Admin → Zona).", zone=name))
     return zone
 
 
@@ -104,7 +105,7 @@ def capacity(request: HostingRequest) -> str:
     except allocation.NoCapacity as none:
         return str(none)
     free = host.facts.get("memory_available_bytes", 0) // (1024 * 1024)
-    return f"Tersedia: host {host.name} dengan {free} MiB memori bebas."
+    return _("Tersedia: host %(host)s dengan %(free)d MiB memori bebas.", host=host.name, free=free)
 
 
 def write_response_letter(request: HostingRequest, user: User, config: Mapping[str, Any],
@@ -130,7 +131,7 @@ def accept_review(request: HostingRequest, user: User, reason: str) -> None:
     expect_action(request, "scan")
     report = scanning.latest_report(request.artifact_sha256)
     if report is None:
-        raise ActionRefused("Berkas aplikasi belum dipindai.")
+        raise ActionRefused(_("Berkas aplikasi belum dipindai."))
     scanning.accept_review(report, user, reason)
     finish_if_done(request, user, f"Hasil 'perlu ditinjau' diterima: {reason.strip()}")
 
@@ -139,7 +140,7 @@ def replace_bundle(request: HostingRequest, user: User, artifact: Artifact) -> N
     """Give the request a new bundle (after an `infected` verdict, or a fix) before it is deployed."""
     app = allocation.app_of(request)
     if app is not None and any(r.status == ReleaseStatus.LIVE for r in app.releases):
-        raise ActionRefused("Aplikasi sudah terpasang: unggah versi baru melalui Web Panel aplikasi.")
+        raise ActionRefused(_("Aplikasi sudah terpasang: unggah versi baru melalui Web Panel aplikasi."))
     request.artifact_sha256 = artifact.sha256
     audit.record("request.bundle", request, actor=user, artifact=artifact.sha256)
 
@@ -160,7 +161,7 @@ def deploy(
     app = allocation.app_of(request)
     report = scanning.latest_report(request.artifact_sha256)
     if app is None or report is None:
-        raise ActionRefused("Permohonan belum dipindai atau belum dialokasikan.")
+        raise ActionRefused(_("Permohonan belum dipindai atau belum dialokasikan."))
     return deployment.deploy(app, report, user, pki, artifacts, zone)
 
 
@@ -173,7 +174,7 @@ def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],
     expect_action(request, "deploy")
     app = allocation.app_of(request)
     if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
-        raise ActionRefused("Aplikasi belum terpasang.")
+        raise ActionRefused(_("Aplikasi belum terpasang."))
     account, password = deployment.issue_web_panel_login(app, user, config["PASSWORD_MIN_LENGTH"])
     db.session.flush()
     finish_if_done(request, user, f"Login Web Panel diterbitkan untuk {account.user.username}.")

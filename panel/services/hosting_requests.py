@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agents import protocol
 from agents.artifacts import ArtifactStore, ArtifactTooLarge
 from panel import audit
 from panel.extensions import db
-from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, User
+from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, Stack, User
 from panel.services import documents, sop, subdomains, workflow
 
 
@@ -58,18 +60,20 @@ def file_request(
     if earlier is not None:
         return earlier
     if user.opd is None:
-        raise RequestRefused("Akun Anda tidak terhubung ke OPD mana pun.")
+        raise RequestRefused(_("Akun Anda tidak terhubung ke OPD mana pun."))
     _check_draft(draft, subdomain_policy)
     missing = [kind for kind in required_attachments(template_key) if kind not in attachments]
     if missing:
-        raise RequestRefused("Lampiran wajib belum ada: " + ", ".join(_label(k) for k in missing))
+        raise RequestRefused(_("Lampiran wajib belum ada: %(documents)s",
+                               documents=", ".join(_label(k) for k in missing)))
 
     stored = []
     for kind, upload in attachments.items():
         try:
             sha256, size = documents.store_pdf(attachment_store, upload.stream, limits.attachment_bytes)
         except documents.DocumentRefused as refused:
-            raise RequestRefused(f"{_label(kind)}: {refused}") from refused
+            raise RequestRefused(_("%(document)s: %(problem)s",
+                                   document=_label(kind), problem=refused)) from refused
         stored.append(Attachment(kind=kind, filename=_clean_filename(upload.filename), sha256=sha256,
                                  size=size, content_type="application/pdf", uploaded_by_id=user.id))
     artifact = store_bundle(user, bundle, artifact_store, limits.bundle_bytes) if bundle else None
@@ -87,7 +91,8 @@ def store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: in
     try:
         sha256, size = store.put(bundle.stream, max_bytes)
     except ArtifactTooLarge as error:
-        raise RequestRefused(f"Berkas aplikasi melebihi batas {max_bytes // (1024 * 1024)} MB.") from error
+        raise RequestRefused(_("Berkas aplikasi melebihi batas %(size)d MB.",
+                                size=max_bytes // (1024 * 1024))) from error
     artifact = db.session.get(Artifact, sha256)
     if artifact is None:
         artifact = Artifact(sha256=sha256, size=size, original_name=_clean_filename(bundle.filename),
@@ -99,20 +104,22 @@ def store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: in
 
 def _check_draft(draft: workflow.RequestDraft, policy: subdomains.SubdomainPolicy) -> None:
     if not draft.app_name.strip():
-        raise RequestRefused("Nama aplikasi wajib diisi.")
+        raise RequestRefused(_("Nama aplikasi wajib diisi."))
     try:
         policy.check(draft.subdomain)
     except subdomains.SubdomainRefused as refused:
-        raise RequestRefused(f"Sub-domain: {refused.reason}") from refused
+        raise RequestRefused(_("Sub-domain: %(reason)s", reason=refused.reason)) from refused
     try:
         protocol.stack(draft.stack)
     except protocol.InvalidName as invalid:
         raise RequestRefused(str(invalid)) from invalid
+    if draft.needs_database and draft.stack == Stack.STATIC:
+        raise RequestRefused(_("Situs statis tidak dapat memakai basis data; pilih PHP atau Dockerfile."))
 
 
 def _label(kind: str) -> str:
     try:
-        return ATTACHMENT_LABELS[AttachmentKind(kind)]
+        return str(ATTACHMENT_LABELS[AttachmentKind(kind)])
     except ValueError:
         return kind
 
@@ -123,11 +130,11 @@ def _clean_filename(name: str) -> str:
 
 
 ATTACHMENT_LABELS = {
-    AttachmentKind.REQUEST_LETTER: "Surat permohonan",
-    AttachmentKind.RECOMMENDATION: "Rekomendasi Tim Teknis",
-    AttachmentKind.APPOINTMENT_LETTER: "Surat penunjukan pengelola aplikasi",
-    AttachmentKind.INSTALL_GUIDE: "Petunjuk instalasi",
-    AttachmentKind.SCAN_REPORT: "Laporan pemindaian",
-    AttachmentKind.HOSTING_REPORT: "Surat laporan hosting",
-    AttachmentKind.RESPONSE_LETTER: "Surat tanggapan",
+    AttachmentKind.REQUEST_LETTER: _l("Surat permohonan"),
+    AttachmentKind.RECOMMENDATION: _l("Rekomendasi Tim Teknis"),
+    AttachmentKind.APPOINTMENT_LETTER: _l("Surat penunjukan pengelola aplikasi"),
+    AttachmentKind.INSTALL_GUIDE: _l("Petunjuk instalasi"),
+    AttachmentKind.SCAN_REPORT: _l("Laporan pemindaian"),
+    AttachmentKind.HOSTING_REPORT: _l("Surat laporan hosting"),
+    AttachmentKind.RESPONSE_LETTER: _l("Surat tanggapan"),
 }

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -58,22 +59,23 @@ def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | Non
     try:
         label(name)
     except InvalidName as invalid:
-        raise HostRefused(f"Nama host tidak sah: {invalid}") from invalid
+        raise HostRefused(_("Nama host tidak sah: %(error)s", error=invalid)) from invalid
     try:
         validate_addresses([address])
     except ValueError as invalid:
-        raise HostRefused(f"Alamat agen tidak sah (nama DNS atau alamat IP): {address!r}") from invalid
+        raise HostRefused(_("Alamat agen tidak sah (nama DNS atau alamat IP): %(address)s",
+                             address=repr(address))) from invalid
     if not 0 < port < 65536:
-        raise HostRefused(f"Port agen tidak sah: {port}")
+        raise HostRefused(_("Port agen tidak sah: %(port)s", port=port))
     if db.session.scalar(select(Host).where(Host.name == name)):
-        raise HostRefused(f"Host {name!r} sudah terdaftar.")
+        raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name)))
     host = Host(name=name, agent_url=_agent_url(address, port), status=HostStatus.PENDING)
     try:
         with db.session.begin_nested():
             db.session.add(host)
             db.session.flush()
     except IntegrityError as clash:  # the same form sent twice at once: the unique name decides
-        raise HostRefused(f"Host {name!r} sudah terdaftar.") from clash
+        raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name))) from clash
     # Issued only once the row exists, so a refused registration leaves no token behind.
     token = pki.enrolments.issue_token(name, [address])
     audit.record("host.add", host, actor=user, address=address, port=port)
@@ -83,7 +85,7 @@ def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | Non
 def reissue_token(pki: PanelPKI, host: Host, user: User | None) -> str:
     """Issue a new one-time token for a host whose agent has not enrolled yet; return it."""
     if host.cert_fingerprint is not None:
-        raise HostRefused(f"Agen {host.name} sudah terdaftar; token baru tidak diperlukan.")
+        raise HostRefused(_("Agen %(host)s sudah terdaftar; token baru tidak diperlukan.", host=host.name))
     address = urlsplit(host.agent_url).hostname or ""
     token = pki.enrolments.issue_token(host.name, [address])
     audit.record("host.reissue_token", host, actor=user)
@@ -100,7 +102,7 @@ def record_enrolment(enrolled: EnrolledAgent) -> Host:
     """Mark the host whose agent just enrolled as online, pinning its certificate's fingerprint."""
     host = db.session.scalar(select(Host).where(Host.name == enrolled.agent_name))
     if host is None:
-        raise HostRefused(f"Host {enrolled.agent_name!r} tidak terdaftar.")
+        raise HostRefused(_("Host %(host)s tidak terdaftar.", host=repr(enrolled.agent_name)))
     host.cert_fingerprint, host.enrolled_at, host.status = enrolled.fingerprint, utcnow(), HostStatus.ONLINE
     audit.record("host.enrol", host, actor=None, fingerprint=enrolled.fingerprint)
     return host
@@ -109,7 +111,8 @@ def record_enrolment(enrolled: EnrolledAgent) -> Host:
 def expect_enrolled(host: Host) -> Host:
     """Return `host` if its agent has enrolled, so the panel can talk to it; raise HostRefused if not."""
     if host.cert_fingerprint is None:
-        raise HostRefused(f"Agen {host.name} belum mendaftar; jalankan perintah pendaftarannya di host.")
+        raise HostRefused(_("Agen %(host)s belum mendaftar; jalankan perintah pendaftarannya di host.",
+                             host=host.name))
     return host
 
 
@@ -120,7 +123,8 @@ def refresh_facts(pki: PanelPKI, host: Host) -> dict[str, Any]:
             facts = agent.facts()
     except AgentError as error:
         host.status = HostStatus.UNREACHABLE
-        raise HostRefused(f"Agen {host.name} tidak dapat dihubungi: {error}") from error
+        raise HostRefused(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=host.name,
+                            error=error)) from error
     host.facts, host.last_seen_at, host.status = facts, utcnow(), HostStatus.ONLINE
     return facts
 
@@ -136,20 +140,20 @@ def _agent_url(address: str, port: int) -> str:
 def health(host: Host, now: datetime) -> Health:
     """Judge a host from its status and last facts: enrolled, reachable, fresh, with room left."""
     if host.status == HostStatus.PENDING:
-        return Health(False, "Menunggu pendaftaran agen")
+        return Health(False, _("Menunggu pendaftaran agen"))
     if host.status == HostStatus.RETIRED:
-        return Health(False, "Tidak dipakai lagi")
+        return Health(False, _("Tidak dipakai lagi"))
     if host.status == HostStatus.UNREACHABLE:
-        return Health(False, "Agen tidak dapat dihubungi")
+        return Health(False, _("Agen tidak dapat dihubungi"))
     seen = host.last_seen_at
     if seen is not None and seen.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
         seen = seen.replace(tzinfo=now.tzinfo)
     if seen is None or now - seen > FACTS_STALE_AFTER:
-        return Health(False, "Fakta usang: agen tidak melapor beberapa menit terakhir")
+        return Health(False, _("Fakta usang: agen tidak melapor beberapa menit terakhir"))
     facts = host.facts or {}
     if facts.get("memory_available_bytes", 0) < HOST_MEMORY_RESERVE_MB * 1024 * 1024:
-        return Health(False, "Memori bebas di bawah cadangan minimum")
+        return Health(False, _("Memori bebas di bawah cadangan minimum"))
     for path, usage in (facts.get("disk") or {}).items():
         if usage.get("total_bytes") and usage.get("free_bytes", 0) < DISK_LOW_FRACTION * usage["total_bytes"]:
-            return Health(False, f"Disk {path} hampir penuh")
-    return Health(True, "Sehat")
+            return Health(False, _("Disk %(path)s hampir penuh", path=path))
+    return Health(True, _("Sehat"))

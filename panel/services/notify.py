@@ -1,4 +1,4 @@
-"""Email notices in Indonesian: a step assigned or overdue, a deploy finished or failed.
+"""Email notices, each in its reader's language: a step assigned or overdue, a deploy finished or failed.
 
 Sending never raises for a mail fault: a notice is a courtesy and must not break the workflow.
 """
@@ -10,14 +10,18 @@ import logging
 import math
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from itertools import groupby
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from panel import i18n
 from panel.extensions import db
 from panel.models import App, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
 from panel.services.sla import StepTiming
@@ -26,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Roles that belong to one agency: their notices go only to users of that agency.
 OPD_SCOPED_ROLES = frozenset({RoleKey.OPD_ADMIN})
-FOOTER = "Pesan ini dikirim otomatis oleh Wadah. Silakan masuk ke panel Wadah untuk menindaklanjuti."
+FOOTER = _l("Pesan ini dikirim otomatis oleh Wadah. Silakan masuk ke panel Wadah untuk menindaklanjuti.")
 
 
 @dataclass(frozen=True)
@@ -90,43 +94,67 @@ def app_recipients(app: App) -> list[User]:
 def step_assigned(request: HostingRequest, step: RequestStep, label: str) -> Notice:
     """Tell a role that the request's step now awaits them."""
     number = _number(request)
-    limit = f", Mutu Baku {step.due_minutes} menit" if step.due_minutes else ""
-    return Notice(
-        subject=f"Permohonan {number} menunggu tindakan Anda",
-        body=f"Permohonan {number} menunggu tindakan Anda: {label}{limit}.\n\n{_about(request)}",
-    )
+    if step.due_minutes:
+        line = _("Permohonan %(number)s menunggu tindakan Anda: %(step)s, Mutu Baku %(minutes)d menit.",
+                 number=number, step=label, minutes=step.due_minutes)
+    else:
+        line = _("Permohonan %(number)s menunggu tindakan Anda: %(step)s.", number=number, step=label)
+    return Notice(subject=_("Permohonan %(number)s menunggu tindakan Anda", number=number),
+                  body=f"{line}\n\n{_about(request)}")
 
 
 def step_overdue(request: HostingRequest, label: str, timing: StepTiming) -> Notice:
     """Tell a role that the request's step has run past its Mutu Baku."""
     number, elapsed = _number(request), math.ceil(timing.elapsed_minutes)
+    due = timing.due_minutes or 0
     return Notice(
-        subject=f"Permohonan {number} melewati Mutu Baku",
-        body=(f"Langkah \"{label}\" pada permohonan {number} melewati Mutu Baku {timing.due_minutes} menit: "
-              f"sudah berjalan {elapsed} menit (terlambat {elapsed - (timing.due_minutes or 0)} menit).\n"
-              f"Mohon segera ditindaklanjuti.\n\n{_about(request)}"),
+        subject=_("Permohonan %(number)s melewati Mutu Baku", number=number),
+        body=_("Langkah \"%(step)s\" pada permohonan %(number)s melewati Mutu Baku %(due)d menit: sudah "
+               "berjalan %(elapsed)d menit (terlambat %(late)d menit).\nMohon segera ditindaklanjuti.",
+               step=label, number=number, due=due, elapsed=elapsed, late=elapsed - due)
+             + f"\n\n{_about(request)}",
     )
 
 
 def deploy_finished(app: App, release: Release) -> Notice:
     """Tell an app's administrators that a release now serves their app."""
     return Notice(
-        subject=f"Rilis #{release.number} {app.fqdn} berhasil diterapkan",
-        body=f"Rilis #{release.number} aplikasi {app.name} berhasil diterapkan dan kini melayani "
-             f"https://{app.fqdn}.\n\n{FOOTER}",
+        subject=_("Rilis #%(number)d %(fqdn)s berhasil diterapkan", number=release.number, fqdn=app.fqdn),
+        body=_("Rilis #%(number)d aplikasi %(app)s berhasil diterapkan dan kini melayani https://%(fqdn)s.",
+               number=release.number, app=app.name, fqdn=app.fqdn) + f"\n\n{FOOTER}",
     )
 
 
 def deploy_failed(app: App, release: Release) -> Notice:
     """Tell an app's administrators that a release could not be deployed."""
     live = any(r.status == ReleaseStatus.LIVE and r.id != release.id for r in app.releases)
-    still = ("Versi sebelumnya tetap berjalan." if live
-             else "Aplikasi belum berjalan sampai rilis berhasil diterapkan.")
+    still = (_("Versi sebelumnya tetap berjalan.") if live
+             else _("Aplikasi belum berjalan sampai rilis berhasil diterapkan."))
     return Notice(
-        subject=f"Penerapan rilis #{release.number} {app.fqdn} gagal",
-        body=f"Penerapan rilis #{release.number} aplikasi {app.name} gagal. {still} "
-             f"Rincian kegagalan ada di panel Wadah.\n\n{FOOTER}",
+        subject=_("Penerapan rilis #%(number)d %(fqdn)s gagal", number=release.number, fqdn=app.fqdn),
+        body=_("Penerapan rilis #%(number)d aplikasi %(app)s gagal.", number=release.number, app=app.name)
+             + f" {still} " + _("Rincian kegagalan ada di panel Wadah.") + f"\n\n{FOOTER}",
     )
+
+
+def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[], Notice],
+                                   to: Iterable[User]) -> Delivery:
+    """Compose the notice once per language its readers chose and send each reader their own.
+
+    Returns SENT if any group was sent, else the first group's outcome (FAILED wins over the rest).
+    """
+    def language(user: User) -> str:
+        return user.locale if i18n.valid(user.locale) else i18n.DEFAULT_LOCALE
+
+    outcomes = []
+    for locale, readers in groupby(sorted(to, key=language), key=language):
+        with i18n.speaking(locale):
+            outcomes.append(send(settings, compose(), list(readers)))
+    if not outcomes:
+        return send(settings, Notice("", ""), [])
+    if Delivery.FAILED in outcomes:
+        return Delivery.FAILED
+    return Delivery.SENT if Delivery.SENT in outcomes else outcomes[0]
 
 
 def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery:
@@ -174,12 +202,13 @@ def _message(settings: SmtpSettings, notice: Notice, name: str, address: str) ->
     domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(domain=domain)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: autoresponders must not answer
-    message.set_content(f"Yth. {name},\n\n{notice.body}\n")
+    message.set_content(_("Yth. %(name)s,", name=name) + f"\n\n{notice.body}\n")
     return message
 
 
 def _about(request: HostingRequest) -> str:
-    return f"Aplikasi: {request.app_name} ({request.subdomain})\nOPD: {request.opd.name}\n\n{FOOTER}"
+    app = _("Aplikasi: %(name)s (%(subdomain)s)", name=request.app_name, subdomain=request.subdomain)
+    return f"{app}\nOPD: {request.opd.name}\n\n{FOOTER}"
 
 
 def _number(request: HostingRequest) -> str:

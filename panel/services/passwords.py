@@ -6,6 +6,7 @@ import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -20,11 +21,11 @@ class WeakPassword(ValueError):
 def check_policy(password: str, min_length: int, username: str = "") -> None:
     """Raise WeakPassword if `password` does not meet the policy."""
     if len(password) < min_length:
-        raise WeakPassword(f"Kata sandi minimal {min_length} karakter.")
+        raise WeakPassword(_("Kata sandi minimal %(count)d karakter.", count=min_length))
     if username and username.lower() in password.lower():
-        raise WeakPassword("Kata sandi tidak boleh memuat nama pengguna.")
+        raise WeakPassword(_("Kata sandi tidak boleh memuat nama pengguna."))
     if len(set(password)) < 5:
-        raise WeakPassword("Kata sandi terlalu mudah ditebak.")
+        raise WeakPassword(_("Kata sandi terlalu mudah ditebak."))
 
 
 def hash_password(password: str) -> str:

@@ -1,6 +1,9 @@
 """Reports for officials (Laporan): a month's apps, requests, Mutu Baku, scans and server capacity, and
 the inventory and the requests' step timings as spreadsheet rows.
 
+Labels, chart titles and error messages follow the reader's language; the PDF and the exports are made in
+Bahasa Indonesia (the blueprint forces it, panel/i18n.py) and the exports' own words are not translated.
+
 Every figure is one SQL GROUP BY, so a report costs the same few statements however much data there
 is; the exports read their rows in chunks. Months and dates are local (WIB), stored times are UTC.
 """
@@ -13,15 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from babel.dates import format_date
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import JSON, ColumnElement, Row, Select, and_, case, column, func, select, true
 from sqlalchemy.orm import aliased
 
-from panel import charts
+from panel import charts, i18n
 from panel.extensions import db
 from panel.formatting import (
     APP_STATUS_LABELS,
-    MONTHS,
     REQUEST_STATUS_LABELS,
     STACK_LABELS,
     VERDICT_LABELS,
@@ -42,7 +47,6 @@ from panel.models import (
     Verdict,
 )
 from panel.services import inventory, sla, sop
-from panel.services.letters import MONTHS_SHORT
 from panel.services.spreadsheets import Cell
 
 YEARS = (2000, 2999)  # a year outside this is a typing mistake
@@ -52,8 +56,7 @@ CHART_BARS = 15  # a chart shows this many categories and folds the rest into "L
 EXPORT_CHUNK_ROWS = 1000
 # The verdicts that stop a release outright; REVIEW waits for a technician's written reason.
 BLOCKING = (Verdict.INFECTED, Verdict.REJECTED, Verdict.ERROR)
-UNPLACED = "Belum ditempatkan"
-SCANNING = "Sedang dipindai"
+UNPLACED = "Belum ditempatkan"  # in the inventory export, which stays in Indonesian
 _MONTH_TEXT = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -86,14 +89,15 @@ class Month:
             return current
         found = _MONTH_TEXT.fullmatch(text)
         if not found or not 1 <= int(found[2]) <= 12:
-            raise InvalidPeriod([f"Bulan tidak valid: {text[:20]!r}. Gunakan format TTTT-BB, misalnya "
-                                 f"{current.key}."])
+            raise InvalidPeriod([_("Bulan tidak valid: %(value)s. Gunakan format TTTT-BB, misalnya "
+                                   "%(example)s.", value=repr(text[:20]), example=current.key)])
         month = cls(int(found[1]), int(found[2]))
         if not YEARS[0] <= month.year <= YEARS[1]:
-            raise InvalidPeriod([f"Tahun harus antara {YEARS[0]} dan {YEARS[1]}."])
+            raise InvalidPeriod([_("Tahun harus antara %(first)d dan %(last)d.", first=YEARS[0],
+                                   last=YEARS[1])])
         if month > current:
-            raise InvalidPeriod([f"Bulan {month.label} belum berjalan; pilih {current.label} "
-                                 "atau sebelumnya."])
+            raise InvalidPeriod([_("Bulan %(month)s belum berjalan; pilih %(current)s atau sebelumnya.",
+                                   month=month.label, current=current.label)])
         return month
 
     @property
@@ -102,7 +106,13 @@ class Month:
 
     @property
     def label(self) -> str:
-        return f"{MONTHS[self.month - 1]} {self.year}"
+        """The month and year in the reader's language, e.g. 'Maret 2026' ('March 2026' in English)."""
+        return format_date(self.first_day, "MMMM y", locale=get_locale() or i18n.DEFAULT_LOCALE)
+
+    @property
+    def short_name(self) -> str:
+        """The month's abbreviated name in the reader's language, e.g. 'Agu' ('Aug' in English)."""
+        return format_date(self.first_day, "LLL", locale=get_locale() or i18n.DEFAULT_LOCALE)
 
     @property
     def first_day(self) -> date:
@@ -139,19 +149,20 @@ class DateRange:
         """Read `dari` and `sampai` (YYYY-MM-DD); either left empty takes `default`'s first or last day."""
         errors: list[str] = []
         days: dict[str, date] = {}
-        for name, label, fallback in (("dari", "Dari tanggal", default.first_day),
-                                      ("sampai", "Sampai tanggal", default.last_day)):
+        for name, label, fallback in (("dari", _("Dari tanggal"), default.first_day),
+                                      ("sampai", _("Sampai tanggal"), default.last_day)):
             text = (args.get(name) or "").strip()
             try:
                 days[name] = date.fromisoformat(text) if text else fallback
             except ValueError:
-                errors.append(f"{label} tidak valid: {text[:20]!r}. Gunakan format TTTT-BB-HH, "
-                              "misalnya 2026-03-02.")
+                errors.append(_("%(field)s tidak valid: %(value)s. Gunakan format TTTT-BB-HH, "
+                                "misalnya 2026-03-02.", field=label, value=repr(text[:20])))
                 continue
             if not YEARS[0] <= days[name].year <= YEARS[1]:
-                errors.append(f"{label} harus antara tahun {YEARS[0]} dan {YEARS[1]}.")
+                errors.append(_("%(field)s harus antara tahun %(first)d dan %(last)d.", field=label,
+                                first=YEARS[0], last=YEARS[1]))
         if not errors and days["dari"] > days["sampai"]:
-            errors.append("Dari tanggal tidak boleh sesudah sampai tanggal.")
+            errors.append(_("Dari tanggal tidak boleh sesudah sampai tanggal."))
         if errors:
             raise InvalidPeriod(errors)
         return cls(days["dari"], days["sampai"])
@@ -305,21 +316,24 @@ def monthly_report(month: Month, now: datetime) -> MonthlyReport:
 
 
 def charts_for(report: MonthlyReport) -> ReportCharts:
-    """Draw the report's charts; the page and the PDF show the same ones."""
+    """Draw the report's charts in the reader's language; the page and the PDF show the same ones."""
     month = report.month.label
     return ReportCharts(
-        apps_by_opd=_count_chart("grafik-aplikasi-opd", f"Aplikasi per OPD, akhir {month}",
-                                 report.apps.by_opd, "Jumlah aplikasi"),
-        apps_by_stack=_count_chart("grafik-aplikasi-jenis", f"Aplikasi per jenis, akhir {month}",
-                                   report.apps.by_stack, "Jumlah aplikasi"),
-        apps_by_host=_count_chart("grafik-aplikasi-server", f"Aplikasi per server, akhir {month}",
-                                  report.apps.by_host, "Jumlah aplikasi"),
-        requests=_count_chart("grafik-permohonan", f"Permohonan yang diajukan pada {month} menurut status",
-                              report.requests, "Jumlah permohonan"),
+        apps_by_opd=_count_chart("grafik-aplikasi-opd", _("Aplikasi per OPD, akhir %(month)s", month=month),
+                                 report.apps.by_opd, _("Jumlah aplikasi")),
+        apps_by_stack=_count_chart("grafik-aplikasi-jenis",
+                                   _("Aplikasi per jenis, akhir %(month)s", month=month),
+                                   report.apps.by_stack, _("Jumlah aplikasi")),
+        apps_by_host=_count_chart("grafik-aplikasi-server",
+                                  _("Aplikasi per server, akhir %(month)s", month=month),
+                                  report.apps.by_host, _("Jumlah aplikasi")),
+        requests=_count_chart("grafik-permohonan",
+                              _("Permohonan yang diajukan pada %(month)s menurut status", month=month),
+                              report.requests, _("Jumlah permohonan")),
         steps=_steps_chart(report),
         trend=_trend_chart(report),
-        scans=_count_chart("grafik-pemindaian", f"Hasil pemindaian berkas pada {month}",
-                           report.scans.by_verdict, "Jumlah pemindaian"),
+        scans=_count_chart("grafik-pemindaian", _("Hasil pemindaian berkas pada %(month)s", month=month),
+                           report.scans.by_verdict, _("Jumlah pemindaian")),
         capacity=_capacity_chart(report.hosts),
     )
 
@@ -339,9 +353,10 @@ def _steps_chart(report: MonthlyReport) -> Markup | None:
         return None
     description = "; ".join(f"{step.label}: {_percent_text(step.percent)}" for step in steps)
     return charts.bar_chart(
-        "grafik-mutu-baku-langkah", f"Langkah selesai tepat waktu per langkah SOP, {report.month.label}",
-        f"Persentase langkah yang selesai dalam Mutu Baku waktu. {description}.",
-        [step.label for step in steps], [charts.Series("Tepat waktu", [step.percent for step in steps])],
+        "grafik-mutu-baku-langkah",
+        _("Langkah selesai tepat waktu per langkah SOP, %(month)s", month=report.month.label),
+        _("Persentase langkah yang selesai dalam Mutu Baku waktu. %(figures)s.", figures=description),
+        [step.label for step in steps], [charts.Series(_("Tepat waktu"), [step.percent for step in steps])],
         unit="%", maximum=100, decimals=1)
 
 
@@ -350,23 +365,28 @@ def _trend_chart(report: MonthlyReport) -> Markup | None:
         return None
     description = "; ".join(f"{point.month.label}: {_percent_text(point.percent)}" for point in report.trend)
     return charts.line_chart(
-        "grafik-mutu-baku-bulanan", f"Kepatuhan Mutu Baku, {TREND_MONTHS} bulan sampai {report.month.label}",
-        f"Persentase langkah yang selesai tepat waktu per bulan. {description}.",
-        [f"{MONTHS_SHORT[point.month.month - 1]}\n{point.month.year}" for point in report.trend],
-        [charts.Series("Tepat waktu", [point.percent for point in report.trend])], unit="%", maximum=100)
+        "grafik-mutu-baku-bulanan",
+        ngettext("Kepatuhan Mutu Baku, %(num)d bulan sampai %(month)s",
+                 "Kepatuhan Mutu Baku, %(num)d bulan sampai %(month)s", TREND_MONTHS,
+                 month=report.month.label),
+        _("Persentase langkah yang selesai tepat waktu per bulan. %(figures)s.", figures=description),
+        [f"{point.month.short_name}\n{point.month.year}" for point in report.trend],
+        [charts.Series(_("Tepat waktu"), [point.percent for point in report.trend])], unit="%", maximum=100)
 
 
 def _capacity_chart(hosts: list[HostCapacity]) -> Markup | None:
     known = [host for host in hosts if host.memory_percent is not None or host.disk_percent is not None]
     if not known:
         return None
-    description = "; ".join(f"{host.name}: memori {_percent_text(host.memory_percent)}, "
-                            f"disk {_percent_text(host.disk_percent)}" for host in known)
+    description = "; ".join(_("%(host)s: memori %(memory)s, disk %(disk)s", host=host.name,
+                              memory=_percent_text(host.memory_percent),
+                              disk=_percent_text(host.disk_percent)) for host in known)
     return charts.bar_chart(
-        "grafik-kapasitas", "Pemakaian memori dan disk per server (keadaan terkini)",
-        f"Persentase memori dan disk terpakai. {description}.", [host.name for host in known],
-        [charts.Series("Memori terpakai", [host.memory_percent for host in known]),
-         charts.Series("Disk terpakai", [host.disk_percent for host in known])],
+        "grafik-kapasitas", _("Pemakaian memori dan disk per server (keadaan terkini)"),
+        _("Persentase memori dan disk terpakai. %(figures)s.", figures=description),
+        [host.name for host in known],
+        [charts.Series(_("Memori terpakai"), [host.memory_percent for host in known]),
+         charts.Series(_("Disk terpakai"), [host.disk_percent for host in known])],
         unit="%", maximum=100, decimals=1)
 
 
@@ -389,7 +409,7 @@ def _app_figures(month: Month) -> AppFigures:
         by_opd=_ranked(Count(code, name, count) for code, name, count in by_opd),
         by_stack=_ranked(Count(stack, STACK_LABELS.get(stack, stack), count)
                          for stack, count, _ in by_stack),
-        by_host=_ranked(Count(str(host_id or ""), name or UNPLACED, count)
+        by_host=_ranked(Count(str(host_id or ""), name or _("Belum ditempatkan"), count)
                         for host_id, name, count in by_host),
     )
 
@@ -444,9 +464,9 @@ def _scan_figures(month: Month) -> ScanFigures:
     by_verdict = [Count(verdict, label, verdicts[verdict]) for verdict, label in VERDICT_LABELS.items()
                   if verdicts.get(verdict)]
     if verdicts.get(None):
-        by_verdict.append(Count("", SCANNING, verdicts[None]))
+        by_verdict.append(Count("", _("Sedang dipindai"), verdicts[None]))
     engines: dict[str, int] = defaultdict(int)
-    for name, _, count in rules:
+    for name, _rule, count in rules:
         engines[name or "-"] += count
     top = sorted((RuleCount(name or "-", code or "-", count) for name, code, count in rules),
                  key=lambda item: (-item.count, item.engine, item.rule))
@@ -607,7 +627,7 @@ def _fold(items: list[Count]) -> list[Count]:
         return items
     rest = items[CHART_BARS - 1:]
     return [*items[:CHART_BARS - 1],
-            Count("", f"Lainnya ({len(rest)})", sum(item.count for item in rest))]
+            Count("", _("Lainnya (%(count)d)", count=len(rest)), sum(item.count for item in rest))]
 
 
 def _number(value: Any) -> Any:
@@ -619,4 +639,4 @@ def _percent(part: float | None, whole: float | None) -> float | None:
 
 
 def _percent_text(value: float | None) -> str:
-    return f"{angka(value, 1)}%" if value is not None else "tidak ada data"
+    return f"{angka(value, 1)}%" if value is not None else _("tidak ada data")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
@@ -39,7 +40,7 @@ def scan_artifact(artifact: Artifact, artifacts: ArtifactStore, documents: Artif
     result = scan_path(artifacts.path(artifact.sha256), clamd_url=clamd_url, progress=progress)
     record.verdict = Verdict(result.verdict.value)
     record.report = result.to_dict()
-    record.html_sha256, _ = documents.put(io.BytesIO(result.to_html().encode()), HTML_REPORT_MAX_BYTES)
+    record.html_sha256, _size = documents.put(io.BytesIO(result.to_html().encode()), HTML_REPORT_MAX_BYTES)
     record.finished_at = utcnow()
     db.session.flush()
     audit.record("scan.finish", artifact, verdict=record.verdict, report_id=record.id)
@@ -60,10 +61,12 @@ def attach_report(request: HostingRequest, record: ScanReport, documents: Artifa
 def accept_review(record: ScanReport, user: User, reason: str) -> None:
     """Accept a `review` verdict with a written reason; `infected` and the rest are never overridable."""
     if record.verdict != Verdict.REVIEW:
-        raise ScanRefused("Hanya hasil 'perlu ditinjau' yang dapat diterima; hasil lain tidak dapat ditimpa.")
+        raise ScanRefused(
+            _("Hanya hasil 'perlu ditinjau' yang dapat diterima; hasil lain tidak dapat ditimpa."))
     if record.accepted_by_id is not None:
-        raise ScanRefused("Hasil ini sudah diterima.")
+        raise ScanRefused(_("Hasil ini sudah diterima."))
     if len(reason.strip()) < MIN_REASON_LENGTH:
-        raise ScanRefused(f"Tuliskan alasan penerimaan (minimal {MIN_REASON_LENGTH} karakter).")
+        raise ScanRefused(_("Tuliskan alasan penerimaan (minimal %(count)d karakter).",
+                            count=MIN_REASON_LENGTH))
     record.accepted_by_id, record.accepted_reason, record.accepted_at = user.id, reason.strip(), utcnow()
     audit.record("scan.accept_review", record, artifact=record.artifact_sha256, reason=reason.strip())

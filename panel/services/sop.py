@@ -10,6 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext as _
+
 from panel.models import RoleKey
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"
@@ -59,7 +61,8 @@ class SopTemplate:
         step = self.step(key)
         if step.branches:
             if decision not in step.branches:
-                raise InvalidTemplate(f"langkah {key} menunggu keputusan: {sorted(step.branches)}")
+                raise InvalidTemplate(_("langkah %(step)s menunggu keputusan: %(decisions)s",
+                                        step=key, decisions=sorted(step.branches)))
             return step.branches[decision]
         keys = [s.key for s in self.steps]
         position = keys.index(key)
@@ -87,7 +90,7 @@ def parse(data: dict[str, Any]) -> SopTemplate:
             request_attachments=tuple(data.get("request_attachments", ())),
         )
     except (KeyError, ValueError, TypeError) as fault:
-        raise InvalidTemplate(f"templat SOP tidak sah: {fault!r}") from fault
+        raise InvalidTemplate(_("templat SOP tidak sah: %(fault)s", fault=repr(fault))) from fault
     _check(template)
     return template
 
@@ -95,20 +98,25 @@ def parse(data: dict[str, Any]) -> SopTemplate:
 def _check(template: SopTemplate) -> None:
     keys = [step.key for step in template.steps]
     if len(set(keys)) != len(keys):
-        raise InvalidTemplate(f"{template.key}: kunci langkah ganda")
+        raise InvalidTemplate(_("%(template)s: kunci langkah ganda", template=template.key))
     if not template.steps or template.steps[0].action != "submit":
-        raise InvalidTemplate(f"{template.key}: langkah pertama harus pengajuan (submit)")
+        raise InvalidTemplate(_("%(template)s: langkah pertama harus pengajuan (submit)",
+                                template=template.key))
     for step in template.steps:
         if step.action not in ACTIONS:
-            raise InvalidTemplate(f"{template.key}.{step.key}: aksi tidak dikenal {step.action!r}")
+            raise InvalidTemplate(_("%(template)s.%(step)s: aksi tidak dikenal %(action)s",
+                                    template=template.key, step=step.key, action=repr(step.action)))
         if step.waktu is not None and step.waktu <= timedelta(0):
-            raise InvalidTemplate(f"{template.key}.{step.key}: waktu harus positif")
+            raise InvalidTemplate(_("%(template)s.%(step)s: waktu harus positif",
+                                    template=template.key, step=step.key))
         for target in step.branches.values():
             if target not in keys and target not in TERMINALS:
-                raise InvalidTemplate(f"{template.key}.{step.key}: cabang ke langkah tak dikenal {target!r}")
+                raise InvalidTemplate(_("%(template)s.%(step)s: cabang ke langkah tak dikenal %(target)s",
+                                        template=template.key, step=step.key, target=repr(target)))
     for action in ("scan", "allocate", "deploy"):  # no byte reaches a server without these
         if action not in {step.action for step in template.steps}:
-            raise InvalidTemplate(f"{template.key}: tidak ada langkah {action}")
+            raise InvalidTemplate(_("%(template)s: tidak ada langkah %(action)s",
+                                    template=template.key, action=action))
 
 
 def builtin_definitions() -> dict[str, dict[str, Any]]:

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import gettext as _
+
 from agents import protocol
 from panel.services import dns
 
@@ -53,44 +55,47 @@ def check_policy(name: str, extra_reserved: Iterable[str] = (), min_length: int 
                  allowed_words: Iterable[str] = DEFAULT_ALLOWED_WORDS) -> str:
     """Return `name` if an app may use it as its subdomain, else raise SubdomainRefused."""
     if not isinstance(name, str) or not name:
-        raise SubdomainRefused("Subdomain wajib diisi.")
+        raise SubdomainRefused(_("Subdomain wajib diisi."))
     if len(name) > MAX_LENGTH:
-        raise SubdomainRefused(f"Subdomain paling panjang {MAX_LENGTH} karakter ({len(name)} diisi).")
+        raise SubdomainRefused(_("Subdomain paling panjang %(max)d karakter (%(length)d diisi).",
+                                 max=MAX_LENGTH, length=len(name)))
     try:
         protocol.label(name)
     except protocol.InvalidName:
         raise SubdomainRefused(_grammar_reason(name)) from None
     if len(name) < min_length:
-        raise SubdomainRefused(f"Subdomain paling sedikit {min_length} karakter.")
+        raise SubdomainRefused(_("Subdomain paling sedikit %(min)d karakter.", min=min_length))
     if name in INFRASTRUCTURE_NAMES or INFRASTRUCTURE_PATTERN.match(name):
-        raise SubdomainRefused(f"Subdomain {name!r} dicadangkan untuk layanan infrastruktur "
-                               "(surel, DNS, panel, dan sejenisnya).")
+        raise SubdomainRefused(_("Subdomain %(name)s dicadangkan untuk layanan infrastruktur "
+                                 "(surel, DNS, panel, dan sejenisnya).", name=repr(name)))
     if name in GOVERNMENT_SERVICE_NAMES:
-        raise SubdomainRefused(f"Subdomain {name!r} dicadangkan untuk layanan pemerintah "
-                               "(mis. LPSE, JDIH, PPID, SiRUP).")
+        raise SubdomainRefused(_("Subdomain %(name)s dicadangkan untuk layanan pemerintah "
+                                 "(mis. LPSE, JDIH, PPID, SiRUP).", name=repr(name)))
     if name in {extra.strip().lower() for extra in extra_reserved}:
-        raise SubdomainRefused(f"Subdomain {name!r} dicadangkan oleh pengelola pusat data.")
+        raise SubdomainRefused(_("Subdomain %(name)s dicadangkan oleh pengelola pusat data.",
+                                 name=repr(name)))
     word = _official_body_word(name, allowed_words)
     if word:
-        raise SubdomainRefused(f"Subdomain {name!r} menyerupai nama instansi resmi ({word.upper()}); "
-                               "hubungi pengelola pusat data bila memang berhak memakainya.")
+        raise SubdomainRefused(_("Subdomain %(name)s menyerupai nama instansi resmi (%(body)s); "
+                                 "hubungi pengelola pusat data bila memang berhak memakainya.",
+                                 name=repr(name), body=word.upper()))
     return name
 
 
 def _grammar_reason(name: str) -> str:
     # label() decides; this only explains its refusal.
     if "." in name:
-        return "Isi satu label saja, tanpa titik (mis. 'dinkes', bukan 'dinkes.contoh.go.id')."
+        return _("Isi satu label saja, tanpa titik (mis. 'dinkes', bukan 'dinkes.contoh.go.id').")
     if name != name.lower():
-        return "Gunakan huruf kecil saja."
+        return _("Gunakan huruf kecil saja.")
     if not re.fullmatch(r"[a-z0-9-]+", name):
-        return ("Hanya huruf kecil a–z, angka 0–9 dan tanda hubung (-) yang boleh dipakai; "
-                "tanpa spasi, garis bawah, huruf beraksen atau simbol.")
+        return _("Hanya huruf kecil a–z, angka 0–9 dan tanda hubung (-) yang boleh dipakai; "
+                 "tanpa spasi, garis bawah, huruf beraksen atau simbol.")
     if not name[0].isalpha():
-        return "Subdomain harus diawali huruf a–z."
+        return _("Subdomain harus diawali huruf a–z.")
     if name.endswith("-"):
-        return "Subdomain tidak boleh diakhiri tanda hubung."
-    return "Tanda hubung ganda di posisi ke-3 dan ke-4 dicadangkan untuk nama internasional (xn--)."
+        return _("Subdomain tidak boleh diakhiri tanda hubung.")
+    return _("Tanda hubung ganda di posisi ke-3 dan ke-4 dicadangkan untuk nama internasional (xn--).")
 
 
 def _official_body_word(name: str, allowed_words: Iterable[str]) -> str | None:
@@ -157,15 +162,19 @@ def availability(name: str, zone: Zone | dns.ZoneAccess, taken_in_wadah: bool,
     except SubdomainRefused as refused:
         return Availability(name, fqdn, NameStatus.REFUSED, refused.reason)
     except protocol.InvalidName:
-        return Availability(name, fqdn, NameStatus.REFUSED, f"Nama lengkap {fqdn} melebihi 253 karakter.")
+        return Availability(name, fqdn, NameStatus.REFUSED,
+                            _("Nama lengkap %(fqdn)s melebihi 253 karakter.", fqdn=fqdn))
     if taken_in_wadah:
         return Availability(name, fqdn, NameStatus.TAKEN_IN_WADAH,
-                            f"Subdomain {name!r} sudah dipakai aplikasi atau permohonan lain di Wadah.")
+                            _("Subdomain %(name)s sudah dipakai aplikasi atau permohonan lain di Wadah.",
+                              name=repr(name)))
     try:
         access = zone if isinstance(zone, dns.ZoneAccess) else dns.ZoneAccess.from_zone(zone)
         taken = dns.name_exists(access, name)
     except dns.DnsError as error:
-        return Availability(name, fqdn, NameStatus.UNCHECKED, f"DNS belum dapat diperiksa: {error}")
+        return Availability(name, fqdn, NameStatus.UNCHECKED,
+                            _("DNS belum dapat diperiksa: %(error)s", error=error))
     if taken:
-        return Availability(name, fqdn, NameStatus.TAKEN_IN_DNS, f"Nama {fqdn} sudah ada di DNS.")
+        return Availability(name, fqdn, NameStatus.TAKEN_IN_DNS,
+                            _("Nama %(fqdn)s sudah ada di DNS.", fqdn=fqdn))
     return Availability(name, fqdn, NameStatus.AVAILABLE)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pyotp
 import segno
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
 from panel import audit
@@ -46,13 +47,13 @@ def provisioning_uri(secret: str, username: str, issuer: str) -> str:
 def qr_svg(uri: str) -> str:
     """Return `uri` as an inline SVG QR code without any style attribute (the CSP allows no inline style)."""
     return segno.make(uri, error="m").svg_inline(
-        scale=4, light="#fff", title="Kode QR untuk aplikasi autentikator", svgclass="qr", lineclass=None)
+        scale=4, light="#fff", title=_("Kode QR untuk aplikasi autentikator"), svgclass="qr", lineclass=None)
 
 
 def enable(user: User, secret: str, code: str, *, now: datetime | None = None) -> list[str]:
     """Switch the second factor on once `code` proves the app holds `secret`; return new recovery codes."""
     if user.totp_enabled:
-        raise SecondFactorRefused("Verifikasi dua langkah sudah aktif.")
+        raise SecondFactorRefused(_("Verifikasi dua langkah sudah aktif."))
     step = _matching_step(secret, _compact(code), after=None, now=now)
     user.totp_secret = secret
     user.totp_last_step = step  # the confirming code cannot be used again to sign in
@@ -72,7 +73,7 @@ def disable(user: User) -> None:
 def verify(user: User, code: str, *, now: datetime | None = None) -> None:
     """Accept a TOTP code newer than the last one accepted, or an unused recovery code; else refuse."""
     if user.totp_secret is None:
-        raise SecondFactorRefused("Verifikasi dua langkah tidak aktif.")
+        raise SecondFactorRefused(_("Verifikasi dua langkah tidak aktif."))
     code = _compact(code)
     if len(code) == _TOTP_DIGITS and code.isdigit():
         step = _matching_step(user.totp_secret, code, after=user.totp_last_step, now=now)
@@ -83,7 +84,7 @@ def verify(user: User, code: str, *, now: datetime | None = None) -> None:
             .values(totp_last_step=step)
         ).rowcount
         if accepted != 1:
-            raise SecondFactorRefused("Kode sudah dipakai. Tunggu kode berikutnya.")
+            raise SecondFactorRefused(_("Kode sudah dipakai. Tunggu kode berikutnya."))
         return
     spent = db.session.execute(
         update(RecoveryCode)
@@ -92,7 +93,7 @@ def verify(user: User, code: str, *, now: datetime | None = None) -> None:
         .values(used_at=utcnow())
     ).rowcount
     if spent != 1:
-        raise SecondFactorRefused("Kode verifikasi salah.")
+        raise SecondFactorRefused(_("Kode verifikasi salah."))
     audit.record("auth.recovery_code_used", user, actor=user, remaining=remaining_recovery_codes(user))
 
 
@@ -109,16 +110,16 @@ def _matching_step(secret: str, code: str, *, after: int | None, now: datetime |
     matched = [step for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1)
                if hmac.compare_digest(totp.generate_otp(step), code)]
     if not matched:
-        raise SecondFactorRefused("Kode verifikasi salah.")
+        raise SecondFactorRefused(_("Kode verifikasi salah."))
     if after is not None and max(matched) <= after:
-        raise SecondFactorRefused("Kode sudah dipakai. Tunggu kode berikutnya.")
+        raise SecondFactorRefused(_("Kode sudah dipakai. Tunggu kode berikutnya."))
     return max(matched)
 
 
 def _issue_recovery_codes(user: User) -> list[str]:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
-    for _ in range(RECOVERY_CODE_COUNT):
+    for _count in range(RECOVERY_CODE_COUNT):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
         codes.append("-".join(raw[i:i + 4] for i in range(0, _RECOVERY_LENGTH, 4)))
     db.session.add_all(RecoveryCode(user_id=user.id, code_sha256=_digest(code)) for code in codes)

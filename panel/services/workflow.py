@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +29,7 @@ class RequestDraft:
     stack: str
     description: str = ""
     contact: str = ""
+    needs_database: bool = False  # a MariaDB database of its own on its host
 
 
 def ensure_builtin_templates() -> None:
@@ -47,7 +49,7 @@ def latest_version(key: str) -> SopTemplateVersion:
         .order_by(SopTemplateVersion.version.desc()).limit(1)
     )
     if version is None:
-        raise WorkflowError(f"templat SOP {key!r} tidak ada (jalankan `wadah db upgrade`)")
+        raise WorkflowError(_("templat SOP %(key)s tidak ada (jalankan `wadah db upgrade`)", key=repr(key)))
     return version
 
 
@@ -64,7 +66,8 @@ def submit(
     request = HostingRequest(
         opd=opd, submitted_by=user, app_name=draft.app_name, subdomain=draft.subdomain,
         stack=draft.stack, description=draft.description, contact=draft.contact,
-        template_version=version, status=RequestStatus.SUBMITTED, submitted_at=utcnow(),
+        needs_database=draft.needs_database, template_version=version, status=RequestStatus.SUBMITTED,
+        submitted_at=utcnow(),
     )
     db.session.add(request)
     _assign_number(request, number_pattern)
@@ -80,11 +83,12 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
     """Finish the request's current step as `user`, then open the step its decision leads to."""
     step = current_step(request)
     if not user.has_role(step.role, RoleKey.SUPERADMIN):
-        raise WorkflowError("Langkah ini bukan tugas peran Anda.")
+        raise WorkflowError(_("Langkah ini bukan tugas peran Anda."))
     template = template_of(request)
     branches = template.step(step.step_key).branches
     if branches and decision not in branches:
-        raise WorkflowError("Pilih keputusan untuk langkah ini: " + ", ".join(sorted(branches)) + ".")
+        raise WorkflowError(_("Pilih keputusan untuk langkah ini: %(decisions)s.",
+                               decisions=", ".join(sorted(branches))))
     following = template.next_key(step.step_key, decision)
     missing = missing_output(request, template.step(step.step_key), decision)
     if missing:
@@ -132,7 +136,7 @@ def comment(request: HostingRequest, user: User, body: str) -> Comment:
 def current_step(request: HostingRequest) -> RequestStep:
     open_steps = [step for step in request.steps if step.finished_at is None]
     if not open_steps:
-        raise WorkflowError("Permohonan ini sudah selesai.")
+        raise WorkflowError(_("Permohonan ini sudah selesai."))
     return open_steps[-1]
 
 
@@ -149,7 +153,7 @@ def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
 def _assign_number(request: HostingRequest, pattern: str) -> None:
     # A yearly sequence; the unique (year, seq) constraint settles two submissions racing for one.
     year = (request.submitted_at or utcnow()).year
-    for _ in range(5):
+    for _attempt in range(5):
         last = db.session.scalar(select(func.max(HostingRequest.seq)).where(HostingRequest.year == year))
         request.year, request.seq = year, (last or 0) + 1
         request.number = pattern.format(seq=request.seq, year=year)
@@ -159,4 +163,4 @@ def _assign_number(request: HostingRequest, pattern: str) -> None:
             return
         except IntegrityError:
             continue
-    raise WorkflowError("Nomor permohonan tidak dapat dibuat; coba lagi.")
+    raise WorkflowError(_("Nomor permohonan tidak dapat dibuat; coba lagi."))

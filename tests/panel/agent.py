@@ -27,8 +27,11 @@ def free_port() -> int:
 
 @contextmanager
 def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[str, Any]],
-                  tmp_path: Path) -> Iterator[Host]:
-    """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host."""
+                  tmp_path: Path, mariadb_admin: dict[str, Any] | None = None) -> Iterator[Host]:
+    """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host.
+
+    With `mariadb_admin` the agent gives apps that ask for one a database on the testbed's MariaDB.
+    """
     port = free_port()
     host, token = hosts.add_host(panel_pki, name, "127.0.0.1", port, None)
     key = pki.new_agent_key()
@@ -40,6 +43,12 @@ def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[
     prefix = Path(nginx["prefix"])
     log = tmp_path / f"agent-{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WADAH_AGENT_")}
+    database: list[str] = []
+    if mariadb_admin is not None:  # the password goes through the environment, as in production
+        env["WADAH_AGENT_MARIADB_PASSWORD"] = mariadb_admin["password"]
+        database = ["--mariadb-user", mariadb_admin["user"], "--mariadb-host", mariadb_admin["host"],
+                    "--mariadb-port", str(mariadb_admin["port"]), "--mariadb-socket", "/nonexistent",
+                    "--mariadb-app-socket", testbed["mariadb"]["socket"]]
     with log.open("wb") as out:
         process = subprocess.Popen([
             str(Path(sys.executable).with_name("wadah")), "agent", "run", "--state-dir", str(state),
@@ -47,7 +56,7 @@ def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[
             "--nginx-sites-dir", nginx["sites_dir"], "--nginx-log-dir", str(prefix / "logs"),
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
-            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
+            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"], *database,
         ], stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60

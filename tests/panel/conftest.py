@@ -58,11 +58,13 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         "RATELIMIT_ENABLED": False,
     })
     def _forget_per_request_caches() -> None:
-        # The test's app context outlives each request, and Flask-Login and Flask-WTF cache the
-        # user and the CSRF token on `g`: without this a second client inherits the first's.
+        # The test's app context outlives each request, and Flask-Login, Flask-WTF and Flask-Babel
+        # cache the user, the CSRF token and the locale on `g`: without this a second client
+        # inherits the first's.
         # It runs before every other hook, so the access check never sees a stale user.
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
+        g.pop("_flask_babel", None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_per_request_caches)
 

@@ -188,12 +188,22 @@ def test_opd_admin_files_a_request_once_per_idempotency_key(app: Flask) -> None:
     assert db.session.scalar(select(func.count()).select_from(HostingRequest)) == 1
 
 
+def test_a_php_app_asks_for_a_database_through_the_api(app: Flask) -> None:
+    headers = bearer(factories.user([RoleKey.OPD_ADMIN]))
+    response = app.test_client().post("/api/v1/requests", headers=headers, content_type="multipart/form-data",
+                                      data=_filing(stack="php", needs_database="true"))
+    assert response.status_code == 201 and conforms(response, "/requests", "post")["needs_database"] is True
+    assert db.session.scalar(select(HostingRequest)).needs_database
+
+
 @pytest.mark.parametrize(("fields", "status", "says"), [
     ({"letter_surat_permohonan": (io.BytesIO(b"<?php system($_GET[1]);"), "surat.pdf")}, 422, "PDF"),
     ({"subdomain": "Bukan_Label!"}, 422, "ub-domain"),
     ({"subdomain": "www"}, 422, "ub-domain"),
     ({"app_name": ""}, 400, "app_name"),
     ({"stack": "x" * 40}, 400, "stack"),
+    ({"needs_database": "mungkin"}, 400, "needs_database"),
+    ({"needs_database": "true"}, 422, "basis data"),  # the filing's stack is static
 ])
 def test_bad_filings_are_refused_clearly_and_store_nothing(app: Flask, fields: dict[str, Any], status: int,
                                                           says: str) -> None:

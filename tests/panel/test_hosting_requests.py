@@ -49,6 +49,19 @@ def test_opd_admin_files_a_request_with_letter_and_bundle(app, client, login_as)
     assert filed.number in page and "simpeg." in page
 
 
+def test_an_app_that_needs_a_database_says_so_and_a_static_site_cannot(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    refused = client.post("/requests/new", data=_form(client, stack="static", needs_database="y"),
+                          content_type="multipart/form-data")
+    assert "tidak dapat memakai basis data" in refused.get_data(as_text=True)
+    assert _count(HostingRequest) == 0
+    filed = client.post("/requests/new", data=_form(client, needs_database="y"),
+                        content_type="multipart/form-data")
+    assert filed.status_code == 302
+    assert db.session.scalar(select(HostingRequest)).needs_database
+    assert "MariaDB, dibuat saat pemasangan" in client.get(filed.location).get_data(as_text=True)
+
+
 def test_double_submit_files_one_request(client, login_as) -> None:
     login_as(RoleKey.OPD_ADMIN)
     data = _form(client)

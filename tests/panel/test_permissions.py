@@ -149,6 +149,7 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     # Public, as the second half of a sign-in: without a pending marker it only redirects to /login.
     "auth.login_totp": ("GET", EVERYONE, _no_args),
     "auth.logout": ("POST", SIGNED_IN, _no_args),
+    "auth.language": ("POST", EVERYONE, _no_args),  # the sign-in page offers the language choice too
     "auth.password": ("GET", SIGNED_IN, _no_args),
     "auth.totp_settings": ("GET", SIGNED_IN, _no_args),
     "auth.disable_totp": ("POST", SIGNED_IN, _no_args),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -575,8 +576,16 @@ def test_env_values_are_encrypted_at_rest_masked_and_never_audited(app, agent: F
 # --- database -----------------------------------------------------------------------------------------
 
 
-def test_a_new_database_password_is_shown_once_to_its_requester_only(app, agent: FakeAgent) -> None:
+def test_an_app_without_a_database_offers_no_reset(app, agent: FakeAgent) -> None:
     own = deployed_app()
+    login = factories.app_account(own)
+    db.session.commit()
+    page = flow.signed_in(app, login).get(f"/apps/{own.id}/database").get_data(as_text=True)
+    assert "tidak memakai basis data" in page and "Atur ulang kata sandi" not in page
+
+
+def test_a_new_database_password_is_shown_once_to_its_requester_only(app, agent: FakeAgent) -> None:
+    own = deployed_app(needs_database=True)
     login = factories.app_account(own)
     technician = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
@@ -610,14 +619,17 @@ def test_a_new_database_password_is_shown_once_to_its_requester_only(app, agent:
 
 
 def test_the_domain_page_reports_what_the_checks_found(app, agent: FakeAgent) -> None:
-    own = deployed_app()
+    own = deployed_app(ip="127.0.0.1")
     login = factories.app_account(own)
     db.session.commit()
+    with socket.socket() as closed:  # nothing serves TLS there: the page says so, naming the address
+        closed.bind(("127.0.0.1", 0))
+        app.config["TLS_CHECK_PORT"] = closed.getsockname()[1]
     client = flow.signed_in(app, login)
     post(client, f"/apps/{own.id}/domain")
     page = client.get(f"/apps/{own.id}/domain").get_data(as_text=True)
     assert "Zona DNS contoh.go.id belum didaftarkan" in page and "kontainer running" in page
-    assert "tidak melaporkan status HTTPS" in page
+    assert f"127.0.0.1:{app.config['TLS_CHECK_PORT']} tidak menjawab TLS untuk {own.fqdn}" in page
 
 
 def test_the_app_account_downloads_its_hosting_report_letter(app) -> None:
