@@ -1,6 +1,7 @@
 """Helpers for the end-to-end tests of whole SOP flows on the real testbed."""
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -9,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from panel.extensions import db
-from panel.models import App, User, Zone
+from panel.models import App, HostingRequest, Job, RoleKey, User, Zone
 from panel.services import dns as wadah_dns
-from panel.services import hosts
+from panel.services import hosts, workflow
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
@@ -30,6 +31,35 @@ def zone_from(dns_zone: dict[str, Any]) -> Zone:
                 tsig_secret=dns_zone["secret"], record_ip="127.0.0.1")
     db.session.add(zone)
     return zone
+
+
+def approved_request(**fields: Any) -> HostingRequest:
+    """File a request (as `factories.hosting_request`) and take it through the Kabid's and the Sub
+    Koordinator's steps, so that it waits for the technician."""
+    filed = factories.hosting_request(**fields)
+    workflow.act(filed, factories.user([RoleKey.HEAD]), None, "Disposisi")
+    workflow.act(filed, factories.user([RoleKey.COORDINATOR]), "ya", "Lengkap")
+    db.session.commit()
+    return filed
+
+
+def deploy_and_hand_over(technician: FlaskClient, filed: HostingRequest, bundle: bytes) -> str:
+    """As the technician: upload `bundle`, scan, allocate, deploy and issue the Web Panel login (SOP
+    steps 4–6) through the pages; return the login's password, shown once."""
+    path = f"/requests/{filed.id}"
+    technician.post(f"{path}/bundle", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(technician, path), "bundle": (io.BytesIO(bundle), "aplikasi.tar.gz")})
+    post(technician, f"{path}/scan")
+    post(technician, f"{path}/allocate")
+    post(technician, f"{path}/deploy")
+    handover = post(technician, f"{path}/web-panel-login")
+    assert handover.status_code == 200, flashes(technician, path)
+    return re.search(r'<code class="secret">([^<]+)</code>', handover.get_data(as_text=True))[1]
+
+
+def newest_job(kind: str) -> Job:
+    db.session.expire_all()
+    return db.session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id.desc())).first()
 
 
 def site(marker: str) -> bytes:

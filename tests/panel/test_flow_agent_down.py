@@ -14,7 +14,7 @@ from sqlalchemy import select
 from panel.extensions import db
 from panel.models import App, AppStatus, HostingRequest, Job, JobStatus, ReleaseStatus, RoleKey
 from panel.services import dns as wadah_dns
-from panel.services import hosts, workflow
+from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import free_port, running_agent
 from tests.panel.conftest import csrf_token
@@ -35,10 +35,7 @@ def test_deploy_to_an_unreachable_agent_keeps_the_step_open_and_can_be_retried(
 
     with running_agent(pki, "host-putus", testbed, tmp_path) as host:
         hosts.refresh_facts(pki, host)
-        filed = factories.hosting_request(subdomain=subdomain)
-        workflow.act(filed, factories.user([RoleKey.HEAD]), None, "Disposisi")
-        workflow.act(filed, factories.user([RoleKey.COORDINATOR]), "ya", "Lengkap")
-        db.session.commit()
+        filed = flow.approved_request(subdomain=subdomain)
         technician = flow.signed_in(app, technician_user)
         path = f"/requests/{filed.id}"
         try:

@@ -3,7 +3,6 @@ the first deploy, the app uses it through the socket mounted into its container,
 connection (never the password), and a password reset restarts the app onto a password shown once."""
 from __future__ import annotations
 
-import io
 import re
 import secrets
 from pathlib import Path
@@ -16,8 +15,8 @@ from sqlalchemy import select
 
 from panel import app_actions
 from panel.extensions import db
-from panel.models import App, Job, JobStatus, RoleKey
-from panel.services import hosts, workflow
+from panel.models import App, JobStatus, RoleKey
+from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
@@ -41,11 +40,6 @@ def visits_of(nginx: str, fqdn: str) -> int:
     return int(body.split()[1])
 
 
-def newest_job(kind: str) -> Job:
-    db.session.expire_all()
-    return db.session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id.desc())).first()
-
-
 def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     mariadb_admin: dict[str, Any], tmp_path: Path,
@@ -58,30 +52,18 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
 
     with running_agent(pki, "host-db", testbed, tmp_path, mariadb_admin) as host:
         hosts.refresh_facts(pki, host)
-        filed = factories.hosting_request(subdomain=subdomain, stack="php", needs_database=True)
-        workflow.act(filed, factories.user([RoleKey.HEAD]), None, "Disposisi")
-        workflow.act(filed, factories.user([RoleKey.COORDINATOR]), "ya", "Lengkap")
-        db.session.commit()
+        filed = flow.approved_request(subdomain=subdomain, stack="php", needs_database=True)
         technician = flow.signed_in(app, technician_user)
-        path = f"/requests/{filed.id}"
         try:
-            technician.post(f"{path}/bundle", content_type="multipart/form-data", data={
-                "csrf_token": csrf_token(technician, path),
-                "bundle": (io.BytesIO(tar_gz(VISIT_COUNTER)), "aplikasi.tar.gz")})
-            flow.post(technician, f"{path}/scan")
-            flow.post(technician, f"{path}/allocate")
-            flow.post(technician, f"{path}/deploy")
-            handover = flow.post(technician, f"{path}/web-panel-login")
-            assert handover.status_code == 200, flow.flashes(technician, path)
-            password = re.search(r'<code class="secret">([^<]+)</code>', handover.get_data(as_text=True))[1]
+            password = flow.deploy_and_hand_over(technician, filed, tar_gz(VISIT_COUNTER))
             app_row = db.session.scalar(select(App).where(App.request_id == filed.id))
             assert app_row.needs_database
             visits = visits_of(nginx, app_row.fqdn)  # the health checks visited it too
             assert visits_of(nginx, app_row.fqdn) == visits + 1
 
             panel = app.test_client()
-            signed = panel.post("/login", data={"username": app_row.account.user.username,
-                                                "password": password, "csrf_token": csrf_token(panel, "/login")})
+            login = {"username": app_row.account.user.username, "password": password}
+            signed = panel.post("/login", data={**login, "csrf_token": csrf_token(panel, "/login")})
             assert signed.status_code == 302
             new_login = "akun-aplikasi-basis-data-2026"
             flow.post(panel, "/account/password", current=password, new=new_login, confirm=new_login)
@@ -89,7 +71,7 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
 
             # The connection, as the agent reports it: names, never the password.
             flow.post(panel, f"{base}/database")
-            details = newest_job(app_actions.DATABASE)
+            details = flow.newest_job(app_actions.DATABASE)
             assert details.status == JobStatus.SUCCEEDED, details.error
             page = panel.get(f"{base}/database").get_data(as_text=True)
             account = details.result["database"]
@@ -98,7 +80,7 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
 
             # A reset: the new password is shown once to the one who asked, and it is the one that works.
             flow.post(panel, f"{base}/database/password")
-            reset = newest_job(app_actions.DATABASE_PASSWORD)
+            reset = flow.newest_job(app_actions.DATABASE_PASSWORD)
             assert reset.status == JobStatus.SUCCEEDED, reset.error
             shown = flow.post(panel, f"{base}/database/password/{reset.id}").get_data(as_text=True)
             fresh = re.search(r'<code class="secret">([^<]+)</code>', shown)[1]

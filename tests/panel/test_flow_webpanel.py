@@ -5,7 +5,6 @@ to release 1, and an environment variable applied on the host."""
 from __future__ import annotations
 
 import io
-import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from sqlalchemy import select
 
 from panel import app_actions
 from panel.extensions import db
-from panel.models import App, AppStatus, AppUpload, Job, JobStatus, ReleaseStatus, RoleKey, UploadStatus
-from panel.services import hosts, workflow
+from panel.models import App, AppStatus, AppUpload, JobStatus, ReleaseStatus, RoleKey, UploadStatus
+from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
@@ -27,11 +26,6 @@ from tests.support import fetch
 pytestmark = pytest.mark.slow
 
 NEW_PASSWORD = "panel-aplikasi-baru-2026"
-
-
-def newest_job(kind: str) -> Job:
-    db.session.expire_all()
-    return db.session.scalars(select(Job).where(Job.kind == kind).order_by(Job.id.desc())).first()
 
 
 def test_an_app_account_runs_its_app_through_the_web_panel(
@@ -47,25 +41,13 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
     with running_agent(pki, "host-panel", testbed, tmp_path) as host, smtp_server() as inbox:
         app.config.update(SMTP_HOST=inbox.host, SMTP_PORT=inbox.port)
         hosts.refresh_facts(pki, host)
-        filed = factories.hosting_request(subdomain=subdomain)
+        filed = flow.approved_request(subdomain=subdomain)
         factories.user([RoleKey.OPD_ADMIN], opd=filed.opd, email="pengelola@dinas.contoh.go.id")
-        workflow.act(filed, factories.user([RoleKey.HEAD]), None, "Disposisi")
-        workflow.act(filed, factories.user([RoleKey.COORDINATOR]), "ya", "Lengkap")
         db.session.commit()
         technician = flow.signed_in(app, technician_user)
-        path = f"/requests/{filed.id}"
         try:
             # The data center deploys release 1 and issues the Web Panel login (SOP steps 4–6).
-            technician.post(f"{path}/bundle", content_type="multipart/form-data", data={
-                "csrf_token": csrf_token(technician, path),
-                "bundle": (io.BytesIO(flow.site(f"Versi satu {subdomain}")), "v1.tar.gz")})
-            flow.post(technician, f"{path}/scan")
-            flow.post(technician, f"{path}/allocate")
-            flow.post(technician, f"{path}/deploy")
-            handover = flow.post(technician, f"{path}/web-panel-login")
-            assert handover.status_code == 200, flow.flashes(technician, path)
-            shown = handover.get_data(as_text=True)
-            password = re.search(r'<code class="secret">([^<]+)</code>', shown).group(1)
+            password = flow.deploy_and_hand_over(technician, filed, flow.site(f"Versi satu {subdomain}"))
             app_row = db.session.scalar(select(App).where(App.request_id == filed.id))
             assert fetch(nginx, app_row.fqdn) == (200, f"<h1>Versi satu {subdomain}</h1>\n")
             base = f"/apps/{app_row.id}"
@@ -84,7 +66,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
 
             # Restart: a job that asks the agent, whose answer the overview shows.
             flow.post(panel, f"{base}/restart")
-            restart = newest_job(app_actions.CONTROL)
+            restart = flow.newest_job(app_actions.CONTROL)
             assert restart.status == JobStatus.SUCCEEDED, restart.error
             overview = panel.get(base).get_data(as_text=True)
             assert "kontainer <strong>running</strong>" in overview
@@ -92,7 +74,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
 
             # Logs: nginx's access log holds the requests just made.
             flow.post(panel, f"{base}/logs", lines="100")
-            logs = newest_job(app_actions.LOGS)
+            logs = flow.newest_job(app_actions.LOGS)
             assert logs.status == JobStatus.SUCCEEDED, logs.error
             assert "GET / " in logs.result["logs"]["access"]
             assert "GET / " in panel.get(f"{base}/logs?sumber=access").get_data(as_text=True)
@@ -112,7 +94,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
 
             # Rollback to release 1: the old content serves again.
             flow.post(panel, f"{base}/releases/rollback")
-            rollback = newest_job(app_actions.ROLLBACK)
+            rollback = flow.newest_job(app_actions.ROLLBACK)
             assert rollback.status == JobStatus.SUCCEEDED, rollback.error
             assert fetch(nginx, app_row.fqdn) == (200, f"<h1>Versi satu {subdomain}</h1>\n")
             assert [r.status for r in app_row.releases] == [ReleaseStatus.LIVE, ReleaseStatus.RETIRED]
@@ -122,7 +104,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
             # An environment variable, applied on the host (which rolls the app onto it).
             flow.post(panel, f"{base}/env", name="APP_GREETING", value="Selamat datang")
             flow.post(panel, f"{base}/env/apply")
-            applied = newest_job(app_actions.ENV)
+            applied = flow.newest_job(app_actions.ENV)
             assert applied.status == JobStatus.SUCCEEDED, applied.error
             with pki.client(host) as agent:
                 assert agent.env(app_row.name) == {"APP_GREETING": "Selamat datang"}
@@ -132,7 +114,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
 
             # The domain check asks the zone's real server.
             flow.post(panel, f"{base}/domain")
-            domain = newest_job(app_actions.DOMAIN)
+            domain = flow.newest_job(app_actions.DOMAIN)
             assert domain.result.get("resolves") is True, domain.result
         finally:
             flow.clean_up(pki, host, subdomain, zone)

@@ -92,6 +92,22 @@ def test_step_notices_name_the_request_step_and_mutu_baku(people) -> None:
     assert "melewati Mutu Baku 5 menit: sudah berjalan 8 menit (terlambat 3 menit)" in overdue.body
 
 
+def test_each_reader_gets_the_notice_in_the_language_they_chose(people, inbox) -> None:
+    request = _submit(people)
+    step = workflow.current_step(request)
+    people["kabid"].locale = "en"
+    readers = [people["head"], people["kabid"]]
+    settings = SmtpSettings.from_config(_config())
+    delivery = notify.send_to_each_in_their_language(
+        settings, lambda: notify.step_assigned(request, step, "Disposisi"), readers)
+    assert delivery == Delivery.SENT
+    subjects = {m.rcpt_tos[0]: m.message["Subject"] for m in inbox.messages}
+    assert subjects == {"kadis@contoh.go.id": f"Permohonan {request.number} menunggu tindakan Anda",
+                        "kabid@contoh.go.id": f"Request {request.number} awaits your action"}
+    english = next(m.message for m in inbox.messages if m.rcpt_tos == ("kabid@contoh.go.id",))
+    assert english.get_content().startswith("Dear ") and "service standard 5 minutes" in english.get_content()
+
+
 def test_send_mails_each_recipient_separately(people, inbox) -> None:
     notice = Notice("Uji coba", "Isi pesan uji.")
     users = [people["head"], people["kabid"], people["head_without_email"]]

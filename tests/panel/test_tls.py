@@ -25,7 +25,8 @@ def self_signed(tmp_path: Path, names: list[str], days: int) -> ssl.SSLContext:
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - timedelta(days=30)).not_valid_after(now + timedelta(days=days))
-                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+                                  critical=False)
                    .sign(key, hashes.SHA256()))
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
