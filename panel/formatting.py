@@ -74,14 +74,13 @@ def durasi(minutes: float | None) -> str:
         return "—"
     whole = int(minutes)
     days, hours, rest = whole // 1440, whole % 1440 // 60, whole % 60
-    day_text = ngettext("%(num)d hari", "%(num)d hari", days)
-    hour_text = ngettext("%(num)d jam", "%(num)d jam", hours)
-    minute_text = ngettext("%(num)d menit", "%(num)d menit", rest)
     if days:  # the two largest units are enough: '1 hari 3 jam', never '1 hari 3 jam 2 menit'
-        return f"{day_text} {hour_text}" if hours else day_text
+        day_text = ngettext("%(num)d hari", "%(num)d hari", days)
+        return f"{day_text} {ngettext('%(num)d jam', '%(num)d jam', hours)}" if hours else day_text
     if hours:
-        return f"{hour_text} {minute_text}" if rest else hour_text
-    return minute_text
+        hour_text = ngettext("%(num)d jam", "%(num)d jam", hours)
+        return f"{hour_text} {ngettext('%(num)d menit', '%(num)d menit', rest)}" if rest else hour_text
+    return ngettext("%(num)d menit", "%(num)d menit", rest)
 
 
 def angka(value: float | None, decimals: int = 0) -> str:

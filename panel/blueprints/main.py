@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
+from jinja2.filters import do_filesizeformat as filesizeformat
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from panel.models.base import utcnow
 from panel.permissions import login_required
@@ -20,6 +23,18 @@ def dashboard() -> Any:
         return redirect(url_for("webpanel.overview", app_id=current_user.app_account.app_id))
     return render_template("main/dashboard.html", summary=inventory.summary_for(current_user),
                            worklist=worklist.worklist_for(current_user, utcnow()))
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> Any:
+    """A body over MAX_CONTENT_LENGTH, refused while it streams in: say so in the reader's language."""
+    if request.blueprint == "api":
+        return error  # the API answers in JSON through its own handlers
+    limit = filesizeformat(current_app.config["MAX_CONTENT_LENGTH"], binary=True)
+    back = request.referrer if request.referrer and request.referrer.startswith(request.host_url) else None
+    return render_template("error.html", title=_("Berkas terlalu besar"), back=back, message=_(
+        "Kiriman melebihi batas %(limit)s dan tidak disimpan. Perkecil berkasnya lalu kirim lagi.",
+        limit=limit)), 413
 
 
 @bp.get("/dashboard/steps")

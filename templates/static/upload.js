@@ -12,13 +12,13 @@
     progress.max = 100;
     progress.value = 0;
     progress.hidden = true;
-    progress.style.display = "none";  // the stylesheet's `form progress { display: block }` outranks [hidden]
     var status = document.createElement("p");
     status.setAttribute("role", "status");
     status.setAttribute("aria-live", "polite");
     form.appendChild(progress);
     form.appendChild(status);
     var label = form.getAttribute("data-upload-progress");
+    progress.setAttribute("aria-label", label);
     var failed = form.getAttribute("data-upload-failed") || "";
     var buttons = form.querySelectorAll("button[type=submit], input[type=submit]");
 
@@ -27,7 +27,6 @@
         buttons[i].disabled = on;  // one upload at a time: a second click would post the bundle twice
       }
       progress.hidden = !on;
-      progress.style.display = on ? "" : "none";
     }
 
     function fail(detail) {
@@ -54,9 +53,10 @@
         }
       });
       request.addEventListener("load", function () {
-        if (request.status >= 200 && request.status < 300 || request.status === 400 || request.status === 422) {
-          // The panel's answer (after its redirect, the page it redirected to) replaces this page,
-          // flash messages included, as a normal form post would have.
+        if (request.responseText) {
+          // The panel's answer replaces this page, as a normal form post's would: after its redirect,
+          // the page it redirected to with its flash messages, or the page saying what was refused
+          // (a form error, a file too large) in the reader's language.
           window.history.replaceState(null, "", request.responseURL || form.action);
           document.open();
           document.write(request.responseText);
