@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import audit, crypto, jobs, storage, tasks
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import App, AppUpload, Job, JobStatus, User
 from panel.models.base import utcnow
 from panel.services import app_operations, app_uploads, hosting_requests

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.dates import get_month_names
+from babel.numbers import get_decimal_symbol, get_group_symbol
 from flask import Flask
-from flask_babel import get_locale, ngettext
-from flask_babel import lazy_gettext as _l
 
+from panel import i18n
+from panel.i18n import lazy_gettext as _l
+from panel.i18n import ngettext
 from panel.models import AppStatus, HostStatus, RequestStatus, RoleKey, Stack, Verdict
 
 WIB = timezone(timedelta(hours=7), "WIB")
@@ -62,10 +64,10 @@ def tanggal(moment: datetime | None, seconds: bool = False) -> str:
         return "—"
     if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
         moment = moment.replace(tzinfo=UTC)
-    locale = get_locale() or "id"
-    separator = "." if locale.language == "id" else ":"  # Indonesian writes 14.05, English 14:05
-    clock = separator.join(("HH", "mm", "ss") if seconds else ("HH", "mm"))
-    return format_datetime(moment.astimezone(WIB), f"d MMMM y {clock}", locale=locale) + " WIB"
+    local, language = moment.astimezone(WIB), i18n.language()
+    separator = "." if language == "id" else ":"  # Indonesian writes 14.05, English 14:05
+    clock = f"{local:%H}{separator}{local:%M}" + (f"{separator}{local:%S}" if seconds else "")
+    return f"{local.day} {_month_names(language)[local.month]} {local.year} {clock} WIB"
 
 
 def durasi(minutes: float | None) -> str:
@@ -87,8 +89,19 @@ def angka(value: float | None, decimals: int = 0) -> str:
     """Write a number in the reader's convention: Indonesian '1.234,5', English '1,234.5'."""
     if value is None:
         return "—"
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale=get_locale() or "id")
+    group, decimal = _number_symbols(i18n.language())
+    return f"{value:,.{decimals}f}".translate({ord(","): group, ord("."): decimal})
+
+
+# A page writes hundreds of dates and numbers: the locale's names and symbols are read once.
+@cache
+def _month_names(language: str) -> dict[int, str]:
+    return dict(get_month_names("wide", locale=language))
+
+
+@cache
+def _number_symbols(language: str) -> tuple[str, str]:
+    return get_group_symbol(language), get_decimal_symbol(language)
 
 
 def ukuran(size: float | None) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import jobs, storage, tasks
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import App, AppAccount, HostingRequest, Job, User
 from panel.services import (
     allocation,

@@ -8,8 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -27,6 +25,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from panel import jobs, tasks
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.jobs import launch
 from panel.models import Host, RoleKey, Zone
 from panel.models.accounts import DEFAULT_ROLE_LABELS

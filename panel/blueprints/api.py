@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Flask, current_app, jsonify, request, send_file
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -25,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from agents.pki import EnrolmentRefused
 from panel import request_actions, storage
 from panel.extensions import csrf, db, limiter, login_manager
+from panel.i18n import gettext as _
 from panel.models import (
     App,
     Attachment,

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -15,6 +12,9 @@ from wtforms.validators import DataRequired, Length
 
 from panel import app_actions
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
+from panel.i18n import ngettext
 from panel.models import AppStatus, AppUpload, RoleKey, Stack
 from panel.permissions import login_required, require_app_access, require_role
 from panel.services import app_uploads, inventory

@@ -17,8 +17,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -27,6 +25,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from panel import crypto, i18n
 from panel.extensions import db, limiter, login_manager
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import ApiToken, User
 from panel.permissions import login_required, public
 from panel.services import accounts, api_tokens, totp

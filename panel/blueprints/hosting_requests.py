@@ -5,8 +5,6 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -18,6 +16,8 @@ from wtforms.validators import DataRequired, Length
 
 from panel import jobs, request_actions, storage
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import (
     Attachment,
     AttachmentKind,

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from jinja2.filters import do_filesizeformat as filesizeformat
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from panel.i18n import gettext as _
 from panel.models.base import utcnow
 from panel.permissions import login_required
 from panel.services import inventory, worklist

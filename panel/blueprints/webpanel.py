@@ -11,9 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -25,6 +22,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from panel import app_actions, charts, jobs, storage
 from panel.extensions import db
 from panel.formatting import WIB
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
+from panel.i18n import ngettext
 from panel.models import App, AppUpload, Job, ReleaseStatus, UploadStatus, User
 from panel.models.base import utcnow
 from panel.permissions import APP_MANAGERS, login_required, require_app_access, require_role

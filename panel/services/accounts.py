@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import cache
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import Opd, Role, RoleKey, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.models.base import utcnow

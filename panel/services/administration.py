@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from agents import protocol
 from panel import audit, jobs
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import Host, IpAllocation, IpPool, Job, RoleKey, User, Zone
 from panel.models.workflow import SopTemplateVersion
 from panel.services import dns, hosts, sop, workflow

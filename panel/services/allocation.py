@@ -8,13 +8,13 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from agents import protocol
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import App, Host, HostingRequest, HostStatus, IpAllocation, IpPool, Stack, User, Zone
 from panel.services import subdomains
 from panel.services.dns import ZoneAccess

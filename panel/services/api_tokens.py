@@ -11,11 +11,11 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import ApiToken, User
 from panel.models.base import utcnow
 

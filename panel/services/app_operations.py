@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from agents import protocol
 from agents.client import AgentClient, AgentError, AgentRefused
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import (
     App,
     AppEnvVar,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import ngettext
 from panel.models import App, AppUpload, Release, ScanReport, UploadStatus, User, Verdict, Zone
 from panel.models.base import utcnow
 from panel.services import deployment, hosting_requests, scanning

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, String, cast, func, select
 
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import AuditEvent
 from panel.services import spreadsheets
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from agents.artifacts import ArtifactStore
@@ -15,6 +14,7 @@ from agents.client import AgentError, AgentRefused
 from agents.protocol import AppSpec
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import (
     App,
     AppAccount,

@@ -23,9 +23,9 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
 import dns.update
-from flask_babel import gettext as _
 
 from agents import protocol
+from panel.i18n import gettext as _
 
 if TYPE_CHECKING:
     from panel.models import Zone

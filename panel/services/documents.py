@@ -5,9 +5,8 @@ import io
 import re
 from typing import BinaryIO
 
-from flask_babel import gettext as _
-
 from agents.artifacts import ArtifactStore, ArtifactTooLarge
+from panel.i18n import gettext as _
 
 # Active content has no place in a letter: scripts, launch actions, embedded files, forms that submit.
 _ACTIVE_PDF = re.compile(rb"/(JavaScript|JS|Launch|EmbeddedFile|SubmitForm|RichMedia|XFA)\b")

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import (
     App,
     AppAccount,

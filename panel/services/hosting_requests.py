@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agents import protocol
 from agents.artifacts import ArtifactStore, ArtifactTooLarge
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, Stack, User
 from panel.services import documents, sop, subdomains, workflow
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +16,7 @@ from agents.pki import EnrolledAgent, Enrolments, PanelCA, SqliteEnrolmentTokens
 from agents.protocol import InvalidName, label
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
 from panel.services.allocation import HOST_MEMORY_RESERVE_MB

@@ -17,12 +17,12 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from itertools import groupby
 from typing import Any
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from panel import i18n
 from panel.extensions import db
+from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
 from panel.models import App, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
 from panel.services.sla import StepTiming
 

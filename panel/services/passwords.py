@@ -6,7 +6,8 @@ import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_babel import gettext as _
+
+from panel.i18n import gettext as _
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 

@@ -17,8 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from babel.dates import format_date
-from flask_babel import get_locale, ngettext
-from flask_babel import gettext as _
+from flask_babel import get_locale
 from markupsafe import Markup
 from sqlalchemy import JSON, ColumnElement, Row, Select, and_, case, column, func, select, true
 from sqlalchemy.orm import aliased
@@ -33,6 +32,8 @@ from panel.formatting import (
     WIB,
     angka,
 )
+from panel.i18n import gettext as _
+from panel.i18n import ngettext
 from panel.models import (
     App,
     AppStatus,

@@ -4,12 +4,12 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, ScanReport, User, Verdict
 from panel.models.base import utcnow
 from scanners.scan import scan_path

@@ -10,8 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask_babel import gettext as _
-
+from panel.i18n import gettext as _
 from panel.models import RoleKey
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"

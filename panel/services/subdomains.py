@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import gettext as _
-
 from agents import protocol
+from panel.i18n import gettext as _
 from panel.services import dns
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID, NameOID
-from flask_babel import gettext as _
+
+from panel.i18n import gettext as _
 
 TIMEOUT_SECONDS = 5.0
 

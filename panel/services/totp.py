@@ -12,11 +12,11 @@ from datetime import datetime
 
 import pyotp
 import segno
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, or_, select, update
 
 from panel import audit
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import RecoveryCode, User
 from panel.models.base import utcnow
 

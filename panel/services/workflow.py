@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from panel import audit, tasks
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion

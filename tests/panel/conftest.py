@@ -65,6 +65,7 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
         g.pop("_login_user", None)
         g.pop("csrf_token", None)
         g.pop("_flask_babel", None)
+        g.pop("_wadah_catalog", None)
 
     app.before_request_funcs.setdefault(None, []).insert(0, _forget_per_request_caches)
 
