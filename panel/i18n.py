@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         lambda message: catalog().ugettext(message),
         lambda singular, plural, num: catalog().ungettext(singular, plural, num), newstyle=True)
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, current_locale=language)
 
 
 def _select_locale() -> str:
@@ -46,10 +46,10 @@ def _select_locale() -> str:
     """
     if not has_request_context():
         return DEFAULT_LOCALE
-    if current_user and current_user.is_authenticated and current_user.locale in LANGUAGES:
+    if current_user and current_user.is_authenticated and valid(current_user.locale):
         return str(current_user.locale)
     chosen = request.cookies.get(COOKIE)
-    return chosen if chosen in LANGUAGES else DEFAULT_LOCALE
+    return str(chosen) if valid(chosen) else DEFAULT_LOCALE
 
 
 def catalog() -> NullTranslations:

@@ -151,7 +151,7 @@ def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[],
         with i18n.speaking(locale):
             outcomes.append(send(settings, compose(), list(readers)))
     if not outcomes:
-        return send(settings, Notice("", ""), [])
+        return Delivery.NO_RECIPIENTS
     if Delivery.FAILED in outcomes:
         return Delivery.FAILED
     return Delivery.SENT if Delivery.SENT in outcomes else outcomes[0]
