@@ -20,7 +20,7 @@ from typing import Any
 
 import docker
 
-from agents import defaults, frameworks, releases
+from agents import defaults, frameworks, releases, tenantfs
 from agents.artifacts import SHA256, ArtifactStore
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
@@ -704,7 +704,7 @@ class Host:
         if created_database:
             with contextlib.suppress(AgentError):
                 self._databases().drop(app)
-        shutil.rmtree(self.state.data_dir(app), ignore_errors=True)
+        tenantfs.remove_tree(self.state.data_dir(app))
         shutil.rmtree(self.state.releases_dir(app), ignore_errors=True)
         self.state.delete(app)
 
@@ -832,8 +832,8 @@ class Host:
         for tag, (owner_app, _release) in self.runtime.owned_images().items():
             if owner_app == app:
                 self.runtime.remove_image(tag)
-        for path in (self.state.releases_dir(app), self.state.data_dir(app),
-                     self.state.certs_dir(app)):
+        tenantfs.remove_tree(self.state.data_dir(app))
+        for path in (self.state.releases_dir(app), self.state.certs_dir(app)):
             shutil.rmtree(path, ignore_errors=True)
         for log in self.vhosts.log_paths(app):
             log.unlink(missing_ok=True)
