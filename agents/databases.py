@@ -25,6 +25,9 @@ from agents.protocol import app_name
 from agents.state import DatabaseAccount
 
 
+_MAX_IDENTIFIER = 64
+
+
 @dataclass(frozen=True)
 class MariaDBSettings:
     """How the agent reaches MariaDB as its administrator, and how apps reach it."""
@@ -46,8 +49,23 @@ class MariaDBSettings:
 
 
 def identifier(app: str) -> str:
-    """Return the database and user name of `app` (e.g. wadah_sim_pegawai)."""
-    return defaults.DB_PREFIX + app_name(app).replace("-", "_")
+    """Return the database and user name of `app` (e.g. wadah_sim_pegawai).
+
+    Injective: app names never hold '_', so '-' → '_' loses nothing, and at most 40 characters
+    keep it within MariaDB's 64 for a database name.
+    """
+    name = defaults.DB_PREFIX + app_name(app).replace("-", "_")
+    assert len(name) <= _MAX_IDENTIFIER, name
+    return name
+
+
+def grant_pattern(database: str) -> str:
+    """Return `database` as a grant's database pattern that matches that database alone.
+
+    In `GRANT ... ON db.*` MariaDB reads '_' and '%' as wildcards: `wadah_s1a2_3b4` would also
+    grant `wadah_s1a2p3b4`, another app's database.
+    """
+    return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
 
 
 class Databases:
@@ -98,7 +116,13 @@ class Databases:
             cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
                            (name, host, account.password))
             cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, host, account.password))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))  # noqa: S608
+            pattern = grant_pattern(name)
+            # Accounts made before patterns were escaped hold a wildcard grant: take it back.
+            with contextlib.suppress(pymysql.MySQLError):
+                cursor.execute(f"REVOKE ALL PRIVILEGES ON `{name}`.* FROM %s@%s",  # noqa: S608
+                               (name, host))
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO %s@%s",  # noqa: S608
+                           (name, host))
         return account
 
     def reset_password(self, app: str) -> DatabaseAccount:

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import docker
 import pytest
 
-from agents import defaults
 from agents.host import Host
-from tests.agents.test_host import fetch, make_host, remove_everything, spec, unique
+from tests.agents.test_host import fetch, spec, unique
+from tests.security.conftest import as_app
 
 pytestmark = pytest.mark.slow
 
@@ -28,22 +24,6 @@ LARAVEL = {
     "storage/framework/views/.gitignore": "*\n",
     "public/index.php": "<?php echo 'hidup';\n",
 }
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("links"))
-    yield agent
-    remove_everything(agent)
-
-
-def as_app(host: Host, app: str, *argv: str) -> None:
-    """Run `argv` inside the app's running container as the app's own user."""
-    (container,) = [c for c in host.runtime.owned(app) if c.status == "running"]
-    code, output = container.exec_run(list(argv), user=f"{defaults.APP_UID}:{defaults.APP_GID}")
-    assert code == 0, output.decode(errors="replace")
 
 
 @pytest.fixture()
