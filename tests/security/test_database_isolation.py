@@ -8,9 +8,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import pymysql
 import pytest
 
 from agents.databases import Databases, MariaDBSettings, grant_pattern, identifier
+from agents.errors import DatabaseError
 from agents.host import Host
 from agents.protocol import app_name
 from tests.agents.test_host import fetch, spec
@@ -68,22 +70,45 @@ def test_database_names_are_injective_and_never_patterns(app: str) -> None:
     assert pattern.replace("\\_", "").isalnum()  # every '_' escaped, nothing else special
 
 
-def test_a_wildcard_grant_of_an_older_agent_is_taken_back(mariadb_admin: dict[str, Any]) -> None:
+def test_a_wildcard_grant_of_an_older_agent_is_taken_back(mariadb_admin: dict[str, Any],
+                                                          testbed: dict[str, Any]) -> None:
     databases = Databases(MariaDBSettings(user=mariadb_admin["user"],
                                           password=mariadb_admin["password"],
                                           host=mariadb_admin["host"], port=mariadb_admin["port"]))
     app = f"s{secrets.token_hex(3)}-3b4"
-    name = identifier(app)
-    account = databases.create(app)
-    try:
-        with databases._admin() as cursor:
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s",
-                           (name, databases.settings.app_user_host))
-        databases.create(app)
-        with databases._admin() as cursor:
-            cursor.execute("SHOW GRANTS FOR %s@%s", (account.user, databases.settings.app_user_host))
+    name, where = identifier(app), databases.settings.app_user_host
+    databases.create(app)
+    # As an older agent did, with the wider rights it then had (the server's root here).
+    with pymysql.connect(unix_socket=testbed["mariadb"]["socket"], user="root",
+                         autocommit=True) as root, root.cursor() as cursor:
+        try:
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, where))
+            databases.create(app)
+            cursor.execute("SHOW GRANTS FOR %s@%s", (name, where))
             grants = [row[0] for row in cursor.fetchall()]
-        assert any(f"`{grant_pattern(name)}`.*" in grant for grant in grants), grants
-        assert not any(f"`{name}`.*" in grant for grant in grants), grants
-    finally:
-        databases.drop(app)
+        finally:
+            databases.drop(app)
+    assert any(f"`{grant_pattern(name)}`.*" in grant for grant in grants), grants
+    assert not any(f"`{name}`.*" in grant for grant in grants), grants
+
+
+def test_no_app_is_given_the_agents_own_account(mariadb_admin: dict[str, Any]) -> None:
+    """The agent's administrator is named outside the apps' names; were it not, it is refused."""
+    assert not mariadb_admin["user"].startswith("wadah_")
+    same = Databases(MariaDBSettings(user=identifier("admin"), password="x"))
+    with pytest.raises(DatabaseError, match="administrator"):
+        same.create("admin")
+
+
+@pytest.mark.parametrize("first, second", [
+    ("sistem-informasi-manajemen-kepegawaian-daerah", "sistem-informasi-manajemen-kepegawaian-daerahku"),
+    ("a" * 40 + "b", "a" * 40 + "c"),
+    ("ab-cd--ef", "ab-cd-ef"),
+])
+def test_distinct_subdomains_get_distinct_app_names(first: str, second: str) -> None:
+    """An app's name becomes its database, account, container and vhost: a clash would share them."""
+    from panel.services.allocation import app_name_for
+
+    names = {app_name_for(first), app_name_for(second)}
+    assert len(names) == 2 and all(app_name(n) == n for n in names)
+    assert len({identifier(n) for n in names}) == 2
