@@ -86,6 +86,20 @@ BUILD_CPUSET = "0"  # one core: a build cannot take the whole host
 BUILD_TIMEOUT_S = 600
 BUILD_NETWORK = "none"
 
+# --- app data volumes (agents/volumes.py) -------------------------------------------------------
+# Each app's writable paths live on a filesystem of their own (a sparse ext4 image, loop-mounted), so
+# a tenant that writes without end fills its own volume, never the host's disk.
+STORAGE_DEFAULT_MB = 1024  # an app's limit unless the panel sets another
+STORAGE_MIN_MB = 32
+STORAGE_MAX_MB = 1024 * 1024  # 1 TiB
+VOLUMES_SUBDIR = "volumes"  # in the state dir: <app>.img
+VOLUME_MOUNT_OPTIONS = "loop,nosuid,nodev,noexec,noatime"  # data only: nothing there runs or is a device
+VOLUME_BLOCK_BYTES = 4096
+VOLUME_JOURNAL_MB = (4, 64)  # a journal of 1/64 of the volume, within these bounds
+VOLUME_COMMAND_TIMEOUT_S = 60.0  # one mount, umount, losetup or mkfs
+VOLUME_CHECK_TIMEOUT_S = 900.0  # one e2fsck, resize2fs or copy of old data: grows with the volume
+VOLUME_DETACH_WAIT_S = 5.0  # after umount, for the kernel to let go of the loop device
+
 # --- unpacking artifacts -------------------------------------------------------------------------
 ARTIFACT_MAX_BYTES = 512 * 1024 * 1024  # unpacked size
 ARTIFACT_MAX_FILES = 50_000
