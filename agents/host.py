@@ -173,9 +173,9 @@ class Host:
                  state_dir: Path | str, artifacts: ArtifactStore,
                  mariadb: MariaDBSettings | None = None,
                  firewall: AppFirewall | None = None,
-                 mount_namespace: Path | str | None = None) -> None:
+                 volume_mounter: str = "mount") -> None:
         self.state = StateStore(state_dir)
-        self.volumes = Volumes(self.state.root / defaults.VOLUMES_SUBDIR, mount_namespace)
+        self.volumes = Volumes(self.state.root / defaults.VOLUMES_SUBDIR, volume_mounter)
         self.owner = self.state.agent_id
         self.runtime = Runtime(docker_client, self.owner, lambda: self.state.lock_host("networks"))
         self.vhosts = Vhosts(nginx, self.owner, lambda: self.state.lock_host("nginx"))

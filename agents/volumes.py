@@ -5,9 +5,11 @@ An app's volume is a sparse ext4 image in the state directory (`volumes/<app>.im
 into a container; the image's size is the app's limit. The image outlives its mount: after a reboot
 reconcile mounts it again, and removing the app unmounts it and deletes the image.
 
-Every tool runs from an argument list with a timeout, and every failure is a StorageError. When the
-agent runs in a mount namespace of its own (systemd's sandbox), `mount_namespace` names the one
-Docker resolves bind mounts in (e.g. /proc/1/ns/mnt): the tools run there, through nsenter.
+Every tool runs from an argument list with a timeout, and every failure is a StorageError. The
+mount must be where Docker resolves bind mounts: with `mounter="mount"` the agent mounts itself (it
+shares the host's mount namespace and holds CAP_SYS_ADMIN); with `mounter="systemd"`, as under the
+sandbox of its systemd unit (a mount namespace of its own, no CAP_SYS_ADMIN, no /dev/loop*), PID 1
+mounts and unmounts for it (systemd-mount, systemd-umount) in the host's namespace.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ MIB = 1024 * 1024
 LOOP_MAJOR = 7
 _TOOL_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 _MINIMUM = re.compile(r"Estimated minimum size of the filesystem:\s*(\d+)")
+MOUNTERS = ("mount", "systemd")
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,12 @@ class VolumeUsage:
 class Volumes:
     """The data volumes of one host's apps: make, mount, resize, unmount, remove."""
 
-    def __init__(self, directory: Path | str, mount_namespace: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str, mounter: str = "mount") -> None:
+        if mounter not in MOUNTERS:
+            raise ValueError(f"cara memasang volume tidak dikenal: {mounter!r}")
         self.directory = Path(directory)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.mount_namespace = Path(mount_namespace) if mount_namespace else None
+        self.mounter = mounter
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -170,8 +175,8 @@ class Volumes:
     def grow_online(self, app: str, at: Path, limit_mb: int) -> bool:
         """Grow the mounted volume to `limit_mb` while the app runs; return False if the kernel refuses.
 
-        Online growth needs CAP_SYS_RESOURCE; without it the file and loop device are already larger
-        and `resize_offline` finishes the job.
+        Online growth needs the loop device and CAP_SYS_RESOURCE (neither is in the systemd sandbox);
+        where the kernel refuses, the image is already larger and `resize_offline` finishes the job.
         """
         _require_root()
         device = _loop_device(at)
@@ -179,9 +184,11 @@ class Volumes:
             raise StorageError(f"volume {app} tidak terpasang di {at}")
         if limit_mb <= self.size_mb(app):
             raise InvalidRequest("volume hanya dapat diperbesar selagi aplikasi berjalan")
+        if self.mounter == "systemd":
+            return False
         self._extend(self.image(app), limit_mb)
-        self._run(["losetup", "--set-capacity", device])
         try:
+            self._run(["losetup", "--set-capacity", device])
             self._run(["resize2fs", device], timeout=defaults.VOLUME_CHECK_TIMEOUT_S)
         except StorageError as exc:
             logger.info("online growth of %s refused, done offline instead: %s %s", app, exc,
@@ -263,18 +270,23 @@ class Volumes:
     def _mount(self, image: Path, at: Path) -> None:
         # mount(8) reuses the loop device of an image already attached, so one filesystem is never
         # mounted through two devices at once.
-        self._run(["mount", "-t", "ext4", "-o", defaults.VOLUME_MOUNT_OPTIONS, str(image), str(at)])
+        options = defaults.VOLUME_MOUNT_OPTIONS
+        if self.mounter == "systemd":
+            self._run(["systemd-mount", "--no-ask-password", "--type=ext4", f"--options={options}",
+                       "--fsck=no", "--collect", "--", str(image), str(at)])
+        else:
+            self._run(["mount", "-t", "ext4", "-o", options, str(image), str(at)])
 
     def _unmount(self, at: Path) -> None:
-        self._run(["umount", str(at)])
+        if self.mounter == "systemd":
+            self._run(["systemd-umount", "--no-ask-password", "--", str(at)])
+        else:
+            self._run(["umount", str(at)])
 
-    def _run(self, args: list[str], ok: tuple[int, ...] = (0,),
+    def _run(self, command: list[str], ok: tuple[int, ...] = (0,),
              timeout: float = defaults.VOLUME_COMMAND_TIMEOUT_S, what: str | None = None) -> str:
-        """Run one tool (in the mount namespace, if one is set); return its output or raise."""
-        command = list(args)
-        if self.mount_namespace is not None:
-            command = ["nsenter", f"--mount={self.mount_namespace}", "--", *command]
-        doing = what or args[0]
+        """Run one tool; return its output or raise StorageError with what it printed."""
+        doing = what or command[0]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                                   env=_TOOL_ENV, check=False)

@@ -221,17 +221,6 @@ def test_limits_outside_the_range_are_refused_and_nothing_is_made(host: Host, st
     assert host.state.load(name) is None
 
 
-def test_volumes_are_mounted_through_a_mount_namespace_when_one_is_set(tmp_path: Path) -> None:
-    volumes = Volumes(tmp_path / "volumes", mount_namespace="/proc/self/ns/mnt")
-    at = tmp_path / "data" / "ns-app"
-    assert volumes.ensure("ns-app", at, LIMIT_MB)
-    try:
-        assert volumes.mounted("ns-app", at)
-    finally:
-        volumes.remove("ns-app", at)
-    assert not os.path.ismount(at) and not volumes.exists("ns-app")
-
-
 def test_an_agent_not_running_as_root_fails_clearly() -> None:
     # Its own state directory, where an unprivileged agent may go (pytest's tmp_path is root's only).
     root = Path(tempfile.mkdtemp(prefix="wadah-tanpa-root-"))
