@@ -193,7 +193,7 @@ def _pending_user(pending: Any) -> User | None:
 @own_account
 def logout() -> Any:
     # Ends every session of this user on the server (all devices), not only this browser's cookie.
-    accounts.sign_out(current_user)  # type: ignore[arg-type]
+    accounts.sign_out(current_user._get_current_object())  # type: ignore[attr-defined]
     db.session.commit()
     logout_user()
     flash(_("Anda telah keluar."), category="info")

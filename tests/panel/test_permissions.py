@@ -18,6 +18,7 @@ from panel.models import AuditEvent, Comment, Job, RequestStep, RoleKey
 from panel.permissions import DATA_CENTER_ROLES, access_of, login_required
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
+from tests.panel.openapi import conforms
 
 ANONYMOUS = "anonymous"
 EVERYONE = frozenset({ANONYMOUS, *RoleKey})
@@ -389,9 +390,9 @@ def test_an_auditor_cannot_post_a_comment_or_act_on_a_step(app: Flask, client, l
     api = app.test_client()
     bearer = {"Authorization": f"Bearer {secret}"}
     said = api.post(f"/api/v1/requests/{filed.id}/comments", headers=bearer, json={"body": "Lewat API."})
-    assert said.status_code == 403 and said.get_json()["error"]["status"] == 403
+    assert conforms(said, "/requests/{request_id}/comments", "post")["error"]["status"] == 403
     acted = api.post(f"/api/v1/requests/{filed.id}/step", headers=bearer, json={"decision": "ya"})
-    assert acted.status_code == 403
+    assert conforms(acted, "/requests/{request_id}/step", "post")["error"]["status"] == 403
     assert api.get(f"/api/v1/requests/{filed.id}", headers=bearer).status_code == 200  # reading is fine
     _nothing_written(filed.id, steps)
 
