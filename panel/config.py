@@ -56,9 +56,10 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "LOGIN_ACCOUNT_MAX_WAIT_SECONDS": 30,
         "LOGIN_RATE_LIMIT": "10 per minute",
         "API_TOKEN_MAX_DAYS": 90,  # every personal API token expires within this
-        # Reverse proxies in front of the panel whose X-Forwarded-For/-Proto are believed: 1 behind
-        # nginx on the same machine. 0 takes the TCP peer as the client, which is right only without one.
-        "TRUSTED_PROXIES": 0,
+        # Reverse proxies in front of the panel whose X-Forwarded-For/-Proto are believed. The panel
+        # listens on 127.0.0.1 behind one (systemd unit); believing none there would make every client
+        # one address, whose sign-in throttle a stranger could then trip for all. 0 only without a proxy.
+        "TRUSTED_PROXIES": 1,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": 300 * 1024 * 1024,  # a bundle and its letters; refused while streaming
