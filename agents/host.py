@@ -34,7 +34,7 @@ from agents.errors import (
     UnknownRelease,
     VhostError,
 )
-from agents.protocol import AppSpec, InvalidName, app_name, env_key
+from agents.protocol import AppSpec, InvalidName, app_name, env_key, loads_code
 from agents.runtime import ContainerSpec, ContainerStats, PortTaken, Runtime
 from agents.state import (
     REMOVED,
@@ -653,6 +653,9 @@ class Host:
                 raise InvalidRequest(str(exc)) from exc
             if key in defaults.RESERVED_ENV:
                 raise InvalidRequest(f"variabel {key} diatur oleh Wadah dan tidak boleh diubah")
+            if loads_code(key):
+                raise InvalidRequest(f"variabel {key} membuat runtime memuat kode yang tidak pernah "
+                                     "dipindai dan ditolak")
             if not isinstance(value, str) or "\0" in value:
                 raise InvalidRequest(f"nilai variabel {key} harus teks tanpa karakter NUL")
             size += len(key) + len(value.encode())
