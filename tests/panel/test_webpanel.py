@@ -581,7 +581,7 @@ def test_ordinary_env_names_that_resemble_refused_ones_are_kept(app, agent: Fake
 def test_a_stored_variable_refused_since_is_not_applied(app, agent: FakeAgent) -> None:
     own = deployed_app()
     login = factories.app_account(own)
-    db.session.add(AppEnvVar(app=own, name="LD_PRELOAD", value="/srv/app/storage/x.so"))
+    db.session.add(AppEnvVar(app_id=own.id, name="LD_PRELOAD", value="/srv/app/storage/x.so"))
     db.session.commit()
     client = flow.signed_in(app, login)
     post(client, f"/apps/{own.id}/env/apply")
