@@ -29,7 +29,7 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.services import api_tokens, workflow
-from tests.panel import factories
+from tests.panel import factories, pdfs
 from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms
 from tests.support import tar_gz
@@ -231,7 +231,7 @@ def test_another_opd_sending_the_same_idempotency_key_files_its_own_request(app:
 @pytest.mark.parametrize("changed", [
     {"subdomain": "sipeda"},
     {"contact": "orang lain"},
-    {"letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF + b"% versi lain\n%%EOF\n"), "surat.pdf")},
+    {"letter_surat_permohonan": (io.BytesIO(pdfs.letter(b"/Lang(id-ID)")), "surat.pdf")},
     {"bundle": (io.BytesIO(tar_gz({"index.html": "<h1>lain</h1>"})), "situs.tar.gz")},
 ])
 def test_the_same_idempotency_key_with_other_content_is_refused(app: Flask, changed: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import Artifact, HostingRequest, RequestStatus, RoleKey
-from tests.panel import factories
+from tests.panel import factories, pdfs
 from tests.panel.conftest import csrf_token
 
 BUNDLE = b"PK\x05\x06" + b"\0" * 18  # an empty zip archive
@@ -141,7 +141,7 @@ def test_a_letter_that_is_not_a_pdf_is_refused_and_nothing_is_stored(app, client
 
 def test_a_pdf_with_javascript_is_refused(client, login_as) -> None:
     login_as(RoleKey.OPD_ADMIN)
-    active = factories.MINIMAL_PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</JS(app.alert(1))>>")
+    active = pdfs.letter(b"/OpenAction<</S/J#61vaScript/J#53(app.alert(1))>>")  # names hex-escaped
     response = client.post("/requests/new", data=_form(
         client, letter_surat_permohonan=(io.BytesIO(active), "surat.pdf")),
         content_type="multipart/form-data")
