@@ -20,7 +20,7 @@ from typing import Any
 
 import docker
 
-from agents import defaults, frameworks, releases
+from agents import defaults, frameworks, private_files, releases
 from agents.artifacts import SHA256, ArtifactStore
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
@@ -1008,9 +1008,7 @@ def _read(path: Path) -> str | None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    from agents.state import write_atomically
-
-    write_atomically(path, text, mode=0o600)
+    private_files.write(path, text)
 
 
 __all__ = ["AppStatus", "DeployResult", "Host", "HostFacts", "PruneReport", "ReconcileReport",
