@@ -28,7 +28,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from agents import defaults, pki, protocol
+from agents import defaults, pki, private_files, protocol
 from agents.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
 from agents.errors import AgentError
 
@@ -65,11 +65,10 @@ class NonceLedger:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_files.private_sqlite(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                    timeout=10)
-        self.path.chmod(0o600)
         self._db.execute("CREATE TABLE IF NOT EXISTS nonces"
                          " (nonce TEXT PRIMARY KEY, expires_at REAL NOT NULL)")
 

@@ -21,9 +21,8 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from agents import defaults
+from agents import defaults, private_files
 from agents.api import AgentAPI, NonceLedger
-from agents.state import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +167,7 @@ class AgentDaemon:
         """Do the loop's periodic work: heartbeat file, nonce pruning, reconcile when due."""
         now = self.clock()
         try:
-            write_atomically(self.state_dir / defaults.HEARTBEAT_FILE, f"{now:.0f}\n")
+            private_files.write(self.state_dir / defaults.HEARTBEAT_FILE, f"{now:.0f}\n")
             self.nonces.prune(now)
         except Exception:
             logger.exception("heartbeat failed")

@@ -21,7 +21,7 @@ from typing import Any
 
 import docker
 
-from agents import defaults, frameworks, releases, tenantfs
+from agents import defaults, frameworks, private_files, releases, tenantfs
 from agents.artifacts import SHA256, ArtifactStore
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
@@ -37,7 +37,7 @@ from agents.errors import (
     VhostError,
 )
 from agents.firewall import AppFirewall, firewall_facts
-from agents.protocol import AppSpec, InvalidName, app_name, env_key
+from agents.protocol import AppSpec, InvalidName, app_name, env_key, loads_code
 from agents.runtime import ContainerSpec, ContainerStats, PortTaken, Runtime
 from agents.state import (
     REMOVED,
@@ -757,6 +757,9 @@ class Host:
                 raise InvalidRequest(str(exc)) from exc
             if key in defaults.RESERVED_ENV:
                 raise InvalidRequest(f"variabel {key} diatur oleh Wadah dan tidak boleh diubah")
+            if loads_code(key):
+                raise InvalidRequest(f"variabel {key} membuat runtime memuat kode yang tidak pernah "
+                                     "dipindai dan ditolak")
             if not isinstance(value, str) or "\0" in value:
                 raise InvalidRequest(f"nilai variabel {key} harus teks tanpa karakter NUL")
             size += len(key) + len(value.encode())
@@ -1137,9 +1140,7 @@ def _read(path: Path) -> str | None:
 
 
 def _write_private(path: Path, text: str) -> None:
-    from agents.state import write_atomically
-
-    write_atomically(path, text, mode=0o600)
+    private_files.write(path, text)
 
 
 __all__ = ["AppStatus", "DeployResult", "Host", "HostFacts", "PruneReport", "ReconcileReport",

@@ -26,7 +26,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import os
 import re
 import secrets
 import sqlite3
@@ -44,7 +43,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agents import protocol
+from agents import private_files, protocol
 from agents.protocol import EnrolmentBundle
 
 ORGANIZATION = "Wadah"
@@ -74,21 +73,6 @@ class EnrolmentRefused(Exception):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey,
@@ -196,7 +180,7 @@ class PanelCA:
         directory = Path(directory)
         if (directory / cls.CA_KEY).exists():
             raise FileExistsError(f"CA sudah ada di {directory}")
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_files.private_dir(directory)
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         name = _name(CA_COMMON_NAME)
@@ -217,17 +201,20 @@ class PanelCA:
             .sign(key, hashes.SHA256())
         )
         release_key = ed25519.Ed25519PrivateKey.generate()
-        write_private(directory / cls.RELEASE_KEY, _key_pem(release_key, passphrase))
-        write_private(directory / cls.CA_CERT, cert.public_bytes(serialization.Encoding.PEM))
-        write_private(directory / cls.CA_KEY, _key_pem(key, passphrase))
+        private_files.write(directory / cls.RELEASE_KEY, _key_pem(release_key, passphrase))
+        private_files.write(directory / cls.CA_CERT, cert.public_bytes(serialization.Encoding.PEM))
+        private_files.write(directory / cls.CA_KEY, _key_pem(key, passphrase))
         ca = cls(directory, key, cert, release_key)
         ca.issue_panel_certificate()
         return ca
 
     @classmethod
     def load(cls, directory: Path | str, passphrase: bytes | None = None) -> PanelCA:
-        """Load the CA kept in `directory`."""
+        """Load the CA kept in `directory`, taking group and other access from its files first."""
         directory = Path(directory)
+        private_files.tighten(directory, private_files.PRIVATE_DIR)
+        for name in (cls.CA_KEY, cls.CA_CERT, cls.RELEASE_KEY, cls.PANEL_KEY, cls.PANEL_CERT):
+            private_files.tighten(directory / name)
         key = serialization.load_pem_private_key((directory / cls.CA_KEY).read_bytes(), passphrase)
         release = serialization.load_pem_private_key(
             (directory / cls.RELEASE_KEY).read_bytes(), passphrase)
@@ -294,8 +281,8 @@ class PanelCA:
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self._issue(_name(PANEL_COMMON_NAME, ROLE_PANEL), key.public_key(),
                            ExtendedKeyUsageOID.CLIENT_AUTH, PANEL_CERT_DAYS)
-        write_private(self.client_key_path, _key_pem(key))
-        write_private(self.client_cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        private_files.write(self.client_key_path, _key_pem(key))
+        private_files.write(self.client_cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return cert
 
     def issue_agent_certificate(self, csr_pem: str | bytes, agent_name: str,
@@ -367,10 +354,11 @@ class SqliteEnrolmentTokens:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        private_files.tighten_sqlite(self.path)  # as an older version may have left it
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_files.private_sqlite(self.path)
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
             db.execute("CREATE TABLE IF NOT EXISTS enrolment_tokens (token_id TEXT PRIMARY KEY,"
@@ -578,10 +566,10 @@ class AgentCredentials:
         """Verify an enrolment answer and keep it with the agent's key."""
         verify_bundle(bundle, key, ca_sha256)
         cert = x509.load_pem_x509_certificate(bundle.certificate.encode())
-        write_private(self.key_path, _key_pem(key))
-        write_private(self.cert_path, bundle.certificate.encode())
-        write_private(self.ca_path, bundle.ca_certificate.encode())
-        write_private(self.release_key_path, bundle.release_signing_key.encode())
+        private_files.write(self.key_path, _key_pem(key))
+        private_files.write(self.cert_path, bundle.certificate.encode())
+        private_files.write(self.ca_path, bundle.ca_certificate.encode())
+        private_files.write(self.release_key_path, bundle.release_signing_key.encode())
         identity = {
             "agent_name": bundle.agent_name,
             "panel_url": panel_url,
@@ -590,7 +578,7 @@ class AgentCredentials:
             "not_after": cert.not_valid_after_utc.isoformat(),
             "enrolled_at": _now().isoformat(),
         }
-        write_private(self.identity_path, json.dumps(identity, indent=2).encode())
+        private_files.write(self.identity_path, json.dumps(identity, indent=2).encode())
 
     def identity(self) -> dict[str, Any]:
         if not self.exists():

@@ -69,6 +69,35 @@ def env_key(value: str) -> str:
     return value
 
 
+# Variables that make the dynamic linker, a language runtime or a shell load code or settings of the
+# caller's choosing (a library, a module path, an ini directory, a startup file): set on an app, they
+# would run code the scan never saw. The panel refuses them when a user types one, the agent again.
+CODE_LOADING_ENV = frozenset({
+    # glibc: the loader, character-set and locale modules, resolver files, allocator tunables
+    "GCONV_PATH", "GETCONF_DIR", "GLIBC_TUNABLES", "HOSTALIASES", "LOCPATH", "NLSPATH",
+    "RESOLV_HOST_CONF",
+    # PHP
+    "PHPRC", "PHP_INI_SCAN_DIR", "PHP_VALUE", "PHP_ADMIN_VALUE",
+    # Node.js
+    "NODE_OPTIONS", "NODE_PATH", "NODE_REPL_EXTERNAL_MODULE",
+    # Perl, Ruby
+    "PERLLIB", "PERLIO", "RUBYOPT", "RUBYLIB", "RUBYGEMS_GEMDEPS",
+    # Java, .NET
+    "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "CLASSPATH", "DOTNET_STARTUP_HOOKS",
+    # OpenSSL loads engines and providers named in its configuration
+    "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES",
+    # shells: startup files, options, and the prompt and separators a script's commands obey
+    "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4", "PROMPT_COMMAND",
+})
+CODE_LOADING_ENV_PREFIXES = ("LD_", "MALLOC_", "PYTHON", "PERL5", "LUA_", "CORECLR_", "BASH_FUNC_")
+
+
+def loads_code(name: str) -> bool:
+    """Return whether the environment variable `name` would make the app load code of its choosing."""
+    upper = name.upper()
+    return upper in CODE_LOADING_ENV or upper.startswith(CODE_LOADING_ENV_PREFIXES)
+
+
 def stack(value: str) -> str:
     if value not in STACKS:
         raise InvalidName(f"stack tidak dikenal: {value!r}")

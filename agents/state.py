@@ -12,6 +12,10 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     volumes/<app>.img           the app's data volume: a sparse ext4 image, its size the app's limit
     certs/<app>/                a per-app TLS certificate
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
+    tls/                        the agent's own key and certificates (agents.pki.AgentCredentials)
+
+Every file holding a secret is 0600 and every directory here 0700; `StateStore` tightens what it
+finds looser when it starts.
 """
 from __future__ import annotations
 
@@ -21,14 +25,13 @@ import json
 import os
 import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents import defaults
+from agents import defaults, private_files
 from agents.errors import AppBusy, RuntimeUnavailable
 from agents.protocol import AppSpec, app_name
 
@@ -126,24 +129,15 @@ class AppRecord:
         )
 
 
-def write_atomically(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace `path` with `text` so that a reader sees the old or the new file, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+SUBDIRS = ("apps", "locks", "releases", "data", "certs", "dumps", "tls")
+
+
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
     try:
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        with os.scandir(directory) as found:
+            return list(found)
+    except FileNotFoundError:
+        return []
 
 
 class StateStore:
@@ -151,9 +145,24 @@ class StateStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        for sub in ("", "apps", "locks", "releases", "data", "certs", "dumps"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        for sub in ("", *SUBDIRS):
+            private_files.private_dir(self.root / sub)
+        self._tighten_secrets()
         self._agent_id: str | None = None
+
+    def _tighten_secrets(self) -> None:
+        # What an older agent left readable: records, keys, ledgers, dumps. Never a tenant's tree
+        # (releases/, data/): the agent does not walk what a tenant can write.
+        for directory in (self.root, *(self.root / sub for sub in ("apps", "locks", "dumps", "tls"))):
+            for entry in _entries(directory):
+                if entry.is_file(follow_symlinks=False):
+                    private_files.tighten(Path(entry.path))
+        for entry in _entries(self.root / "certs"):
+            if entry.is_dir(follow_symlinks=False):
+                private_files.tighten(Path(entry.path), private_files.PRIVATE_DIR)
+                for file in _entries(Path(entry.path)):
+                    if file.is_file(follow_symlinks=False):
+                        private_files.tighten(Path(file.path))
 
     # --- identity --------------------------------------------------------------------------------
 
@@ -164,7 +173,7 @@ class StateStore:
             path = self.root / "agent.json"
             with self.lock_host("identity"):
                 if not path.exists():
-                    write_atomically(path, json.dumps({"id": secrets.token_hex(6)}) + "\n")
+                    private_files.write(path, json.dumps({"id": secrets.token_hex(6)}) + "\n")
                 self._agent_id = str(json.loads(path.read_text())["id"])
         return self._agent_id
 
@@ -184,7 +193,7 @@ class StateStore:
         return AppRecord.from_dict(json.loads(text))
 
     def save(self, record: AppRecord) -> None:
-        write_atomically(self._app_file(record.name), json.dumps(record.to_dict(), indent=1) + "\n")
+        private_files.write(self._app_file(record.name), json.dumps(record.to_dict(), indent=1) + "\n")
 
     def delete(self, name: str) -> None:
         self._app_file(name).unlink(missing_ok=True)

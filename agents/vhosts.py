@@ -17,10 +17,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import defaults
+from agents import defaults, private_files
 from agents.errors import VhostError
 from agents.protocol import app_name, domain
-from agents.state import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ class Vhosts:
                     if text is None:
                         paths[app].unlink(missing_ok=True)
                     else:
-                        write_atomically(paths[app], text, mode=0o644)
+                        private_files.write(paths[app], text, mode=0o644)
                 self.test()
                 reloaded = True
                 self.reload()
@@ -217,7 +216,7 @@ class Vhosts:
         if saved is None:
             path.unlink(missing_ok=True)
         else:
-            write_atomically(path, saved.decode(), mode=0o644)
+            private_files.write(path, saved, mode=0o644)
 
     def _command(self, *args: str) -> list[str]:
         argv = [self.settings.binary]

@@ -28,9 +28,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             f"SECRET_KEY belum diatur: jalankan `wadah up` atau isi {instance_path / 'wadah.toml'}"
         )
 
-    from panel import extensions, formatting, i18n, jobs, permissions, security
+    from panel import extensions, formatting, i18n, jobs, permissions, private_files, security
     from panel.blueprints import admin, api, apps, audit, auth, hosting_requests, main, reports, webpanel
 
+    private_files.init_app(app)
     extensions.db.init_app(app)
     extensions.csrf.init_app(app)
     extensions.limiter.init_app(app)

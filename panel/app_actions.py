@@ -103,6 +103,7 @@ def start_env_apply(app: App, user: User) -> Job:
     """Queue pushing the app's environment variables to its host, which restarts it onto them."""
     _expect_host(app)
     _refuse_while(app, HOST_CHANGES)
+    app_operations.check_environment(app)
     return jobs.launch(ENV, app, user, tasks.apply_env, app.id, user.id)
 
 

@@ -1,6 +1,7 @@
 """Configuration, read in one place and one order: defaults → instance file → WADAH_* env → overrides."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -8,6 +9,8 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from panel import private_files
 
 ENV_PREFIX = "WADAH_"
 INSTANCE_FILE = "wadah.toml"
@@ -84,10 +87,15 @@ def defaults(instance_path: Path) -> dict[str, Any]:
     }
 
 
+def instance_file(instance_path: Path) -> Path:
+    """Return the file the configuration is read from (`WADAH_CONFIG`, else the instance folder's)."""
+    return Path(os.environ.get("WADAH_CONFIG") or instance_path / INSTANCE_FILE)
+
+
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the merged configuration for an app whose instance folder is `instance_path`."""
     config = defaults(instance_path)
-    config_file = Path(os.environ.get("WADAH_CONFIG") or instance_path / INSTANCE_FILE)
+    config_file = instance_file(instance_path)
     if config_file.is_file():
         with config_file.open("rb") as fh:
             config.update(tomllib.load(fh))
@@ -113,14 +121,15 @@ def _from_environment() -> dict[str, Any]:
 def write_instance_file(instance_path: Path, settings: dict[str, Any]) -> Path:
     """Create the instance file with fresh secrets unless it exists; return its path."""
     path = instance_path / INSTANCE_FILE
+    private_files.private_dir(instance_path)
     if path.exists():
+        private_files.tighten(path)
         return path
-    instance_path.mkdir(parents=True, exist_ok=True)
     values = {"SECRET_KEY": secrets.token_urlsafe(48), "SECRETS_KEY": _fernet_key(), **settings}
     lines = [f"{key} = {json.dumps(value)}" for key, value in values.items()]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("# Wadah panel configuration (generated; keep secret)\n" + "\n".join(lines) + "\n")
+    text = "# Wadah panel configuration (generated; keep secret)\n" + "\n".join(lines) + "\n"
+    with contextlib.suppress(FileExistsError):  # another process wrote it first: its secrets stand
+        private_files.write(path, text, exclusive=True)
     return path
 
 

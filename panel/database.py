@@ -5,7 +5,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from panel import PROJECT_ROOT
+from panel import PROJECT_ROOT, private_files
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
 
@@ -19,6 +19,9 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    path = private_files.sqlite_path(url)
+    if path is not None:  # created owner-only here when migrating comes first
+        private_files.private_sqlite(path)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from panel import config as configuration
+from panel import private_files
 from panel.testbed import Testbed
 from panel.testbed.services import Service
 
@@ -172,6 +173,7 @@ def _prepare_database(instance: Path) -> str:
         fd = os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as fh:
             fh.write("\n".join(new_lines) + "\n")
+    private_files.tighten(logins_file)
     return logins_file.read_text().rstrip() if logins_file.exists() else "(tidak ada)"
 
 

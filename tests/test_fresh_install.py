@@ -116,12 +116,12 @@ def tokens(state: Path, usernames: list[str]) -> dict[str, str]:
     from panel import create_app
     from panel.extensions import db
     from panel.models import User
-    from panel.services import api_tokens
+    from tests.panel.factories import api_token
 
     app = create_app({"INSTANCE_PATH": str(state / "panel")})
     with app.app_context():
-        issued = {name: api_tokens.issue(db.session.query(User).filter_by(username=name).one(),
-                                         "uji-pemasangan", 1)[1] for name in usernames}
+        issued = {name: api_token(db.session.query(User).filter_by(username=name).one(),
+                                  "uji-pemasangan", 1)[1] for name in usernames}
         db.session.commit()
     return issued
 

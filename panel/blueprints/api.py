@@ -89,6 +89,8 @@ def _refused(error: Exception) -> Any:
     db.session.rollback()
     if isinstance(error, request_actions.JobAlreadyRunning):
         return _error_body(409, "job_running", str(error))
+    if isinstance(error, hosting_requests.SubmissionKeyReused):
+        return _error_body(422, "idempotency_key_reused", str(error))
     return _error_body(422, "refused", str(error))
 
 
@@ -237,7 +239,7 @@ def file_request() -> Any:
     letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
-    # A retried POST with the same Idempotency-Key returns the request the first one filed.
+    # A retried POST with the same Idempotency-Key and content returns the request the first one filed.
     key = request.headers.get("Idempotency-Key") or secrets.token_urlsafe(24)
     if len(key) > 64:
         raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))

@@ -138,6 +138,8 @@ def new() -> Any:
         except request_actions.REFUSALS as refused:
             db.session.rollback()
             flash(str(refused), category="error")
+            if isinstance(refused, hosting_requests.SubmissionKeyReused):
+                form.submission_key.data = secrets.token_urlsafe(24)  # the next send is a new request
         else:
             db.session.commit()
             flash(_("Permohonan %(number)s terkirim.", number=filed.number), category="info")

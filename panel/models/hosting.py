@@ -32,7 +32,8 @@ class AttachmentKind(enum.StrEnum):
 
 class HostingRequest(db.Model):
     __tablename__ = "hosting_requests"
-    __table_args__ = (UniqueConstraint("year", "seq"),)
+    # A submission key is the submitter's own: another user's identical key files its own request.
+    __table_args__ = (UniqueConstraint("year", "seq"), UniqueConstraint("submitted_by_id", "submission_key"))
     id: Mapped[intpk]
     number: Mapped[str | None] = mapped_column(String(64), unique=True)  # e.g. 001/HOST/DISKOMINFO/2026
     year: Mapped[int | None]
@@ -49,7 +50,8 @@ class HostingRequest(db.Model):
     current_step: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[RequestStatus] = mapped_column(String(24), default=RequestStatus.DRAFT)
     artifact_sha256: Mapped[str | None] = mapped_column(ForeignKey("artifacts.sha256"))
-    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)  # double-submit guard
+    submission_key: Mapped[str | None] = mapped_column(String(64))  # double-submit guard, per submitter
+    submission_digest: Mapped[str | None] = mapped_column(String(64))  # what that key filed
     created_at: Mapped[created_at]
     submitted_at: Mapped[timestamp]
 

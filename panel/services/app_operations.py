@@ -148,6 +148,11 @@ def check_env_name(name: str) -> str:
     if name in RESERVED_ENV_NAMES or name.startswith(RESERVED_ENV_PREFIXES):
         raise OperationRefused(_("Variabel %(name)s diatur oleh Wadah dan tidak boleh diubah "
                                  "(nama WADAH_*, DB_* dan PATH dicadangkan).", name=name))
+    if protocol.loads_code(name):
+        raise OperationRefused(_(
+            "Variabel %(name)s ditolak: variabel yang membuat runtime memuat kode (misalnya LD_*, "
+            "PHP_INI_SCAN_DIR, PYTHONPATH, NODE_OPTIONS) akan menjalankan kode yang tidak pernah "
+            "dipindai.", name=name))
     return name
 
 
@@ -217,6 +222,12 @@ def mark_env_applied(app: App, as_of: datetime) -> None:
             db.session.delete(var)
         else:
             var.applied_at = as_of
+
+
+def check_environment(app: App) -> None:
+    """Raise OperationRefused if a stored variable may no longer be set (the rules grew since)."""
+    for name in environment(app):
+        check_env_name(name)
 
 
 def apply_env(app: App, user: User | None, pki: PanelPKI) -> list[str]:

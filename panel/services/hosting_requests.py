@@ -1,10 +1,16 @@
 """Filing a hosting request (Permohonan): the letters, the app bundle, and the SOP's first step.
 
 Everything cheap is checked before anything is stored, and a repeated submission (a double click,
-a retried POST) returns the request the first one made.
+a retried POST) returns the request the first one made. A submission key belongs to the user who
+sent it: the same key from someone else files that person's own request, and the same key sent
+again with other content is refused rather than answered with the first request.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -19,9 +25,16 @@ from panel.i18n import lazy_gettext as _l
 from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, Stack, User
 from panel.services import documents, sop, subdomains, workflow
 
+MAX_SUBMISSION_KEY = 64
+_CHUNK = 1024 * 1024
+
 
 class RequestRefused(ValueError):
     """The request cannot be filed as given; the message says what to fix."""
+
+
+class SubmissionKeyReused(RequestRefused):
+    """The user already filed a request with this submission key, and with other content."""
 
 
 @dataclass(frozen=True)
@@ -54,11 +67,18 @@ def file_request(
     limits: Limits,
     subdomain_policy: subdomains.SubdomainPolicy,
 ) -> HostingRequest:
-    """File `draft` for the user's OPD with its letters and bundle; return the new request."""
-    earlier = db.session.scalar(
-        select(HostingRequest).where(HostingRequest.submission_key == submission_key))
+    """File `draft` for the user's OPD with its letters and bundle; return the new request.
+
+    A second call by the same user with the same `submission_key` and the same content returns the
+    request the first call filed; with other content it raises `SubmissionKeyReused`.
+    """
+    if not submission_key or len(submission_key) > MAX_SUBMISSION_KEY:
+        raise RequestRefused(_("Kunci pengiriman wajib berupa teks 1–%(max)d karakter.",
+                               max=MAX_SUBMISSION_KEY))
+    earlier = db.session.scalar(select(HostingRequest).where(
+        HostingRequest.submitted_by_id == user.id, HostingRequest.submission_key == submission_key))
     if earlier is not None:
-        return earlier
+        return _repeat_of(earlier, draft, attachments, bundle, limits)
     if user.opd is None:
         raise RequestRefused(_("Akun Anda tidak terhubung ke OPD mana pun."))
     _check_draft(draft, subdomain_policy)
@@ -80,10 +100,39 @@ def file_request(
 
     request = workflow.submit(user, user.opd, draft, template_key, number_pattern)
     request.submission_key = submission_key
+    request.submission_digest = _digest(draft, {a.kind: a.sha256 for a in stored},
+                                        artifact.sha256 if artifact else None)
     request.artifact_sha256 = artifact.sha256 if artifact else None
     request.attachments.extend(stored)
     audit.record("request.attachments", request, kinds=sorted(attachments), bundle=bool(artifact))
     return request
+
+
+def _repeat_of(earlier: HostingRequest, draft: workflow.RequestDraft, attachments: Mapping[str, Upload],
+               bundle: Upload | None, limits: Limits) -> HostingRequest:
+    # Only the content that the key first filed may be answered with the request it filed.
+    sent = _digest(draft, {kind: _sha256(upload.stream, limits.attachment_bytes)
+                           for kind, upload in attachments.items()},
+                   _sha256(bundle.stream, limits.bundle_bytes) if bundle else None)
+    if earlier.submission_digest is not None and earlier.submission_digest != sent:
+        raise SubmissionKeyReused(_(
+            "Kunci pengiriman ini sudah dipakai untuk permohonan %(number)s dengan isi yang berbeda; "
+            "kirim permohonan baru dengan kunci baru.", number=earlier.number))
+    return earlier
+
+
+def _digest(draft: workflow.RequestDraft, letters: Mapping[str, str], bundle: str | None) -> str:
+    content = {"draft": dataclasses.asdict(draft), "letters": dict(sorted(letters.items())), "bundle": bundle}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _sha256(stream: BinaryIO, max_bytes: int) -> str:
+    # Past the limit the content cannot be what was filed, so reading stops there.
+    digest, left = hashlib.sha256(), max_bytes + 1
+    while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
+        digest.update(chunk)
+        left -= len(chunk)
+    return digest.hexdigest()
 
 
 def store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: int) -> Artifact:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -57,6 +58,27 @@ def test_the_ca_keeps_its_files_private(ca: pki.PanelCA) -> None:
     names = sorted(p.name for p in ca.directory.iterdir())
     assert names == ["ca.crt", "ca.key", "panel.crt", "panel.key", "release-signing.key"]
     assert {mode(p) for p in ca.directory.iterdir()} == {0o600}
+
+
+def test_loose_ca_files_are_tightened_when_the_ca_is_loaded(ca: pki.PanelCA) -> None:
+    ca.directory.chmod(0o755)
+    for path in ca.directory.iterdir():
+        path.chmod(0o644)
+    pki.PanelCA.load_or_create(ca.directory)
+    assert mode(ca.directory) == 0o700 and {mode(p) for p in ca.directory.iterdir()} == {0o600}
+
+
+def test_the_token_ledger_is_owner_only(enrolments: pki.Enrolments, ca: pki.PanelCA) -> None:
+    before = os.umask(0o022)
+    try:
+        enrolments.issue_token("ch-01", ["127.0.0.1"])
+        ledger = ca.directory / "tokens.sqlite3"
+        assert mode(ledger) == 0o600
+        ledger.chmod(0o644)  # as an older panel left it
+        enrolments.issue_token("ch-02", ["127.0.0.1"])
+        assert mode(ledger) == 0o600
+    finally:
+        os.umask(before)
 
 
 def test_certificates_carry_their_roles(ca: pki.PanelCA, tmp_path: Path) -> None:

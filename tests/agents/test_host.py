@@ -336,6 +336,33 @@ def test_env_change_rolls_the_release_and_reserved_names_are_refused(host: Host,
     assert host.env(served) == {"SAPAAN": "selamat-pagi"}
 
 
+def _container_envs(docker_client: docker.DockerClient, app: str) -> list[tuple[str, list[str]]]:
+    return sorted((c.id, c.attrs["Config"]["Env"]) for c in containers_of(docker_client, app))
+
+
+def test_env_that_makes_the_runtime_load_code_is_refused_and_changes_nothing(
+        host: Host, served: str, docker_client: docker.DockerClient) -> None:
+    # A webshell drops x.so (or an ini file) in a writable path and asks for a variable naming it.
+    before = (host.status(served), host.env(served), _container_envs(docker_client, served))
+    assert before[2] and before[0].state == "running"
+    attacks = [{"LD_PRELOAD": "/srv/app/storage/x.so"}, {"PHP_INI_SCAN_DIR": "/srv/app/storage"},
+               {"SAPAAN": "halo", "PHPRC": "/srv/app/storage"}, {"PYTHONPATH": "/srv/app/storage"},
+               {"NODE_OPTIONS": "--require /srv/app/storage/x.js"}, {"BASH_ENV": "/srv/app/storage/x.sh"}]
+    for env in attacks:
+        with pytest.raises(InvalidRequest, match="tidak pernah dipindai"):
+            host.set_env(served, env)
+        with pytest.raises(InvalidRequest, match="tidak pernah dipindai"):
+            host.deploy(spec(host, served, 8, php_release("delapan"), env=env))
+    assert (host.status(served), host.env(served), _container_envs(docker_client, served)) == before
+    leaked = [v for _, env in before[2] for v in env if v.startswith(("LD_PRELOAD=", "PHP_INI_SCAN_DIR="))]
+    assert leaked == []
+
+    name = unique("muatkode")
+    with pytest.raises(InvalidRequest, match="tidak pernah dipindai"):
+        host.deploy(spec(host, name, 1, php_release("satu"), env={"LD_PRELOAD": "/srv/app/storage/x.so"}))
+    assert host.state.load(name) is None and containers_of(docker_client, name) == []
+
+
 def test_stop_answers_503_and_start_brings_the_app_back(host: Host, served: str) -> None:
     fqdn = f"{served}.contoh.go.id"
     stopped = host.stop(served)

@@ -7,6 +7,7 @@ from typing import Any
 from panel.extensions import db
 from panel.models import ApiToken, App, Opd, RoleKey, Stack, User
 from panel.services import accounts
+from tests.panel import pdfs
 
 PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
@@ -47,8 +48,7 @@ def app(owner: Opd | None = None, **fields: Any) -> App:
     return made
 
 
-MINIMAL_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-               b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+MINIMAL_PDF = pdfs.letter()  # one blank page, with a correct cross-reference
 
 
 def hosting_request(owner: Opd | None = None, template: str = "muara_enim", **fields: Any):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.services import api_tokens, totp, workflow
-from tests.panel import factories
+from tests.panel import factories, pdfs
 from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms
 from tests.support import tar_gz
@@ -201,10 +201,13 @@ def test_document_enums_match_the_code() -> None:
 # -- requests through the API ---------------------------------------------------------------------
 
 
+SITE = tar_gz({"index.html": "<h1>hai</h1>"})  # built once: a retry sends the same bytes
+
+
 def _filing(subdomain: str = "simpeg", **fields: Any) -> dict[str, Any]:
     return {"app_name": "Sistem Kepegawaian", "subdomain": subdomain, "stack": "static",
             "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
-            "bundle": (io.BytesIO(tar_gz({"index.html": "<h1>hai</h1>"})), "situs.tar.gz"), **fields}
+            "bundle": (io.BytesIO(SITE), "situs.tar.gz"), **fields}
 
 
 def test_opd_admin_files_a_request_once_per_idempotency_key(app: Flask) -> None:
@@ -219,6 +222,65 @@ def test_opd_admin_files_a_request_once_per_idempotency_key(app: Flask) -> None:
     again = client.post("/api/v1/requests", headers=headers, data=_filing(),
                         content_type="multipart/form-data")
     assert conforms(again, "/requests", "post")["id"] == filed["id"]
+    assert db.session.scalar(select(func.count()).select_from(HostingRequest)) == 1
+
+
+def _row(filed: HostingRequest) -> dict[str, Any]:
+    db.session.refresh(filed)
+    return {column: getattr(filed, column) for column in (
+        "number", "opd_id", "submitted_by_id", "app_name", "subdomain", "description", "contact",
+        "artifact_sha256", "submission_key", "submission_digest", "status")}
+
+
+def test_another_opd_sending_the_same_idempotency_key_files_its_own_request(app: Flask) -> None:
+    client = app.test_client()
+    first_admin, second_admin = factories.user([RoleKey.OPD_ADMIN]), factories.user([RoleKey.OPD_ADMIN])
+    secret_contact, secret_plan = "Andi, 0812-7777-0001", "Rencana migrasi server kepegawaian"
+    first = client.post("/api/v1/requests", headers={**bearer(first_admin), "Idempotency-Key": "kirim-1"},
+                        data=_filing(subdomain="simpeg", contact=secret_contact, description=secret_plan),
+                        content_type="multipart/form-data")
+    assert first.status_code == 201
+    filed_first = db.session.get(HostingRequest, first.get_json()["id"])
+    before = _row(filed_first)
+
+    # The second OPD guesses (or happens on) the same key and files a request of its own.
+    other_site = tar_gz({"index.html": "<h1>dinas lain</h1>"})
+    second = client.post(
+        "/api/v1/requests", headers={**bearer(second_admin), "Idempotency-Key": "kirim-1"},
+        data=_filing(subdomain="sipeda", app_name="Sistem Pendapatan", contact="Sari, 0813",
+                     bundle=(io.BytesIO(other_site), "lain.tar.gz")),
+        content_type="multipart/form-data")
+    answer = conforms(second, "/requests", "post")
+    assert second.status_code == 201 and answer["id"] != filed_first.id
+    assert answer["opd"] == second_admin.opd.code and answer["subdomain"] == "sipeda"
+    text = second.get_data(as_text=True)
+    for leaked in (secret_contact, secret_plan, before["number"], "simpeg", filed_first.artifact_sha256):
+        assert leaked not in text
+    assert _row(filed_first) == before
+    filed_second = db.session.get(HostingRequest, answer["id"])
+    assert (filed_second.submitted_by_id, filed_second.opd_id) == (second_admin.id, second_admin.opd_id)
+    assert db.session.scalar(select(func.count()).select_from(HostingRequest)) == 2
+
+
+@pytest.mark.parametrize("changed", [
+    {"subdomain": "sipeda"},
+    {"contact": "orang lain"},
+    {"letter_surat_permohonan": (io.BytesIO(pdfs.letter(b"/Lang(id-ID)")), "surat.pdf")},
+    {"bundle": (io.BytesIO(tar_gz({"index.html": "<h1>lain</h1>"})), "situs.tar.gz")},
+])
+def test_the_same_idempotency_key_with_other_content_is_refused(app: Flask, changed: dict[str, Any]) -> None:
+    headers = {**bearer(factories.user([RoleKey.OPD_ADMIN])), "Idempotency-Key": "kirim-1"}
+    client = app.test_client()
+    first = client.post("/api/v1/requests", headers=headers, data=_filing(),
+                        content_type="multipart/form-data")
+    filed = db.session.get(HostingRequest, first.get_json()["id"])
+    before = _row(filed)
+    again = client.post("/api/v1/requests", headers=headers, data=_filing(**changed),
+                        content_type="multipart/form-data")
+    error = conforms(again, "/requests", "post")["error"]
+    assert again.status_code == 422 and error["code"] == "idempotency_key_reused"
+    assert filed.number in error["message"] and "isi yang berbeda" in error["message"]
+    assert _row(filed) == before
     assert db.session.scalar(select(func.count()).select_from(HostingRequest)) == 1
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from panel.extensions import db
 from panel.models import Artifact, HostingRequest, RequestStatus, RoleKey
-from tests.panel import factories
+from tests.panel import factories, pdfs
 from tests.panel.conftest import csrf_token
 
 BUNDLE = b"PK\x05\x06" + b"\0" * 18  # an empty zip archive
@@ -73,6 +73,61 @@ def test_double_submit_files_one_request(client, login_as) -> None:
     assert _count(HostingRequest) == 1
 
 
+def _sign_in(client, user) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/login", data={"username": user.username, "password": factories.PASSWORD,
+                                           "csrf_token": csrf_token(client, "/login")})
+    assert response.status_code == 302
+
+
+def test_another_opd_posting_the_same_submission_key_files_its_own_request(app, client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    data = _form(client, contact="Andi, 0812-7777-0001", description="Rencana migrasi kepegawaian")
+    first = client.post("/requests/new", data=data, content_type="multipart/form-data")
+    filed_first = db.session.scalar(select(HostingRequest))
+    before = (filed_first.number, filed_first.opd_id, filed_first.contact, filed_first.description,
+              filed_first.subdomain, filed_first.submitted_by_id)
+
+    other_admin = factories.user([RoleKey.OPD_ADMIN])
+    db.session.commit()
+    other = app.test_client()
+    _sign_in(other, other_admin)
+    stolen = dict(_form(other, subdomain="sipeda", app_name="Sistem Pendapatan", contact="Sari, 0813",
+                        description="Pajak daerah"), submission_key=data["submission_key"])
+    second = other.post("/requests/new", data=stolen, content_type="multipart/form-data")
+    assert second.status_code == 302 and second.location != first.location
+    page = other.get(second.location).get_data(as_text=True)
+    assert "sipeda" in page
+    for leaked in ("Andi, 0812-7777-0001", "Rencana migrasi kepegawaian", filed_first.number):
+        assert leaked not in page
+    filed = db.session.scalars(select(HostingRequest).order_by(HostingRequest.id)).all()
+    assert len(filed) == 2 and filed[1].opd_id == other_admin.opd_id
+    db.session.refresh(filed_first)
+    assert (filed_first.number, filed_first.opd_id, filed_first.contact, filed_first.description,
+            filed_first.subdomain, filed_first.submitted_by_id) == before
+
+
+def test_a_sent_form_sent_again_with_other_content_is_refused_then_files_anew(client, login_as) -> None:
+    login_as(RoleKey.OPD_ADMIN)
+    data = _form(client)
+    client.post("/requests/new", data=data, content_type="multipart/form-data")
+    filed = db.session.scalar(select(HostingRequest))
+    edited = dict(data, subdomain="sipeda", bundle=(io.BytesIO(BUNDLE), "simpeg.zip"),
+                  letter_surat_permohonan=(io.BytesIO(factories.MINIMAL_PDF), "s.pdf"))
+    refused = client.post("/requests/new", data=edited, content_type="multipart/form-data")
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "sudah dipakai untuk permohonan" in page and filed.number in page
+    assert _count(HostingRequest) == 1
+    db.session.refresh(filed)
+    assert filed.subdomain == "simpeg"
+    fresh = page.split('name="submission_key" type="hidden" value="')[1].split('"')[0]
+    assert fresh != data["submission_key"]
+    resent = dict(edited, submission_key=fresh, csrf_token=csrf_token(client, "/requests/new"),
+                  letter_surat_permohonan=(io.BytesIO(factories.MINIMAL_PDF), "s.pdf"),
+                  bundle=(io.BytesIO(BUNDLE), "simpeg.zip"))
+    assert client.post("/requests/new", data=resent, content_type="multipart/form-data").status_code == 302
+    assert _count(HostingRequest) == 2
+
+
 def test_a_letter_that_is_not_a_pdf_is_refused_and_nothing_is_stored(app, client, login_as) -> None:
     login_as(RoleKey.OPD_ADMIN)
     fake = (io.BytesIO(b"MZ\x90\x00 this is an executable"), "surat.pdf")
@@ -86,7 +141,7 @@ def test_a_letter_that_is_not_a_pdf_is_refused_and_nothing_is_stored(app, client
 
 def test_a_pdf_with_javascript_is_refused(client, login_as) -> None:
     login_as(RoleKey.OPD_ADMIN)
-    active = factories.MINIMAL_PDF.replace(b"/Type/Catalog", b"/Type/Catalog/OpenAction<</JS(app.alert(1))>>")
+    active = pdfs.letter(b"/OpenAction<</S/J#61vaScript/J#53(app.alert(1))>>")  # names hex-escaped
     response = client.post("/requests/new", data=_form(
         client, letter_surat_permohonan=(io.BytesIO(active), "surat.pdf")),
         content_type="multipart/form-data")

@@ -654,6 +654,52 @@ def test_invalid_or_reserved_env_names_are_refused(app, name: str) -> None:
     assert count(AppEnvVar) == 0
 
 
+# Each makes a runtime, the dynamic linker or a shell load code the scan never saw.
+CODE_LOADING_NAMES = [
+    "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "PHPRC", "PHP_INI_SCAN_DIR", "PHP_VALUE", "PHP_ADMIN_VALUE",
+    "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONWARNINGS", "NODE_OPTIONS", "NODE_PATH",
+    "PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT", "RUBYLIB", "BASH_ENV", "ENV", "GCONV_PATH", "HOSTALIASES",
+    "LOCPATH", "NLSPATH", "MALLOC_CHECK_", "GLIBC_TUNABLES", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "IFS",
+    "SHELLOPTS", "OPENSSL_CONF", "LUA_INIT",
+]
+
+
+@pytest.mark.parametrize("name", CODE_LOADING_NAMES)
+def test_env_names_that_load_code_are_refused_saying_why(app, agent: FakeAgent, name: str) -> None:
+    own = deployed_app()
+    login = factories.app_account(own)
+    db.session.commit()
+    client = flow.signed_in(app, login)
+    response = post(client, f"/apps/{own.id}/env", name=name, value="/srv/app/storage/x.so")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"Variabel {name} ditolak" in page and "tidak pernah dipindai" in page
+    assert count(AppEnvVar) == 0 and count(Job) == 0 and agent.calls == []
+
+
+def test_ordinary_env_names_that_resemble_refused_ones_are_kept(app, agent: FakeAgent) -> None:
+    own = deployed_app()
+    login = factories.app_account(own)
+    db.session.commit()
+    client = flow.signed_in(app, login)
+    page = client.get(f"/apps/{own.id}/env").get_data(as_text=True)
+    assert "memuat kode" in page and "tidak pernah dipindai" in page  # the page says why beforehand
+    for name in ("NODE_ENV", "APP_ENV", "LDAP_HOST", "ENVIRONMENT", "PHP_MEMORY_LIMIT", "JAVA_HOME"):
+        assert post(client, f"/apps/{own.id}/env", name=name, value="x").status_code == 302, name
+    assert count(AppEnvVar) == 6
+
+
+def test_a_stored_variable_refused_since_is_not_applied(app, agent: FakeAgent) -> None:
+    own = deployed_app()
+    login = factories.app_account(own)
+    db.session.add(AppEnvVar(app_id=own.id, name="LD_PRELOAD", value="/srv/app/storage/x.so"))
+    db.session.commit()
+    client = flow.signed_in(app, login)
+    post(client, f"/apps/{own.id}/env/apply")
+    assert "Variabel LD_PRELOAD ditolak" in flow.flashes(client, f"/apps/{own.id}/env")
+    assert count(Job) == 0 and agent.calls == [] and agent.env == {}
+
+
 def test_env_values_are_encrypted_at_rest_masked_and_never_audited(app, agent: FakeAgent) -> None:
     own = deployed_app()
     login = factories.app_account(own)
