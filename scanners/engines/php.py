@@ -9,6 +9,7 @@ from typing import Any
 import yara
 
 from scanners.engines.base import (
+    JAVASCRIPT_EXTENSIONS,
     PHP,
     YARA_TIMEOUT_SECONDS,
     FileEngine,
@@ -25,6 +26,7 @@ from scanners.engines.phpcode import (
     normalize,
     strip_comments,
 )
+from scanners.engines.phpload import find_hidden_loads
 from scanners.engines.registry import register
 from scanners.findings import Finding, Severity, line_at
 
@@ -81,6 +83,13 @@ class PhpEngine(FileEngine):
         ):
             reported = {finding.rule for finding in findings}
             findings.extend(self._analyse(item, data, 0, None, reported))
+        # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
+        if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
+                and item.extension not in JAVASCRIPT_EXTENSIONS:
+            code = strip_comments(data.decode("latin-1"))
+            for hit in find_hidden_loads(code):
+                findings.append(self._finding(item, hit.rule, Severity.parse(hit.severity),
+                                              hit.message, hit.line))
         return _dedupe(findings)
 
     # -- deeper analysis -------------------------------------------------------------------------
@@ -115,6 +124,10 @@ class PhpEngine(FileEngine):
 
         for hit in find_tainted_sinks(normalized.code):
             add(hit.rule, Severity.parse(hit.severity), hit.message, hit.line)
+        if depth:
+            # A decoded payload is read whole: its includes are not seen by the marker rules.
+            for load in find_hidden_loads(normalized.code):
+                add(load.rule, Severity.parse(load.severity), load.message, load.line)
 
         lower = normalized.code.lower()
         blob = None

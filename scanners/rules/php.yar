@@ -111,17 +111,6 @@ rule php_include_stream
         $inc
 }
 
-rule php_include_non_php
-{
-    meta:
-        severity = "high"
-        message = "include/require memuat berkas gambar/teks sebagai kode PHP (backdoor tersembunyi)"
-    strings:
-        $inc = /([^\w>:$]|[^\-]>)(include|require)(_once)?\s*\(?\s*['"][^'"\n]{1,300}\.(ico|png|jpe?g|gif|bmp|svg|webp|txt|log|css|woff2?|ttf|zip|mp3|mp4|pdf)['"]/ nocase
-    condition:
-        $inc
-}
-
 rule php_preg_replace_eval
 {
     meta:
@@ -481,4 +470,31 @@ rule php_marker_source
         $gl = /\$GLOBALS\s*\[\s*['"]_/
     condition:
         any of them
+}
+
+rule php_marker_load
+{
+    meta:
+        severity = "none"
+    strings:
+        // an include whose argument ends in a literal that is not ".php"
+        $name = /(include|require)(_once)?[\s(@'"][^;]{0,300}([^pP\s'"]|[^hH][pP]|[^pP][hH][pP])['"]\s*\)?\s*(;|\?>)/
+        // a stream wrapper ("php://", "data:", "zlib:") or a system path in an include
+        $wrapper = /(include|require)(_once)?[\s(@'"][^;]{0,300}['"][^'"\n;]{0,40}:[^:]/
+        $system = /(include|require)(_once)?[\s(@'"][^;]{0,40}['"]\/(proc|dev|tmp|var)\//
+        // an include that builds its target from escapes or decoders
+        $built = /(include|require)(_once)?[\s(@'"][^;]{0,120}(\\x[0-9a-fA-F]{2}\\x|\\1[0-7]{2}\\1|chr\s*\(\s*\d|(base64_decode|strrev|str_rot13|hex2bin|urldecode)\s*\()/
+        // an include of a variable or constant, in a file that names a data file or a wrapper,
+        // or splits a string literal in pieces
+        $variable = /(include|require)(_once)?[\s(@]{1,8}(\$\w+|[A-Z_]{1,40}\s*\)?\s*;)/
+        $data = /['"][^'"\n]{0,200}\.(jpe?g|png|gif|bmp|ico|webp|svgz?|tiff?|psd|heic|mp[34]|avi|mov|wav|ogg|webm|pdf|rtf|ttf|otf|woff2?|eot|txt|log|dat|tmp|temp|bin|bak|old|swp|css|js|map|json|csv|xml|md|db|sql|zip|rar|gz|bz2|xz|tar)['"]/ nocase
+        $scheme = /['"]([a-zA-Z0-9.+\-]{0,30}:(\/\/|['"])|(data|zlib):)/
+        $pieces = /['"]\s*\.\s*['"]/
+        $constant = /define\s*\(\s*['"]\w+['"]\s*,\s*['"](php|phar|zlib|compress\.\w+|data|glob|expect|zip|rar):/ nocase
+        // eval() of a variable, in a file that reads files
+        $eval = /(eval|assert)\s*\(\s*(@\s*)?(['"]\?>['"]\s*\.\s*)?[^;()]{0,40}\$\w+\s*\)/
+        $read = /(file_get_contents|gzfile|readgzfile)\s*\(/ nocase
+    condition:
+        $name or $wrapper or $system or $built or $constant
+        or ($variable and ($data or $scheme or $pieces)) or ($eval and $read)
 }
