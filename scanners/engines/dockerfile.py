@@ -66,11 +66,15 @@ _DECODE_API = re.compile(
     r"\s*['\"](?:base64|hex)|pack\s*\(\s*['\"]H\*|decode_base64|unpack\s*\(\s*['\"]m", re.I)
 _PATH_LITERAL = re.compile(r"['\"]((?:/|\./|\.\./)?[\w.\-/]*\.\w{1,8}|/[\w.\-/]+)['\"]")
 _DIRECTIVE = re.compile(r"\s*#\s*([A-Za-z][\w-]*)\s*=\s*(.*?)\s*$")
+_FLAGS = re.compile(r"(?:--\S+(?:\s+|\Z))+")
 _HEREDOC_MARK = re.compile(r"<<(-?)([\"']?)([A-Za-z_][\w.\-]*)\2")
 _SETUID_SYMBOLIC = re.compile(r"[ugoa]*[+=][rwxXt]*s")
 _ROOT_USERS = frozenset({"root", "0"})
 MAX_DEPTH = 3
 MAX_PAYLOAD_BYTES = 1024 * 1024
+# A Dockerfile is a page or two; a bigger one is read this far and sent for review.
+MAX_DOCKERFILE_BYTES = 256 * 1024
+MAX_COMMANDS = 2000  # shell commands read in one Dockerfile, nested scripts included
 
 
 def is_dockerfile(name: str) -> bool:
@@ -157,10 +161,10 @@ def _instruction(logical: str, line: int, lines: list[str], index: int,
         instruction.arguments = rest
         return instruction, index
     if keyword in ("RUN", "COPY", "ADD", "FROM"):
-        while rest.startswith("--"):
-            flag, _, rest = rest.partition(" ")
-            instruction.flags.append(flag)
-            rest = rest.lstrip()
+        flags = _FLAGS.match(rest)
+        if flags is not None:
+            instruction.flags = flags.group(0).split()
+            rest = rest[flags.end():]
     instruction.arguments = rest
     if rest.startswith("["):
         try:
@@ -207,6 +211,14 @@ class _RunState:
     downloaded: set[str] = field(default_factory=set)
 
 
+class _TooComplex(Exception):
+    """The Dockerfile asks for more work than any honest build needs."""
+
+    def __init__(self, instruction: Instruction) -> None:
+        super().__init__(instruction.line)
+        self.instruction = instruction
+
+
 class _Build:
     """Walks one Dockerfile's instructions and collects findings."""
 
@@ -216,6 +228,7 @@ class _Build:
         self.findings: list[Finding] = []
         self.stages: list[_Stage] = []
         self.global_args: dict[str, str] = {}
+        self.commands = 0
 
     def add(self, instruction: Instruction, rule: str, severity: Severity, message: str) -> None:
         snippet = " ".join(instruction.text.split())
@@ -230,14 +243,18 @@ class _Build:
         for line, problem in dockerfile.problems:
             self.add(Instruction("?", line, problem), "dockerfile_unreadable", Severity.MEDIUM,
                      f"Dockerfile tidak terbaca utuh: {problem}")
-        for instruction in dockerfile.instructions:
-            handler = getattr(self, "_" + instruction.keyword.lower(), None)
-            if instruction.keyword != "FROM" and not self.stages:
-                if instruction.keyword == "ARG":
-                    self._declare(instruction, self.global_args)
-                continue
-            if handler is not None:
-                handler(instruction)
+        try:
+            for instruction in dockerfile.instructions:
+                handler = getattr(self, "_" + instruction.keyword.lower(), None)
+                if instruction.keyword != "FROM" and not self.stages:
+                    if instruction.keyword == "ARG":
+                        self._declare(instruction, self.global_args)
+                    continue
+                if handler is not None:
+                    handler(instruction)
+        except _TooComplex as exc:
+            self.add(exc.instruction, "dockerfile_unreadable", Severity.MEDIUM,
+                     f"Dockerfile memuat lebih dari {MAX_COMMANDS} perintah; sisanya tidak diperiksa")
         self._final_stage()
         return self.findings
 
@@ -269,6 +286,8 @@ class _Build:
 
     def _env(self, instruction: Instruction) -> None:
         text = instruction.arguments
+        if not text.strip():
+            return
         if "=" not in text.split(None, 1)[0]:
             name, _, value = text.partition(" ")
             self.stage.variables[name] = shell.expand(_unquote(value.strip()), self.stage.variables)
@@ -391,6 +410,9 @@ class _Build:
 
     def _pipeline(self, instruction: Instruction, pipeline: shell.Pipeline, state: _RunState,
                   depth: int) -> None:
+        self.commands += len(pipeline)
+        if self.commands > MAX_COMMANDS:
+            raise _TooComplex(instruction)
         decoded_at: int | None = None
         how = ""
         for index, command in enumerate(pipeline):
@@ -788,8 +810,13 @@ class DockerfileEngine(FileEngine):
         return {"version": "1"}
 
     def check(self, item: ScannedFile) -> list[Finding]:
-        dockerfile = parse_dockerfile(item.data.decode("utf-8", "replace"))
+        data = item.data[:MAX_DOCKERFILE_BYTES]
+        dockerfile = parse_dockerfile(data.decode("utf-8", "replace"))
         findings = _Build(self.name, item).run(dockerfile)
+        if len(item.data) > MAX_DOCKERFILE_BYTES or item.truncated:
+            findings.append(item.finding(self.name, "dockerfile_unreadable", Severity.MEDIUM,
+                                         f"Dockerfile lebih dari {MAX_DOCKERFILE_BYTES} bita; "
+                                         "hanya awalnya yang diperiksa"))
         return _dedupe(findings)
 
 

@@ -8,6 +8,7 @@ or system location. Like the rest of the PHP analysis, it reads comment-free cod
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ DECODING_FILTERS = ("base64-decode", "rot13", "inflate", "decompress", "quoted-p
 MAX_ARGUMENT_CHARS = 1000
 MAX_RESOLVE_DEPTH = 3
 MAX_ALTERNATIVES = 8
+# Bounds on the work one file can ask for, however it is written.
+MAX_KEYWORDS = 2000  # occurrences of each keyword pair read in one file
+MAX_LOOKUPS = 500
+MAX_LOOKBACK_CHARS = 32 * 1024
 
 # What may come right before an include that starts or sits inside an expression.
 _STATEMENT_BEFORE = re.compile(
@@ -54,11 +59,8 @@ _IDENTIFIER_CALL = re.compile(r"([A-Za-z_\\][\w\\]*)\s*\(")
 _PLAIN_VARIABLE = re.compile(r"\$[A-Za-z_\x80-\xff][\w\x80-\xff]*\Z")
 _CONSTANT = re.compile(r"(?:\\?[A-Za-z_][\w]*\\)*([A-Za-z_]\w*)\Z")
 _CLASS_CONSTANT = re.compile(r"(?:self|static)\s*::\s*([A-Za-z_]\w*)\Z", re.I)
-# An operand that is code but not something this module evaluates: a call, a property, an index.
-_OPAQUE = re.compile(
-    r"(?:\$+|\\)?[A-Za-z_\x80-\xff][\w\x80-\xff\\]*"
-    r"(?:\s*(?:->|\?->|::)\s*\$?[A-Za-z_\x80-\xff][\w\x80-\xff]*|\s*\[[^\]]{0,200}\]"
-    r"|\s*\((?s:.{0,600})\))*\Z")
+_NAME = re.compile(r"(?:\$+|\\)?[A-Za-z_\x80-\xff][\w\x80-\xff\\]*")
+_MEMBER = re.compile(r"\s*(?:->|\?->|::)\s*\$?[A-Za-z_\x80-\xff][\w\x80-\xff]*")
 _INTERPOLATION = re.compile(
     r"\{\$[^}]{1,200}\}|\$\{[^}]{1,200}\}|\$[A-Za-z_\x80-\xff][\w\x80-\xff]*(?:\[[^\]]{0,80}\]|->\w+)?")
 _DEFINE = re.compile(
@@ -223,6 +225,29 @@ def _unwrap(piece: str) -> str:
     return text
 
 
+def _is_opaque(text: str) -> bool:
+    """Whether `text` is code this module does not evaluate: a call, a property, an index."""
+    name = _NAME.match(text)
+    if name is None:
+        return False
+    index = name.end()
+    while index < len(text):
+        member = _MEMBER.match(text, index)
+        if member is not None:
+            index = member.end()
+            continue
+        while index < len(text) and text[index].isspace():
+            index += 1
+        if index < len(text) and text[index] in "([":
+            end = statement_end(text, index + 1)
+            if end >= len(text) or text[end] != {"(": ")", "[": "]"}[text[index]]:
+                return False
+            index = end + 1
+            continue
+        return index == len(text)
+    return True
+
+
 def _joined(left: Target, right: Target) -> Target:
     """Concatenate two targets, merging neighbouring known text and unknown pieces."""
     merged: list[str | None] = list(left.parts)
@@ -242,6 +267,7 @@ class Resolver:
         self.code = code
         self._definitions: dict[str, str] | None = None
         self._functions: list[int] | None = None
+        self.lookups = 0
 
     def constant(self, name: str, depth: int, seen: set[str]) -> Target | None:
         """Return the value a constant defined in this file holds, when it has just one."""
@@ -296,7 +322,7 @@ class Resolver:
         constant = _CLASS_CONSTANT.match(text) or _CONSTANT.match(text)
         if constant and not text.startswith("$"):
             return [self.constant(constant.group(1), depth, seen) or Target((UNKNOWN,))]
-        if _OPAQUE.match(text):
+        if _is_opaque(text):
             return [Target((UNKNOWN,))]
         return None
 
@@ -346,9 +372,13 @@ class Resolver:
 
     def last_assignment(self, name: str, offset: int) -> str | None:
         """Return the expression last assigned to `name` before `offset` in the same function."""
+        if self.lookups >= MAX_LOOKUPS:
+            return None
+        self.lookups += 1
         assignment = re.compile(re.escape(name) + r"\s*(\.?=)(?![=>])\s*")
         last = None
-        for match in assignment.finditer(self.code, self.scope_start(offset), offset):
+        start = max(self.scope_start(offset), offset - MAX_LOOKBACK_CHARS)
+        for match in assignment.finditer(self.code, start, offset):
             if is_call_site(self.code, match.start()):
                 last = match
         if last is None or last.group(1) == ".=":
@@ -359,12 +389,8 @@ class Resolver:
         """Return where the function holding `offset` starts (0 outside any function)."""
         if self._functions is None:
             self._functions = [match.start() for match in _FUNCTION.finditer(self.code)]
-        start = 0
-        for position in self._functions:
-            if position >= offset:
-                break
-            start = position
-        return start
+        before = bisect.bisect_left(self._functions, offset)
+        return self._functions[before - 1] if before else 0
 
 
 # -- judging targets -----------------------------------------------------------------------------
@@ -477,7 +503,9 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
     # Searched in the lower-cased code (same offsets: the code is decoded as latin-1).
     lowered = code.lower()
     hits: list[tuple[int, str, str, str]] = []
-    for start, end in _words(lowered, ("include", "require"), ("_once", "")):
+    for seen, (start, end) in enumerate(_words(lowered, ("include", "require"), ("_once", ""))):
+        if seen >= MAX_KEYWORDS:
+            break
         if not is_call_site(code, start) or not _starts_expression(lowered, start):
             continue
         argument = code[end: statement_end(code, end)]
@@ -490,7 +518,9 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
             if verdict is not None and verdict[0] not in reported:
                 reported.add(verdict[0])
                 hits.append((start, *verdict))
-    for start, end in _words(lowered, ("eval", "assert"), ("",)):
+    for seen, (start, end) in enumerate(_words(lowered, ("eval", "assert"), ("",))):
+        if seen >= MAX_KEYWORDS:
+            break
         opening = end
         while opening < len(lowered) and lowered[opening] in " \t\r\n":
             opening += 1

@@ -6,6 +6,7 @@ structures are read as ordinary commands, and variables are expanded only when t
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,18 +38,20 @@ class Command:
     # Scripts run inside the command's words: $(...) and `...`.
     substitutions: list[str] = field(default_factory=list)
 
-    @property
+    # Read once the command is complete (after `parse`), so cached.
+    @functools.cached_property
     def name(self) -> str:
         """The program run, without its directory and without prefixes such as `sudo` or `env`."""
         args = self.arguments_from_name()
         return args[0].rsplit("/", 1)[-1] if args else ""
 
-    @property
+    @functools.cached_property
     def arguments(self) -> list[str]:
         """The words after the program's name."""
         return self.arguments_from_name()[1:]
 
     def arguments_from_name(self) -> list[str]:
+        """The words from the program's name on."""
         words = self.words
         index = 0
         while index < len(words):

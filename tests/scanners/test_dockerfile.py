@@ -243,3 +243,14 @@ def test_only_dockerfile_names_are_read_as_dockerfiles(offline_scanner: Scanner,
     findings = scan_files(offline_scanner, tmp_path, {"notes/build.txt": text,
                                                      "deploy/web.Dockerfile": text})
     assert {f.path for f in findings if f.engine == "dockerfile"} == {"deploy/web.Dockerfile"}
+
+
+def test_a_dockerfile_too_big_or_too_busy_to_read_whole_is_review(offline_scanner: Scanner,
+                                                                  tmp_path: Path) -> None:
+    busy = "FROM wadah/php:8.2\n" + "RUN true && true\n" * 1100
+    findings = dockerfile_findings(offline_scanner, tmp_path / "busy", busy)
+    assert [(f.rule, f.line) for f in findings] == [("dockerfile_unreadable", 1002)]
+    assert verdict_of(offline_scanner.policy, findings, "Dockerfile") == Verdict.REVIEW
+    big = "FROM wadah/php:8.2\nCOPY . /srv/app/\n# " + "x" * 300_000 + "\n"
+    findings = dockerfile_findings(offline_scanner, tmp_path / "big", big)
+    assert rules_of(findings) == {"dockerfile_unreadable"}
