@@ -78,15 +78,18 @@ class PhpEngine(FileEngine):
         passes_on = len(data) <= SMALL_FILE_BYTES and (
             "php_marker_sink" in markers or b"`" in data or _VARIABLE_CALL.search(data) is not None
         )
+        code: str | None = None
         if len(data) <= MAX_ANALYSIS_BYTES and (
             obfuscated or (request and (runs_code or passes_on))
         ):
             reported = {finding.rule for finding in findings}
-            findings.extend(self._analyse(item, data, 0, None, reported))
+            code = strip_comments(data.decode("latin-1"))
+            findings.extend(self._analyse(item, code, 0, None, reported))
         # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
         if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
                 and item.extension not in JAVASCRIPT_EXTENSIONS:
-            code = strip_comments(data.decode("latin-1"))
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
             for hit in find_hidden_loads(code):
                 findings.append(self._finding(item, hit.rule, Severity.parse(hit.severity),
                                               hit.message, hit.line))
@@ -94,9 +97,9 @@ class PhpEngine(FileEngine):
 
     # -- deeper analysis -------------------------------------------------------------------------
 
-    def _analyse(self, item: ScannedFile, data: bytes, depth: int, at_line: int | None,
+    def _analyse(self, item: ScannedFile, code: str, depth: int, at_line: int | None,
                  reported: set[str]) -> list[Finding]:
-        code = strip_comments(data.decode("latin-1"))
+        """Deobfuscate comment-free `code` and follow request input, decoded payloads included."""
         normalized = normalize(code)
         findings: list[Finding] = []
         suffix = " (dalam muatan tersandi)" if depth else ""
@@ -143,8 +146,8 @@ class PhpEngine(FileEngine):
             line = at_line or payload.line
             inner: list[Finding] = []
             if depth < MAX_PAYLOAD_DEPTH:
-                inner = self._analyse(item, payload.text.encode("latin-1", "replace"),
-                                      depth + 1, line, reported)
+                inner = self._analyse(item, strip_comments(payload.text), depth + 1, line,
+                                      reported)
             findings.extend(inner)
             if not inner and looks_like_php(payload.text):
                 findings.append(self._finding(

@@ -63,10 +63,10 @@ _NAME = re.compile(r"(?:\$+|\\)?[A-Za-z_\x80-\xff][\w\x80-\xff\\]*")
 _MEMBER = re.compile(r"\s*(?:->|\?->|::)\s*\$?[A-Za-z_\x80-\xff][\w\x80-\xff]*")
 _INTERPOLATION = re.compile(
     r"\{\$[^}]{1,200}\}|\$\{[^}]{1,200}\}|\$[A-Za-z_\x80-\xff][\w\x80-\xff]*(?:\[[^\]]{0,80}\]|->\w+)?")
+# Matched where the lower-cased code has "define" or "const" (found with str.find, far faster).
 _DEFINE = re.compile(
-    r"\bdefine\s*\(\s*['\"]([A-Za-z_]\w*)['\"]\s*,\s*([^;]{1,400}?)\)\s*;"
-    r"|\bconst\s+([A-Za-z_]\w*)\s*=\s*([^;]{1,400});", re.I)
-_FUNCTION = re.compile(r"\bfunction\b", re.I)
+    r"define\s*\(\s*['\"]([A-Za-z_]\w*)['\"]\s*,\s*([^;]{1,400}?)\)\s*;"
+    r"|const\s+([A-Za-z_]\w*)\s*=\s*([^;]{1,400});", re.I)
 _READ_CALL = re.compile(
     r"\A(?:file_get_contents|gzfile|readgzfile|php_strip_whitespace|highlight_file)\s*\(", re.I)
 _EVAL_WRAPPERS = re.compile(
@@ -164,6 +164,8 @@ def statement_end(code: str, start: int, limit: int = MAX_ARGUMENT_CHARS) -> int
 
 def _split_top(expression: str, separators: tuple[str, ...]) -> list[str]:
     """Split `expression` at separators that stand outside strings and brackets."""
+    if not any(separator in expression for separator in separators):
+        return [expression]
     parts, depth, current, index = [], 0, 0, 0
     while index < len(expression):
         ch = expression[index]
@@ -265,6 +267,7 @@ class Resolver:
 
     def __init__(self, code: str) -> None:
         self.code = code
+        self.lowered = code.lower()
         self._definitions: dict[str, str] | None = None
         self._functions: list[int] | None = None
         self.lookups = 0
@@ -273,9 +276,12 @@ class Resolver:
         """Return the value a constant defined in this file holds, when it has just one."""
         if self._definitions is None:
             self._definitions = {}
-            for match in _DEFINE.finditer(self.code):
-                self._definitions.setdefault(match.group(1) or match.group(3),
-                                             match.group(2) or match.group(4))
+            for word in ("define", "const"):
+                for start, _end in _words(self.lowered, (word,), ("",)):
+                    match = _DEFINE.match(self.code, start)
+                    if match is not None:
+                        self._definitions.setdefault(match.group(1) or match.group(3),
+                                                     match.group(2) or match.group(4))
         definition = self._definitions.get(name)
         if definition is None or name in seen or depth >= MAX_RESOLVE_DEPTH:
             return None
@@ -388,7 +394,7 @@ class Resolver:
     def scope_start(self, offset: int) -> int:
         """Return where the function holding `offset` starts (0 outside any function)."""
         if self._functions is None:
-            self._functions = [match.start() for match in _FUNCTION.finditer(self.code)]
+            self._functions = [start for start, _end in _words(self.lowered, ("function",), ("",))]
         before = bisect.bisect_left(self._functions, offset)
         return self._functions[before - 1] if before else 0
 
@@ -501,7 +507,7 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
     resolver = Resolver(code)
     lines: LineIndex | None = None
     # Searched in the lower-cased code (same offsets: the code is decoded as latin-1).
-    lowered = code.lower()
+    lowered = resolver.lowered
     hits: list[tuple[int, str, str, str]] = []
     for seen, (start, end) in enumerate(_words(lowered, ("include", "require"), ("_once", ""))):
         if seen >= MAX_KEYWORDS:

@@ -477,24 +477,19 @@ rule php_marker_load
     meta:
         severity = "none"
     strings:
-        // an include whose argument ends in a literal that is not ".php"
-        $name = /(include|require)(_once)?[\s(@'"][^;]{0,300}([^pP\s'"]|[^hH][pP]|[^pP][hH][pP])['"]\s*\)?\s*(;|\?>)/
-        // a stream wrapper ("php://", "data:", "zlib:") or a system path in an include
-        $wrapper = /(include|require)(_once)?[\s(@'"][^;]{0,300}['"][^'"\n;]{0,40}:[^:]/
-        $system = /(include|require)(_once)?[\s(@'"][^;]{0,40}['"]\/(proc|dev|tmp|var)\//
-        // an include that builds its target from escapes or decoders
-        $built = /(include|require)(_once)?[\s(@'"][^;]{0,120}(\\x[0-9a-fA-F]{2}\\x|\\1[0-7]{2}\\1|chr\s*\(\s*\d|(base64_decode|strrev|str_rot13|hex2bin|urldecode)\s*\()/
-        // an include of a variable or constant, in a file that names a data file or a wrapper,
-        // or splits a string literal in pieces
+        // An include whose argument starts like an expression (not like prose in a comment) and
+        // ends in a literal that is not ".php", names a stream wrapper ("php://", "data:"),
+        // builds its target with escapes or decoders, or names a system path.
+        $name = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])[^;]{0,300}(\.(web|tm|bm|sw|zi)p|[a-oq-zA-OQ-Z0-9])['"]\s*\)?\s*(;|\?>)/
+        $wrapper = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])([^;]{0,300}['"])?[^'"\n;]{0,40}(:[^:]|\\x3[aA]|\\0?72)/
+        $built = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])[^;]{0,120}(\\x[0-9a-fA-F]{2}\\x|chr\s*\(|base64_decode|strrev|str_rot13|hex2bin|urldecode)/
+        $system = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])([^;]{0,40}['"])?\/(proc|dev|tmp|var)\//
+        // An include of a variable or a constant: its value is looked up in the file.
         $variable = /(include|require)(_once)?[\s(@]{1,8}(\$\w+|[A-Z_]{1,40}\s*\)?\s*;)/
-        $data = /['"][^'"\n]{0,200}\.(jpe?g|png|gif|bmp|ico|webp|svgz?|tiff?|psd|heic|mp[34]|avi|mov|wav|ogg|webm|pdf|rtf|ttf|otf|woff2?|eot|txt|log|dat|tmp|temp|bin|bak|old|swp|css|js|map|json|csv|xml|md|db|sql|zip|rar|gz|bz2|xz|tar)['"]/ nocase
-        $scheme = /['"]([a-zA-Z0-9.+\-]{0,30}:(\/\/|['"])|(data|zlib):)/
-        $pieces = /['"]\s*\.\s*['"]/
         $constant = /define\s*\(\s*['"]\w+['"]\s*,\s*['"](php|phar|zlib|compress\.\w+|data|glob|expect|zip|rar):/ nocase
         // eval() of a variable, in a file that reads files
         $eval = /(eval|assert)\s*\(\s*(@\s*)?(['"]\?>['"]\s*\.\s*)?[^;()]{0,40}\$\w+\s*\)/
         $read = /(file_get_contents|gzfile|readgzfile)\s*\(/ nocase
     condition:
-        $name or $wrapper or $system or $built or $constant
-        or ($variable and ($data or $scheme or $pieces)) or ($eval and $read)
+        any of ($name, $wrapper, $built, $system, $variable, $constant) or ($eval and $read)
 }
