@@ -57,14 +57,14 @@ _DECOMPRESSORS = frozenset({"gunzip", "zcat", "bunzip2", "bzcat", "unxz", "xzcat
 _COMPRESSORS = frozenset({"gzip", "bzip2", "xz", "lzma", "zstd", "lz4", "pigz"})
 _ESCAPE_SEQUENCE = re.compile(r"\\(?:x[0-9a-fA-F]{1,2}|0?[0-7]{3})")
 _WRITE_API = re.compile(
-    r"\bopen\s*\([^)]*['\"][wax]b?\+?['\"]|\.write(?:_text|_bytes)?\s*\(|\bfile_put_contents\s*\("
+    r"\bopen\s*\([^)]{0,300}['\"][wax]b?\+?['\"]|\.write(?:_text|_bytes)?\s*\(|\bfile_put_contents\s*\("
     r"|\bf(?:write|puts)\s*\(|\bcopy\s*\(|\brename\s*\(|\bsymlink\s*\(|\bshutil\.|\bos\.rename"
     r"|File\.write|writeFileSync|writeFile\s*\(|\bprint\s*\{?\s*\$?\w*\s*[>]", re.I)
 _DECODE_API = re.compile(
     r"base64_decode|b64decode|decodebytes|a85decode|gzinflate|gzuncompress|gzdecode|zlib\.decompress"
-    r"|bytes\.fromhex|unhexlify|hex2bin|str_rot13|codecs\.decode|atob\s*\(|from\(\s*['\"][^'\"]*['\"]\s*,"
+    r"|bytes\.fromhex|unhexlify|hex2bin|str_rot13|codecs\.decode|atob\s*\(|from\(\s*['\"][^'\"]{0,2000}['\"]\s*,"
     r"\s*['\"](?:base64|hex)|pack\s*\(\s*['\"]H\*|decode_base64|unpack\s*\(\s*['\"]m", re.I)
-_PATH_LITERAL = re.compile(r"['\"]((?:/|\./|\.\./)?[\w.\-/]*\.\w{1,8}|/[\w.\-/]+)['\"]")
+_PATH_LITERAL = re.compile(r"['\"]((?:/|\./|\.\./)?[\w.\-/]{0,300}\.\w{1,8}|/[\w.\-/]{1,300})['\"]")
 _DIRECTIVE = re.compile(r"\s*#\s*([A-Za-z][\w-]*)\s*=\s*(.*?)\s*$")
 _FLAGS = re.compile(r"(?:--\S+(?:\s+|\Z))+")
 _HEREDOC_MARK = re.compile(r"<<(-?)([\"']?)([A-Za-z_][\w.\-]*)\2")

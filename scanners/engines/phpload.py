@@ -21,8 +21,6 @@ from scanners.engines.phpcode import (
     is_call_site,
 )
 
-INCLUDE_KEYWORDS = ("include", "include_once", "require", "require_once")
-
 # Extensions PHP sources and templates carry; an include of one of them is ordinary.
 PHP_SOURCE_EXTENSIONS = frozenset({
     "php", "php3", "php4", "php5", "php7", "php8", "phtml", "inc", "module", "install", "theme",
