@@ -65,12 +65,12 @@ _INTERPOLATION = re.compile(
 _DEFINE = re.compile(
     r"define\s*\(\s*['\"]([A-Za-z_]\w*)['\"]\s*,\s*([^;]{1,400}?)\)\s*;"
     r"|const\s+([A-Za-z_]\w*)\s*=\s*([^;]{1,400});", re.I)
+# Calls that read a file, by name or (the handle readers) through a handle from fopen().
 _READ_CALL = re.compile(
-    r"\A(?:file_get_contents|gzfile|readgzfile|php_strip_whitespace|highlight_file)\s*\(", re.I)
-_EVAL_WRAPPERS = re.compile(
-    r"\A\s*(?:@\s*)?(?:\(\s*string\s*\)\s*)?(?:['\"]\?>['\"]\s*\.\s*)?"
-    r"(?:(?:base64_decode|gzinflate|gzuncompress|gzdecode|str_rot13|strrev|hex2bin|trim"
-    r"|stripslashes|implode\s*\(\s*['\"]['\"]\s*,)\s*\(?\s*)*", re.I)
+    r"\b(file_get_contents|gzfile|readgzfile|file|fread|fgets|stream_get_contents)\s*\(", re.I)
+_HANDLE_READERS = frozenset({"fread", "fgets", "stream_get_contents"})
+_OPEN_CALL = re.compile(r"\s*@?\s*(?:fopen|gzopen|bzopen)\s*\(", re.I)
+_VARIABLE_NAME = re.compile(r"\$[A-Za-z_\x80-\xff][\w\x80-\xff]*")
 
 UNKNOWN = None
 
@@ -376,6 +376,11 @@ class Resolver:
 
     def last_assignment(self, name: str, offset: int) -> str | None:
         """Return the expression last assigned to `name` before `offset` in the same function."""
+        assigned = self.last_assignment_at(name, offset)
+        return assigned[0] if assigned is not None else None
+
+    def last_assignment_at(self, name: str, offset: int) -> tuple[str, int] | None:
+        """Return the expression last assigned to `name` before `offset`, and where it stands."""
         if self.lookups >= MAX_LOOKUPS:
             return None
         self.lookups += 1
@@ -387,7 +392,7 @@ class Resolver:
                 last = match
         if last is None or last.group(1) == ".=":
             return None  # appended to: its value is not one expression
-        return self.code[last.end(): statement_end(self.code, last.end())]
+        return self.code[last.end(): statement_end(self.code, last.end())], last.start()
 
     def scope_start(self, offset: int) -> int:
         """Return where the function holding `offset` starts (0 outside any function)."""
@@ -522,7 +527,8 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
             if verdict is not None and verdict[0] not in reported:
                 reported.add(verdict[0])
                 hits.append((start, *verdict))
-    for seen, (start, end) in enumerate(_words(lowered, ("eval", "assert"), ("",))):
+    # assert() has not run strings as code since PHP 8, the runtime images' PHP.
+    for seen, (start, end) in enumerate(_words(lowered, ("eval",), ("",))):
         if seen >= MAX_KEYWORDS:
             break
         opening = end
@@ -565,29 +571,39 @@ def _starts_expression(lowered: str, start: int) -> bool:
     return _STATEMENT_BEFORE.search(lowered, max(0, before - 6), before + 1) is not None
 
 
-def _without_wrappers(expression: str) -> str:
-    match = _EVAL_WRAPPERS.match(expression)
-    return expression[match.end():].strip() if match else expression.strip()
-
-
 def _evaluated_file(code: str, resolver: Resolver, start: int,
                     argument_start: int) -> tuple[str, str, str] | None:
-    """Judge an eval of what a file read earlier holds: `$c = file_get_contents(X); eval($c);`."""
+    """Judge an eval of what a file holds: `$c = file_get_contents(X); eval('?>' . $c);`."""
     argument = code[argument_start: statement_end(code, argument_start)]
-    variable = re.match(r"(\$[A-Za-z_\x80-\xff][\w\x80-\xff]*)\s*\)*\s*\Z",
-                        _without_wrappers(argument))
-    if variable is None:
+    reads = _read_paths(resolver, argument, start, 0)
+    if not reads:
         return None
-    source = resolver.last_assignment(variable.group(1), start)
-    if source is None:
-        return None
-    source = _without_wrappers(source)
-    read = _READ_CALL.match(source)
-    if read is None:
-        return None
-    path = source[read.end(): statement_end(source, read.end())]
-    if any(judge(target) is not None for target in resolver.targets(path, start)):
+    if any(judge(target) is not None for path, at in reads for target in resolver.targets(path, at)):
         return ("php_eval_hidden_file", "critical",
-                "eval() menjalankan isi berkas bukan-PHP atau aliran tersembunyi yang dibaca "
-                "sebelumnya")
-    return ("php_eval_file", "high", "eval() menjalankan isi berkas yang dibaca sebelumnya")
+                "eval() menjalankan isi berkas bukan-PHP atau aliran tersembunyi")
+    return ("php_eval_file", "high", "eval() menjalankan isi sebuah berkas")
+
+
+def _read_paths(resolver: Resolver, expression: str, offset: int,
+                depth: int) -> list[tuple[str, int]]:
+    """Return (path expression, offset) of the files `expression` reads, through its variables."""
+    found = []
+    for read in _READ_CALL.finditer(expression):
+        if not is_call_site(expression, read.start()):
+            continue
+        first = expression[read.end(): statement_end(expression, read.end())]
+        if read.group(1).lower() in _HANDLE_READERS:
+            handle = _PLAIN_VARIABLE.match(first.strip())
+            opened = resolver.last_assignment(handle.group(0), offset) if handle else None
+            opening = _OPEN_CALL.match(opened) if opened else None
+            if opened is not None and opening is not None:
+                found.append((opened[opening.end(): statement_end(opened, opening.end())], offset))
+        else:
+            found.append((first, offset))
+    if found or depth >= MAX_RESOLVE_DEPTH:
+        return found
+    for name in dict.fromkeys(_VARIABLE_NAME.findall(expression)):
+        assigned = resolver.last_assignment_at(name, offset)
+        if assigned is not None:
+            found.extend(_read_paths(resolver, assigned[0], assigned[1], depth + 1))
+    return found

@@ -488,8 +488,8 @@ rule php_marker_load
         $variable = /(include|require)(_once)?[\s(@]{1,8}(\$\w+|[A-Z_]{1,40}\s*\)?\s*;)/
         $constant = /define\s*\(\s*['"]\w+['"]\s*,\s*['"](php|phar|zlib|compress\.\w+|data|glob|expect|zip|rar):/ nocase
         // eval() of a variable, in a file that reads files
-        $eval = /(eval|assert)\s*\(\s*(@\s*)?(['"]\?>['"]\s*\.\s*)?[^;()]{0,40}\$\w+\s*\)/
-        $read = /(file_get_contents|gzfile|readgzfile)\s*\(/ nocase
+        $eval = /([^\w>:$\\]|[^\-]>)eval\s*\([^;]{0,80}\$\w/ nocase
+        $read = /(file_get_contents|gzfile|readgzfile|fread|fgets|stream_get_contents|[^\w>$:]file)\s*\(/ nocase
     condition:
         any of ($name, $wrapper, $built, $system, $variable, $constant) or ($eval and $read)
 }

@@ -146,6 +146,11 @@ WEBSHELL_B64 = base64.b64encode(b"<?php system($_GET['c']);").decode()
      "php_eval_hidden_file"),
     ("<?php $c = file_get_contents('compress.zlib://cache/x.gz'); eval($c);",
      "php_eval_hidden_file"),
+    ("<?php $c = implode('', file('lang/id.txt')); eval($c);", "php_eval_hidden_file"),
+    ("<?php $h = fopen('logo.png', 'rb'); $c = fread($h, 99999); eval($c);",
+     "php_eval_hidden_file"),
+    ("<?php $c = file_get_contents('x.jpg'); $c = substr($c, 100); eval(trim($c));",
+     "php_eval_hidden_file"),
 ])
 def test_php_loading_hidden_code_is_infected(offline_scanner: Scanner, tmp_path: Path, source: str,
                                              rule: str) -> None:
