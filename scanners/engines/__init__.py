@@ -1,7 +1,7 @@
 """Scanning engines. Importing this package registers every engine in `ENGINES`."""
 from __future__ import annotations
 
-from scanners.engines import bandit, clamav, filetypes, judol, php, scripts, secrets
+from scanners.engines import bandit, clamav, dockerfile, filetypes, judol, php, scripts, secrets
 from scanners.engines.base import Engine, FileEngine, ScannedFile
 from scanners.engines.registry import ENGINES, register
 
@@ -12,6 +12,7 @@ __all__ = [
     "ScannedFile",
     "bandit",
     "clamav",
+    "dockerfile",
     "filetypes",
     "judol",
     "php",

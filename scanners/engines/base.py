@@ -108,6 +108,10 @@ _KIND_BY_EXTENSION = {
 }
 
 
+JAVASCRIPT_EXTENSIONS = frozenset(
+    extension for extension, kind in _KIND_BY_EXTENSION.items() if kind == JAVASCRIPT)
+
+
 def has_php_tag(data: bytes | mmap.mmap) -> bool:
     """Return whether `data` holds a PHP opening tag (<?php or <?=)."""
     position = data.find(b"<?")

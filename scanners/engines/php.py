@@ -9,6 +9,7 @@ from typing import Any
 import yara
 
 from scanners.engines.base import (
+    JAVASCRIPT_EXTENSIONS,
     PHP,
     YARA_TIMEOUT_SECONDS,
     FileEngine,
@@ -25,6 +26,7 @@ from scanners.engines.phpcode import (
     normalize,
     strip_comments,
 )
+from scanners.engines.phpload import find_hidden_loads
 from scanners.engines.registry import register
 from scanners.findings import Finding, Severity, line_at
 
@@ -76,18 +78,28 @@ class PhpEngine(FileEngine):
         passes_on = len(data) <= SMALL_FILE_BYTES and (
             "php_marker_sink" in markers or b"`" in data or _VARIABLE_CALL.search(data) is not None
         )
+        code: str | None = None
         if len(data) <= MAX_ANALYSIS_BYTES and (
             obfuscated or (request and (runs_code or passes_on))
         ):
             reported = {finding.rule for finding in findings}
-            findings.extend(self._analyse(item, data, 0, None, reported))
+            code = strip_comments(data.decode("latin-1"))
+            findings.extend(self._analyse(item, code, 0, None, reported))
+        # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
+        if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
+                and item.extension not in JAVASCRIPT_EXTENSIONS:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for hit in find_hidden_loads(code):
+                findings.append(self._finding(item, hit.rule, Severity.parse(hit.severity),
+                                              hit.message, hit.line))
         return _dedupe(findings)
 
     # -- deeper analysis -------------------------------------------------------------------------
 
-    def _analyse(self, item: ScannedFile, data: bytes, depth: int, at_line: int | None,
+    def _analyse(self, item: ScannedFile, code: str, depth: int, at_line: int | None,
                  reported: set[str]) -> list[Finding]:
-        code = strip_comments(data.decode("latin-1"))
+        """Deobfuscate comment-free `code` and follow request input, decoded payloads included."""
         normalized = normalize(code)
         findings: list[Finding] = []
         suffix = " (dalam muatan tersandi)" if depth else ""
@@ -115,6 +127,10 @@ class PhpEngine(FileEngine):
 
         for hit in find_tainted_sinks(normalized.code):
             add(hit.rule, Severity.parse(hit.severity), hit.message, hit.line)
+        if depth:
+            # A decoded payload is read whole: its includes are not seen by the marker rules.
+            for load in find_hidden_loads(normalized.code):
+                add(load.rule, Severity.parse(load.severity), load.message, load.line)
 
         lower = normalized.code.lower()
         blob = None
@@ -130,8 +146,8 @@ class PhpEngine(FileEngine):
             line = at_line or payload.line
             inner: list[Finding] = []
             if depth < MAX_PAYLOAD_DEPTH:
-                inner = self._analyse(item, payload.text.encode("latin-1", "replace"),
-                                      depth + 1, line, reported)
+                inner = self._analyse(item, strip_comments(payload.text), depth + 1, line,
+                                      reported)
             findings.extend(inner)
             if not inner and looks_like_php(payload.text):
                 findings.append(self._finding(

@@ -91,7 +91,7 @@ _SUPERGLOBAL_ALIAS = re.compile(
     r"\$\{\s*'(_(?:GET|POST|REQUEST|COOKIE|FILES|SERVER))'\s*\}"
     r"|\$GLOBALS\s*\[\s*'(_(?:GET|POST|REQUEST|COOKIE|FILES|SERVER))'\s*\]"
 )
-_DECODERS = ("strrev", "str_rot13", "base64_decode", "hex2bin", "urldecode", "strtolower",
+DECODERS = ("strrev", "str_rot13", "base64_decode", "hex2bin", "urldecode", "strtolower",
              "strtoupper", "ucfirst", "trim")
 # Triggers are searched in the lower-cased code: far faster than re.I, and a trigger only decides
 # whether a step is worth running, so matching a little more than the step would is harmless.
@@ -127,7 +127,9 @@ class Normalized:
     payloads: list[Payload] = field(default_factory=list)
 
 
-def _decode_escapes(body: str) -> str:
+def decode_escapes(body: str) -> str:
+    """Return the text a double-quoted PHP string body stands for (escapes undone)."""
+
     def one(match: re.Match[str]) -> str:
         token = match.group(1)
         if token[0] == "x":
@@ -155,7 +157,8 @@ def _printable_ratio(text: str) -> float:
     return good / len(text)
 
 
-def _decode_call(function: str, argument: str) -> str | None:
+def decode_call(function: str, argument: str) -> str | None:
+    """Return what a decoder (strrev, base64_decode...) makes of a literal; None when it cannot."""
     function = function.lower()
     try:
         if function == "strrev":
@@ -229,7 +232,7 @@ def normalize(code: str, max_rounds: int = 4) -> Normalized:
         body = match.group(1)
         if len(body) > 1000 or "$" in body:
             return None
-        return _literal(_decode_escapes(body) if "\\" in body else body)
+        return _literal(decode_escapes(body) if "\\" in body else body)
 
     def on_chr(match: re.Match[str]) -> str | None:
         token = match.group(1)
@@ -240,7 +243,7 @@ def normalize(code: str, max_rounds: int = 4) -> Normalized:
         return _literal(match.group(1) + match.group(2))
 
     def on_call(match: re.Match[str]) -> str | None:
-        decoded = _decode_call(match.group(1), match.group(2))
+        decoded = decode_call(match.group(1), match.group(2))
         if decoded is None:
             return None
         short = _literal(decoded)
@@ -283,7 +286,7 @@ def normalize(code: str, max_rounds: int = 4) -> Normalized:
         (("\\", '"'), _TRIGGER_ESCAPE, _DQ_ESCAPE, on_dq),
         (("chr",), _TRIGGER_CHR, _CHR, on_chr),
         (("'",), _TRIGGER_CONCAT, _CONCAT, on_concat),
-        (_DECODERS, _TRIGGER_CALL, _CALL_ON_LITERAL, on_call),
+        (DECODERS, _TRIGGER_CALL, _CALL_ON_LITERAL, on_call),
         (("gz",), _TRIGGER_GZ, _GZ_ON_BASE64, on_gz),
         (("str_replace",), _TRIGGER_REPLACE, _STR_REPLACE, on_replace),
         (("${", "$globals"), _TRIGGER_ALIAS, _SUPERGLOBAL_ALIAS, on_alias),
@@ -401,7 +404,7 @@ _VALIDATION = re.compile(
     r"|realpath|switch)\s*\(|\bisset\s*\(\s*\$\w+\s*\[\s*\$", re.I)
 _SHELL_ESCAPE = re.compile(r"escapeshell(?:arg|cmd)\s*\(", re.I)
 # Matched without a look-behind (which would defeat the regex engine's prefix search);
-# `_is_call_site` checks the character before instead.
+# `is_call_site` checks the character before instead.
 _SINK_CALL = re.compile(
     r"\b(eval|assert|create_function|system|exec|shell_exec|passthru|popen|proc_open"
     r"|pcntl_exec|call_user_func_array|call_user_func|array_map|register_shutdown_function"
@@ -547,10 +550,10 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
     # Most files reach no sink worth asking about: the taint analysis runs only when one does.
     taint = functools.cache(lambda: Taint(code))
     assigned = set(_ASSIGNED.findall(code))
-    lines = _LineIndex(code)
+    lines = LineIndex(code)
 
     for match in _SINK_CALL.finditer(code):
-        if not _is_call_site(code, match.start()):
+        if not is_call_site(code, match.start()):
             continue
         name = match.group(1).lower()
         has_paren = code[match.end() - 1] == "("
@@ -616,7 +619,7 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
     }
     for match in _VAR_CALL.finditer(code):
         variable = match.group(1)
-        if variable == "$this" or not _is_call_site(code, match.start()):
+        if variable == "$this" or not is_call_site(code, match.start()):
             continue
         arguments = split_arguments(call_arguments(code, match.end() - 1))
         line = lines.line(match.start())
@@ -637,7 +640,7 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
                                f"{function}() dipanggil lewat variabel {variable} untuk menyamarkan")
 
 
-def _is_call_site(code: str, start: int) -> bool:
+def is_call_site(code: str, start: int) -> bool:
     """Whether a name at `start` is a plain call, not a method, property or part of a name."""
     if start == 0:
         return True
@@ -655,7 +658,7 @@ def _literal_name(argument: str) -> str:
     return ""
 
 
-class _LineIndex:
+class LineIndex:
     """Line numbers of offsets in one text, without recounting from the start each time."""
 
     def __init__(self, text: str) -> None:

@@ -111,17 +111,6 @@ rule php_include_stream
         $inc
 }
 
-rule php_include_non_php
-{
-    meta:
-        severity = "high"
-        message = "include/require memuat berkas gambar/teks sebagai kode PHP (backdoor tersembunyi)"
-    strings:
-        $inc = /([^\w>:$]|[^\-]>)(include|require)(_once)?\s*\(?\s*['"][^'"\n]{1,300}\.(ico|png|jpe?g|gif|bmp|svg|webp|txt|log|css|woff2?|ttf|zip|mp3|mp4|pdf)['"]/ nocase
-    condition:
-        $inc
-}
-
 rule php_preg_replace_eval
 {
     meta:
@@ -481,4 +470,26 @@ rule php_marker_source
         $gl = /\$GLOBALS\s*\[\s*['"]_/
     condition:
         any of them
+}
+
+rule php_marker_load
+{
+    meta:
+        severity = "none"
+    strings:
+        // An include whose argument starts like an expression (not like prose in a comment) and
+        // ends in a literal that is not ".php", names a stream wrapper ("php://", "data:"),
+        // builds its target with escapes or decoders, or names a system path.
+        $name = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])[^;]{0,300}(\.(web|tm|bm|sw|zi)p|[a-oq-zA-OQ-Z0-9])['"]\s*\)?\s*(;|\?>)/
+        $wrapper = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])([^;]{0,300}['"])?[^'"\n;]{0,40}(:[^:]|\\x3[aA]|\\0?72)/
+        $built = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])[^;]{0,120}(\\x[0-9a-fA-F]{2}\\x|chr\s*\(|base64_decode|strrev|str_rot13|hex2bin|urldecode)/
+        $system = /(include|require)(_once)?([\s(@]+(['"$\\_]|[A-Z]{2}|[a-z]\w{1,40}\s*\()|['"])([^;]{0,40}['"])?\/(proc|dev|tmp|var)\//
+        // An include of a variable or a constant: its value is looked up in the file.
+        $variable = /(include|require)(_once)?[\s(@]{1,8}(\$\w+|[A-Z_]{1,40}\s*\)?\s*;)/
+        $constant = /define\s*\(\s*['"]\w+['"]\s*,\s*['"](php|phar|zlib|compress\.\w+|data|glob|expect|zip|rar):/ nocase
+        // eval() of a variable, in a file that reads files
+        $eval = /([^\w>:$\\]|[^\-]>)eval\s*\([^;]{0,80}\$\w/ nocase
+        $read = /(file_get_contents|gzfile|readgzfile|fread|fgets|stream_get_contents|[^\w>$:]file)\s*\(/ nocase
+    condition:
+        any of ($name, $wrapper, $built, $system, $variable, $constant) or ($eval and $read)
 }

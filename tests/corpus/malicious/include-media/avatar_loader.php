@@ -1,0 +1,2 @@
+<?php
+@include __DIR__ . '/../uploads/avatars/' . 'default.jpg';

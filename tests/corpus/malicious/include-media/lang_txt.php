@@ -1,0 +1,4 @@
+<?php
+$lang = 'id';
+require_once 'lang/id.txt';
+echo $strings['welcome'];

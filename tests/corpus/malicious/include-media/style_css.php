@@ -1,0 +1,2 @@
+<?php
+include("assets/css/style.css");

