@@ -9,6 +9,8 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     releases/<app>/<release>/   a release's unpacked code, mounted read-only into its container
     data/<app>/<path>/          the app's writable paths, kept across releases
     certs/<app>/                a per-app TLS certificate
+    builds/<app>/<release>/     a Dockerfile app's build waiting for its deploy: build.json and
+                                output.tar, the files the build made, for the panel to scan
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
 """
 from __future__ import annotations
@@ -198,6 +200,12 @@ class StateStore:
 
     def certs_dir(self, name: str) -> Path:
         return self.root / "certs" / app_name(name)
+
+    def builds_dir(self, name: str) -> Path:
+        return self.root / "builds" / app_name(name)
+
+    def build_dir(self, name: str, release_id: int) -> Path:
+        return self.builds_dir(name) / str(int(release_id))
 
     @property
     def dumps_dir(self) -> Path:
