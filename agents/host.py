@@ -228,8 +228,9 @@ class Host:
             except BaseException:
                 if release is not None:
                     self._discard_release(release)
-                if spec.stack == "dockerfile":
-                    self._forget_build(spec.name, spec.release_id, record if before else None)
+                    # Its image did not come up: the build goes with it (a refusal keeps it).
+                    shutil.rmtree(self.state.build_dir(spec.name, spec.release_id),
+                                  ignore_errors=True)
                 if before is None:
                     self._discard_new_app(spec.name, created_database)
                 elif created_database:
@@ -596,8 +597,10 @@ class Host:
                     built = _read_build(directory)
                     if built is None or built.get("created_at", 0) < time.time() - \
                             defaults.BUILD_KEEP_S:
-                        self._forget_build(name, int(directory.name), record)
+                        removed = self._forget_build(name, int(directory.name), record)
                         report.builds_removed.append(f"{name}:{directory.name}")
+                        if removed is not None:
+                            report.images_removed.append(removed)
         for image_id, (app, _release) in self.runtime.owned_images().items():
             with self.state.try_lock_app(app) as held:
                 if not held:
@@ -856,16 +859,21 @@ class Host:
             raise InvalidRequest(f"nomor rilis tidak sah: {release_id!r}")
         return self.state.build_dir(app, release_id)
 
-    def _forget_build(self, app: str, release_id: int, record: AppRecord | None) -> None:
-        """Remove a kept build's files and its image, unless a kept release runs that image."""
+    def _forget_build(self, app: str, release_id: int, record: AppRecord | None) -> str | None:
+        """Remove a kept build's files and its image, unless a kept release runs that image.
+
+        Return the id of the image removed, if one was.
+        """
         directory = self.state.build_dir(app, release_id)
         built = _read_build(directory)
         image_id = built.get("image_id") if built else None
+        removed = None
         if isinstance(image_id, str) and IMAGE_ID.match(image_id) \
                 and not (record is not None and image_id in self._image_ids(record)):
             with contextlib.suppress(AgentError):
-                self.runtime.remove_image(image_id)
+                removed = image_id if self.runtime.remove_image(image_id) else None
         shutil.rmtree(directory, ignore_errors=True)
+        return removed
 
     def _image_ids(self, record: AppRecord) -> set[str]:
         """Return the ids of the images the app's kept releases run (tags resolved)."""
