@@ -420,7 +420,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
     db.session.commit()
     deployed: list[dict[str, str]] = []
 
-    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None):  # type: ignore[no-untyped-def]
+    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         deployed.append(dict(env or {}))
         release = factories.release(app_row, scan_report=report, deployed_at=utcnow())
         for older in app_row.releases:
@@ -461,7 +461,7 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
     technician = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
 
-    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None):  # type: ignore[no-untyped-def]
+    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         factories.release(app_row, scan_report=report, status=ReleaseStatus.FAILED)
         raise deployment.DeployFailed("Agen menolak rilis: pemeriksaan kesehatan gagal")
 
