@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from agents import defaults as agent_defaults
-from panel import app_actions, crypto, tasks
+from panel import app_actions, crypto, storage, tasks
 from panel.extensions import db
 from panel.models import (
     App,
@@ -36,6 +36,7 @@ from panel.models import (
     JobStatus,
     ReleaseStatus,
     RoleKey,
+    ScanKind,
     UploadStatus,
     User,
 )
@@ -166,9 +167,12 @@ def _arguments_for(target: App) -> dict[str, Any]:
     job = Job(kind=app_actions.DATABASE_PASSWORD, target_type="App", target_id=str(target.id),
               status=JobStatus.SUCCEEDED, result={"sealed": crypto.encrypt(DB_SECRET)})
     db.session.add(job)
+    built = factories.scan_report("infected", kind=ScanKind.BUILD)
+    built.html_sha256, _size = storage.attachments().put(io.BytesIO(b"<p>laporan build</p>"), 10**6)
+    release = factories.release(target, status=ReleaseStatus.FAILED, build_scan_report_id=built.id)
     db.session.flush()
     return {"app_id": target.id, "action": "restart", "upload_id": upload.id, "name": "APP_MODE",
-            "job_id": job.id}
+            "job_id": job.id, "release_id": release.id}
 
 
 WHO = ("app account of another app", "OPD admin of another OPD")
