@@ -40,7 +40,7 @@ from agents.errors import (
     VhostError,
 )
 from agents.protocol import IMAGE_ID, AppSpec, InvalidName, app_name, env_key
-from agents.runtime import ContainerSpec, ContainerStats, PortTaken, Runtime
+from agents.runtime import ContainerSpec, ContainerStats, ImageFacts, PortTaken, Runtime
 from agents.state import (
     REMOVED,
     RUNNING,
@@ -278,7 +278,7 @@ class Host:
                 image_id = self.runtime.build(spec.name, spec.release_id,
                                               f"{spec.release_id}-{token}", context,
                                               spec.dockerfile, spec.artifact_sha256)
-                own = self._own_layers(spec.name, image_id, base.layers)
+                own = self._own_layers(spec.name, image_id, base)
                 layers_dir = work / "layers"
                 layers_dir.mkdir(mode=0o700)
                 saved = self.runtime.save_layers(image_id, set(own), layers_dir,
@@ -838,16 +838,26 @@ class Host:
             raise UnsignedImage(f"image {image_id} bukan hasil build rilis {spec.release_id} "
                                 f"aplikasi {spec.name} dari artefak ini")
         base = self.runtime.image_facts(base_image)
-        if base is None or facts.layers[:len(base.layers)] != base.layers:
+        if base is None or facts.layers[:len(base.layers)] != base.layers \
+                or _process_changes(facts, base):
             raise UnsignedImage(f"image {image_id} tidak dibangun di atas {base_image}")
         return image_id
 
-    def _own_layers(self, app: str, image_id: str, base_layers: list[str]) -> list[str]:
-        """Return the layers a build added above its runtime image, oldest first."""
+    def _own_layers(self, app: str, image_id: str, base: ImageFacts) -> list[str]:
+        """Return the layers a build added above its runtime image, oldest first.
+
+        The build may add files, which are scanned; it may not change how the runtime image starts,
+        its environment or its volumes, which no scan reads.
+        """
         built = self.runtime.image_facts(image_id)
-        if built is None or built.layers[:len(base_layers)] != base_layers:
+        if built is None or built.layers[:len(base.layers)] != base.layers:
             raise BuildFailed(f"image aplikasi {app} tidak dibangun di atas image runtime-nya")
-        return built.layers[len(base_layers):]
+        changed = _process_changes(built, base)
+        if changed:
+            raise BuildFailed(f"Dockerfile aplikasi {app} tidak boleh mengubah cara image runtime "
+                              f"dijalankan (berubah: {', '.join(changed)}); variabel lingkungan "
+                              f"aplikasi diatur lewat panel")
+        return built.layers[len(base.layers):]
 
     def _build_dir(self, app: str, release_id: int) -> Path:
         try:
@@ -1212,6 +1222,21 @@ def _read(path: Path) -> str | None:
         return path.read_text()
     except FileNotFoundError:
         return None
+
+
+# A VOLUME would be a writable place in the code tree where nothing says PHP may not run.
+_PROCESS_NAMES = {"Entrypoint": "ENTRYPOINT", "Cmd": "CMD", "Healthcheck": "HEALTHCHECK",
+                  "Volumes": "VOLUME"}
+
+
+def _process_changes(built: ImageFacts, base: ImageFacts) -> list[str]:
+    """Name what of the runtime image's start command and environment a build changed."""
+    changed = [name for key, name in _PROCESS_NAMES.items()
+               if built.process.get(key) != base.process.get(key)]
+    ours, theirs = built.process.get("Env") or {}, base.process.get("Env") or {}
+    changed += [f"ENV {key}" for key in sorted(set(ours) | set(theirs))
+                if ours.get(key) != theirs.get(key)]
+    return changed
 
 
 def _read_build(directory: Path) -> dict[str, Any] | None:

@@ -78,6 +78,9 @@ class ImageFacts:
     layers: list[str]  # diff ids, the runtime image's first
     labels: dict[str, str]
     size: int
+    # What the container runs on start, with which environment and volumes: Entrypoint, Cmd, Env
+    # (as a mapping), Healthcheck, Volumes.
+    process: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -380,8 +383,13 @@ class Runtime:
             except docker.errors.ImageNotFound:
                 return None
             attrs = found.attrs
+        config = attrs.get("Config") or {}
+        env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
+        process = {"Entrypoint": config.get("Entrypoint"), "Cmd": config.get("Cmd"), "Env": env,
+                   "Healthcheck": config.get("Healthcheck"), "Volumes": config.get("Volumes")}
         return ImageFacts(id=str(found.id), layers=list((attrs.get("RootFS") or {}).get("Layers") or []),
-                          labels=dict(found.labels or {}), size=int(attrs.get("Size") or 0))
+                          labels=dict(found.labels or {}), size=int(attrs.get("Size") or 0),
+                          process=process)
 
     def build(self, app: str, release_id: int, version: str, context: Path,
               dockerfile: str = "Dockerfile", artifact_sha256: str | None = None) -> str:

@@ -40,7 +40,8 @@ from panel.services.hosts import PanelPKI
 
 logger = logging.getLogger(__name__)
 
-BUILD_OUTPUT_MAX_BYTES = 512 * 1024 * 1024  # what an agent sends at most (its own bundle limit)
+# What an agent sends at most: 512 MiB of files (its own bundle limit) and their tar headers.
+BUILD_OUTPUT_MAX_BYTES = 640 * 1024 * 1024
 
 
 class DeployFailed(RuntimeError):

@@ -158,6 +158,30 @@ def test_a_dockerfile_that_reaches_out_is_refused_before_building(
     assert list(host.state.builds_dir(name).iterdir()) == []
 
 
+RUNTIME_SHELL = (f"echo {base64.b64encode(WEBSHELL).decode()} | base64 -d > /tmp/s.php"
+                 " && php -S 0.0.0.0:8080 -t /tmp")
+
+
+@pytest.mark.parametrize("dockerfile, said", [
+    # Code made when the container starts is code no scan of the build's files sees.
+    (f"FROM wadah/php:8.2\nCMD [\"sh\", \"-c\", \"{RUNTIME_SHELL}\"]\n", "CMD"),
+    (f"FROM wadah/php:8.2\nENTRYPOINT [\"sh\", \"-c\", \"{RUNTIME_SHELL}\"]\n", "ENTRYPOINT"),
+    ("FROM wadah/php:8.2\nENV WADAH_PHP_DISABLE_FUNCTIONS=\n", "ENV WADAH_PHP_DISABLE_FUNCTIONS"),
+    ("FROM wadah/php:8.2\nENV PHP_INI_SCAN_DIR=/srv/app/uploads\n", "ENV PHP_INI_SCAN_DIR"),
+    ("FROM wadah/php:8.2\nHEALTHCHECK CMD sh -c 'echo x > /tmp/x.php'\n", "HEALTHCHECK"),
+    ("FROM wadah/php:8.2\nVOLUME /srv/app/simpan\n", "VOLUME"),
+])
+def test_a_build_may_not_change_how_its_container_starts(
+        host: Host, docker_client: docker.DockerClient, dockerfile: str, said: str) -> None:
+    name = unique("mulai")
+    with pytest.raises(BuildFailed) as failure:
+        host.build(spec(host, name, 1, {"Dockerfile": dockerfile, "index.php": "x"},
+                        stack="dockerfile"))
+    assert said in str(failure.value)
+    assert app_images(docker_client, name) == [] and containers_of(docker_client, name) == []
+    assert list(host.state.builds_dir(name).iterdir()) == []
+
+
 def test_a_build_cannot_copy_from_another_apps_image(
         host: Host, docker_client: docker.DockerClient) -> None:
     other = unique("tetangga")
