@@ -73,24 +73,57 @@ def agent() -> None:
          help="The server's socket mounted into app containers (default: --mariadb-socket).")
 @_option("mariadb-host", default="127.0.0.1", show_default=True)
 @_option("mariadb-port", default=3306, show_default=True, type=int)
+@click.option("--app-firewall/--no-app-firewall", envvar=_env("app-firewall"), show_envvar=True,
+              default=True, show_default=True,
+              help="Keep the iptables chains that stop app containers reaching this host and the"
+                   " protected ranges (off only where the data center's own firewall does it).")
+@_option("app-egress", type=click.Choice(["allow", "deny"]), default=defaults.APP_EGRESS,
+         show_default=True, help="Whether apps may open connections to the internet.")
+@_option("app-protected", multiple=True, metavar="CIDR",
+         help="An address or range apps may not reach, besides the private and link-local ranges"
+              " and the panel's address (repeatable; space-separated in the environment).")
+@_option("app-allowed", multiple=True, metavar="CIDR",
+         help="An address or range apps may reach even when protected or with egress denied.")
+@_option("app-host-ports", multiple=True, type=click.IntRange(1, 65535), metavar="PORT",
+         help="A TCP port of this host apps may reach (none by default; e.g. 443 when apps call"
+              " each other through nginx).")
+@_option("iptables", default=defaults.IPTABLES, show_default=True,
+         help="iptables binary (iptables-legacy/iptables-nft: the one dockerd uses).")
 def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
         mariadb_password: str, mariadb_socket: Path | None, mariadb_app_socket: Path | None,
-        mariadb_host: str, mariadb_port: int, **nginx: Any) -> None:
+        mariadb_host: str, mariadb_port: int, app_firewall: bool, app_egress: str,
+        app_protected: tuple[str, ...], app_allowed: tuple[str, ...],
+        app_host_ports: tuple[int, ...], iptables: str, **nginx: Any) -> None:
     """Serve the agent's API and keep this host reconciled until SIGTERM."""
+    from dataclasses import replace
+
     import docker
 
     from agents.artifacts import ArtifactStore
     from agents.databases import MariaDBSettings
+    from agents.firewall import AppFirewall, FirewallSettings, ipv4_networks, panel_addresses
     from agents.host import Host
     from agents.pki import AgentCredentials, NotEnrolled
     from agents.vhosts import NginxSettings
 
+    try:
+        firewall_settings = FirewallSettings(
+            protected=ipv4_networks(app_protected), allowed=ipv4_networks(app_allowed),
+            egress=app_egress, host_ports=tuple(app_host_ports), iptables=iptables)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
     credentials = AgentCredentials(state_dir)
     try:
         identity = credentials.identity()
         tls = credentials.server_context()
     except NotEnrolled as exc:
         raise click.ClickException(str(exc)) from exc
+    firewall = None
+    if app_firewall:
+        firewall = AppFirewall(replace(firewall_settings, protected=firewall_settings.protected
+                                       + panel_addresses(identity["panel_url"])))
+    else:
+        logger.warning("app network firewall switched off: apps reach whatever the host routes")
     nginx_settings = NginxSettings(
         sites_dir=nginx["nginx_sites_dir"], log_dir=nginx["nginx_log_dir"],
         binary=nginx["nginx_binary"], prefix=nginx["nginx_prefix"], conf=nginx["nginx_conf"],
@@ -105,7 +138,8 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
                                   socket=socket_path, app_socket=mariadb_app_socket,
                                   host=mariadb_host, port=mariadb_port)
     store = ArtifactStore(state_dir / defaults.ARTIFACTS_SUBDIR)
-    host = Host(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store, mariadb)
+    host = Host(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store, mariadb,
+                firewall)
     daemon = build_daemon(state_dir, listen, tls, host, store, identity["agent_name"],
                           credentials.release_public_key())
     logger.info("agent %s starting (certificate %s, valid until %s)", identity["agent_name"],

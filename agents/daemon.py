@@ -1,6 +1,7 @@
 """The `wadah agent run` daemon: serves the API over mutual TLS and keeps the host reconciled.
 
-Shaped like rq's worker: built with its dependencies, `run()` installs the signal handlers, serves,
+Shaped like rq's worker: built with its dependencies, `run()` installs the signal handlers and the
+app network's firewall (agents/firewall.py, repaired again at every reconcile), serves,
 beats (heartbeat file, nonce pruning, a periodic reconcile), stops warm on the first SIGTERM or
 SIGINT (no new connections, requests in flight finish) and cold on the second, and always tears
 down.
@@ -140,6 +141,7 @@ class AgentDaemon:
         """Serve until a stop signal (or `request_stop`), then tear down."""
         self._install_signal_handlers()
         try:
+            self._protect_network()
             self._serving = threading.Thread(target=self.server.serve_forever,
                                              kwargs={"poll_interval": 0.5},
                                              name="wadah-agent-api", daemon=True)
@@ -173,6 +175,15 @@ class AgentDaemon:
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + self.reconcile_interval_s
             self._reconcile()
+
+    def _protect_network(self) -> None:
+        protect = getattr(self.host, "protect_network", None)
+        if protect is None:
+            return
+        try:
+            protect()  # before the API serves: no container the panel asks for starts unguarded
+        except Exception:
+            logger.exception("installing the app network rules failed")
 
     def _reconcile(self) -> None:
         reconcile = getattr(self.host, "reconcile", None)

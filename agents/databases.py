@@ -24,6 +24,8 @@ from agents.errors import DatabaseError
 from agents.protocol import app_name
 from agents.state import DatabaseAccount
 
+_MAX_IDENTIFIER = 64
+
 
 @dataclass(frozen=True)
 class MariaDBSettings:
@@ -46,8 +48,37 @@ class MariaDBSettings:
 
 
 def identifier(app: str) -> str:
-    """Return the database and user name of `app` (e.g. wadah_sim_pegawai)."""
-    return defaults.DB_PREFIX + app_name(app).replace("-", "_")
+    """Return the database and user name of `app` (e.g. wadah_sim_pegawai).
+
+    Injective: app names never hold '_', so '-' → '_' loses nothing, and at most 40 characters
+    keep it within MariaDB's 64 for a database name.
+    """
+    name = defaults.DB_PREFIX + app_name(app).replace("-", "_")
+    assert len(name) <= _MAX_IDENTIFIER, name
+    return name
+
+
+def grant_pattern(database: str) -> str:
+    """Return `database` as a grant's database pattern that matches that database alone.
+
+    In `GRANT ... ON db.*` MariaDB reads '_' and '%' as wildcards: `wadah_s1a2_3b4` would also
+    grant `wadah_s1a2p3b4`, another app's database.
+    """
+    return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+def _exact_account(cursor: pymysql.cursors.Cursor, name: str, host: str, password: str) -> None:
+    """(Re)create account `name` with `password` and every right on database `name` alone.
+
+    Made anew rather than altered: an account of an older agent may hold a wildcard grant
+    (`wadah_a_b`.* matching wadah_aXb) that an administrator with rights on `wadah\\_%` alone
+    cannot revoke, but may drop with its account.
+    """
+    cursor.execute("DROP USER IF EXISTS %s@%s", (name, host))
+    cursor.execute("CREATE USER %s@%s IDENTIFIED BY %s", (name, host, password))
+    # `name` matches [a-z0-9_]: safe between backticks once its wildcards are escaped.
+    cursor.execute(f"GRANT ALL PRIVILEGES ON `{grant_pattern(name)}`.* TO %s@%s",  # noqa: S608
+                   (name, host))
 
 
 class Databases:
@@ -73,6 +104,13 @@ class Databases:
         finally:
             conn.close()
 
+    def _app_account(self, app: str) -> str:
+        """Return the app's database and account name, never the administrator's own."""
+        name = identifier(app)
+        if name == self.settings.user:
+            raise DatabaseError(f"nama basis data {name} sama dengan akun administrator agen")
+        return name
+
     def version(self) -> str:
         with self._admin() as cursor:
             cursor.execute("SELECT VERSION()")
@@ -87,7 +125,7 @@ class Databases:
 
     def create(self, app: str) -> DatabaseAccount:
         """Create the app's database and account (replacing the password if they exist)."""
-        name = identifier(app)
+        name = self._app_account(app)
         account = DatabaseAccount(database=name, user=name,
                                   password=secrets.token_urlsafe(defaults.DB_PASSWORD_BYTES))
         host = self.settings.app_user_host
@@ -95,10 +133,7 @@ class Databases:
             # `name` matches [a-z0-9_]: safe between backticks; values go as parameters.
             cursor.execute(f"CREATE DATABASE IF NOT EXISTS `{name}` "  # noqa: S608
                            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-            cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
-                           (name, host, account.password))
-            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (name, host, account.password))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@%s", (name, host))  # noqa: S608
+            _exact_account(cursor, name, host, account.password)
         return account
 
     def reset_password(self, app: str) -> DatabaseAccount:
@@ -107,10 +142,9 @@ class Databases:
 
     def set_password(self, app: str, password: str) -> DatabaseAccount:
         """Give the app's account `password` and return the account."""
-        name = identifier(app)
+        name = self._app_account(app)
         with self._admin() as cursor:
-            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s",
-                           (name, self.settings.app_user_host, password))
+            _exact_account(cursor, name, self.settings.app_user_host, password)
         return DatabaseAccount(database=name, user=name, password=password)
 
     def dump(self, app: str, directory: Path) -> Path:

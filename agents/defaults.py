@@ -54,6 +54,21 @@ PORT_ATTEMPTS = 3  # tries at starting a container when its chosen port was take
 NETWORK_POOL = "10.213.0.0/16"
 NETWORK_PREFIX = 28
 
+# --- what app containers may reach (agents/firewall.py) ------------------------------------------
+# Never reachable from an app, whatever the settings add: the private ranges where the panel, other
+# agents and the data center's management networks live, and link-local (cloud metadata included).
+APP_PROTECTED_NETWORKS: tuple[str, ...] = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
+# Internet egress: many PHP apps call outside APIs (payments, maps, mail relays, updates); a data
+# center that wants none sets "deny" and lists what apps may still reach.
+APP_EGRESS = "allow"
+FIREWALL_CHAIN_PREFIX = "WADAH-APPS"  # chains WADAH-APPS-INPUT and WADAH-APPS-FORWARD
+DOCKER_USER_CHAIN = "DOCKER-USER"  # where dockerd, when it manages iptables, leaves room for us
+IPTABLES = "iptables"  # Debian's alternatives pick nft or legacy, the same one dockerd uses
+IPTABLES_WAIT_S = 10  # iptables -w: longest wait for the xtables lock
+IPTABLES_TIMEOUT_S = 30.0  # one iptables command
+RESOLV_CONF_FILES = ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf")
+
 # --- health, switch, drain -----------------------------------------------------------------------
 HEALTHY_STATUS = range(200, 400)
 PORT_POLL_S = 0.02  # between health probes while a new container does not answer at all

@@ -100,3 +100,9 @@ class RuntimeUnavailable(AgentError):
     """Docker Engine could not be reached or refused an operation (503)."""
 
     status = 503
+
+
+class FirewallError(AgentError):
+    """iptables could not be run or refused the app network's rules (503)."""
+
+    status = 503

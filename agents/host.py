@@ -21,7 +21,7 @@ from typing import Any
 
 import docker
 
-from agents import builds, defaults, frameworks, releases
+from agents import builds, defaults, frameworks, releases, tenantfs
 from agents.artifacts import SHA256, ArtifactStore
 from agents.builds import BuildOutput
 from agents.databases import Databases, MariaDBSettings
@@ -30,6 +30,7 @@ from agents.errors import (
     BuildFailed,
     DatabaseError,
     DeployFailed,
+    FirewallError,
     InvalidRequest,
     RuntimeUnavailable,
     UnknownApp,
@@ -39,6 +40,7 @@ from agents.errors import (
     UnsignedImage,
     VhostError,
 )
+from agents.firewall import AppFirewall, firewall_facts
 from agents.protocol import IMAGE_ID, AppSpec, InvalidName, app_name, env_key
 from agents.runtime import ContainerSpec, ContainerStats, ImageFacts, PortTaken, Runtime
 from agents.state import (
@@ -138,6 +140,7 @@ class HostFacts:
     apps_running: list[str]
     memory_committed_mb: int  # the sum of the memory limits of the apps meant to run
     cpus_committed: float
+    app_network: dict[str, Any] = field(default_factory=dict)  # agents.firewall: what apps reach
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,13 +187,15 @@ class Host:
 
     def __init__(self, docker_client: docker.DockerClient, nginx: NginxSettings,
                  state_dir: Path | str, artifacts: ArtifactStore,
-                 mariadb: MariaDBSettings | None = None) -> None:
+                 mariadb: MariaDBSettings | None = None,
+                 firewall: AppFirewall | None = None) -> None:
         self.state = StateStore(state_dir)
         self.owner = self.state.agent_id
         self.runtime = Runtime(docker_client, self.owner, lambda: self.state.lock_host("networks"))
         self.vhosts = Vhosts(nginx, self.owner, lambda: self.state.lock_host("nginx"))
         self.databases = Databases(mariadb) if mariadb is not None else None
         self.artifacts = artifacts
+        self.firewall = firewall  # None: this host's app network is left as Docker makes it
 
     # --- deploy and rollback ---------------------------------------------------------------------
 
@@ -507,6 +512,7 @@ class Host:
             apps_running=running,
             memory_committed_mb=sum(r.current.spec.limits.memory_mb for r in meant if r.current),
             cpus_committed=round(sum(r.current.spec.limits.cpus for r in meant if r.current), 2),
+            app_network=firewall_facts(self.firewall),
         )
 
     # --- certificates ----------------------------------------------------------------------------
@@ -626,6 +632,7 @@ class Host:
         skipped (and listed) until the next round.
         """
         report = ReconcileReport()
+        self.protect_network(report)  # first: containers are (re)started only behind the rules
         with contextlib.ExitStack() as held:
             records: dict[str, AppRecord] = {}
             for name in self.state.names():
@@ -660,6 +667,18 @@ class Host:
                     changes[name] = None
             self._apply_vhosts(changes, report)
         return report
+
+    def protect_network(self, report: ReconcileReport | None = None) -> None:
+        """Install or repair the app network's firewall; a failure is logged and reported."""
+        if self.firewall is None:
+            return
+        report = report if report is not None else ReconcileReport()
+        try:
+            if self.firewall.ensure().changed:
+                report.actions.append("jaringan aplikasi: aturan firewall dipasang")
+        except FirewallError as exc:
+            logger.error("app network rules are NOT in place: %s", exc)
+            report.errors.append(f"jaringan aplikasi: {exc}")
 
     def _reconcile_container(self, record: AppRecord, report: ReconcileReport,
                              wanted: set[str]) -> None:
@@ -924,7 +943,7 @@ class Host:
         if created_database:
             with contextlib.suppress(AgentError):
                 self._databases().drop(app)
-        shutil.rmtree(self.state.data_dir(app), ignore_errors=True)
+        tenantfs.remove_tree(self.state.data_dir(app))
         shutil.rmtree(self.state.releases_dir(app), ignore_errors=True)
         self.state.delete(app)
 
@@ -1052,8 +1071,9 @@ class Host:
         for image_id, (owner_app, _release) in self.runtime.owned_images().items():
             if owner_app == app:
                 self.runtime.remove_image(image_id)
-        for path in (self.state.releases_dir(app), self.state.data_dir(app),
-                     self.state.certs_dir(app), self.state.builds_dir(app)):
+        tenantfs.remove_tree(self.state.data_dir(app))
+        for path in (self.state.releases_dir(app), self.state.certs_dir(app),
+                     self.state.builds_dir(app)):
             shutil.rmtree(path, ignore_errors=True)
         for log in self.vhosts.log_paths(app):
             log.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import defaults, frameworks
+from agents import defaults, frameworks, tenantfs
 from agents.errors import ArtifactRejected, BuildFailed
 from agents.frameworks import Framework
 from scanners.intake import Limits as IntakeLimits
@@ -99,38 +99,13 @@ def seed_writable(code: Path, data: Path, paths: tuple[str, ...]) -> dict[str, P
 
     Directories the release ships inside a writable path are created when missing, and its files
     copied when missing, so the app finds its skeleton (Laravel's storage/framework/…) while data
-    written by earlier releases is never overwritten.
+    written by earlier releases is never overwritten. The tenant's own links are never followed.
     """
-    data.mkdir(parents=True, exist_ok=True, mode=0o755)
     mounts = {}
     for rel in paths:
-        host_dir = data.joinpath(*rel.split("/"))
-        _make_owned(host_dir)
-        source = code.joinpath(*rel.split("/"))
-        if source.is_dir():
-            for directory, dirs, files in os.walk(source):
-                here = host_dir / os.path.relpath(directory, source)
-                for name in dirs:
-                    _make_owned(here / name)
-                for name in files:
-                    target = here / name
-                    if not target.exists():
-                        shutil.copyfile(os.path.join(directory, name), target)
-                        _own(target, 0o644)
-        mounts[rel] = host_dir
+        tenantfs.seed(code.joinpath(*rel.split("/")), data, rel)
+        mounts[rel] = tenantfs.writable_root(data, rel)
     return mounts
-
-
-def _make_owned(path: Path) -> None:
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)
-    _own(path, 0o755)
-
-
-def _own(path: Path, mode: int) -> None:
-    if os.geteuid() == 0:
-        os.lchown(path, defaults.APP_UID, defaults.APP_GID)
-    os.chmod(path, mode)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ so exactly one gets it and the other gets a clear refusal.
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import re
 import socket
 
 from sqlalchemy import select
@@ -24,6 +26,7 @@ HOST_MEMORY_RESERVE_MB = 512
 DEFAULT_PLAN_MEMORY_MB = 256
 PROBE_PORTS = (80, 443, 22)
 PROBE_TIMEOUT_S = 0.3
+APP_NAME_MAX = 40  # the agent's grammar for app names (agents.protocol.app_name)
 
 
 class AllocationRefused(ValueError):
@@ -67,7 +70,7 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
         raise AllocationRefused(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
                                   fqdn=availability.fqdn, reason=availability.reason))
     host = choose_host()
-    app = App(name=_app_name(request.subdomain), subdomain=request.subdomain, zone=zone.name,
+    app = App(name=app_name_for(request.subdomain), subdomain=request.subdomain, zone=zone.name,
               opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack),
               needs_database=request.needs_database)
     try:
@@ -119,5 +122,14 @@ def _answers(address: str) -> bool:
     return False
 
 
-def _app_name(subdomain: str) -> str:
-    return protocol.app_name(subdomain[:40].rstrip("-"))
+def app_name_for(subdomain: str) -> str:
+    """Return the name the agent knows the app of `subdomain` by: its container, database, vhost.
+
+    Distinct subdomains get distinct names: one the agent's grammar cannot take as it is (over 40
+    characters, or with '--') is shortened and suffixed with a digest of the whole subdomain.
+    """
+    if len(subdomain) <= APP_NAME_MAX and "--" not in subdomain:
+        return protocol.app_name(subdomain)
+    digest = hashlib.sha256(subdomain.encode()).hexdigest()[:8]
+    head = re.sub("-+", "-", subdomain)[:APP_NAME_MAX - len(digest) - 1].strip("-")
+    return protocol.app_name(f"{head}-{digest}")

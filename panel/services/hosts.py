@@ -151,6 +151,10 @@ def health(host: Host, now: datetime) -> Health:
     if seen is None or now - seen > FACTS_STALE_AFTER:
         return Health(False, _("Fakta usang: agen tidak melapor beberapa menit terakhir"))
     facts = host.facts or {}
+    network = facts.get("app_network") or {}
+    if network.get("managed") and network.get("error"):  # apps may reach the host or the DC's networks
+        return Health(False, _("Isolasi jaringan aplikasi tidak terpasang: %(error)s",
+                               error=network["error"]))
     if facts.get("memory_available_bytes", 0) < HOST_MEMORY_RESERVE_MB * 1024 * 1024:
         return Health(False, _("Memori bebas di bawah cadangan minimum"))
     for path, usage in (facts.get("disk") or {}).items():

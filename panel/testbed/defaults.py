@@ -42,7 +42,11 @@ DNS_ZONE = "contoh.go.id"
 TSIG_KEY_NAME = "wadah-update"
 TSIG_ALGORITHM = "hmac-sha256"
 
-MARIADB_ADMIN_USER = "wadah_admin"
+# The agent's administrator: '-' keeps it out of the names apps get (wadah_<app>), so no app can
+# ever be given this account.
+MARIADB_ADMIN_USER = "wadah-agent"
+MARIADB_LEGACY_ADMIN_USER = "wadah_admin"  # before: an app named "admin" would have matched it
+MARIADB_APP_DATABASES = "wadah\\_%"  # the databases the administrator has rights on
 POSTGRES_USER = "wadah"
 POSTGRES_DATABASE = "wadah_test"
 POSTGRES_SUPERUSER = "postgres"

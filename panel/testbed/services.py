@@ -36,6 +36,8 @@ from panel.testbed.defaults import (
     DOCKER_BRIDGE_ADDRESS,
     HOST,
     MARIADB_ADMIN_USER,
+    MARIADB_APP_DATABASES,
+    MARIADB_LEGACY_ADMIN_USER,
     POLL_INTERVAL,
     PORT_ENV_VARS,
     POSTGRES_DATABASE,
@@ -563,12 +565,24 @@ class MariaDB(Service):
             cursor.execute("SELECT 1")
 
     def bootstrap(self) -> None:
-        account = (MARIADB_ADMIN_USER, HOST)
+        """Create the agent's administrator, for TCP (127.0.0.1) and the socket (`localhost`).
+
+        It may create accounts and has every right on the `wadah_…` databases alone, the grant the
+        production guide gives the agent too.
+        """
         password = system.read_secret(self.password_file)
         with self._root() as conn, conn.cursor() as cursor:
-            cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (*account, password))
-            cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, password))
-            cursor.execute("GRANT ALL PRIVILEGES ON *.* TO %s@%s WITH GRANT OPTION", account)
+            for host in (HOST, "localhost"):
+                cursor.execute("DROP USER IF EXISTS %s@%s", (MARIADB_LEGACY_ADMIN_USER, host))
+            for account in ((MARIADB_ADMIN_USER, HOST), (MARIADB_ADMIN_USER, "localhost")):
+                cursor.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s",
+                               (*account, password))
+                cursor.execute("ALTER USER %s@%s IDENTIFIED BY %s", (*account, password))
+                cursor.execute("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", account)
+                cursor.execute("GRANT CREATE USER ON *.* TO %s@%s", account)
+                databases = MARIADB_APP_DATABASES.replace("%", "%%")  # pymysql's own placeholders
+                cursor.execute(f"GRANT ALL PRIVILEGES ON `{databases}`.* TO %s@%s "
+                               "WITH GRANT OPTION", account)
 
     def address(self) -> str:
         return f"unix://{self.socket}"

@@ -35,7 +35,8 @@ class Testbed:
         `services` and `subdir` let `wadah up` run the panel's own processes the same way.
         """
         self.state_dir = Path(state_dir or config.state_dir()).expanduser().absolute()
-        self.dir = self.state_dir / subdir
+        # Resolved: the local services may be a link to a shared set (see tests/test_fresh_install.py).
+        self.dir = (self.state_dir / subdir).resolve()
         chosen = {name: int(os.environ.get(PORT_ENV_VARS[name], default))
                   for name, default in DEFAULT_PORTS.items()}
         chosen.update(ports or {})

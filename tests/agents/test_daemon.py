@@ -109,6 +109,35 @@ def test_sigterm_stops_the_daemon_warm_and_tears_down(tmp_path: Path) -> None:
     assert rig.refuses_connections()
 
 
+class GuardedHost(RecordingHost):
+    """Has the app network's firewall (Host.protect_network), which may fail."""
+
+    def __init__(self, fails: bool) -> None:
+        super().__init__()
+        self.fails = fails
+
+    def protect_network(self) -> None:
+        self.calls.append(("protect_network",))
+        if self.fails:
+            raise RuntimeError("iptables is missing")
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_app_network_is_protected_before_the_api_serves(tmp_path: Path, fails: bool) -> None:
+    rig = Rig(tmp_path, GuardedHost(fails), heartbeat_s=0.05)
+    answers: list[Any] = []
+
+    def call_then_stop() -> None:
+        with rig.client() as client:
+            answers.append(client.ping())
+        rig.daemon.request_stop()
+
+    later(0.3, call_then_stop)
+    rig.daemon.run()
+    assert rig.host.calls[:2] == [("protect_network",), ("reconcile",)]
+    assert answers and answers[0]["agent"] == AGENT  # a failure is logged; the API still serves
+
+
 def test_a_warm_stop_lets_requests_in_flight_finish(tmp_path: Path) -> None:
     host = SlowHost()
     rig = Rig(tmp_path, host, heartbeat_s=0.05)
@@ -226,12 +255,15 @@ def test_the_unit_runs_the_agent_sandboxed() -> None:
     for directive, value in {
         "ProtectSystem": "strict", "PrivateTmp": "yes", "NoNewPrivileges": "yes",
         "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
-        "ProtectControlGroups": "yes", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "ProtectControlGroups": "yes",
+        # AF_NETLINK: iptables-nft changes the app network's chains over netlink.
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
         "ProtectHome": "yes", "StateDirectory": "wadah-agent", "KillSignal": "SIGTERM",
     }.items():
         assert service[directive] == value, directive
     assert "/etc/nginx/conf.d" in service["ReadWritePaths"].split()
     assert "CAP_SYS_ADMIN" not in service["CapabilityBoundingSet"]
+    assert "CAP_NET_ADMIN" in service["CapabilityBoundingSet"].split()  # agents/firewall.py
     # The warm stop must fit in systemd's patience.
     from agents import defaults
 

@@ -116,6 +116,17 @@ def test_host_list_shows_facts_and_health(client, login_as) -> None:
     assert "Tambah host" not in page and "Perbarui fakta" not in page  # reading only
 
 
+def test_a_host_whose_app_network_rules_failed_is_not_healthy(client, login_as) -> None:
+    facts = {"memory_available_bytes": 2**33, "app_network": {
+        "managed": True, "installed": False, "error": "tidak dapat menjalankan iptables"}}
+    factories.host(name="node-terbuka", status=HostStatus.ONLINE, cert_fingerprint="ab:cd",
+                   last_seen_at=utcnow(), facts=facts)
+    login_as(RoleKey.TECHNICIAN)
+    page = client.get("/admin/hosts").get_data(as_text=True)
+    assert "Isolasi jaringan aplikasi tidak terpasang: tidak dapat menjalankan iptables" in page
+    assert "Sehat" not in page
+
+
 def test_refresh_of_a_host_whose_agent_has_not_enrolled_is_refused(client, login_as) -> None:
     host = factories.host()
     login_as(RoleKey.SUPERADMIN)

@@ -140,20 +140,24 @@ def test_named_accepts_a_tsig_signed_update_and_refuses_an_unsigned_one(dns_zone
 
 
 def test_mariadb_admin_creates_a_database_and_user_over_tcp(mariadb_admin):
+    """The agent's administrator makes apps' databases and accounts, and nothing outside wadah_…"""
     suffix = uuid.uuid4().hex[:8]
-    database, user = f"uji_{suffix}", f"uji_{suffix}"
+    database = user = f"wadah_uji{suffix}"
     with pymysql.connect(**mariadb_admin, connect_timeout=5) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
         try:
             cursor.execute(f"CREATE DATABASE `{database}`")
             cursor.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED BY %s", (user, "rahasia-uji-123"))
-            cursor.execute(f"GRANT ALL PRIVILEGES ON `{database}`.* TO %s@'127.0.0.1'", (user,))
+            cursor.execute(f"GRANT ALL PRIVILEGES ON `wadah\\_uji{suffix}`.* TO %s@'127.0.0.1'", (user,))
             with pymysql.connect(host=mariadb_admin["host"], port=mariadb_admin["port"], user=user,
                                  password="rahasia-uji-123", database=database) as app_conn:
                 with app_conn.cursor() as app_cursor:
                     app_cursor.execute("SELECT DATABASE()")
                     assert app_cursor.fetchone() == (database,)
+            for outside in (f"CREATE DATABASE `uji_{suffix}`", "SELECT user FROM mysql.user"):
+                with pytest.raises(pymysql.err.OperationalError, match="denied"):
+                    cursor.execute(outside)
         finally:
             cursor.execute("DROP USER IF EXISTS %s@'127.0.0.1'", (user,))
             cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")

@@ -99,7 +99,7 @@ def test_status_json_describes_every_service_and_prints_no_secret(testbed, testb
     assert (status["named"]["tsig_key_name"], status["named"]["tsig_algorithm"]) == (
         "wadah-update", "hmac-sha256")
     assert status["mariadb"]["tcp"] == "127.0.0.1:13306"
-    assert status["mariadb"]["admin_user"] == "wadah_admin"
+    assert status["mariadb"]["admin_user"] == "wadah-agent"
     assert status["postgres"]["url"] == "postgresql://wadah@127.0.0.1:15432/wadah_test"
 
     for secret_file in (status["named"]["tsig_key_file"], status["mariadb"]["admin_password_file"],
