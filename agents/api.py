@@ -190,6 +190,7 @@ class AgentAPI:
         Rule("/v1/apps/<name>/stats", methods=["GET"], endpoint="stats"),
         Rule("/v1/apps/<name>/env", methods=["GET"], endpoint="env"),
         Rule("/v1/apps/<name>/env", methods=["PUT"], endpoint="set_env"),
+        Rule("/v1/apps/<name>/storage", methods=["PUT"], endpoint="set_storage"),
         Rule("/v1/apps/<name>/database", methods=["GET"], endpoint="database"),
         Rule("/v1/apps/<name>/database/password", methods=["POST"],
              endpoint="reset_database_password"),
@@ -495,6 +496,9 @@ class AgentAPI:
 
     def on_set_env(self, call: Call, name: str) -> Any:
         return self.host.set_env(name, call.decode(protocol.EnvRequest).env)
+
+    def on_set_storage(self, call: Call, name: str) -> Any:
+        return self.host.set_storage(name, call.decode(protocol.StorageRequest).storage_mb)
 
     def on_env(self, call: Call, name: str) -> Any:
         call.no_body()

@@ -89,11 +89,16 @@ def agent() -> None:
               " each other through nginx).")
 @_option("iptables", default=defaults.IPTABLES, show_default=True,
          help="iptables binary (iptables-legacy/iptables-nft: the one dockerd uses).")
+@_option("volume-mounter", default="mount", show_default=True,
+         type=click.Choice(["mount", "systemd"]),
+         help="Who mounts the apps' data volumes: the agent itself (mount), or systemd's PID 1 "
+              "(systemd-mount) when the agent runs in the sandbox of its systemd unit.")
 def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
         mariadb_password: str, mariadb_socket: Path | None, mariadb_app_socket: Path | None,
         mariadb_host: str, mariadb_port: int, app_firewall: bool, app_egress: str,
         app_protected: tuple[str, ...], app_allowed: tuple[str, ...],
-        app_host_ports: tuple[int, ...], iptables: str, **nginx: Any) -> None:
+        app_host_ports: tuple[int, ...], iptables: str, volume_mounter: str,
+        **nginx: Any) -> None:
     """Serve the agent's API and keep this host reconciled until SIGTERM."""
     from dataclasses import replace
 
@@ -139,7 +144,7 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
                                   host=mariadb_host, port=mariadb_port)
     store = ArtifactStore(state_dir / defaults.ARTIFACTS_SUBDIR)
     host = Host(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store, mariadb,
-                firewall)
+                firewall, volume_mounter=volume_mounter)
     daemon = build_daemon(state_dir, listen, tls, host, store, identity["agent_name"],
                           credentials.release_public_key())
     logger.info("agent %s starting (certificate %s, valid until %s)", identity["agent_name"],

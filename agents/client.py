@@ -233,6 +233,11 @@ class AgentClient:
         return self.call("PUT", f"/v1/apps/{_name(name)}/env", json_body={"env": dict(env)},
                          timeout=DEPLOY_TIMEOUT_S)
 
+    def set_storage(self, name: str, storage_mb: int) -> Any:
+        """Give the app's writable data a new limit (MiB); return the app's status with its usage."""
+        return self.call("PUT", f"/v1/apps/{_name(name)}/storage",
+                         json_body={"storage_mb": int(storage_mb)}, timeout=DEPLOY_TIMEOUT_S)
+
     def remove(self, name: str) -> Any:
         return self.call("DELETE", f"/v1/apps/{_name(name)}", timeout=DEPLOY_TIMEOUT_S)
 

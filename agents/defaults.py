@@ -91,6 +91,20 @@ BUILD_LAYERS_MAX_BYTES = 1024 * 1024 * 1024
 BUILD_REPORT_MAX_PATHS = 1000  # unchanged or deleted paths named in a build's answer
 BUILD_KEEP_S = 24 * 3600  # a build no deploy used is dropped by the next prune after this
 
+# --- app data volumes (agents/volumes.py) -------------------------------------------------------
+# Each app's writable paths live on a filesystem of their own (a sparse ext4 image, loop-mounted), so
+# a tenant that writes without end fills its own volume, never the host's disk.
+STORAGE_DEFAULT_MB = 1024  # an app's limit unless the panel sets another
+STORAGE_MIN_MB = 32
+STORAGE_MAX_MB = 1024 * 1024  # 1 TiB
+VOLUMES_SUBDIR = "volumes"  # in the state dir: <app>.img
+VOLUME_MOUNT_OPTIONS = "loop,nosuid,nodev,noexec,noatime"  # data only: nothing there runs or is a device
+VOLUME_BLOCK_BYTES = 4096
+VOLUME_JOURNAL_MB = (4, 64)  # a journal of 1/64 of the volume, within these bounds
+VOLUME_COMMAND_TIMEOUT_S = 60.0  # one mount, umount, losetup or mkfs
+VOLUME_CHECK_TIMEOUT_S = 900.0  # one e2fsck, resize2fs or copy of old data: grows with the volume
+VOLUME_DETACH_WAIT_S = 5.0  # after umount, for the kernel to let go of the loop device
+
 # --- unpacking artifacts -------------------------------------------------------------------------
 ARTIFACT_MAX_BYTES = 512 * 1024 * 1024  # unpacked size
 ARTIFACT_MAX_FILES = 50_000

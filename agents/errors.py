@@ -96,6 +96,19 @@ class DatabaseError(AgentError):
     status = 502
 
 
+class StorageError(AgentError):
+    """An app's data volume could not be made, mounted, resized or removed (507).
+
+    `output` holds what the failing tool printed.
+    """
+
+    status = 507
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
+
+
 class RuntimeUnavailable(AgentError):
     """Docker Engine could not be reached or refused an operation (503)."""
 

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +54,7 @@ from agents.state import (
     StateStore,
 )
 from agents.vhosts import NginxSettings, Site, Vhosts
+from agents.volumes import MIB, Volumes, VolumeUsage
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ class AppStatus:
     port: int | None  # the container's port on 127.0.0.1
     database: str | None  # the database name (the password is never shown here)
     deploying: bool  # a deploy was under way (or died half-way and awaits reconcile)
+    storage_mb: int  # the limit on the app's writable data
+    storage: VolumeUsage | None  # its data volume, once it has writable paths
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +144,8 @@ class HostFacts:
     apps_running: list[str]
     memory_committed_mb: int  # the sum of the memory limits of the apps meant to run
     cpus_committed: float
+    storage_committed_mb: int  # the sum of the apps' data volumes (sparse: used as data comes)
+    storage_used_bytes: int  # what the apps' data takes of them now
     app_network: dict[str, Any] = field(default_factory=dict)  # agents.firewall: what apps reach
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,8 +194,10 @@ class Host:
     def __init__(self, docker_client: docker.DockerClient, nginx: NginxSettings,
                  state_dir: Path | str, artifacts: ArtifactStore,
                  mariadb: MariaDBSettings | None = None,
-                 firewall: AppFirewall | None = None) -> None:
+                 firewall: AppFirewall | None = None,
+                 volume_mounter: str = "mount") -> None:
         self.state = StateStore(state_dir)
+        self.volumes = Volumes(self.state.root / defaults.VOLUMES_SUBDIR, volume_mounter)
         self.owner = self.state.agent_id
         self.runtime = Runtime(docker_client, self.owner, lambda: self.state.lock_host("networks"))
         self.vhosts = Vhosts(nginx, self.owner, lambda: self.state.lock_host("nginx"))
@@ -203,8 +211,11 @@ class Host:
         """Run release `spec` beside the current one; switch the vhost once it is healthy.
 
         A Dockerfile app runs `image_id`, the image `build` made for this release, and no other.
+        The spec's storage limit sizes the app's data volume when it is first made; an existing
+        volume changes size only through `set_storage`, so a deploy never stops the app.
+
         Raises InvalidRequest, UnknownArtifact, AppBusy, ArtifactRejected, UnsignedImage,
-        DeployFailed (with the new container's logs), VhostError, DatabaseError or
+        DeployFailed (with the new container's logs), VhostError, DatabaseError, StorageError or
         RuntimeUnavailable; on any of them the previous release keeps serving and nothing of the
         new one is left.
         """
@@ -221,6 +232,8 @@ class Host:
             record = copy.deepcopy(before) if before else AppRecord(name=spec.name, fqdn=spec.fqdn)
             record.fqdn, record.env = spec.fqdn, dict(spec.env)
             record.upload_max_mb, record.desired = spec.upload_max_mb, RUNNING
+            if not self.volumes.exists(spec.name):
+                record.storage_mb = spec.storage_mb  # an existing volume changes by set_storage only
             release: Release | None = None
             created_database = False
             try:
@@ -352,6 +365,34 @@ class Host:
             fallback = copy.deepcopy(record)
             record.env = dict(env)
             return self._roll(record, fallback, started)
+
+    def set_storage(self, app: str, storage_mb: int) -> AppStatus:
+        """Give the app's writable data a new limit, keeping the data.
+
+        A larger limit is applied while the app runs where the kernel allows it; otherwise, and to
+        shrink, the app stops for the moment its volume is resized. A limit below what the data
+        needs is refused (InvalidRequest) and changes nothing.
+        """
+        self._check_storage(storage_mb)
+        with self.state.lock_app(app):
+            record = self._load(app)
+            self._recover(record)
+            data = self.state.data_dir(app)
+            if self.volumes.exists(app) and storage_mb != self.volumes.size_mb(app):
+                usage = self.volumes.usage(app, data)
+                if usage is not None and usage.used_bytes > storage_mb * MIB:
+                    raise InvalidRequest(
+                        f"data aplikasi {app} sudah memakai {-(-usage.used_bytes // MIB)} MiB;"
+                        f" batas {storage_mb} MiB lebih kecil dari itu")
+                grown = (usage is not None and usage.mounted and storage_mb > usage.limit_mb
+                         and self.volumes.grow_online(app, data, storage_mb))
+                if not grown:
+                    self._offline(record, lambda: self.volumes.resize_offline(app, data,
+                                                                              storage_mb))
+            record.storage_mb = storage_mb
+            self.state.save(record)
+            logger.info("storage limit of %s set to %d MiB", app, storage_mb)
+            return self._status(record)
 
     def reset_database_password(self, app: str) -> DeployResult:
         """Give the app's database account a new password and roll the app onto it.
@@ -494,6 +535,8 @@ class Host:
             with contextlib.suppress(DatabaseError):
                 mariadb_version = self.databases.version()
         records = [r for r in (self.state.load(n) for n in self.state.names()) if r is not None]
+        volumes = [u for u in (self.volumes.usage(r.name, self.state.data_dir(r.name))
+                               for r in records) if u is not None]
         running_names = {c.name for c in self.runtime.owned() if c.status == "running"}
         running = sorted(r.name for r in records if r.current and r.current.instance
                          and self._container_name(r.name, r.current) in running_names)
@@ -512,6 +555,8 @@ class Host:
             apps_running=running,
             memory_committed_mb=sum(r.current.spec.limits.memory_mb for r in meant if r.current),
             cpus_committed=round(sum(r.current.spec.limits.cpus for r in meant if r.current), 2),
+            storage_committed_mb=sum(u.limit_mb for u in volumes),
+            storage_used_bytes=sum(u.used_bytes for u in volumes),
             app_network=firewall_facts(self.firewall),
         )
 
@@ -654,6 +699,7 @@ class Host:
                     if record.pending is not None:
                         self._drop_pending(record)
                         report.actions.append(f"{name}: sisa deploy yang terputus dibersihkan")
+                    self._remount(record, report)
                     self._reconcile_container(record, report, wanted_containers)
                     vhost_records[name] = record
                 except AgentError as exc:
@@ -679,6 +725,23 @@ class Host:
         except FirewallError as exc:
             logger.error("app network rules are NOT in place: %s", exc)
             report.errors.append(f"jaringan aplikasi: {exc}")
+
+    def _remount(self, record: AppRecord, report: ReconcileReport) -> None:
+        """Mount the app's data volume again where it is gone (a reboot), before its container runs.
+
+        A container running without it would write to the bare directory beneath, past its limit:
+        it is stopped first, and started again by the container check that follows.
+        """
+        data = self.state.data_dir(record.name)
+        if not self.volumes.exists(record.name) or self.volumes.mounted(record.name, data):
+            return
+        release = record.current
+        if release is not None and release.instance is not None:
+            name = self._container_name(record.name, release)
+            if self.runtime.status(name) in ("running", "restarting"):
+                self.runtime.stop(name)
+        self.volumes.ensure(record.name, data, record.storage_mb)
+        report.actions.append(f"{record.name}: volume data dipasang kembali")
 
     def _reconcile_container(self, record: AppRecord, report: ReconcileReport,
                              wanted: set[str]) -> None:
@@ -725,6 +788,19 @@ class Host:
             with self.state.try_lock_app(directory.name) as free:
                 if free and self.state.load(directory.name) is None:
                     releases.forget(directory)
+        for app in self.volumes.apps():
+            if app in known:
+                continue
+            with self.state.try_lock_app(app) as free:
+                if not free or self.state.load(app) is not None:
+                    continue
+                try:
+                    self.volumes.remove(app, self.state.data_dir(app))
+                except AgentError as exc:
+                    report.errors.append(f"{app}: {exc}")
+                    continue
+                tenantfs.remove_tree(self.state.data_dir(app))
+                report.actions.append(f"{app}: volume data yang tak bertuan dihapus")
 
     def _apply_vhosts(self, changes: dict[str, str | None], report: ReconcileReport) -> None:
         if not changes:
@@ -770,6 +846,7 @@ class Host:
             raise InvalidRequest("pemeriksaan kesehatan tidak sah")
         if not 1 <= spec.upload_max_mb <= 4096:
             raise InvalidRequest("batas unggahan harus antara 1 dan 4096 MB")
+        self._check_storage(spec.storage_mb)
         if spec.database and self.databases is None:
             raise InvalidRequest("host ini tidak memiliki MariaDB untuk aplikasi")
         if spec.docroot is not None:
@@ -798,6 +875,13 @@ class Host:
             record = self.state.load(other) if other != app else None
             if record is not None and record.fqdn == fqdn:
                 raise InvalidRequest(f"{fqdn} sudah dipakai aplikasi {other} di host ini")
+
+    @staticmethod
+    def _check_storage(storage_mb: int) -> None:
+        if isinstance(storage_mb, bool) or not isinstance(storage_mb, int) \
+                or not defaults.STORAGE_MIN_MB <= storage_mb <= defaults.STORAGE_MAX_MB:
+            raise InvalidRequest(f"batas penyimpanan harus antara {defaults.STORAGE_MIN_MB} dan"
+                                 f" {defaults.STORAGE_MAX_MB} MiB")
 
     @staticmethod
     def _check_env(env: dict[str, str]) -> None:
@@ -943,7 +1027,12 @@ class Host:
         if created_database:
             with contextlib.suppress(AgentError):
                 self._databases().drop(app)
-        tenantfs.remove_tree(self.state.data_dir(app))
+        try:
+            self.volumes.remove(app, self.state.data_dir(app))
+        except AgentError:
+            logger.warning("the data volume of %s stays until reconcile removes it", app)
+        else:
+            tenantfs.remove_tree(self.state.data_dir(app))
         shutil.rmtree(self.state.releases_dir(app), ignore_errors=True)
         self.state.delete(app)
 
@@ -1032,6 +1121,23 @@ class Host:
         self._switch(record, target, fallback=fallback)
         return self._result(record, release.release_id, started)
 
+    def _offline(self, record: AppRecord, action: Callable[[], None]) -> None:
+        """Run `action` with the app's container stopped, then start it and wait until it answers."""
+        release = record.current
+        stopped: str | None = None
+        if release is not None and release.instance is not None:
+            name = self._container_name(record.name, release)
+            if self.runtime.status(name) in ("running", "restarting"):
+                self.runtime.stop(name)
+                stopped = name
+        try:
+            action()
+        finally:
+            if stopped is not None and release is not None:
+                spec = self._container_spec(record, release)
+                self.runtime.start(stopped)
+                self.runtime.wait_healthy(spec, release.spec.health)
+
     def _recover(self, record: AppRecord) -> None:
         """Clean up what an agent that died mid-deploy left (its pending release)."""
         if record.pending is None:
@@ -1071,6 +1177,7 @@ class Host:
         for image_id, (owner_app, _release) in self.runtime.owned_images().items():
             if owner_app == app:
                 self.runtime.remove_image(image_id)
+        self.volumes.remove(app, self.state.data_dir(app))  # its data goes with it; no copy is kept
         tenantfs.remove_tree(self.state.data_dir(app))
         for path in (self.state.releases_dir(app), self.state.certs_dir(app),
                      self.state.builds_dir(app)):
@@ -1132,6 +1239,9 @@ class Host:
         if record.database is not None and self.databases is not None:
             env.update(self.databases.connection_env(record.database))
             db_socket = self.databases.settings.mounted_socket
+        if release.writable_paths or self.volumes.exists(record.name):
+            # Mounted before anything is seeded or bind-mounted: the data lands on the app's volume.
+            self.volumes.ensure(record.name, self.state.data_dir(record.name), record.storage_mb)
         writable = releases.seed_writable(directory, self.state.data_dir(record.name),
                                           release.writable_paths)
         return ContainerSpec(
@@ -1186,6 +1296,8 @@ class Host:
             port=release.instance.port if release and release.instance else None,
             database=record.database.database if record.database else None,
             deploying=record.pending is not None,
+            storage_mb=record.storage_mb,
+            storage=self.volumes.usage(record.name, self.state.data_dir(record.name)),
         )
 
     def _result(self, record: AppRecord, previous: int | None, started: float) -> DeployResult:

@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from agents import defaults
+
 API_VERSION = "v1"
 
 # RFC 1035 label, lowercase only (a hostname users type and read), 1–63 characters.
@@ -28,6 +30,9 @@ _LABEL = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 _ENV_KEY = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
 STACKS = ("static", "php", "dockerfile")
+# An app's limit on its writable data, in MiB: both sides check it (the panel's form, the agent).
+STORAGE_DEFAULT_MB = defaults.STORAGE_DEFAULT_MB
+STORAGE_MIN_MB, STORAGE_MAX_MB = defaults.STORAGE_MIN_MB, defaults.STORAGE_MAX_MB
 
 
 class InvalidName(ValueError):
@@ -102,6 +107,7 @@ class AppSpec:
     database: bool = False
     upload_max_mb: int = 32  # the vhost's (and PHP's) request body limit
     dockerfile: str = "Dockerfile"  # stack "dockerfile": its path inside the artifact
+    storage_mb: int = STORAGE_DEFAULT_MB  # the size of the app's data volume when it is first made
 
     def __post_init__(self) -> None:
         app_name(self.name)
@@ -330,6 +336,13 @@ class EnvRequest:
     def __post_init__(self) -> None:
         for key in self.env:
             env_key(key)
+
+
+@dataclass(frozen=True)
+class StorageRequest:
+    """Body of `PUT /v1/apps/<name>/storage`: the app's new limit on its writable data."""
+
+    storage_mb: int
 
 
 @dataclass(frozen=True)

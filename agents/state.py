@@ -7,7 +7,9 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     locks/<app>.lock            held during any operation on the app, across processes
     locks/<name>.lock           host-wide locks: ports, nginx, networks
     releases/<app>/<release>/   a release's unpacked code, mounted read-only into its container
+    data/<app>/                 the mount point of the app's data volume (see agents/volumes.py)
     data/<app>/<path>/          the app's writable paths, kept across releases
+    volumes/<app>.img           the app's data volume: a sparse ext4 image, its size the app's limit
     certs/<app>/                a per-app TLS certificate
     builds/<app>/<release>/     a Dockerfile app's build waiting for its deploy: build.json and
                                 output.tar, the files the build made, for the panel to scan
@@ -92,6 +94,7 @@ class AppRecord:
     desired: str = RUNNING
     env: dict[str, str] = field(default_factory=dict)
     upload_max_mb: int = defaults.UPLOAD_MAX_MB
+    storage_mb: int = defaults.STORAGE_DEFAULT_MB  # the limit on its writable data (its volume's size)
     database: DatabaseAccount | None = None
     current: Release | None = None
     previous: list[Release] = field(default_factory=list)  # newest first, kept for rollback
@@ -105,7 +108,7 @@ class AppRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "fqdn": self.fqdn, "desired": self.desired, "env": self.env,
-            "upload_max_mb": self.upload_max_mb,
+            "upload_max_mb": self.upload_max_mb, "storage_mb": self.storage_mb,
             "database": asdict(self.database) if self.database else None,
             "current": self.current.to_dict() if self.current else None,
             "previous": [r.to_dict() for r in self.previous],
@@ -117,6 +120,7 @@ class AppRecord:
         return cls(
             name=data["name"], fqdn=data["fqdn"], desired=data["desired"], env=dict(data["env"]),
             upload_max_mb=data.get("upload_max_mb", defaults.UPLOAD_MAX_MB),
+            storage_mb=data.get("storage_mb", defaults.STORAGE_DEFAULT_MB),
             database=DatabaseAccount(**data["database"]) if data.get("database") else None,
             current=Release.from_dict(data["current"]) if data.get("current") else None,
             previous=[Release.from_dict(r) for r in data.get("previous", [])],

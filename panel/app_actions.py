@@ -30,8 +30,9 @@ REFUSALS: tuple[type[Exception], ...] = (app_operations.OperationRefused, app_up
 # The kinds of the jobs the Web Panel launches; each targets the App, uploads target the AppUpload.
 CONTROL, LOGS, ROLLBACK, ENV = "app_control", "app_logs", "app_rollback", "app_env"
 DATABASE, DATABASE_PASSWORD, DOMAIN, UPLOAD = "app_database", "app_db_password", "app_domain", "app_upload"
+STORAGE = "app_storage"
 # Work that changes the app on its host: one at a time, whichever it is.
-HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD)
+HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD, STORAGE)
 FOLLOW_FOR = timedelta(minutes=5)  # how long "Ikuti" keeps fetching a log before it stops by itself
 PASSWORD_SHOWN_WITHIN = timedelta(minutes=30)  # after that a new database password is never shown
 
@@ -52,6 +53,27 @@ def last_known_status(app: App) -> tuple[dict[str, Any] | None, Job | None]:
         select(Job).where(Job.kind == CONTROL, Job.target_type == "App", Job.target_id == str(app.id),
                           Job.status == JobStatus.SUCCEEDED).order_by(Job.id.desc()).limit(1))
     return (done.result.get("status") if done else None), job
+
+
+def start_storage_change(app: App, user: User, storage_mb: int) -> Job:
+    """Queue giving the app's writable data a new limit (shrinking stops the app for a moment)."""
+    _expect_host(app)
+    app_operations.check_storage_mb(storage_mb)
+    _refuse_while(app, HOST_CHANGES)
+    return jobs.launch(STORAGE, app, user, tasks.set_storage_limit, app.id, user.id, storage_mb)
+
+
+def last_known_storage(app: App) -> tuple[dict[str, Any] | None, Job | None]:
+    """Return the newest use of the app's data volume an agent reported, and the job that brought it."""
+    recent = db.session.scalars(
+        select(Job).where(Job.kind.in_((CONTROL, STORAGE)), Job.target_type == "App",
+                          Job.target_id == str(app.id), Job.status == JobStatus.SUCCEEDED)
+        .order_by(Job.id.desc()).limit(10))
+    for job in recent:
+        status = (job.result or {}).get("status")
+        if isinstance(status, dict):
+            return status.get("storage"), job
+    return None, None
 
 
 def start_logs(app: App, user: User, lines: int, follow: bool) -> Job:

@@ -211,6 +211,16 @@ def apply_env(job_id: int, app_id: int, user_id: int) -> str:
 
 
 @task()
+def set_storage_limit(job_id: int, app_id: int, user_id: int, storage_mb: int) -> str:
+    """Give an app's writable data a new limit on its host, then in the panel, reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        status = app_operations.set_storage_limit(app, storage_mb, user, _pki())
+        return N_("Batas penyimpanan diterapkan"), {"storage_mb": storage_mb, "status": status}
+
+    return _app_job(job_id, app_id, user_id, N_("Menerapkan batas penyimpanan"), work)
+
+
+@task()
 def fetch_database(job_id: int, app_id: int) -> str:
     """Read how an app reaches its database (never its password) into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:

@@ -448,6 +448,6 @@ def _job(job: Job) -> dict[str, Any]:
 def _app(app: App) -> dict[str, Any]:
     live = app.live_release
     return {"id": app.id, "name": app.name, "fqdn": app.fqdn, "stack": str(app.stack),
-            "needs_database": app.needs_database,
+            "needs_database": app.needs_database, "storage_mb": app.storage_mb,
             "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
             "ip": app.ip, "live_release": live.number if live else None}

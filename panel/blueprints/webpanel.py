@@ -25,7 +25,7 @@ from panel.formatting import WIB
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
-from panel.models import App, AppUpload, Job, Release, ReleaseStatus, UploadStatus, User
+from panel.models import App, AppUpload, Job, Release, ReleaseStatus, RoleKey, UploadStatus, User
 from panel.models.base import utcnow
 from panel.permissions import APP_MANAGERS, login_required, require_app_access, require_role
 from panel.services import app_operations, hosting_requests
@@ -38,6 +38,7 @@ JOB_LABELS = {
     app_actions.ENV: _l("Penerapan variabel lingkungan"), app_actions.DATABASE: _l("Rincian basis data"),
     app_actions.DATABASE_PASSWORD: _l("Pengaturan ulang kata sandi basis data"),
     app_actions.DOMAIN: _l("Pemeriksaan domain"), app_actions.UPLOAD: _l("Versi baru"),
+    app_actions.STORAGE: _l("Batas penyimpanan"),
 }
 LOG_SOURCE_LABELS = {"app": _l("Keluaran aplikasi"), "access": _l("Akses nginx"), "error": _l("Galat nginx")}
 UPLOAD_STATUS_LABELS = {
@@ -54,12 +55,22 @@ METRIC_RANGES = {"1j": (timedelta(hours=1), _l("1 jam")), "24j": (timedelta(hour
 # The scan report is the scanner's own page: shown sandboxed, with its own inline style and no script.
 SCAN_REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox"
 MIB = 1024 * 1024
+# Who may change an app's storage limit: it takes room on the data center's disks, not the tenant's.
+STORAGE_SETTERS = (RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
 
 
 class LogsForm(FlaskForm):
     lines = IntegerField(_l("Jumlah baris"), default=app_operations.LOG_LINES_DEFAULT,
                          validators=[Optional(), NumberRange(1, app_operations.LOG_LINES_MAX)])
     follow = BooleanField(_l("Ikuti (perbarui terus selama 5 menit)"))
+
+
+class StorageForm(FlaskForm):
+    storage_mb = IntegerField(
+        _l("Batas penyimpanan (MiB)"),
+        validators=[DataRequired(_l("Wajib diisi.")),
+                    NumberRange(app_operations.STORAGE_MIN_MB, app_operations.STORAGE_MAX_MB)],
+        description=_l("Unggahan, cache dan data lain yang ditulis aplikasi; 1024 MiB = 1 GiB"))
 
 
 class UploadForm(FlaskForm):
@@ -190,9 +201,34 @@ def metrics(app_id: int) -> Any:
     key = request.args.get("rentang", "24j")
     span, label = METRIC_RANGES.get(key, METRIC_RANGES["24j"])
     points = app_operations.metric_series(app, utcnow() - span)
-    return _page("webpanel/metrics.html", app, "metrics", [], points=points, ranges=METRIC_RANGES,
+    return _metrics_page(app, key, span, label, points, StorageForm(formdata=None, storage_mb=app.storage_mb))
+
+
+@bp.post("/storage")
+@require_role(*STORAGE_SETTERS)
+def set_storage(app_id: int) -> Any:
+    app = _load(app_id)
+    form = StorageForm()
+    if form.validate_on_submit():
+        try:
+            app_actions.start_storage_change(app, current_user, form.storage_mb.data or 0)
+        except app_actions.REFUSALS as refused:
+            _refused(refused)
+    else:
+        flash(_("Batas penyimpanan harus bilangan bulat %(low)d sampai %(high)d MiB.",
+                low=app_operations.STORAGE_MIN_MB, high=app_operations.STORAGE_MAX_MB), category="error")
+    return _to("metrics", app, "#penyimpanan")
+
+
+def _metrics_page(app: App, key: str, span: timedelta, label: Any,
+                  points: list[app_operations.MetricPoint], form: StorageForm) -> Any:
+    job = jobs.latest(app_actions.STORAGE, app)
+    storage_use, reported_by = app_actions.last_known_storage(app)
+    return _page("webpanel/metrics.html", app, "metrics", [job], points=points, ranges=METRIC_RANGES,
                  range_key=key if key in METRIC_RANGES else "24j", range_label=label,
-                 cpu_chart=_cpu_chart(points, label), memory_chart=_memory_chart(points, label))
+                 cpu_chart=_cpu_chart(points, label), memory_chart=_memory_chart(points, label),
+                 storage_job=job, storage_use=storage_use, storage_reported=reported_by,
+                 storage_form=form, can_set_storage=current_user.has_role(*STORAGE_SETTERS), mib=MIB)
 
 
 def _clock(points: list[app_operations.MetricPoint]) -> list[str]:

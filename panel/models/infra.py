@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from agents import protocol
 from panel.extensions import db
 from panel.models.base import created_at, intpk, timestamp
 
@@ -65,6 +66,8 @@ class App(db.Model):
     host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"))
     stack: Mapped[Stack] = mapped_column(String(16))
     needs_database: Mapped[bool] = mapped_column(default=False)  # its host's agent gives it a MariaDB
+    # The limit on its writable data (MiB): the size of its data volume on its host.
+    storage_mb: Mapped[int] = mapped_column(default=protocol.STORAGE_DEFAULT_MB)
     status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[created_at]

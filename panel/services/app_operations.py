@@ -1,5 +1,5 @@
 """An app's day-to-day operation through its Web Panel: power, logs, rollback, environment variables,
-its database, its name and TLS, and resource samples.
+its database, its name and TLS, its storage limit, and resource samples.
 
 Flask-free. The functions that talk to the app's host agent are run by jobs, never inside a request;
 they raise `OperationRefused` with a message for the app's owner and leave committing to the caller.
@@ -54,6 +54,8 @@ METRICS_RETENTION = timedelta(days=7)
 CHART_POINTS = 240  # at most this many points per line: older samples are averaged together
 # How the agent connects an app to its database (DB_HOST, DB_PORT): MariaDB's socket, mounted in.
 DATABASE_HOST, DATABASE_PORT = "localhost", 3306
+# The limit on an app's writable data (MiB): its data volume on the host is that large.
+STORAGE_MIN_MB, STORAGE_MAX_MB = protocol.STORAGE_MIN_MB, protocol.STORAGE_MAX_MB
 
 
 class OperationRefused(ValueError):
@@ -246,6 +248,33 @@ def reset_database_password(app: App, user: User | None, pki: PanelPKI) -> str:
         raise OperationRefused(_("Agen tidak mengembalikan kata sandi baru."))
     audit.record("app.database_reset", app, actor=user)
     return str(fresh)
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def check_storage_mb(storage_mb: int) -> int:
+    """Return `storage_mb` if it is an allowed limit on writable data (MiB), else raise OperationRefused."""
+    if isinstance(storage_mb, bool) or not STORAGE_MIN_MB <= storage_mb <= STORAGE_MAX_MB:
+        raise OperationRefused(_("Batas penyimpanan harus antara %(low)d dan %(high)d MiB.",
+                                 low=STORAGE_MIN_MB, high=STORAGE_MAX_MB))
+    return storage_mb
+
+
+def set_storage_limit(app: App, storage_mb: int, user: User | None, pki: PanelPKI) -> dict[str, Any] | None:
+    """Give the app's writable data a new limit: on its host first (which keeps the data), then here.
+
+    An app not deployed yet only keeps the limit here: its host makes its data volume that large.
+    Return the agent's status of the app, its storage use included (None when it was not asked).
+    """
+    check_storage_mb(storage_mb)
+    before = app.storage_mb
+    status: dict[str, Any] | None = None
+    if app.live_release is not None:
+        status = _with_agent(app, pki, lambda agent: agent.set_storage(app.name, storage_mb))
+    app.storage_mb = storage_mb
+    audit.record("app.storage", app, actor=user, before_mb=before, after_mb=storage_mb)
+    return status
 
 
 # --- domain and TLS ----------------------------------------------------------------------------

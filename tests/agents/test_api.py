@@ -237,6 +237,20 @@ def test_host_errors_map_to_their_status(agent: Agent) -> None:
     assert refused(excinfo) == (404, "unknown_app")
 
 
+@pytest.mark.parametrize("body", [b'{"storage_mb": "2048"}', b'{"storage_mb": true}',
+                                  b'{"storage_mb": 2.5}', b'{"storage_mb": 64, "size": 1}', b"{}"])
+def test_a_storage_limit_of_the_wrong_shape_is_refused(agent: Agent, body: bytes) -> None:
+    assert error_of(agent.send("PUT", "/v1/apps/portal/storage", body)) == (
+        400, "malformed_request")
+    assert agent.host.calls == []
+
+
+def test_a_storage_limit_reaches_the_host(agent: Agent) -> None:
+    with agent.client() as client:
+        assert client.set_storage("portal", 2048) == {"name": "portal", "storage_mb": 2048}
+    assert agent.host.calls == [("set_storage", "portal", 2048)]
+
+
 @pytest.mark.parametrize("query", ["tail=abc", "tail=0", "tail=99999999", "since=-1", "tail=1e3"])
 def test_log_parameters_are_checked(agent: Agent, query: str) -> None:
     assert error_of(agent.send("GET", f"/v1/apps/portal/logs?{query}")) == (

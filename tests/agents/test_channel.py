@@ -79,6 +79,10 @@ class RecordingHost:
         self._record("set_env", name, env)
         return {"app": name}
 
+    def set_storage(self, name: str, storage_mb: int) -> dict[str, Any]:
+        self._record("set_storage", name, storage_mb)
+        return {"name": name, "storage_mb": storage_mb}
+
     def stop(self, name: str) -> dict[str, Any]:
         self._record("stop", name)
         return {"app": name, "state": "stopped"}

@@ -264,6 +264,8 @@ def test_the_unit_runs_the_agent_sandboxed() -> None:
     assert "/etc/nginx/conf.d" in service["ReadWritePaths"].split()
     assert "CAP_SYS_ADMIN" not in service["CapabilityBoundingSet"]
     assert "CAP_NET_ADMIN" in service["CapabilityBoundingSet"].split()  # agents/firewall.py
+    # Without CAP_SYS_ADMIN, PID 1 mounts the apps' data volumes in the host's namespace.
+    assert "WADAH_AGENT_VOLUME_MOUNTER=systemd" in service["Environment"].split()
     # The warm stop must fit in systemd's patience.
     from agents import defaults
 

@@ -215,6 +215,8 @@ MATRIX: dict[str, tuple[str, frozenset[str], Callable[[], dict[str, Any]]]] = {
     "webpanel.fetch_logs": ("POST", APP_MANAGERS, _foreign_app),
     "webpanel.stop_logs": ("POST", APP_MANAGERS, _foreign_app),
     "webpanel.metrics": ("GET", DATA_CENTER, _foreign_app),
+    # The limit takes room on the data center's disks: only the data center sets it, even on one's own app.
+    "webpanel.set_storage": ("POST", APP_MANAGERS, _foreign_app),
     "webpanel.uploads": ("GET", DATA_CENTER, _foreign_app),
     "webpanel.upload": ("POST", APP_MANAGERS, _foreign_app),
     "webpanel.scan_report": ("GET", DATA_CENTER, _foreign_upload),

@@ -41,11 +41,13 @@ from panel.models import (
     User,
 )
 from panel.models.base import utcnow
+from panel.permissions import access_of
 from panel.services import app_operations
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
 
+MIB = 1024 * 1024
 ENV_SECRET = "kata-rahasia-yang-tidak-boleh-bocor-42"
 DB_SECRET = "sandi-basis-data-baru-7f3a9c"
 
@@ -57,6 +59,7 @@ class FakeAgent:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.env: dict[str, str] = {}
         self.rollback_to: int | None = None
+        self.refuse_storage: Exception | None = None
 
     def __enter__(self) -> FakeAgent:
         return self
@@ -109,6 +112,14 @@ class FakeAgent:
     def reset_database_password(self, name: str) -> dict[str, Any]:
         self.calls.append(("reset_database_password", (name,)))
         return {"app": name, "database": {"database": "wadah_x", "user": "wadah_x", "password": DB_SECRET}}
+
+    def set_storage(self, name: str, storage_mb: int) -> dict[str, Any]:
+        self.calls.append(("set_storage", (name, storage_mb)))
+        if self.refuse_storage is not None:
+            raise self.refuse_storage
+        return {**self._status(name), "storage_mb": storage_mb, "storage": {
+            "limit_mb": storage_mb, "mounted": True, "total_bytes": (storage_mb - 40) * MIB,
+            "used_bytes": 300 * MIB, "free_bytes": (storage_mb - 340) * MIB}}
 
 
 class FakePKI:
@@ -196,8 +207,11 @@ def test_every_webpanel_route_answers_404_to_someone_who_may_not_see_the_app(app
         with app.test_request_context():
             rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
             url = url_for(endpoint, **{k: v for k, v in arguments.items() if k in rule.arguments})
+            roles = access_of(endpoint).roles  # type: ignore[union-attr]
         response = client.open(url, method=method, data={"csrf_token": token} if method == "POST" else None)
-        assert response.status_code == 404, f"{who} reached {method} {url}: {response.status_code}"
+        # A route the user's role may never use is refused before any app is looked up (403).
+        expected = 404 if not roles or user.has_role(*roles) else 403
+        assert response.status_code == expected, f"{who} reached {method} {url}: {response.status_code}"
     # Nothing was done to the other app.
     assert db.session.scalar(select(func.count()).select_from(Job).where(Job.target_id == str(other.id))) == 1
     assert db.session.scalar(select(AppEnvVar.name).where(AppEnvVar.app_id == other.id)) == "APP_MODE"
@@ -263,6 +277,103 @@ def test_a_double_submit_starts_no_second_job(app, agent: FakeAgent) -> None:
         post(client, f"/apps/{own.id}/{path}")
     assert "masih berjalan" in flow.flashes(client, f"/apps/{own.id}")
     assert count(Job) == 1 and agent.calls == []
+
+
+# --- storage limit -------------------------------------------------------------------------------------
+
+
+def test_a_technician_sets_the_storage_limit_through_the_agent_and_it_is_audited(
+        app, agent: FakeAgent) -> None:
+    own = deployed_app()
+    technician = factories.user([RoleKey.TECHNICIAN])
+    db.session.commit()
+    assert own.storage_mb == 1024  # the default: 1 GiB
+    client = flow.signed_in(app, technician)
+
+    response = post(client, f"/apps/{own.id}/storage", storage_mb=2048)
+
+    assert response.status_code == 302 and response.location.endswith("#penyimpanan")
+    assert agent.calls == [("set_storage", (own.name, 2048))]
+    db.session.expire_all()
+    assert own.storage_mb == 2048
+    job = db.session.scalar(select(Job).where(Job.kind == app_actions.STORAGE))
+    assert job.status == JobStatus.SUCCEEDED
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "app.storage"))
+    assert event.actor == technician.username and event.details == {"before_mb": 1024, "after_mb": 2048}
+    page = client.get(f"/apps/{own.id}/metrics").get_data(as_text=True)
+    assert "Penyimpanan data" in page and "2.0 GiB" in page
+    assert "300.0 MiB dari" in page and "Terapkan batas" in page
+
+
+@pytest.mark.parametrize("role", [RoleKey.APP_ACCOUNT, RoleKey.OPD_ADMIN])
+def test_the_app_account_and_its_opd_admin_may_not_change_the_storage_limit(
+        app, agent: FakeAgent, role: RoleKey) -> None:
+    own = deployed_app()
+    user = factories.app_account(own) if role == RoleKey.APP_ACCOUNT else factories.user([role], opd=own.opd)
+    db.session.commit()
+    client = flow.signed_in(app, user)
+
+    assert post(client, f"/apps/{own.id}/storage", storage_mb=999_999).status_code == 403
+
+    page = client.get(f"/apps/{own.id}/metrics").get_data(as_text=True)
+    assert "1.0 GiB" in page and "Terapkan batas" not in page  # they see the limit, not the form
+    db.session.expire_all()
+    assert own.storage_mb == 1024 and agent.calls == [] and count(Job) == 0
+
+
+@pytest.mark.parametrize("value", ["16", str(2**20 + 1), "banyak", ""])
+def test_a_storage_limit_outside_the_range_is_refused_before_any_job(app, agent: FakeAgent,
+                                                                     value: str) -> None:
+    own = deployed_app()
+    technician = factories.user([RoleKey.TECHNICIAN])
+    db.session.commit()
+    client = flow.signed_in(app, technician)
+    post(client, f"/apps/{own.id}/storage", storage_mb=value)
+    assert "Batas penyimpanan harus bilangan bulat 32 sampai 1048576 MiB" in flow.flashes(
+        client, f"/apps/{own.id}/metrics")
+    db.session.expire_all()
+    assert own.storage_mb == 1024 and agent.calls == [] and count(Job) == 0
+
+
+def test_a_limit_the_agent_refuses_changes_nothing_and_says_why(app, agent: FakeAgent) -> None:
+    from agents.client import AgentRefused
+
+    own = deployed_app()
+    technician = factories.user([RoleKey.TECHNICIAN])
+    db.session.commit()
+    agent.refuse_storage = AgentRefused(
+        400, "invalid_request", "data aplikasi sudah memakai 700 MiB; batas 512 MiB lebih kecil dari itu")
+    client = flow.signed_in(app, technician)
+    post(client, f"/apps/{own.id}/storage", storage_mb=512)
+    db.session.expire_all()
+    job = db.session.scalar(select(Job).where(Job.kind == app_actions.STORAGE))
+    assert job.status == JobStatus.FAILED and "lebih kecil dari itu" in (job.error or job.message or "")
+    assert own.storage_mb == 1024
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "app.storage")) is None
+
+
+def test_an_app_not_deployed_yet_keeps_its_limit_for_its_first_deploy(app, agent: FakeAgent) -> None:
+    host = factories.host(status=HostStatus.ONLINE, cert_fingerprint="aa:bb:cc")
+    waiting = factories.app(host=host, status=AppStatus.ALLOCATED)
+    technician = factories.user([RoleKey.TECHNICIAN])
+    db.session.commit()
+    post(flow.signed_in(app, technician), f"/apps/{waiting.id}/storage", storage_mb=4096)
+    db.session.expire_all()
+    assert waiting.storage_mb == 4096 and agent.calls == []
+
+
+def test_the_overview_shows_the_storage_the_agent_reported(app, agent: FakeAgent) -> None:
+    own = deployed_app()
+    login = factories.app_account(own)
+    db.session.commit()
+    db.session.add(Job(kind=app_actions.CONTROL, target_type="App", target_id=str(own.id),
+                       status=JobStatus.SUCCEEDED, result={"status": {
+                           **agent._status(own.name), "storage": {
+                               "limit_mb": 1024, "mounted": True, "total_bytes": 1000 * MIB,
+                               "used_bytes": 250 * MIB, "free_bytes": 750 * MIB}}}))
+    db.session.commit()
+    page = flow.signed_in(app, login).get(f"/apps/{own.id}").get_data(as_text=True)
+    assert "250.0 MiB terpakai dari batas 1.0 GiB" in page
 
 
 # --- logs ---------------------------------------------------------------------------------------------
