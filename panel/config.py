@@ -46,9 +46,20 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "id",
         "PASSWORD_MIN_LENGTH": 12,  # BSSN 4/2021
         "TOTP_REQUIRED_ROLES": ("superadmin",),  # a second factor before anything else
-        "LOGIN_MAX_FAILURES": 5,
-        "LOGIN_LOCK_MINUTES": 15,
+        # Failed sign-ins (passwords and second-factor codes) before each further one waits twice as
+        # long as the last: from one address at one account, from one address at any account, and at
+        # one account from anywhere, whose wait stays short so a stranger cannot lock its owner out.
+        "LOGIN_FREE_ATTEMPTS": 3,
+        "LOGIN_ADDRESS_FREE_ATTEMPTS": 20,
+        "LOGIN_ACCOUNT_FREE_ATTEMPTS": 10,
+        "LOGIN_MAX_WAIT_SECONDS": 15 * 60,
+        "LOGIN_ACCOUNT_MAX_WAIT_SECONDS": 30,
         "LOGIN_RATE_LIMIT": "10 per minute",
+        "API_TOKEN_MAX_DAYS": 90,  # every personal API token expires within this
+        # Reverse proxies in front of the panel whose X-Forwarded-For/-Proto are believed. The panel
+        # listens on 127.0.0.1 behind one (systemd unit); believing none there would make every client
+        # one address, whose sign-in throttle a stranger could then trip for all. 0 only without a proxy.
+        "TRUSTED_PROXIES": 1,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": 300 * 1024 * 1024,  # a bundle and its letters; refused while streaming

@@ -13,10 +13,12 @@ from typing import Any
 
 import flask_babel
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, force_locale, get_locale
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
+
+from panel import security
 
 DEFAULT_LOCALE = "id"
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
@@ -48,8 +50,13 @@ def _select_locale() -> str:
         return DEFAULT_LOCALE
     if current_user and current_user.is_authenticated and valid(current_user.locale):
         return str(current_user.locale)
-    chosen = request.cookies.get(COOKIE)
+    chosen = request.cookies.get(cookie_name())
     return str(chosen) if valid(chosen) else DEFAULT_LOCALE
+
+
+def cookie_name() -> str:
+    """Return the name of the visitor's language cookie (a __Host- cookie under HTTPS)."""
+    return security.cookie_name(COOKIE, current_app.config["SESSION_COOKIE_SECURE"])
 
 
 def catalog() -> NullTranslations:

@@ -1,7 +1,9 @@
 """Who may use which route, declared on the route and enforced in one place. The default is no.
 
-Every view is wrapped by one of `public`, `login_required` or `require_role`; `enforce` runs before
-each request and refuses any endpoint that declared nothing.
+Every view is wrapped by one of `public`, `login_required`, `own_account` or `require_role`; `enforce`
+runs before each request and refuses any endpoint that declared nothing. A user who holds only
+read-only roles (the auditor) is refused every request that could change something (any method but
+GET/HEAD/OPTIONS) except on their own account, whatever the route declared.
 """
 from __future__ import annotations
 
@@ -24,12 +26,20 @@ DATA_CENTER_ROLES = frozenset(
 # Roles that may change an app through its Web Panel (each still only the apps `require_app_access`
 # lets through); the officials and auditors among the data-center roles only read it.
 APP_MANAGERS = (RoleKey.APP_ACCOUNT, RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
+# Roles that take part in a request's process: they act on its steps (each only on its own, see
+# `workflow.act`) and write in its coordination thread. The auditor only reads it.
+REQUEST_PARTICIPANTS = (RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN, RoleKey.COORDINATOR, RoleKey.HEAD,
+                        RoleKey.SUPERADMIN)
+# Roles that never change anything but their own account (sign-out, password, second factor, tokens).
+READ_ONLY_ROLES = frozenset({RoleKey.AUDITOR})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
 class Access:
     login: bool
     roles: frozenset[str] = frozenset()  # empty: any signed-in user
+    own_account: bool = False  # changes only the signed-in user's own account
 
 
 def _declare(access: Access) -> Callable[[View], View]:
@@ -42,6 +52,8 @@ def _declare(access: Access) -> Callable[[View], View]:
 
 public = _declare(Access(login=False))
 login_required = _declare(Access(login=True))
+# Any signed-in user, acting on their own account only: the one kind of write a read-only role may make.
+own_account = _declare(Access(login=True, own_account=True))
 
 
 def require_role(*roles: RoleKey) -> Callable[[View], View]:
@@ -53,6 +65,11 @@ def access_of(endpoint: str | None) -> Access | None:
     """Return what the view behind `endpoint` declared, or None if it declared nothing."""
     view = current_app.view_functions.get(endpoint or "")
     return getattr(view, "wadah_access", None)
+
+
+def only_reads(user: User) -> bool:
+    """Return True if `user` holds no role that may change anything beyond their own account."""
+    return user.role_keys <= READ_ONLY_ROLES
 
 
 def can_see_opd(user: User, opd_id: int | None) -> bool:
@@ -116,5 +133,9 @@ def enforce(app: Flask) -> None:
                 abort(401)
             return redirect(url_for("auth.login", next=request.full_path))
         if access.roles and not current_user.has_role(*access.roles):
+            abort(403)
+        # Checked here as well as in each route's roles, so a write route that forgets the auditor
+        # still cannot be used by one.
+        if request.method not in SAFE_METHODS and not access.own_account and only_reads(current_user):
             abort(403)
         return None

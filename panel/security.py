@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script or style and no third-party origin: assets are vendored and served by the panel.
 CONTENT_SECURITY_POLICY = (
@@ -27,8 +28,31 @@ API_PREFIX = "/api/"
 PASSIVE_ENDPOINTS = frozenset({"main.dashboard_steps"})
 
 
+# A browser keeps a __Host- cookie only if it is Secure, has Path=/ and no Domain, and never lets a
+# sibling subdomain (a hosted app on the Pemda's domain) set or shadow it.
+HOST_PREFIX = "__Host-"
+
+
+def cookie_name(name: str, secure: bool) -> str:
+    """Return the name a cookie of the panel's goes by: with the __Host- prefix when it is Secure."""
+    return f"{HOST_PREFIX}{name}" if secure and not name.startswith(HOST_PREFIX) else name
+
+
 class PanelSessions(SecureCookieSessionInterface):
-    """Signed-cookie sessions, except that the API gets none and passive polls renew none."""
+    """Signed-cookie sessions, except that the API gets none and passive polls renew none.
+
+    Under HTTPS the cookie is a __Host- cookie. Who the session belongs to is checked against the
+    database on every request (`User.session_epoch`), so an ended session stays ended when replayed.
+    """
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return cookie_name(app.config["SESSION_COOKIE_NAME"], app.config["SESSION_COOKIE_SECURE"])
+
+    def get_cookie_domain(self, app: Flask) -> str | None:
+        return None if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_domain(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return "/" if app.config["SESSION_COOKIE_SECURE"] else super().get_cookie_path(app)
 
     def open_session(self, app: Flask, incoming: Any) -> Any:
         if incoming.path.startswith(API_PREFIX):
@@ -43,6 +67,9 @@ class PanelSessions(SecureCookieSessionInterface):
 
 def init_app(app: Flask) -> None:
     app.session_interface = PanelSessions()
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops:  # the client's address (audit, sign-in throttle) and scheme come from the proxy's headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     @app.before_request
     def _idle_timeout() -> None:

@@ -1,7 +1,7 @@
 """the image a Dockerfile app's build made, and the scan of its files
 
 Revision ID: b7d1e4a9c2f0
-Revises: 6f61acdc7195
+Revises: 01fc6da1337a
 Create Date: 2026-12-07 17:30:00.000000
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = 'b7d1e4a9c2f0'
-down_revision = '6f61acdc7195'
+down_revision = '01fc6da1337a'
 branch_labels = None
 depends_on = None
 

@@ -38,6 +38,7 @@ from panel.models import (
 from panel.models.base import utcnow
 from panel.permissions import (
     DATA_CENTER_ROLES,
+    REQUEST_PARTICIPANTS,
     login_required,
     public,
     require_app_access,
@@ -74,7 +75,9 @@ def init_app(app: Flask) -> None:
 def _user_from_token(incoming: Any) -> User | None:
     if not _is_api(incoming.path):
         return None
-    return api_tokens.user_for(incoming.headers.get("Authorization"))
+    return api_tokens.user_for(incoming.headers.get("Authorization"),
+                               max_days=current_app.config["API_TOKEN_MAX_DAYS"],
+                               second_factor_roles=current_app.config["TOTP_REQUIRED_ROLES"])
 
 
 def _error_body(status: int, code: str, message: str, **extra: Any) -> Any:
@@ -252,7 +255,7 @@ def get_request(request_id: int) -> Any:
 
 
 @bp.post("/requests/<int:request_id>/step")
-@require_role(*READERS)
+@require_role(*REQUEST_PARTICIPANTS)
 def act(request_id: int) -> Any:
     hosting_request, body = _load(request_id), _json_body()
     decision = body.get("decision")
@@ -279,7 +282,7 @@ def dispose(request_id: int) -> Any:
 
 
 @bp.post("/requests/<int:request_id>/comments")
-@require_role(*READERS)
+@require_role(*REQUEST_PARTICIPANTS)
 def comment(request_id: int) -> Any:
     hosting_request = _load(request_id)
     posted = workflow.comment(hosting_request, current_user, _text(_json_body(), "body", 4000, required=True))

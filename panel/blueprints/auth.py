@@ -21,15 +21,15 @@ from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import IntegerField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from panel import crypto, i18n
 from panel.extensions import db, limiter, login_manager
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import ApiToken, User
-from panel.permissions import login_required, public
-from panel.services import accounts, api_tokens, totp
+from panel.permissions import own_account, public
+from panel.services import accounts, api_tokens, login_throttle, totp
 from panel.services.passwords import WeakPassword
 
 bp = Blueprint("auth", __name__)
@@ -72,10 +72,8 @@ class PasswordChangeForm(FlaskForm):
 
 class ApiTokenForm(FlaskForm):
     name = StringField(_l("Nama token (untuk apa dipakai)"), validators=[DataRequired(), Length(max=100)])
-    lifetime_days = IntegerField(
-        _l("Berlaku (hari)"), default=90,
-        validators=[Optional(), NumberRange(1, api_tokens.MAX_LIFETIME_DAYS)],
-        description=_l("Kosongkan agar berlaku sampai dicabut."))
+    # Checked by `api_tokens.issue` against API_TOKEN_MAX_DAYS, so an empty field gets its clear message.
+    lifetime_days = IntegerField(_l("Berlaku (hari)"), validators=[Optional()])
 
 
 def init_app(app: Flask) -> None:
@@ -102,8 +100,20 @@ def init_app(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def _load_user(session_id: str) -> User | None:
+    # "<user id>:<session epoch>" (`User.get_id`): a session from before the user's last sign-out,
+    # password change or second-factor change names an old epoch and signs nobody in.
+    user_id, _, epoch = session_id.partition(":")
+    if not user_id.isdigit() or not epoch.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_epoch != int(epoch):
+        return None
+    return user
+
+
+def _throttle() -> login_throttle.Policy:
+    return login_throttle.Policy.from_config(current_app.config)
 
 
 def _safe_next(target: str | None) -> str:
@@ -122,12 +132,8 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = accounts.authenticate(
-                form.username.data or "",
-                form.password.data or "",
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
-            )
+            user = accounts.authenticate(form.username.data or "", form.password.data or "",
+                                         address=request.remote_addr, policy=_throttle())
         except accounts.LoginRefused as refused:
             db.session.commit()  # keep the failure count and its audit event
             flash(str(refused), category="error")
@@ -136,7 +142,8 @@ def login() -> Any:
         target = _safe_next(request.args.get("next"))
         if user.totp_enabled:
             session[PENDING_SECOND_FACTOR] = {
-                "user_id": user.id, "expires": int(time.time()) + SECOND_FACTOR_SECONDS, "next": target}
+                "user_id": user.id, "epoch": user.session_epoch,
+                "expires": int(time.time()) + SECOND_FACTOR_SECONDS, "next": target}
             return redirect(url_for("auth.login_totp"))
         login_user(user)
         return redirect(target)
@@ -158,11 +165,8 @@ def login_totp() -> Any:
     form = SecondFactorForm()
     if form.validate_on_submit():
         try:
-            accounts.verify_second_factor(
-                user, form.code.data or "",
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
-            )
+            accounts.verify_second_factor(user, form.code.data or "", address=request.remote_addr,
+                                          policy=_throttle())
         except accounts.LoginRefused as refused:
             db.session.commit()  # keep the failure count and its audit event
             flash(str(refused), category="error")
@@ -179,12 +183,18 @@ def _pending_user(pending: Any) -> User | None:
     if not isinstance(pending, dict) or int(pending.get("expires", 0)) < time.time():
         return None
     user = db.session.get(User, int(pending.get("user_id", 0)))
-    return user if user is not None and user.totp_enabled else None
+    # A password or second-factor change since the password step voids the half-finished sign-in.
+    if user is None or not user.totp_enabled or user.session_epoch != pending.get("epoch"):
+        return None
+    return user
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
+@own_account
 def logout() -> Any:
+    # Ends every session of this user on the server (all devices), not only this browser's cookie.
+    accounts.sign_out(current_user._get_current_object())  # type: ignore[attr-defined]
+    db.session.commit()
     logout_user()
     flash(_("Anda telah keluar."), category="info")
     return redirect(url_for("auth.login"))
@@ -200,36 +210,45 @@ def language() -> Any:
         current_user.locale = locale
         db.session.commit()
     response = redirect(_safe_next(request.form.get("next")))
-    response.set_cookie(i18n.COOKIE, str(locale), max_age=i18n.COOKIE_SECONDS, secure=request.is_secure,
-                        httponly=True, samesite="Lax")
+    response.set_cookie(i18n.cookie_name(), str(locale), max_age=i18n.COOKIE_SECONDS,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
     return response
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@own_account
 def password() -> Any:
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     form = PasswordChangeForm()
     if form.validate_on_submit():
         try:
-            accounts.change_password(
-                current_user,  # type: ignore[arg-type]
-                form.current.data or "",
-                form.new.data or "",
+            revoked = accounts.change_password(
+                user, form.current.data or "", form.new.data or "",
                 min_length=current_app.config["PASSWORD_MIN_LENGTH"],
-            )
+                address=request.remote_addr, policy=_throttle())
         except (accounts.AccountError, WeakPassword) as error:
+            db.session.commit()  # keep a wrong password's throttle count and its audit event
             flash(str(error), category="error")
         else:
             db.session.commit()
-            flash(_("Kata sandi diganti."), category="info")
+            _sign_in_again()
+            flash(_("Kata sandi diganti. Sesi Anda di perangkat lain telah diakhiri."), category="info")
+            if revoked:
+                flash(_("%(count)d token API Anda dicabut; buat token baru bila masih diperlukan.",
+                        count=revoked), category="info")
             return redirect(url_for("main.dashboard"))
     return render_template("auth/password.html", form=form)
 
 
+def _sign_in_again() -> None:
+    # Every earlier session of the user ended; this one is issued afresh under the new epoch.
+    login_user(current_user._get_current_object())  # type: ignore[attr-defined]
+
+
 @bp.route("/account/totp", methods=["GET", "POST"])
-@login_required
+@own_account
 def totp_settings() -> Any:
-    user: User = current_user  # type: ignore[assignment]
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     if user.totp_enabled:
         return render_template("auth/totp_enabled.html", form=TotpDisableForm(),
                                remaining=totp.remaining_recovery_codes(user))
@@ -238,12 +257,15 @@ def totp_settings() -> Any:
     if form.validate_on_submit():
         try:
             codes = accounts.enable_second_factor(user, form.password.data or "", secret,
-                                                  form.code.data or "")
+                                                  form.code.data or "", address=request.remote_addr,
+                                                  policy=_throttle())
         except accounts.AccountError as error:
+            db.session.commit()  # keep a wrong password's throttle count and its audit event
             flash(str(error), category="error")
         else:
             db.session.commit()
             session.pop(ENROLMENT, None)
+            _sign_in_again()
             # Shown once, in this response only: only their digests are kept.
             page = render_template("auth/totp_recovery_codes.html", codes=codes)
             return page, 200, {"Cache-Control": "no-store"}
@@ -267,7 +289,7 @@ def _enrolment_secret(user: User) -> str:
 
 
 @bp.post("/account/totp/disable")
-@login_required
+@own_account
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 def disable_totp() -> Any:
     form = TotpDisableForm()
@@ -278,26 +300,29 @@ def disable_totp() -> Any:
         accounts.disable_second_factor(
             current_user,  # type: ignore[arg-type]
             form.password.data or "", form.code.data or "",
-            max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-            lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"],
-        )
+            address=request.remote_addr, policy=_throttle())
     except accounts.AccountError as error:
         db.session.commit()  # keep the failure count and its audit event
         flash(str(error), category="error")
     else:
         db.session.commit()
+        _sign_in_again()
         flash(_("Verifikasi dua langkah dimatikan."), category="info")
     return redirect(url_for("auth.totp_settings"))
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
-@login_required
+@own_account
 def tokens() -> Any:
-    form = ApiTokenForm()
+    max_days = current_app.config["API_TOKEN_MAX_DAYS"]
+    form = ApiTokenForm(lifetime_days=max_days)
+    form.lifetime_days.description = _("Paling lama %(days)d hari; token berhenti berlaku sesudahnya.",
+                                       days=max_days)
     if form.validate_on_submit():
         try:
-            token, secret = api_tokens.issue(current_user, form.name.data or "",  # type: ignore[arg-type]
-                                             form.lifetime_days.data)
+            token, secret = api_tokens.issue(
+                current_user, form.name.data or "", form.lifetime_days.data,  # type: ignore[arg-type]
+                max_days=max_days, second_factor_roles=current_app.config["TOTP_REQUIRED_ROLES"])
         except api_tokens.TokenRefused as refused:
             flash(str(refused), category="error")
         else:
@@ -310,7 +335,7 @@ def tokens() -> Any:
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
-@login_required
+@own_account
 def revoke_token(token_id: int) -> Any:
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != current_user.id:

@@ -26,7 +26,13 @@ from panel.models import (
     RoleKey,
 )
 from panel.models.workflow import Comment
-from panel.permissions import DATA_CENTER_ROLES, require_request_access, require_role, visible_requests
+from panel.permissions import (
+    DATA_CENTER_ROLES,
+    REQUEST_PARTICIPANTS,
+    require_request_access,
+    require_role,
+    visible_requests,
+)
 from panel.services import (
     allocation,
     fulfilment,
@@ -163,7 +169,7 @@ def show(request_id: int) -> Any:
 
 
 @bp.post("/<int:request_id>/act")
-@require_role(*READERS)
+@require_role(*REQUEST_PARTICIPANTS)
 def act(request_id: int) -> Any:
     hosting_request = _load(request_id)
     form = StepForm()
@@ -197,7 +203,7 @@ def dispose(request_id: int) -> Any:
 
 
 @bp.post("/<int:request_id>/comments")
-@require_role(*READERS)
+@require_role(*REQUEST_PARTICIPANTS)
 def comment(request_id: int) -> Any:
     hosting_request = _load(request_id)
     form = CommentForm()

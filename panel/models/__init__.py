@@ -1,5 +1,15 @@
 """The domain, as SQLAlchemy models. Import models from here."""
-from panel.models.accounts import ApiToken, AppAccount, Opd, RecoveryCode, Role, RoleKey, User, user_roles
+from panel.models.accounts import (
+    ApiToken,
+    AppAccount,
+    LoginThrottle,
+    Opd,
+    RecoveryCode,
+    Role,
+    RoleKey,
+    User,
+    user_roles,
+)
 from panel.models.audit import AuditEvent
 from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, RequestStatus
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
@@ -12,7 +22,7 @@ from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplate
 __all__ = [
     "ApiToken", "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "IpAllocation", "IpPool",
-    "Job", "JobStatus", "Opd", "RecoveryCode", "Release", "ReleaseStatus", "RequestStatus", "RequestStep",
-    "Role", "RoleKey", "ScanKind", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone",
-    "user_roles", "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
+    "Job", "JobStatus", "LoginThrottle", "Opd", "RecoveryCode", "Release", "ReleaseStatus", "RequestStatus",
+    "RequestStep", "Role", "RoleKey", "ScanKind", "ScanReport", "SopTemplateVersion", "Stack", "User",
+    "Verdict", "Zone", "user_roles", "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
 ]

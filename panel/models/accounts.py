@@ -5,12 +5,12 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
 from panel.extensions import db
-from panel.models.base import created_at, intpk, sha256_hex, timestamp, utcnow
+from panel.models.base import created_at, intpk, sha256_hex, timestamp
 
 
 class RoleKey(enum.StrEnum):
@@ -71,8 +71,9 @@ class User(UserMixin, db.Model):
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
     active: Mapped[bool] = mapped_column(default=True)
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[timestamp]
+    # Part of every session's identity (`get_id`): raising it ends every session signed in before,
+    # on the server, even a cookie someone copied (sign-out, password and second-factor changes).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     last_login_at: Mapped[timestamp]
     created_at: Mapped[created_at]
     # Second factor (TOTP): set only once the user has confirmed a code; the last accepted time step
@@ -92,6 +93,10 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    def get_id(self) -> str:
+        """Return what the session keeps to find this user again: the id and the session epoch."""
+        return f"{self.id}:{self.session_epoch}"
+
     @property
     def role_keys(self) -> frozenset[str]:
         return frozenset(role.key for role in self.roles)
@@ -102,14 +107,6 @@ class User(UserMixin, db.Model):
     @property
     def totp_enabled(self) -> bool:
         return self.totp_secret is not None
-
-    def is_locked(self, now: datetime | None = None) -> bool:
-        if self.locked_until is None:
-            return False
-        locked_until = self.locked_until
-        if locked_until.tzinfo is None:  # SQLite returns naive datetimes
-            locked_until = locked_until.replace(tzinfo=utcnow().tzinfo)
-        return locked_until > (now or utcnow())
 
 
 class RecoveryCode(db.Model):
@@ -155,8 +152,27 @@ class ApiToken(db.Model):
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     secret_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[created_at]
-    expires_at: Mapped[timestamp]
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # every token ends
     last_used_at: Mapped[timestamp]
     revoked_at: Mapped[timestamp]
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Recent failed sign-ins of one account from one address, of one address, or of one account.
+
+    A row with both `account` and `address` counts one client's guesses at one account; an empty
+    `address` counts the guesses at the account from anywhere, an empty `account` those from the
+    address at any account. `account` is the name as typed, so an unknown name is throttled exactly
+    like a real one.
+    """
+
+    __tablename__ = "login_throttles"
+    __table_args__ = (UniqueConstraint("account", "address"),)
+    id: Mapped[intpk]
+    account: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    blocked_until: Mapped[timestamp]

@@ -5,7 +5,7 @@ import itertools
 from typing import Any
 
 from panel.extensions import db
-from panel.models import App, Opd, RoleKey, Stack, User
+from panel.models import ApiToken, App, Opd, RoleKey, Stack, User
 from panel.services import accounts
 
 PASSWORD = "correct-horse-battery-staple"
@@ -26,6 +26,16 @@ def user(roles: list[RoleKey] | None = None, password: str = PASSWORD, **fields:
         fields["opd"] = opd()
     username = fields.pop("username", f"user{next(_seq)}")
     return accounts.create_user(username, password, roles, **fields)
+
+
+def api_token(owner: User, name: str = "uji", days: int = 30) -> tuple[ApiToken, str]:
+    """Issue `owner` a personal API token under the app's configured limits; return it and its secret."""
+    from flask import current_app
+
+    from panel.services import api_tokens
+
+    return api_tokens.issue(owner, name, days, max_days=current_app.config["API_TOKEN_MAX_DAYS"],
+                            second_factor_roles=current_app.config["TOTP_REQUIRED_ROLES"])
 
 
 def app(owner: Opd | None = None, **fields: Any) -> App:

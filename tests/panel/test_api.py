@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -28,7 +29,7 @@ from panel.models import (
     Verdict,
 )
 from panel.models.base import utcnow
-from panel.services import api_tokens, workflow
+from panel.services import api_tokens, totp, workflow
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms
@@ -36,7 +37,7 @@ from tests.support import tar_gz
 
 
 def bearer(user: User) -> dict[str, str]:
-    _token, secret = api_tokens.issue(user, "uji", None)
+    _token, secret = factories.api_token(user)
     db.session.commit()
     return {"Authorization": f"Bearer {secret}"}
 
@@ -76,7 +77,7 @@ def test_revoked_token_is_refused_at_once(client: FlaskClient, login_as: Any) ->
 
 def test_another_users_token_cannot_be_revoked(client: FlaskClient, login_as: Any) -> None:
     owner = factories.user([RoleKey.TECHNICIAN])
-    token, _secret = api_tokens.issue(owner, "milik orang lain", None)
+    token, _secret = factories.api_token(owner, "milik orang lain")
     db.session.commit()
     login_as(RoleKey.TECHNICIAN)
     response = client.post(f"/account/tokens/{token.id}/revoke",
@@ -86,11 +87,11 @@ def test_another_users_token_cannot_be_revoked(client: FlaskClient, login_as: An
     assert token.revoked_at is None
 
 
-@pytest.mark.parametrize("spoil", ["wrong_secret", "malformed", "expired", "locked", "must_change",
-                                   "inactive", "not_bearer"])
+@pytest.mark.parametrize("spoil", ["wrong_secret", "malformed", "expired", "older_than_the_limit",
+                                   "must_change", "inactive", "second_factor_missing", "not_bearer"])
 def test_bad_tokens_are_refused(app: Flask, spoil: str) -> None:
     user = factories.user([RoleKey.TECHNICIAN])
-    token, secret = api_tokens.issue(user, "uji", 30)
+    token, secret = factories.api_token(user)
     header = f"Bearer {secret}"
     if spoil == "wrong_secret":
         header = header[:-4] + ("AAAA" if not header.endswith("AAAA") else "BBBB")
@@ -98,8 +99,11 @@ def test_bad_tokens_are_refused(app: Flask, spoil: str) -> None:
         header = "Bearer wadah_'; DROP TABLE users; --"
     elif spoil == "expired":
         token.expires_at = utcnow() - timedelta(seconds=1)
-    elif spoil == "locked":
-        user.locked_until = utcnow() + timedelta(minutes=10)
+    elif spoil == "older_than_the_limit":  # the limit was lowered after the token was issued
+        app.config["API_TOKEN_MAX_DAYS"] = 7
+        token.created_at = utcnow() - timedelta(days=8)
+    elif spoil == "second_factor_missing":  # the role now requires one, and its holder has none
+        app.config["TOTP_REQUIRED_ROLES"] = ("technician",)
     elif spoil == "must_change":
         user.must_change_password = True
     elif spoil == "inactive":
@@ -122,13 +126,43 @@ def test_a_browser_session_does_not_authenticate_the_api(client: FlaskClient, lo
 def test_token_limits(app: Flask) -> None:
     user = factories.user([RoleKey.TECHNICIAN])
     with pytest.raises(api_tokens.TokenRefused):
-        api_tokens.issue(user, " ", None)
-    with pytest.raises(api_tokens.TokenRefused):
-        api_tokens.issue(user, "terlalu lama", api_tokens.MAX_LIFETIME_DAYS + 1)
+        factories.api_token(user, " ")
     for n in range(api_tokens.MAX_TOKENS_PER_USER):
-        api_tokens.issue(user, f"t{n}", None)
+        factories.api_token(user, f"t{n}")
     with pytest.raises(api_tokens.TokenRefused):
-        api_tokens.issue(user, "satu lagi", None)
+        factories.api_token(user, "satu lagi")
+
+
+@pytest.mark.parametrize("lifetime", ["", "0", "91", "3650"])
+def test_every_token_expires_within_the_limit(client: FlaskClient, login_as: Any, lifetime: str) -> None:
+    login_as(RoleKey.TECHNICIAN)
+    assert client.application.config["API_TOKEN_MAX_DAYS"] == 90
+    page = client.post("/account/tokens", data={"name": "selamanya", "lifetime_days": lifetime,
+                                                "csrf_token": csrf_token(client, "/account/tokens")})
+    assert page.status_code == 200
+    assert "Masa berlaku token wajib diisi: 1 sampai 90 hari." in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+def test_a_token_issued_at_the_limit_ends_then(client: FlaskClient, login_as: Any) -> None:
+    login_as(RoleKey.TECHNICIAN)
+    page = client.post("/account/tokens", data={"name": "otomasi", "lifetime_days": "90",
+                                                "csrf_token": csrf_token(client, "/account/tokens")})
+    assert page.status_code == 201
+    token = db.session.scalar(select(ApiToken))
+    lifetime = token.expires_at - token.created_at
+    assert timedelta(days=90) - timedelta(minutes=1) < lifetime <= timedelta(days=90)
+
+
+def test_a_role_that_must_use_the_second_factor_gets_no_token_without_it(app: Flask) -> None:
+    admin = factories.user([RoleKey.SUPERADMIN])
+    with pytest.raises(api_tokens.TokenRefused, match="verifikasi dua langkah"):
+        factories.api_token(admin)
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+    # Switched on, it may have one.
+    secret = totp.new_secret()
+    totp.enable(admin, secret, pyotp.TOTP(secret).now())
+    assert factories.api_token(admin)[0].user_id == admin.id
 
 
 # -- the document ---------------------------------------------------------------------------------

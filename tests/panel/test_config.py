@@ -12,14 +12,14 @@ def test_order_is_defaults_then_instance_file_then_environment_then_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "wadah.toml").write_text(
-        'PEMDA_NAME = "Kabupaten Berkas"\nPEMDA_DOMAIN = "berkas.go.id"\nLOGIN_MAX_FAILURES = 7\n'
+        'PEMDA_NAME = "Kabupaten Berkas"\nPEMDA_DOMAIN = "berkas.go.id"\nLOGIN_FREE_ATTEMPTS = 7\n'
     )
     monkeypatch.setenv("WADAH_PEMDA_DOMAIN", "env.go.id")
-    monkeypatch.setenv("WADAH_LOGIN_MAX_FAILURES", "9")
-    loaded = configuration.load(tmp_path, {"LOGIN_MAX_FAILURES": 3})
+    monkeypatch.setenv("WADAH_LOGIN_FREE_ATTEMPTS", "9")
+    loaded = configuration.load(tmp_path, {"LOGIN_FREE_ATTEMPTS": 3})
     assert loaded["PEMDA_NAME"] == "Kabupaten Berkas"  # instance file over default
     assert loaded["PEMDA_DOMAIN"] == "env.go.id"  # environment over instance file
-    assert loaded["LOGIN_MAX_FAILURES"] == 3  # override over environment
+    assert loaded["LOGIN_FREE_ATTEMPTS"] == 3  # override over environment
     assert loaded["PASSWORD_MIN_LENGTH"] == 12  # default kept
 
 

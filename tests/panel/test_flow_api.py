@@ -15,7 +15,7 @@ from flask import Flask
 
 from panel.extensions import db
 from panel.models import RoleKey
-from panel.services import api_tokens, hosts
+from panel.services import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.openapi import conforms
@@ -33,7 +33,7 @@ def test_muara_enim_request_through_the_api(
     tokens = {}
     for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
         person = factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None)
-        tokens[role] = {"Authorization": "Bearer " + api_tokens.issue(person, "otomasi", 7)[1]}
+        tokens[role] = {"Authorization": "Bearer " + factories.api_token(person, "otomasi", 7)[1]}
     db.session.commit()
     api = app.test_client()
     subdomain = f"api{secrets.token_hex(3)}"

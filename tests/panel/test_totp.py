@@ -1,4 +1,4 @@
-"""The optional TOTP second factor: enrolment, sign-in, replays and window, recovery codes, lockout."""
+"""The optional TOTP second factor: enrolment, sign-in, replays and window, recovery codes, throttling."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from panel.extensions import db
 from panel.models import AuditEvent, RecoveryCode, RoleKey, User
-from panel.services import totp
+from panel.services import login_throttle, totp
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 
@@ -212,26 +212,35 @@ def test_recovery_code_works_once(client: FlaskClient, clock: Clock) -> None:
     assert _code_step(client, codes[1]).status_code == 302
 
 
-def test_wrong_codes_lock_the_account_like_wrong_passwords(app: Flask, client: FlaskClient,
-                                                          clock: Clock) -> None:
+def test_wrong_codes_count_toward_the_same_throttle_as_wrong_passwords(
+        app: Flask, client: FlaskClient, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(login_throttle, "utcnow", lambda: clock.now)
     user, secret, _codes = _totp_user(clock)
     wrong = f"{(int(clock.code(secret)) + 1) % 1_000_000:06d}"
-    attempts = app.config["LOGIN_MAX_FAILURES"]
-    assert attempts >= 3
+    free = app.config["LOGIN_FREE_ATTEMPTS"]
+    assert free >= 2
     # One wrong password first, then wrong codes, with the password entered again in between:
     # a correct password must not wipe out the failures that wrong codes built up.
     assert _password_step(client, user, "wrong-password-xyz").status_code == 401
-    assert _sign_in(client, user, wrong).status_code == 401
-    for _ in range(attempts - 2):
+    for _ in range(free):
         assert _sign_in(client, user, wrong).status_code == 401
-    db.session.refresh(user)
-    assert user.is_locked()
-    assert "auth.lock" in _actions() and "auth.second_factor_failed" in _actions()
+    assert "auth.throttle" in _actions() and "auth.second_factor_failed" in _actions()
 
-    # Locked: neither the password step nor a right code gets through.
+    # Held back: neither the password step nor a right code gets through from this browser...
     assert _password_step(client, user).status_code == 401
-    assert _code_step(client, clock.code(secret)).status_code == 401
+    response = _code_step(client, clock.code(secret))  # the marker from the last password step
+    assert response.status_code == 401 and "Terlalu banyak percobaan" in response.get_data(as_text=True)
     assert client.get("/").status_code == 302
+    # ...but the same person from another address is not locked out by it.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+    assert _sign_in(elsewhere, user, clock.code(secret)).status_code == 302
+    assert elsewhere.get("/").status_code == 200
+
+    # Once the wait is over, this browser may try again.
+    _sign_out(elsewhere)
+    clock.advance(60)
+    assert _sign_in(client, user, clock.code(secret)).status_code == 302
 
 
 # Switching it off
@@ -323,3 +332,62 @@ def test_a_superadmin_without_a_second_factor_must_enrol_before_anything_else(ap
     other = app.test_client()
     _password_step(other, technician)
     assert other.get("/").status_code == 200
+
+
+# Changing the second factor ends every other session
+
+
+def _cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("wadah_session")
+    assert cookie is not None
+    return cookie.value
+
+
+def test_switching_the_second_factor_on_ends_sessions_from_before(app: Flask, client: FlaskClient, login_as,
+                                                                 clock: Clock) -> None:
+    user = login_as(RoleKey.OPD_ADMIN)
+    other = app.test_client()
+    _password_step(other, user)
+    assert other.get("/").status_code == 200
+    _page, secret = _enrolment_page(client)
+    captured = _cookie(client)
+
+    assert _enrol(client, clock.code(secret)).status_code == 200
+    assert client.get("/").status_code == 200  # this session is issued again
+    assert other.get("/").status_code == 302  # a session signed in by the password alone is over
+    client.set_cookie("wadah_session", captured)
+    assert client.get("/").status_code == 302  # and so is this browser's cookie from before
+
+
+def test_switching_the_second_factor_off_ends_sessions_from_before(app: Flask, clock: Clock) -> None:
+    user, secret, _codes = _totp_user(clock)
+    mine, other = app.test_client(), app.test_client()
+    assert _sign_in(mine, user, clock.code(secret)).status_code == 302
+    clock.advance(30)
+    assert _sign_in(other, user, clock.code(secret)).status_code == 302
+    captured = _cookie(mine)
+    clock.advance(30)
+    mine.post("/account/totp/disable", data={"password": factories.PASSWORD, "code": clock.code(secret),
+                                             "csrf_token": csrf_token(mine, "/account/totp")})
+    db.session.refresh(user)
+    assert not user.totp_enabled
+    assert mine.get("/").status_code == 200
+    assert other.get("/").status_code == 302
+    mine.set_cookie("wadah_session", captured)
+    assert mine.get("/").status_code == 302
+
+
+def test_a_password_change_voids_a_half_finished_sign_in(app: Flask, client: FlaskClient,
+                                                         clock: Clock) -> None:
+    user, secret, _codes = _totp_user(clock)
+    assert _password_step(client, user).status_code == 302  # someone holding the old password, halfway in
+    token = csrf_token(client, "/login/totp")
+    owner = app.test_client()
+    assert _sign_in(owner, user, clock.code(secret)).status_code == 302
+    new = "another-long-passphrase-77"
+    owner.post("/account/password", data={"current": factories.PASSWORD, "new": new, "confirm": new,
+                                          "csrf_token": csrf_token(owner, "/account/password")})
+    clock.advance(30)
+    response = client.post("/login/totp", data={"code": clock.code(secret), "csrf_token": token})
+    assert response.status_code == 302 and response.location == "/login"
+    assert client.get("/").status_code == 302
