@@ -6,6 +6,19 @@ certificate's key over method, agent, path, body digest, timestamp and nonce, be
 nonce never seen before. Then the body is read within a size limit, parsed as strict JSON and
 decoded into the dataclasses of `agents.protocol`. Only then is the host touched. Every refusal has
 one shape: `{"error": {"code": "...", "message": "..."}}`.
+
+A deploy carries the panel's signature over the release's scan verdict. An app with its own
+Dockerfile is built first, as an operation of its own, and what the build made is scanned before
+anything of it runs:
+
+    POST   /v1/apps/<name>/builds                      {spec, verdict, signature (v1)} → image id
+                                                       and a description of the build's files
+    GET    /v1/apps/<name>/builds/<release>/output     those files, as a tar, for the scan
+    DELETE /v1/apps/<name>/builds/<release>            drop a build whose files were refused
+    POST   /v1/apps/<name>/deploy                      {spec, verdict, signature (v2), image_id}
+
+The deploy of a Dockerfile app is refused (403) without a v2 signature naming the image, and when
+that image is not this release's build on this host.
 """
 from __future__ import annotations
 
@@ -13,6 +26,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -27,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import wrap_file
 
 from agents import defaults, pki, private_files, protocol
 from agents.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
@@ -161,6 +176,11 @@ class AgentAPI:
         Rule("/v1/apps/<name>", methods=["GET"], endpoint="status"),
         Rule("/v1/apps/<name>", methods=["DELETE"], endpoint="remove"),
         Rule("/v1/apps/<name>/deploy", methods=["POST"], endpoint="deploy"),
+        Rule("/v1/apps/<name>/builds", methods=["POST"], endpoint="build"),
+        Rule("/v1/apps/<name>/builds/<int(min=1, max=2147483647):release_id>/output",
+             methods=["GET"], endpoint="build_output"),
+        Rule("/v1/apps/<name>/builds/<int(min=1, max=2147483647):release_id>",
+             methods=["DELETE"], endpoint="discard_build"),
         Rule("/v1/apps/<name>/rollback", methods=["POST"], endpoint="rollback"),
         Rule("/v1/apps/<name>/start", methods=["POST"], endpoint="start"),
         Rule("/v1/apps/<name>/stop", methods=["POST"], endpoint="stop"),
@@ -359,24 +379,67 @@ class AgentAPI:
     def on_deploy(self, call: Call, name: str) -> Any:
         deploy = call.decode(protocol.DeployRequest)
         spec = deploy.spec
+        self._check_names(name, spec)
+        if spec.stack == "dockerfile" and deploy.image_id is None:
+            logger.warning("refused deploy of %s release %s: no signed image", name,
+                           spec.release_id)
+            raise Refusal(403, "image_signature_required",
+                          "aplikasi dengan Dockerfile hanya dipasang dari image hasil build yang"
+                          " berkas-berkasnya telah dipindai dan ditandatangani panel")
+        if spec.stack != "dockerfile" and deploy.image_id is not None:
+            raise Refusal(400, "malformed_request", "image_id hanya untuk aplikasi dengan Dockerfile")
+        self._check_release(spec, deploy.verdict, deploy.signature, deploy.image_id)
+        return self.host.deploy(spec, image_id=deploy.image_id)
+
+    def on_build(self, call: Call, name: str) -> Any:
+        build = call.decode(protocol.BuildRequest)
+        spec = build.spec
+        self._check_names(name, spec)
+        if spec.stack != "dockerfile":
+            raise Refusal(400, "not_buildable", "hanya aplikasi dengan Dockerfile yang dibangun")
+        self._check_release(spec, build.verdict, build.signature)
+        return self.host.build(spec)
+
+    def on_build_output(self, call: Call, name: str, release_id: int) -> Response:
+        call.no_body()
+        path = self.host.build_output(name, release_id)
+        handle = open(path, "rb")  # noqa: SIM115 - closed by the WSGI server with the response
+        size = os.fstat(handle.fileno()).st_size
+        response = Response(wrap_file(call.request.environ, handle), status=200,
+                            mimetype="application/x-tar", direct_passthrough=True)
+        response.content_length = size
+        return response
+
+    def on_discard_build(self, call: Call, name: str, release_id: int) -> Any:
+        call.no_body()
+        self.host.discard_build(name, release_id)
+        return {"app": name, "release_id": release_id}
+
+    @staticmethod
+    def _check_names(name: str, spec: protocol.AppSpec) -> None:
         if spec.name != name:
             raise Refusal(400, "name_mismatch",
                           f"nama aplikasi di alamat ({name}) dan di spesifikasi ({spec.name})"
                           " berbeda")
         if not SHA256.match(spec.artifact_sha256):
             raise Refusal(400, "malformed_request", "artifact_sha256 bukan sha256")
-        if not protocol.verify_release(self.release_key, deploy.signature, name, spec.release_id,
-                                       spec.artifact_sha256, deploy.verdict):
-            logger.warning("refused deploy of %s release %s: bad release signature", name,
-                           spec.release_id)
+
+    def _check_release(self, spec: protocol.AppSpec, verdict: str, signature: str,
+                       image_id: str | None = None) -> None:
+        """Refuse a release the panel did not sign as scanned and deployable, or not stored here."""
+        name = spec.name
+        if image_id is not None and not protocol.IMAGE_ID.match(image_id):
+            raise Refusal(400, "malformed_request", "image_id bukan id image (sha256:…)")
+        if not protocol.verify_release(self.release_key, signature, name, spec.release_id,
+                                       spec.artifact_sha256, verdict, image_id):
+            logger.warning("refused release %s of %s: bad release signature", spec.release_id,
+                           name)
             raise Refusal(403, "bad_release_signature",
                           "tanda tangan rilis tidak sah: artefak ini tidak disetujui panel")
-        if deploy.verdict not in protocol.DEPLOYABLE_VERDICTS:
-            logger.warning("refused deploy of %s release %s: verdict %s", name, spec.release_id,
-                           deploy.verdict)
+        if verdict not in protocol.DEPLOYABLE_VERDICTS:
+            logger.warning("refused release %s of %s: verdict %s", spec.release_id, name, verdict)
             raise Refusal(403, "verdict_refused",
-                          f"artefak dengan putusan pemindaian {deploy.verdict!r} tidak boleh"
-                          " dipasang")
+                          f"artefak dengan putusan pemindaian {verdict!r} tidak boleh dipasang")
         if not self.store.has(spec.artifact_sha256):
             raise Refusal(404, "unknown_artifact",
                           f"artefak {spec.artifact_sha256} belum diunggah ke agen ini")
@@ -385,7 +448,6 @@ class AgentAPI:
                          spec.artifact_sha256)
             raise Refusal(409, "checksum_mismatch",
                           f"artefak {spec.artifact_sha256} di agen rusak: sha256 tidak cocok")
-        return self.host.deploy(spec)
 
     def on_apps(self, call: Call) -> Any:
         call.no_body()

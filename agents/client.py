@@ -6,6 +6,14 @@
     client.ensure_artifact(store.path(sha256), sha256)
     client.deploy(spec, verdict="clean", signature=ca.sign_release(...))
 
+An app with its own Dockerfile is built first; the files the build made are fetched and scanned, and
+only then is the image signed and deployed:
+
+    built = client.build(spec, "clean", ca.sign_release(...))
+    client.build_output(spec.name, spec.release_id, path, built["output"]["sha256"], max_bytes)
+    client.deploy(spec, "clean", ca.sign_release(..., image_id=built["image_id"]),
+                  image_id=built["image_id"])
+
 Errors: `AgentUnreachable` when no answer came (connection, TLS, timeout), `AgentRefused` when the
 agent answered with its error shape (`code`, `message`, HTTP `status`).
 """
@@ -128,11 +136,64 @@ class AgentClient:
         if not self.has_artifact(sha256):
             self.upload_artifact(source, sha256)
 
-    def deploy(self, spec: AppSpec, verdict: str, signature: str) -> Any:
-        """Deploy a release; `signature` is the panel's over (app, release, sha256, verdict)."""
-        body = {"spec": spec.to_dict(), "verdict": verdict, "signature": signature}
+    def deploy(self, spec: AppSpec, verdict: str, signature: str,
+               image_id: str | None = None) -> Any:
+        """Deploy a release; `signature` is the panel's over (app, release, sha256, verdict) and,
+        for a Dockerfile app, the `image_id` its build made."""
+        body: dict[str, Any] = {"spec": spec.to_dict(), "verdict": verdict, "signature": signature}
+        if image_id is not None:
+            body["image_id"] = image_id
         return self.call("POST", f"/v1/apps/{_name(spec.name)}/deploy", json_body=body,
                          timeout=DEPLOY_TIMEOUT_S)
+
+    def build(self, spec: AppSpec, verdict: str, signature: str) -> dict[str, Any]:
+        """Build a Dockerfile app's image from its signed bundle; return the image id and what
+        the build made (`output`: sha256, size, files, unchanged, deleted)."""
+        body = {"spec": spec.to_dict(), "verdict": verdict, "signature": signature}
+        result: dict[str, Any] = self.call("POST", f"/v1/apps/{_name(spec.name)}/builds",
+                                           json_body=body, timeout=DEPLOY_TIMEOUT_S)
+        return result
+
+    def build_output(self, name: str, release_id: int, destination: Path | str, sha256: str,
+                     max_bytes: int) -> int:
+        """Download the tar of the files a build made into `destination`; return its size.
+
+        More than `max_bytes`, or other bytes than `sha256`, raise AgentRefused and leave no file.
+        """
+        sha256 = _sha256(sha256)
+        target = f"/v1/apps/{_name(name)}/builds/{_release(release_id)}/output"
+        digest, size = hashlib.sha256(), 0
+        destination = Path(destination)
+        if destination.exists():
+            raise ValueError(f"{destination} sudah ada")
+        try:
+            with self._send("GET", target, b"", protocol.EMPTY_SHA256, None, UPLOAD_TIMEOUT_S,
+                            stream=True) as response:
+                if response.status_code != 200:
+                    _result(response)
+                with destination.open("xb") as out:
+                    for chunk in response.iter_content(chunk_size=1024 * 1024):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise AgentRefused(413, "too_large",
+                                               f"berkas hasil build melebihi {max_bytes} bita")
+                        digest.update(chunk)
+                        out.write(chunk)
+        except requests.exceptions.RequestException as exc:
+            destination.unlink(missing_ok=True)
+            raise AgentUnreachable(f"unduhan dari agen {self.agent_name} terputus: {exc}") from exc
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
+        if digest.hexdigest() != sha256:
+            destination.unlink(missing_ok=True)
+            raise AgentRefused(502, "checksum_mismatch",
+                               "berkas hasil build tidak sama dengan sha256 yang dilaporkan agen")
+        return size
+
+    def discard_build(self, name: str, release_id: int) -> Any:
+        """Drop a build no deploy will use: its image and its files."""
+        return self.call("DELETE", f"/v1/apps/{_name(name)}/builds/{_release(release_id)}")
 
     def apps(self) -> Any:
         return self.call("GET", "/v1/apps")
@@ -220,7 +281,6 @@ class AgentClient:
              content_sha256: str | None = None, content_type: str | None = None,
              params: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
         """Send one signed request and return its `result`, or raise AgentError."""
-        headers: dict[str, str] = {"Accept": "application/json"}
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             content_type = "application/json"
@@ -230,25 +290,30 @@ class AgentClient:
             data, content_sha256 = b"", protocol.EMPTY_SHA256
         if content_sha256 is None:
             raise ValueError("a streamed body needs its sha256")
+        target = path + (f"?{urlencode(params)}" if params else "")
+        with self._send(method, target, data, content_sha256, content_type, timeout) as response:
+            return _result(response)
+
+    def _send(self, method: str, target: str, data: Any, content_sha256: str,
+              content_type: str | None, timeout: float | None,
+              stream: bool = False) -> requests.Response:
+        headers: dict[str, str] = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        target = path + (f"?{urlencode(params)}" if params else "")
         prepared = self._session.prepare_request(
             requests.Request(method, self.base_url + target, data=data, headers=headers))
         headers_signed = self.signed_headers(method, prepared.path_url, content_sha256)
         prepared.headers.update(headers_signed)
         try:
-            response = self._session.send(
+            return self._session.send(
                 prepared, timeout=(self.connect_timeout, timeout or self.timeout),
-                allow_redirects=False)
+                allow_redirects=False, stream=stream)
         except requests.exceptions.SSLError as exc:
             raise AgentUnreachable(f"TLS dengan agen {self.agent_name} gagal: {exc}") from exc
         except requests.exceptions.Timeout as exc:
             raise AgentUnreachable(f"agen {self.agent_name} tidak menjawab: {exc}") from exc
         except requests.exceptions.ConnectionError as exc:
             raise AgentUnreachable(f"agen {self.agent_name} tidak dapat dihubungi: {exc}") from exc
-        with response:
-            return _result(response)
 
 
 def _result(response: requests.Response) -> Any:
@@ -269,6 +334,13 @@ def _result(response: requests.Response) -> Any:
 
 def _name(name: str) -> str:
     return quote(protocol.app_name(name), safe="")
+
+
+def _release(release_id: int) -> int:
+    if isinstance(release_id, bool) or not isinstance(release_id, int) \
+            or not 0 < release_id < 2**31:
+        raise ValueError(f"bukan nomor rilis: {release_id!r}")
+    return release_id
 
 
 def _sha256(sha256: str) -> str:

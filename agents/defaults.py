@@ -8,6 +8,7 @@ LABEL_AGENT = "org.wadah.agent"
 LABEL_APP = "org.wadah.app"
 LABEL_RELEASE = "org.wadah.release"
 LABEL_INSTANCE = "org.wadah.instance"
+LABEL_ARTIFACT = "org.wadah.artifact"  # on a built image: the sha256 of the bundle it was built from
 NAME_PREFIX = "wadah"  # containers wadah-<app>-<release>-<instance>, networks wadah-<app>
 VHOST_MARK = "# Managed by the wadah agent"
 
@@ -85,6 +86,10 @@ BUILD_MEMORY_MB = 1024
 BUILD_CPUSET = "0"  # one core: a build cannot take the whole host
 BUILD_TIMEOUT_S = 600
 BUILD_NETWORK = "none"
+# The layers a build adds, read from `docker save` while their files are listed for the scan.
+BUILD_LAYERS_MAX_BYTES = 1024 * 1024 * 1024
+BUILD_REPORT_MAX_PATHS = 1000  # unchanged or deleted paths named in a build's answer
+BUILD_KEEP_S = 24 * 3600  # a build no deploy used is dropped by the next prune after this
 
 # --- app data volumes (agents/volumes.py) -------------------------------------------------------
 # Each app's writable paths live on a filesystem of their own (a sparse ext4 image, loop-mounted), so

@@ -36,6 +36,18 @@ class UnknownRelease(AgentError):
     status = 404
 
 
+class UnknownBuild(AgentError):
+    """No build of that release of that app is kept on this host (404)."""
+
+    status = 404
+
+
+class UnsignedImage(AgentError):
+    """The image a Dockerfile app would run is not the one the panel signed, or is missing (403)."""
+
+    status = 403
+
+
 class AppBusy(AgentError):
     """Another operation on the same app is in progress; nothing was changed (409)."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import os
 import secrets
@@ -21,11 +22,13 @@ from typing import Any
 
 import docker
 
-from agents import defaults, frameworks, private_files, releases, tenantfs
+from agents import builds, defaults, frameworks, private_files, releases, tenantfs
 from agents.artifacts import SHA256, ArtifactStore
+from agents.builds import BuildOutput
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
     AgentError,
+    BuildFailed,
     DatabaseError,
     DeployFailed,
     FirewallError,
@@ -33,12 +36,14 @@ from agents.errors import (
     RuntimeUnavailable,
     UnknownApp,
     UnknownArtifact,
+    UnknownBuild,
     UnknownRelease,
+    UnsignedImage,
     VhostError,
 )
 from agents.firewall import AppFirewall, firewall_facts
-from agents.protocol import AppSpec, InvalidName, app_name, env_key, loads_code
-from agents.runtime import ContainerSpec, ContainerStats, PortTaken, Runtime
+from agents.protocol import IMAGE_ID, AppSpec, InvalidName, app_name, env_key, loads_code
+from agents.runtime import ContainerSpec, ContainerStats, ImageFacts, PortTaken, Runtime
 from agents.state import (
     REMOVED,
     RUNNING,
@@ -91,6 +96,22 @@ class DeployResult:
     docroot: str
     writable_paths: list[str]
     database: DatabaseAccount | None  # the app's connection, password included, for the panel
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A Dockerfile app's image, built and waiting for the panel to scan what the build made."""
+
+    app: str
+    release_id: int
+    artifact_sha256: str
+    image_id: str  # what a deploy must name, under the panel's signature
+    base_image: str
+    output: BuildOutput  # the tar of the build's own files: GET …/builds/<release>/output
     seconds: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +177,7 @@ class ReconcileReport:
 @dataclass
 class PruneReport:
     releases_removed: list[str] = field(default_factory=list)
+    builds_removed: list[str] = field(default_factory=list)
     images_removed: list[str] = field(default_factory=list)
     bytes_reclaimed: int = 0
 
@@ -185,19 +207,21 @@ class Host:
 
     # --- deploy and rollback ---------------------------------------------------------------------
 
-    def deploy(self, spec: AppSpec) -> DeployResult:
+    def deploy(self, spec: AppSpec, image_id: str | None = None) -> DeployResult:
         """Run release `spec` beside the current one; switch the vhost once it is healthy.
 
+        A Dockerfile app runs `image_id`, the image `build` made for this release, and no other.
         The spec's storage limit sizes the app's data volume when it is first made; an existing
         volume changes size only through `set_storage`, so a deploy never stops the app.
 
-        Raises InvalidRequest, UnknownArtifact, AppBusy, ArtifactRejected, BuildFailed, DeployFailed
-        (with the new container's logs), VhostError, DatabaseError, StorageError or
+        Raises InvalidRequest, UnknownArtifact, AppBusy, ArtifactRejected, UnsignedImage,
+        DeployFailed (with the new container's logs), VhostError, DatabaseError, StorageError or
         RuntimeUnavailable; on any of them the previous release keeps serving and nothing of the
         new one is left.
         """
         started = time.monotonic()
         self._check_spec(spec)
+        self._check_image_id(spec, image_id)
         with self.state.lock_app(spec.name):
             before = self.state.load(spec.name)
             if before is not None:
@@ -213,7 +237,7 @@ class Host:
             release: Release | None = None
             created_database = False
             try:
-                release = self._prepare(spec)
+                release = self._prepare(spec, image_id)
                 if spec.database and record.database is None:
                     record.database = self._databases().create(spec.name)
                     created_database = True
@@ -222,13 +246,96 @@ class Host:
             except BaseException:
                 if release is not None:
                     self._discard_release(release)
+                    # Its image did not come up: the build goes with it (a refusal keeps it).
+                    shutil.rmtree(self.state.build_dir(spec.name, spec.release_id),
+                                  ignore_errors=True)
                 if before is None:
                     self._discard_new_app(spec.name, created_database)
                 elif created_database:
                     with contextlib.suppress(AgentError):
                         self._databases().drop(spec.name)
                 raise
+            # The image now belongs to the release; its build's files were scanned and served.
+            shutil.rmtree(self.state.build_dir(spec.name, spec.release_id), ignore_errors=True)
             return self._result(record, previous, started)
+
+    # --- builds (stack "dockerfile") -------------------------------------------------------------
+
+    def build(self, spec: AppSpec) -> BuildResult:
+        """Build a Dockerfile app's image for release `spec` and list the files the build made.
+
+        Nothing runs and nothing is switched: the image waits, with the tar of its own files
+        (`build_output`), for the panel to scan them and sign the image for `deploy`. Raises
+        InvalidRequest, UnknownArtifact, AppBusy, ArtifactRejected, BuildFailed or
+        RuntimeUnavailable; on any of them no image and no build are left.
+        """
+        started = time.monotonic()
+        self._check_spec(spec)
+        if spec.stack != "dockerfile":
+            raise InvalidRequest("hanya aplikasi dengan Dockerfile yang dibangun di host")
+        token = secrets.token_hex(3)
+        with self.state.lock_app(spec.name):
+            before = self.state.load(spec.name)
+            if before is not None and before.desired == REMOVED:
+                raise InvalidRequest(f"aplikasi {spec.name} sedang dihapus")
+            if before is not None and any(r.release_id == spec.release_id
+                                          for r in before.releases()):
+                raise InvalidRequest(f"rilis {spec.release_id} aplikasi {spec.name} sudah dipasang")
+            self._forget_build(spec.name, spec.release_id, before)  # a build asked again: anew
+            work = self.state.builds_dir(spec.name) / f".work-{token}"
+            work.mkdir(parents=True, mode=0o700)
+            target = self.state.build_dir(spec.name, spec.release_id)
+            image_id: str | None = None
+            try:
+                context = releases.unpack(self.artifacts.path(spec.artifact_sha256), work,
+                                          "context", spec.docroot)
+                plan = releases.check_dockerfile(context, spec.dockerfile)
+                base = self.runtime.image_facts(plan.base_image)
+                if base is None:
+                    raise RuntimeUnavailable(f"image {plan.base_image} belum ada di host ini")
+                image_id = self.runtime.build(spec.name, spec.release_id,
+                                              f"{spec.release_id}-{token}", context,
+                                              spec.dockerfile, spec.artifact_sha256)
+                own = self._own_layers(spec.name, image_id, base)
+                layers_dir = work / "layers"
+                layers_dir.mkdir(mode=0o700)
+                saved = self.runtime.save_layers(image_id, set(own), layers_dir,
+                                                 defaults.BUILD_LAYERS_MAX_BYTES) if own else {}
+                target.mkdir(mode=0o700)
+                output = builds.changed_files([saved[layer] for layer in own], context,
+                                              target / "output.tar")
+                result = BuildResult(app=spec.name, release_id=spec.release_id,
+                                     artifact_sha256=spec.artifact_sha256, image_id=image_id,
+                                     base_image=plan.base_image, output=output,
+                                     seconds=round(time.monotonic() - started, 3))
+                _write_private(target / "build.json",
+                               json.dumps({**result.to_dict(), "created_at": time.time()}))
+            except BaseException:
+                if image_id is not None:
+                    with contextlib.suppress(AgentError):
+                        self.runtime.remove_image(image_id)
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            logger.info("built %s release %s: image %s, %s files to scan, %s unchanged",
+                        spec.name, spec.release_id, image_id, output.files, output.unchanged)
+            return result
+
+    def build_output(self, app: str, release_id: int) -> Path:
+        """Return the tar of the files a kept build of `app`'s release made; raise UnknownBuild."""
+        path = self._build_dir(app, release_id) / "output.tar"
+        if not path.is_file():
+            raise UnknownBuild(f"build rilis {release_id} aplikasi {app} tidak ada di host ini")
+        return path
+
+    def discard_build(self, app: str, release_id: int) -> None:
+        """Drop a build no deploy will use (its files were not cleared): its image and its files."""
+        directory = self._build_dir(app, release_id)
+        with self.state.lock_app(app):
+            if not directory.is_dir():
+                raise UnknownBuild(f"build rilis {release_id} aplikasi {app} tidak ada di host ini")
+            self._forget_build(app, release_id, self.state.load(app))
 
     def rollback(self, app: str) -> DeployResult:
         """Return to the previous release the same way a deploy goes (health check, then switch)."""
@@ -528,15 +635,34 @@ class Host:
                     if str(directory) not in kept:
                         releases.forget(directory)
                         report.releases_removed.append(f"{name}:{directory.name}")
-        for tag, (app, _release) in self.runtime.owned_images().items():
+        for name in [d.name for d in _subdirs(self.state.root / "builds")]:
+            with self.state.try_lock_app(name) as held:
+                if not held:
+                    continue
+                record = self.state.load(name)
+                for leftover in self.state.builds_dir(name).glob(".work-*"):
+                    shutil.rmtree(leftover, ignore_errors=True)  # an agent died mid-build
+                for directory in _subdirs(self.state.builds_dir(name)):
+                    if not directory.name.isdigit():
+                        continue
+                    built = _read_build(directory)
+                    if built is None or built.get("created_at", 0) < time.time() - \
+                            defaults.BUILD_KEEP_S:
+                        removed = self._forget_build(name, int(directory.name), record)
+                        report.builds_removed.append(f"{name}:{directory.name}")
+                        if removed is not None:
+                            report.images_removed.append(removed)
+        for image_id, (app, _release) in self.runtime.owned_images().items():
             with self.state.try_lock_app(app) as held:
                 if not held:
                     continue  # maybe being built right now
                 record = self.state.load(app)
-                if record is not None and any(r.image == tag for r in record.releases()):
+                if record is not None and image_id in self._image_ids(record):
                     continue
-                if self.runtime.remove_image(tag):
-                    report.images_removed.append(tag)
+                if image_id in self._build_images(app):
+                    continue  # built, waiting for its scan and deploy
+                if self.runtime.remove_image(image_id):
+                    report.images_removed.append(image_id)
         report.bytes_reclaimed = self.runtime.prune_dangling()
         return report
 
@@ -732,6 +858,18 @@ class Host:
             image = defaults.RUNTIME_IMAGES[spec.stack]
             raise RuntimeUnavailable(f"image {image} belum ada di host ini")
 
+    @staticmethod
+    def _check_image_id(spec: AppSpec, image_id: str | None) -> None:
+        if spec.stack != "dockerfile":
+            if image_id is not None:
+                raise InvalidRequest("hanya aplikasi dengan Dockerfile yang dipasang dari image")
+            return
+        if image_id is None:
+            raise UnsignedImage(f"aplikasi {spec.name} dengan Dockerfile hanya dipasang dari image "
+                                f"hasil build yang ditandatangani panel")
+        if not isinstance(image_id, str) or not IMAGE_ID.match(image_id):
+            raise InvalidRequest(f"id image tidak sah: {image_id!r}")
+
     def _check_fqdn_free(self, app: str, fqdn: str) -> None:
         for other in self.state.names():
             record = self.state.load(other) if other != app else None
@@ -768,18 +906,19 @@ class Host:
 
     # --- internals: releases ---------------------------------------------------------------------
 
-    def _prepare(self, spec: AppSpec) -> Release:
-        """Unpack the artifact into a new release directory (and build its image, if it has one)."""
+    def _prepare(self, spec: AppSpec, image_id: str | None = None) -> Release:
+        """Unpack the artifact into a new release directory (a Dockerfile app: with its image)."""
         parent = self.state.releases_dir(spec.name)
         directory = releases.unpack(self.artifacts.path(spec.artifact_sha256), parent,
                                     f"{spec.release_id}-{secrets.token_hex(3)}", spec.docroot)
         try:
             if spec.stack == "dockerfile":
-                base = releases.dockerfile_base(directory, spec.dockerfile)
+                plan = releases.check_dockerfile(directory, spec.dockerfile)
+                base = plan.stack
                 framework, docroot, writable = releases.layout(directory, base, spec.docroot,
                                                                spec.writable_paths)
-                image = self.runtime.build(spec.name, spec.release_id, directory.name, directory,
-                                           spec.dockerfile)
+                assert image_id is not None
+                image = self._signed_image(spec, image_id, plan.base_image)
             else:
                 base = spec.stack
                 framework, docroot, writable = releases.layout(directory, base, spec.docroot,
@@ -791,6 +930,86 @@ class Host:
         return Release(release_id=spec.release_id, spec=spec, framework=framework.name,
                        docroot=docroot, writable_paths=writable, image=image, base_stack=base,
                        directory=str(directory))
+
+    def _signed_image(self, spec: AppSpec, image_id: str, base_image: str) -> str:
+        """Return `image_id` if it is this release's build, on its runtime image; else refuse."""
+        facts = self.runtime.image_facts(image_id)
+        if facts is None or facts.id != image_id:
+            raise UnsignedImage(f"image {image_id} tidak ada di host ini: rilis {spec.release_id} "
+                                f"aplikasi {spec.name} harus dibangun dahulu")
+        expected = {defaults.LABEL_AGENT: self.owner, defaults.LABEL_APP: spec.name,
+                    defaults.LABEL_RELEASE: str(spec.release_id),
+                    defaults.LABEL_ARTIFACT: spec.artifact_sha256}
+        if any(facts.labels.get(key) != value for key, value in expected.items()):
+            raise UnsignedImage(f"image {image_id} bukan hasil build rilis {spec.release_id} "
+                                f"aplikasi {spec.name} dari artefak ini")
+        base = self.runtime.image_facts(base_image)
+        if base is None or facts.layers[:len(base.layers)] != base.layers \
+                or _process_changes(facts, base):
+            raise UnsignedImage(f"image {image_id} tidak dibangun di atas {base_image}")
+        return image_id
+
+    def _own_layers(self, app: str, image_id: str, base: ImageFacts) -> list[str]:
+        """Return the layers a build added above its runtime image, oldest first.
+
+        The build may add files, which are scanned; it may not change how the runtime image starts,
+        its environment or its volumes, which no scan reads.
+        """
+        built = self.runtime.image_facts(image_id)
+        if built is None or built.layers[:len(base.layers)] != base.layers:
+            raise BuildFailed(f"image aplikasi {app} tidak dibangun di atas image runtime-nya")
+        changed = _process_changes(built, base)
+        if changed:
+            raise BuildFailed(f"Dockerfile aplikasi {app} tidak boleh mengubah cara image runtime "
+                              f"dijalankan (berubah: {', '.join(changed)}); variabel lingkungan "
+                              f"aplikasi diatur lewat panel")
+        return built.layers[len(base.layers):]
+
+    def _build_dir(self, app: str, release_id: int) -> Path:
+        try:
+            app_name(app)
+        except InvalidName as exc:
+            raise InvalidRequest(str(exc)) from exc
+        if isinstance(release_id, bool) or not isinstance(release_id, int) \
+                or not 0 < release_id < 2**31:
+            raise InvalidRequest(f"nomor rilis tidak sah: {release_id!r}")
+        return self.state.build_dir(app, release_id)
+
+    def _forget_build(self, app: str, release_id: int, record: AppRecord | None) -> str | None:
+        """Remove a kept build's files and its image, unless a kept release runs that image.
+
+        Return the id of the image removed, if one was.
+        """
+        directory = self.state.build_dir(app, release_id)
+        built = _read_build(directory)
+        image_id = built.get("image_id") if built else None
+        removed = None
+        if isinstance(image_id, str) and IMAGE_ID.match(image_id) \
+                and not (record is not None and image_id in self._image_ids(record)):
+            with contextlib.suppress(AgentError):
+                removed = image_id if self.runtime.remove_image(image_id) else None
+        shutil.rmtree(directory, ignore_errors=True)
+        return removed
+
+    def _image_ids(self, record: AppRecord) -> set[str]:
+        """Return the ids of the images the app's kept releases run (tags resolved)."""
+        found = set()
+        for release in record.releases():
+            if IMAGE_ID.match(release.image):
+                found.add(release.image)
+                continue
+            facts = self.runtime.image_facts(release.image)
+            if facts is not None:
+                found.add(facts.id)
+        return found
+
+    def _build_images(self, app: str) -> set[str]:
+        found = set()
+        for directory in _subdirs(self.state.builds_dir(app)):
+            built = _read_build(directory)
+            if built is not None and isinstance(built.get("image_id"), str):
+                found.add(built["image_id"])
+        return found
 
     def _discard_release(self, release: Release, record: AppRecord | None = None) -> None:
         """Remove a release's code and built image, unless another kept release still uses them."""
@@ -958,12 +1177,13 @@ class Host:
         for release in record.releases():
             if release.image not in defaults.RUNTIME_IMAGES.values():
                 self.runtime.remove_image(release.image)
-        for tag, (owner_app, _release) in self.runtime.owned_images().items():
+        for image_id, (owner_app, _release) in self.runtime.owned_images().items():
             if owner_app == app:
-                self.runtime.remove_image(tag)
+                self.runtime.remove_image(image_id)
         self.volumes.remove(app, self.state.data_dir(app))  # its data goes with it; no copy is kept
         tenantfs.remove_tree(self.state.data_dir(app))
-        for path in (self.state.releases_dir(app), self.state.certs_dir(app)):
+        for path in (self.state.releases_dir(app), self.state.certs_dir(app),
+                     self.state.builds_dir(app)):
             shutil.rmtree(path, ignore_errors=True)
         for log in self.vhosts.log_paths(app):
             log.unlink(missing_ok=True)
@@ -1139,9 +1359,33 @@ def _read(path: Path) -> str | None:
         return None
 
 
+# A VOLUME would be a writable place in the code tree where nothing says PHP may not run.
+_PROCESS_NAMES = {"Entrypoint": "ENTRYPOINT", "Cmd": "CMD", "Healthcheck": "HEALTHCHECK",
+                  "Volumes": "VOLUME"}
+
+
+def _process_changes(built: ImageFacts, base: ImageFacts) -> list[str]:
+    """Name what of the runtime image's start command and environment a build changed."""
+    changed = [name for key, name in _PROCESS_NAMES.items()
+               if built.process.get(key) != base.process.get(key)]
+    ours, theirs = built.process.get("Env") or {}, base.process.get("Env") or {}
+    changed += [f"ENV {key}" for key in sorted(set(ours) | set(theirs))
+                if ours.get(key) != theirs.get(key)]
+    return changed
+
+
+def _read_build(directory: Path) -> dict[str, Any] | None:
+    """Return a kept build's record, or None if it is missing or unreadable."""
+    try:
+        found = json.loads((directory / "build.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def _write_private(path: Path, text: str) -> None:
     private_files.write(path, text)
 
 
-__all__ = ["AppStatus", "DeployResult", "Host", "HostFacts", "PruneReport", "ReconcileReport",
+__all__ = ["AppStatus", "BuildResult", "DeployResult", "Host", "HostFacts", "PruneReport", "ReconcileReport",
            "RemovalReport", "ResourceStats"]

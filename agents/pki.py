@@ -316,11 +316,16 @@ class PanelCA:
         signature = self.ca_key.sign(_ENDORSEMENT_CONTEXT + raw, ec.ECDSA(hashes.SHA256()))
         return base64.b64encode(signature).decode()
 
-    def sign_release(self, app: str, release_id: int, artifact_sha256: str, verdict: str) -> str:
-        """Sign a release's scan verdict for `POST /v1/apps/<app>/deploy`."""
+    def sign_release(self, app: str, release_id: int, artifact_sha256: str, verdict: str,
+                     image_id: str | None = None) -> str:
+        """Sign a release's scan verdict (v1), or its verdict and built image (v2), for a deploy.
+
+        The v2 statement is signed only once the files the build made were scanned too.
+        """
         if verdict not in protocol.DEPLOYABLE_VERDICTS:
             raise ValueError(f"putusan {verdict!r} tidak boleh dipasang")
-        return protocol.sign_release(self.release_key, app, release_id, artifact_sha256, verdict)
+        return protocol.sign_release(self.release_key, app, release_id, artifact_sha256, verdict,
+                                     image_id)
 
 
 # --- Panel side: one-time enrolment tokens ------------------------------------------------------

@@ -285,33 +285,49 @@ def verify_request(public_key: Any, signature_b64: str, message: bytes) -> bool:
 # --- Signed releases ----------------------------------------------------------------------------
 # Nothing reaches a host unscanned: the panel signs (app, release, artifact sha256, verdict) with
 # its release-signing key (Ed25519) and the agent deploys only what carries that signature and a
-# verdict the policy lets through.
+# verdict the policy lets through. An app with its own Dockerfile runs an image built on the host,
+# whose own files are scanned after the build: its deploy carries a second statement (v2) that
+# also names the id of that image, and the agent runs that image and no other.
 
 VERDICT_CLEAN = "clean"
 # `review`, accepted by a technician with a written reason
 VERDICT_REVIEW_ACCEPTED = "review_accepted"
 DEPLOYABLE_VERDICTS = (VERDICT_CLEAN, VERDICT_REVIEW_ACCEPTED)
+STATEMENT_V1 = "wadah-release-v1"  # the bundle's verdict
+STATEMENT_V2 = "wadah-release-v2"  # the bundle's verdict and the image built from it
+IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 
 
-def release_statement(app: str, release_id: int, artifact_sha256: str, verdict: str) -> bytes:
-    """Return the bytes a release signature covers."""
-    fields = ["wadah-release-v1", app, release_id, artifact_sha256, verdict]
+def release_statement(app: str, release_id: int, artifact_sha256: str, verdict: str,
+                      image_id: str | None = None) -> bytes:
+    """Return the bytes a release signature covers: v1 without an image, v2 naming one."""
+    fields: list[Any] = [STATEMENT_V1, app, release_id, artifact_sha256, verdict]
+    if image_id is not None:
+        fields = [STATEMENT_V2, app, release_id, artifact_sha256, verdict, image_id]
     return json.dumps(fields, separators=(",", ":")).encode()
 
 
 def sign_release(key: ed25519.Ed25519PrivateKey, app: str, release_id: int, artifact_sha256: str,
-                 verdict: str) -> str:
-    """Sign the scan verdict of one release's artifact; return the signature in base64."""
-    statement = release_statement(app, release_id, artifact_sha256, verdict)
+                 verdict: str, image_id: str | None = None) -> str:
+    """Sign the scan verdict of one release's artifact (and image); return it in base64."""
+    if image_id is not None and not IMAGE_ID.match(image_id):
+        raise ValueError(f"bukan id image: {image_id!r}")
+    statement = release_statement(app, release_id, artifact_sha256, verdict, image_id)
     return base64.b64encode(key.sign(statement)).decode()
 
 
 def verify_release(public_key: ed25519.Ed25519PublicKey, signature_b64: str, app: str,
-                   release_id: int, artifact_sha256: str, verdict: str) -> bool:
-    """Return whether `signature_b64` is the panel's signature of this release's verdict."""
+                   release_id: int, artifact_sha256: str, verdict: str,
+                   image_id: str | None = None) -> bool:
+    """Return whether `signature_b64` is the panel's signature of this release's verdict.
+
+    With `image_id` only a v2 statement naming that image verifies; without, only a v1 one.
+    """
+    if image_id is not None and not IMAGE_ID.match(image_id):
+        return False
     try:
         public_key.verify(base64.b64decode(signature_b64, validate=True),
-                          release_statement(app, release_id, artifact_sha256, verdict))
+                          release_statement(app, release_id, artifact_sha256, verdict, image_id))
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
@@ -319,11 +335,25 @@ def verify_release(public_key: ed25519.Ed25519PublicKey, signature_b64: str, app
 
 @dataclass(frozen=True)
 class DeployRequest:
-    """Body of `POST /v1/apps/<name>/deploy`."""
+    """Body of `POST /v1/apps/<name>/deploy`.
+
+    Stack "dockerfile": `image_id` names the image a build made, and `signature` is the v2
+    statement over it; every other stack: no image, and the v1 statement.
+    """
 
     spec: AppSpec
     verdict: str
     signature: str
+    image_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Body of `POST /v1/apps/<name>/builds`: build a Dockerfile app's image from its signed bundle."""
+
+    spec: AppSpec
+    verdict: str
+    signature: str  # the v1 statement over the bundle
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ app's data directory, and are kept from one release to the next.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from agents import defaults, frameworks, tenantfs
@@ -17,9 +19,6 @@ from agents.errors import ArtifactRejected, BuildFailed
 from agents.frameworks import Framework
 from scanners.intake import Limits as IntakeLimits
 from scanners.intake import RejectedUpload, open_upload
-
-_FROM = re.compile(r"^\s*FROM\s+(?P<rest>.+?)\s*$", re.IGNORECASE)
-_LINE_CONTINUATION = re.compile(r"\\\s*\n")
 
 
 def unpack(artifact: Path, parent: Path, name: str, docroot: str | None = None) -> Path:
@@ -109,40 +108,176 @@ def seed_writable(code: Path, data: Path, paths: tuple[str, ...]) -> dict[str, P
     return mounts
 
 
-def dockerfile_base(root: Path, dockerfile: str) -> str:
-    """Return the runtime stack an app's Dockerfile builds on; raise BuildFailed if not allowed.
+@dataclass(frozen=True)
+class DockerfilePlan:
+    """What an app's Dockerfile builds on: the runtime image of its final stage, and that stack."""
 
-    Every FROM must name an allowed local runtime image or an earlier stage of the same file.
+    base_image: str
+    stack: str  # "static" or "php": how the container runs
+
+
+def check_dockerfile(root: Path, dockerfile: str) -> DockerfilePlan:
+    """Check an app's Dockerfile before it is built; raise BuildFailed if it may not be.
+
+    Every FROM names an allowed local runtime image or an earlier stage. Nothing may reach the
+    network or the host's other images (ADD of a URL, COPY --from an image, RUN --network or
+    --mount), ask for privileges (RUN --security), or use syntax only BuildKit understands
+    (parser directives, heredocs, flags the classic builder lacks), which it would misread.
     """
     rel = frameworks.relative_path(dockerfile)
     path = root.joinpath(*rel.split("/"))
     if not path.is_file():
         raise ArtifactRejected(f"artefak tidak memuat {rel}")
-    text = _LINE_CONTINUATION.sub(" ", path.read_text(errors="replace"))
-    stages: set[str] = set()
-    bases: list[str] = []
-    for line in text.splitlines():
-        match = _FROM.match(line)
-        if not match:
+    lines = path.read_text(errors="replace").splitlines()
+    _check_directives(lines, rel)
+    stages: dict[str, str] = {}  # stage name → the runtime image it starts from
+    roots: list[str] = []  # per stage, in order
+    for number, instruction in _instructions(lines):
+        keyword, _, rest = instruction.partition(" ")
+        keyword = keyword.upper()
+        where = f"{rel} baris {number}"
+        if keyword == "FROM":
+            roots.append(_from(rest.strip(), stages, where))
             continue
-        words = match["rest"].split()
-        if any(w.startswith("--") for w in words) or "$" in match["rest"]:
-            raise BuildFailed(f"FROM dengan opsi atau variabel tidak diizinkan: {line.strip()}")
-        image = words[0]
-        if len(words) == 3 and words[1].lower() == "as":
-            stages.add(words[2].lower())
-        elif len(words) != 1:
-            raise BuildFailed(f"baris FROM tidak dikenal: {line.strip()}")
-        if image.lower() in stages and image not in defaults.ALLOWED_BASE_IMAGES:
-            continue
-        if image not in defaults.ALLOWED_BASE_IMAGES:
-            raise BuildFailed(f"image dasar {image!r} tidak diizinkan; gunakan salah satu dari "
-                              f"{', '.join(sorted(defaults.ALLOWED_BASE_IMAGES))}")
-        bases.append(image)
-    if not bases:
+        if not roots and keyword != "ARG":  # an ARG before FROM is for FROM lines, which take none
+            raise BuildFailed(f"{where}: instruksi sebelum FROM tidak diizinkan")
+        if keyword == "ONBUILD":
+            raise BuildFailed(f"{where}: ONBUILD tidak diizinkan")
+        if keyword in ("RUN", "COPY", "ADD") and _HEREDOC.search(rest):
+            raise BuildFailed(f"{where}: heredoc (<<) hanya dikenal BuildKit dan tidak diizinkan")
+        if keyword == "RUN":
+            _check_run_flags(_flags(rest)[0], where)
+        elif keyword in ("COPY", "ADD"):
+            _check_copy(keyword, rest, len(roots) - 1, stages, where)
+    if not roots:
         raise BuildFailed(f"{rel} tidak memiliki FROM")
     # The final stage decides how the container runs.
-    return defaults.DOCKERFILE_BASE_STACK[bases[-1]]
+    return DockerfilePlan(base_image=roots[-1], stack=defaults.DOCKERFILE_BASE_STACK[roots[-1]])
+
+
+def dockerfile_base(root: Path, dockerfile: str) -> str:
+    """Return the runtime stack an app's Dockerfile builds on; raise BuildFailed if not allowed."""
+    return check_dockerfile(root, dockerfile).stack
+
+
+_DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=", re.IGNORECASE)
+# `<<EOF`, `<<-EOF`, `<<"EOF"`, but not a shell's here-string `<<<`
+_HEREDOC = re.compile(r"(?<!<)<<(?!<)-?\s*[\"']?[A-Za-z_]")
+_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|git@)")
+_STAGE_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+_COPY_FLAGS = {"COPY": ("--chown", "--from"), "ADD": ("--chown",)}
+
+
+def _check_directives(lines: list[str], rel: str) -> None:
+    # `# escape=` would change how lines continue, `# syntax=` asks for another frontend.
+    for line in lines:
+        text = line.strip()
+        if text and not text.startswith("#"):
+            return
+        if _DIRECTIVE.match(text):
+            raise BuildFailed(f"{rel}: arahan parser ({text}) tidak diizinkan")
+
+
+def _instructions(lines: list[str]) -> list[tuple[int, str]]:
+    """Return (first line number, instruction) pairs, continued lines joined, comments dropped."""
+    found: list[tuple[int, str]] = []
+    current: str | None = None
+    start = 0
+    for number, raw in enumerate(lines, 1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue  # Docker drops comments and blank lines, inside a continuation too
+        if current is None:
+            current, start = "", number
+        if text.endswith("\\"):
+            current += text[:-1] + " "
+            continue
+        found.append((start, current + text))
+        current = None
+    if current:
+        found.append((start, current.strip()))
+    return found
+
+
+def _flags(rest: str) -> tuple[list[str], str]:
+    """Split an instruction's leading `--flag[=value]` words from its arguments."""
+    words = rest.split()
+    flags = []
+    while words and words[0].startswith("--"):
+        flags.append(words.pop(0))
+    return flags, " ".join(words)
+
+
+def _from(rest: str, stages: dict[str, str], where: str) -> str:
+    words = rest.split()
+    if not words or any(w.startswith("--") for w in words) or "$" in rest:
+        raise BuildFailed(f"{where}: FROM dengan opsi atau variabel tidak diizinkan: FROM {rest}")
+    if len(words) == 3 and words[1].lower() == "as":
+        name = words[2].lower()
+        if not _STAGE_NAME.match(name):
+            raise BuildFailed(f"{where}: nama tahap {words[2]!r} tidak sah")
+    elif len(words) == 1:
+        name = None
+    else:
+        raise BuildFailed(f"{where}: baris FROM tidak dikenal: FROM {rest}")
+    image = words[0]
+    if image.lower() in stages and image not in defaults.ALLOWED_BASE_IMAGES:
+        root = stages[image.lower()]
+    elif image in defaults.ALLOWED_BASE_IMAGES:
+        root = image
+    else:
+        raise BuildFailed(f"{where}: image dasar {image!r} tidak diizinkan; gunakan salah satu dari "
+                          f"{', '.join(sorted(defaults.ALLOWED_BASE_IMAGES))}")
+    if name is not None:
+        stages[name] = root
+    return root
+
+
+def _check_run_flags(flags: list[str], where: str) -> None:
+    for flag in flags:
+        option = flag.split("=", 1)[0].lower()
+        if option == "--network":
+            raise BuildFailed(f"{where}: RUN {option} tidak diizinkan: build selalu berjalan tanpa "
+                              f"jaringan")
+        if option == "--security":
+            raise BuildFailed(f"{where}: RUN {option} tidak diizinkan: build tidak pernah berjalan "
+                              f"dengan hak istimewa")
+        if option == "--mount":
+            raise BuildFailed(f"{where}: RUN {option} tidak diizinkan: rahasia, kunci SSH, cache "
+                              f"dan mount lain tidak tersedia saat build")
+        raise BuildFailed(f"{where}: opsi RUN {option} hanya dikenal BuildKit dan tidak diizinkan")
+
+
+def _check_copy(keyword: str, rest: str, stage: int, stages: dict[str, str], where: str) -> None:
+    if "$" in rest:
+        raise BuildFailed(f"{where}: variabel ($) tidak diizinkan pada {keyword}")
+    flags, arguments = _flags(rest)
+    for flag in flags:
+        option, _, value = flag.partition("=")
+        option = option.lower()
+        if option not in _COPY_FLAGS[keyword]:
+            raise BuildFailed(f"{where}: opsi {keyword} {option} tidak diizinkan (hanya dikenal "
+                              f"BuildKit atau mengambil dari luar bundel)")
+        if option == "--from" and not (value.lower() in stages
+                                       or value.isdigit() and int(value) < stage):
+            raise BuildFailed(f"{where}: {keyword} --from hanya boleh menyebut tahap sebelumnya di "
+                              f"Dockerfile yang sama, bukan image lain: {value!r}")
+    if arguments.startswith("["):
+        try:
+            words = json.loads(arguments)
+        except ValueError as exc:
+            raise BuildFailed(f"{where}: argumen {keyword} bukan larik JSON yang sah") from exc
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+            raise BuildFailed(f"{where}: argumen {keyword} bukan larik teks")
+    else:
+        words = arguments.split()
+    if len(words) < 2:
+        raise BuildFailed(f"{where}: {keyword} memerlukan sumber dan tujuan")
+    for source in words[:-1]:
+        if _URL.match(source.strip()):
+            raise BuildFailed(f"{where}: {keyword} dari URL tidak diizinkan ({source}): build tidak "
+                              f"boleh mengambil berkas dari jaringan; masukkan berkas ke dalam "
+                              f"bundel")
 
 
 def forget(directory: Path) -> None:

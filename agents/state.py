@@ -11,6 +11,8 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     data/<app>/<path>/          the app's writable paths, kept across releases
     volumes/<app>.img           the app's data volume: a sparse ext4 image, its size the app's limit
     certs/<app>/                a per-app TLS certificate
+    builds/<app>/<release>/     a Dockerfile app's build waiting for its deploy: build.json and
+                                output.tar, the files the build made, for the panel to scan
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
     tls/                        the agent's own key and certificates (agents.pki.AgentCredentials)
 
@@ -211,6 +213,12 @@ class StateStore:
 
     def certs_dir(self, name: str) -> Path:
         return self.root / "certs" / app_name(name)
+
+    def builds_dir(self, name: str) -> Path:
+        return self.root / "builds" / app_name(name)
+
+    def build_dir(self, name: str, release_id: int) -> Path:
+        return self.builds_dir(name) / str(int(release_id))
 
     @property
     def dumps_dir(self) -> Path:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -81,7 +82,7 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     try:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
         release = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
-                                    storage.artifacts(), zone)
+                                    storage.artifacts(), zone, _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed) as refused:
         failed_release = _last_release(request)
         db.session.commit()  # keep the failed release and the app's state: the step stays open
@@ -302,7 +303,7 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
     try:
         zone = fulfilment.pemda_zone(app.zone)
         release = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,
-                                     app_operations.environment(app))
+                                     app_operations.environment(app), _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed, app_uploads.UploadRefused) as refused:
         made = next((r for r in reversed(app.releases) if r.number > before), None)
         if made is not None and made.status == ReleaseStatus.LIVE:  # it runs: only its DNS name failed
@@ -345,6 +346,12 @@ def _app_job(job_id: int, app_id: int, user_id: int | None, doing: str,
 
 def _pki() -> hosts.PanelPKI:
     return hosts.PanelPKI(current_app.instance_path)
+
+
+def _build_scanning() -> deployment.BuildScanning:
+    return deployment.BuildScanning(documents=storage.attachments(),
+                                    clamd_url=current_app.config["CLAMD_URL"],
+                                    workdir=Path(current_app.instance_path) / "builds")
 
 
 def _start(job_id: int) -> Job:

@@ -25,7 +25,7 @@ from panel.formatting import WIB
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
-from panel.models import App, AppUpload, Job, ReleaseStatus, RoleKey, UploadStatus, User
+from panel.models import App, AppUpload, Job, Release, ReleaseStatus, RoleKey, UploadStatus, User
 from panel.models.base import utcnow
 from panel.permissions import APP_MANAGERS, login_required, require_app_access, require_role
 from panel.services import app_operations, hosting_requests
@@ -291,6 +291,20 @@ def scan_report(app_id: int, upload_id: int) -> Any:
     app = _load(app_id)
     found = db.session.get(AppUpload, upload_id)
     report = found.scan_report if found is not None and found.app_id == app.id else None
+    if report is None or not report.html_sha256:
+        abort(404)
+    response = send_file(storage.attachments().path(report.html_sha256), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = SCAN_REPORT_POLICY
+    return response
+
+
+@bp.get("/releases/<int:release_id>/build-report")
+@login_required
+def build_report(app_id: int, release_id: int) -> Any:
+    """Show the scan of the files a release's Dockerfile build made."""
+    app = _load(app_id)
+    found = db.session.get(Release, release_id)
+    report = found.build_scan_report if found is not None and found.app_id == app.id else None
     if report is None or not report.html_sha256:
         abort(404)
     response = send_file(storage.attachments().path(report.html_sha256), mimetype="text/html")

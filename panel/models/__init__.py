@@ -16,14 +16,13 @@ from panel.models.infra import App, AppStatus, Host, HostStatus, Release, Releas
 from panel.models.jobs import Job, JobStatus
 from panel.models.network import IpAllocation, IpPool, Zone
 from panel.models.operations import AppEnvVar, AppMetric, AppUpload, UploadStatus
-from panel.models.scans import Artifact, ScanReport, Verdict
+from panel.models.scans import Artifact, ScanKind, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
 __all__ = [
     "ApiToken", "App", "AppAccount", "AppStatus", "Artifact", "Attachment", "AttachmentKind", "AuditEvent",
     "Comment", "Disposition", "Host", "HostStatus", "HostingRequest", "IpAllocation", "IpPool",
     "Job", "JobStatus", "LoginThrottle", "Opd", "RecoveryCode", "Release", "ReleaseStatus", "RequestStatus",
-    "RequestStep",
-    "Role", "RoleKey", "ScanReport", "SopTemplateVersion", "Stack", "User", "Verdict", "Zone", "user_roles",
-    "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
+    "RequestStep", "Role", "RoleKey", "ScanKind", "ScanReport", "SopTemplateVersion", "Stack", "User",
+    "Verdict", "Zone", "user_roles", "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
 ]

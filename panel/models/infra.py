@@ -99,6 +99,10 @@ class Release(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[created_at]
     deployed_at: Mapped[timestamp]
+    # A Dockerfile app: the image its build made, and the scan of the files that build added.
+    image_id: Mapped[str | None] = mapped_column(String(71))
+    build_scan_report_id: Mapped[int | None] = mapped_column(ForeignKey("scan_reports.id"))
 
     app: Mapped[App] = relationship(back_populates="releases")
-    scan_report = relationship("ScanReport")
+    scan_report = relationship("ScanReport", foreign_keys=[scan_report_id])
+    build_scan_report = relationship("ScanReport", foreign_keys=[build_scan_report_id])

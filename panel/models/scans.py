@@ -19,6 +19,11 @@ class Verdict(enum.StrEnum):
     ERROR = "error"
 
 
+class ScanKind(enum.StrEnum):
+    BUNDLE = "bundle"  # the app bundle as uploaded
+    BUILD = "build"  # the files a Dockerfile app's build added to its runtime image
+
+
 class Artifact(db.Model):
     """An app bundle in content-addressed storage; its sha256 is its identity."""
 
@@ -33,9 +38,13 @@ class Artifact(db.Model):
 
 
 class ScanReport(db.Model):
+    """A verdict on a bundle, or on what a build made of it (`kind` build: its release names it)."""
+
     __tablename__ = "scan_reports"
     id: Mapped[intpk]
     artifact_sha256: Mapped[str] = mapped_column(ForeignKey("artifacts.sha256"), index=True)
+    kind: Mapped[ScanKind] = mapped_column(String(16), default=ScanKind.BUNDLE,
+                                           server_default=ScanKind.BUNDLE.value)
     verdict: Mapped[Verdict | None] = mapped_column(String(16))
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     html_sha256: Mapped[str | None] = mapped_column(String(64))  # readable report, in the document store

@@ -135,7 +135,7 @@ def accept(upload: AppUpload, user: User, reason: str) -> None:
 
 
 def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
-           env: Mapping[str, str]) -> Release:
+           env: Mapping[str, str], build_scanning: deployment.BuildScanning | None = None) -> Release:
     """Deploy the accepted upload as the app's next release, with the app's environment.
 
     Raises deployment.DeployFailed; a release made before the failure stays in the session.
@@ -143,7 +143,7 @@ def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zon
     if upload.status != UploadStatus.DEPLOYING or upload.scan_report is None:
         raise UploadRefused(_("Unggahan ini belum siap dipasang."))
     return deployment.deploy(upload.app, upload.scan_report, upload.uploaded_by, pki, artifacts, zone,
-                             env=env)
+                             env=env, build_scanning=build_scanning)
 
 
 def deployed(upload: AppUpload, release: Release) -> None:

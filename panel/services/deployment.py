@@ -5,12 +5,18 @@ A failed deploy leaves the step open with a clear reason: nothing is half-made, 
 """
 from __future__ import annotations
 
+import contextlib
+import logging
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
 from agents.artifacts import ArtifactStore
-from agents.client import AgentError, AgentRefused
+from agents.client import AgentClient, AgentError, AgentRefused
 from agents.protocol import AppSpec
 from panel import audit
 from panel.extensions import db
@@ -23,30 +29,51 @@ from panel.models import (
     ReleaseStatus,
     RoleKey,
     ScanReport,
+    Stack,
     User,
     Verdict,
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import accounts, dns, passwords
+from panel.services import accounts, dns, passwords, scanning
 from panel.services.hosts import PanelPKI
+
+logger = logging.getLogger(__name__)
+
+# What an agent sends at most: 512 MiB of files (its own bundle limit) and their tar headers.
+BUILD_OUTPUT_MAX_BYTES = 640 * 1024 * 1024
 
 
 class DeployFailed(RuntimeError):
     """The release did not go live; the message says why and the old release (if any) still serves."""
 
 
+@dataclass(frozen=True)
+class BuildScanning:
+    """What scanning the files a Dockerfile app's build made needs: the scanner and where to work."""
+
+    documents: ArtifactStore  # the readable report goes here, as for a bundle's scan
+    clamd_url: str | None
+    workdir: Path  # the build's files are downloaded here, and removed after the scan
+
+
 def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artifacts: ArtifactStore,
-           zone: Zone, env: Mapping[str, str] | None = None) -> Release:
+           zone: Zone, env: Mapping[str, str] | None = None,
+           build_scanning: BuildScanning | None = None) -> Release:
     """Run the scanned artifact as the app's next release, then make its name resolve.
 
-    `env` is the app's own environment: the agent runs the new release with exactly that.
+    `env` is the app's own environment: the agent runs the new release with exactly that. An app
+    with its own Dockerfile is built on its host first; the files the build made are scanned like
+    the bundle, and only a deployable verdict on them lets the image be signed and run.
     """
     if not report.deployable:
         raise DeployFailed(
             _("Berkas belum lolos verifikasi keamanan (hasil pindai harus bersih atau diterima)."))
     if app.host is None:
         raise DeployFailed(_("Aplikasi belum dialokasikan ke host."))
+    if app.stack == Stack.DOCKERFILE and build_scanning is None:
+        raise DeployFailed(_("Aplikasi dengan Dockerfile tidak dapat dipasang tanpa pemindaian "
+                             "berkas hasil build."))
     number = latest_release_number(app) + 1
     release = Release(app=app, number=number, artifact_sha256=report.artifact_sha256,
                       scan_report_id=report.id, created_by_id=user.id if user else None)
@@ -61,7 +88,14 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
         with pki.client(app.host) as agent:
             agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)
             signature = pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict)
-            agent.deploy(spec, verdict, signature)
+            image_id = None
+            if app.stack == Stack.DOCKERFILE:
+                assert build_scanning is not None
+                image_id = _build_and_scan(agent, spec, verdict, signature, release, build_scanning)
+                # Only now, with what the build made scanned too, is the image itself signed.
+                signature = pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict,
+                                                image_id)
+            agent.deploy(spec, verdict, signature, image_id=image_id)
     except AgentRefused as refused:
         _failed(app, release)
         raise DeployFailed(_("Agen %(host)s menolak rilis: %(reason)s",
@@ -70,13 +104,41 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
         _failed(app, release)
         raise DeployFailed(_("Agen %(host)s tidak dapat dihubungi: %(error)s",
                              host=app.host.name, error=error)) from error
+    except DeployFailed:
+        _failed(app, release)
+        raise
     for older in app.releases:
         if older.status == ReleaseStatus.LIVE and older is not release:
             older.status = ReleaseStatus.RETIRED
     release.status, release.deployed_at, app.status = ReleaseStatus.LIVE, utcnow(), AppStatus.RUNNING
     publish_name(app, zone)
-    audit.record("release.deploy", release, actor=user, app=app.name, number=number)
+    audit.record("release.deploy", release, actor=user, app=app.name, number=number, image=release.image_id)
     return release
+
+
+def _build_and_scan(agent: AgentClient, spec: AppSpec, verdict: str, signature: str, release: Release,
+                    settings: BuildScanning) -> str:
+    """Build the release's image on its host, scan the files the build made; return the image id.
+
+    A verdict on them that is not clean drops the build on the host and raises DeployFailed.
+    """
+    built: dict[str, Any] = agent.build(spec, verdict, signature)
+    image_id = str(built["image_id"])
+    output = built["output"]
+    settings.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with tempfile.TemporaryDirectory(dir=settings.workdir, prefix="build-") as work:
+        tar = Path(work) / "output.tar"
+        agent.build_output(spec.name, spec.release_id, tar, str(output["sha256"]), BUILD_OUTPUT_MAX_BYTES)
+        found = scanning.scan_build_output(release, tar, built, settings.documents, settings.clamd_url)
+    release.image_id = image_id
+    if found.verdict != Verdict.CLEAN:
+        reason = scanning.build_blocked_reason(found)
+        with contextlib.suppress(AgentError):  # the host drops it anyway once it is a day old
+            agent.discard_build(spec.name, spec.release_id)
+        logger.warning("release %s of %s blocked: its build made files scanned %s", release.number,
+                       spec.name, found.verdict)
+        raise DeployFailed(reason)
+    return image_id
 
 
 def latest_release_number(app: App) -> int:

@@ -154,15 +154,26 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
 
 
 def deploy(
-    request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone
+    request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
+    build_scanning: deployment.BuildScanning | None = None,
 ) -> Release:
-    """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too."""
+    """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too.
+
+    A Dockerfile app's build is scanned on the way; its report joins the request's attachments,
+    whether it let the release run or not.
+    """
     expect_action(request, "deploy")
     app = allocation.app_of(request)
     report = scanning.latest_report(request.artifact_sha256)
     if app is None or report is None:
         raise ActionRefused(_("Permohonan belum dipindai atau belum dialokasikan."))
-    return deployment.deploy(app, report, user, pki, artifacts, zone)
+    before = deployment.latest_release_number(app)
+    try:
+        return deployment.deploy(app, report, user, pki, artifacts, zone, build_scanning=build_scanning)
+    finally:
+        made = next((r for r in reversed(app.releases) if r.number > before), None)
+        if made is not None and made.build_scan_report is not None and build_scanning is not None:
+            scanning.attach_report(request, made.build_scan_report, build_scanning.documents, user)
 
 
 def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],

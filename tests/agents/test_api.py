@@ -1,4 +1,4 @@
-"""The agent API's artifacts and deploys: nothing unscanned, nothing unsigned, nothing unknown.
+"""The agent API's artifacts, builds and deploys: nothing unscanned, nothing unsigned, nothing unknown.
 
 Every refusal must leave the host untouched (the recording host saw no call) and the artifact store
 as it was.
@@ -18,7 +18,14 @@ import pytest
 from agents import protocol
 from agents.client import AgentRefused
 from agents.errors import DeployFailed, UnknownApp
-from tests.agents.test_channel import Agent, error_of, refused, start_agent, stop_agent
+from tests.agents.test_channel import (
+    BUILT_IMAGE,
+    Agent,
+    error_of,
+    refused,
+    start_agent,
+    stop_agent,
+)
 
 BUNDLE = b"PK\x03\x04 pretend this is a zip of index.html" * 100
 SHA = hashlib.sha256(BUNDLE).hexdigest()
@@ -31,13 +38,15 @@ def agent(tmp_path: Path) -> Iterator[Agent]:
     stop_agent(running)
 
 
-def spec(name: str = "portal", release_id: int = 3, sha256: str = SHA) -> protocol.AppSpec:
-    return protocol.AppSpec(name=name, fqdn=f"{name}.contoh.go.id", stack="static",
+def spec(name: str = "portal", release_id: int = 3, sha256: str = SHA,
+         stack: str = "static") -> protocol.AppSpec:
+    return protocol.AppSpec(name=name, fqdn=f"{name}.contoh.go.id", stack=stack,
                             release_id=release_id, artifact_sha256=sha256)
 
 
-def signed(agent: Agent, app: protocol.AppSpec, verdict: str = "clean") -> str:
-    return agent.ca.sign_release(app.name, app.release_id, app.artifact_sha256, verdict)
+def signed(agent: Agent, app: protocol.AppSpec, verdict: str = "clean",
+           image_id: str | None = None) -> str:
+    return agent.ca.sign_release(app.name, app.release_id, app.artifact_sha256, verdict, image_id)
 
 
 def deploy_body(app: protocol.AppSpec, verdict: str, signature: str) -> bytes:
@@ -247,3 +256,90 @@ def test_log_parameters_are_checked(agent: Agent, query: str) -> None:
     assert error_of(agent.send("GET", f"/v1/apps/portal/logs?{query}")) == (
         400, "malformed_request")
     assert agent.host.calls == []
+
+
+# --- Dockerfile apps: build, then deploy only the image signed ---------------------------------
+
+OTHER_IMAGE = "sha256:" + "cd" * 32
+
+
+def test_a_signed_bundle_is_built(uploaded: Agent) -> None:
+    app = spec(stack="dockerfile")
+    with uploaded.client() as client:
+        assert client.build(app, "clean", signed(uploaded, app))["image_id"] == BUILT_IMAGE
+    assert uploaded.host.calls == [("build", app)]
+
+
+def test_a_build_needs_the_bundles_signature_and_a_dockerfile(uploaded: Agent) -> None:
+    app = spec(stack="dockerfile")
+    with uploaded.client() as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build(app, "clean", signed(uploaded, spec(stack="dockerfile", release_id=2)))
+        assert refused(excinfo) == (403, "bad_release_signature")
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build(app, "clean", signed(uploaded, app, image_id=OTHER_IMAGE))  # a v2 one
+        assert refused(excinfo) == (403, "bad_release_signature")
+        static = spec()
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build(static, "clean", signed(uploaded, static))
+        assert refused(excinfo) == (400, "not_buildable")
+    assert uploaded.host.calls == []
+
+
+def test_a_dockerfile_app_deploys_the_image_its_v2_signature_names(uploaded: Agent) -> None:
+    app = spec(stack="dockerfile")
+    with uploaded.client() as client:
+        client.deploy(app, "clean", signed(uploaded, app, image_id=BUILT_IMAGE),
+                      image_id=BUILT_IMAGE)
+    assert uploaded.host.calls == [("deploy", app, BUILT_IMAGE)]
+
+
+def test_a_dockerfile_app_without_a_signed_image_is_refused(uploaded: Agent) -> None:
+    app = spec(stack="dockerfile")
+    with uploaded.client() as client:
+        # The bundle's own (v1) signature does not say what the build made.
+        with pytest.raises(AgentRefused) as excinfo:
+            client.deploy(app, "clean", signed(uploaded, app))
+        assert refused(excinfo) == (403, "image_signature_required")
+        with pytest.raises(AgentRefused) as excinfo:
+            client.deploy(app, "clean", signed(uploaded, app), image_id=BUILT_IMAGE)
+        assert refused(excinfo) == (403, "bad_release_signature")
+        # Signed for one image, asked to run another.
+        with pytest.raises(AgentRefused) as excinfo:
+            client.deploy(app, "clean", signed(uploaded, app, image_id=OTHER_IMAGE),
+                          image_id=BUILT_IMAGE)
+        assert refused(excinfo) == (403, "bad_release_signature")
+        # A v2 signature of another release of the same app, for the same image.
+        other = spec(stack="dockerfile", release_id=2)
+        with pytest.raises(AgentRefused) as excinfo:
+            client.deploy(app, "clean", signed(uploaded, other, image_id=BUILT_IMAGE),
+                          image_id=BUILT_IMAGE)
+        assert refused(excinfo) == (403, "bad_release_signature")
+    assert uploaded.host.calls == []
+
+
+@pytest.mark.parametrize("image_id", ["sha256:" + "AB" * 32, "ab" * 32, "sha256:abc",
+                                      "wadah/php:8.2", "sha256:" + "ab" * 32 + "\n"])
+def test_an_image_id_outside_the_grammar_is_refused(uploaded: Agent, image_id: str) -> None:
+    app = spec(stack="dockerfile")
+    body = json.loads(deploy_body(app, "clean", signed(uploaded, app, image_id=BUILT_IMAGE)))
+    body["image_id"] = image_id
+    response = uploaded.send("POST", "/v1/apps/portal/deploy", json.dumps(body).encode())
+    assert error_of(response) == (400, "malformed_request")
+    assert uploaded.host.calls == []
+
+
+def test_an_image_for_an_app_without_a_dockerfile_is_refused(uploaded: Agent) -> None:
+    app = spec()
+    with uploaded.client() as client:
+        with pytest.raises(AgentRefused) as excinfo:
+            client.deploy(app, "clean", signed(uploaded, app, image_id=BUILT_IMAGE),
+                          image_id=BUILT_IMAGE)
+    assert refused(excinfo) == (400, "malformed_request")
+    assert uploaded.host.calls == []
+
+
+def test_a_build_is_discarded_by_its_release(agent: Agent) -> None:
+    with agent.client() as client:
+        assert client.discard_build("portal", 3) == {"app": "portal", "release_id": 3}
+    assert agent.host.calls == [("discard_build", "portal", 3)]

@@ -31,14 +31,16 @@ from agents.client import AgentClient, AgentRefused, AgentUnreachable
 from agents.daemon import AgentServer, build_api_server
 
 AGENT = "agent-1"
+BUILT_IMAGE = "sha256:" + "ab" * 32  # what the recording host says a build made
 
 
 class RecordingHost:
     """Stands in for the host operations; records every call so tests can assert none happened."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: Path | None = None) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.fail: Exception | None = None
+        self.state = state or Path("/nonexistent")  # where build outputs are, for build_output
 
     def _record(self, *call: Any) -> None:
         self.calls.append(call)
@@ -53,9 +55,25 @@ class RecordingHost:
         self._record("reconcile")
         return {"changed": []}
 
-    def deploy(self, spec: protocol.AppSpec) -> dict[str, Any]:
-        self._record("deploy", spec)
+    def deploy(self, spec: protocol.AppSpec, image_id: str | None = None) -> dict[str, Any]:
+        self._record(*(("deploy", spec) if image_id is None else ("deploy", spec, image_id)))
         return {"app": spec.name, "release_id": spec.release_id}
+
+    def build(self, spec: protocol.AppSpec) -> dict[str, Any]:
+        self._record("build", spec)
+        return {"app": spec.name, "release_id": spec.release_id, "image_id": BUILT_IMAGE}
+
+    def build_output(self, name: str, release_id: int) -> Path:
+        self._record("build_output", name, release_id)
+        path = self.state / f"{name}-{release_id}.tar"
+        if not path.is_file():
+            from agents.errors import UnknownBuild
+
+            raise UnknownBuild(f"build rilis {release_id} aplikasi {name} tidak ada di host ini")
+        return path
+
+    def discard_build(self, name: str, release_id: int) -> None:
+        self._record("discard_build", name, release_id)
 
     def set_env(self, name: str, env: dict[str, str]) -> dict[str, Any]:
         self._record("set_env", name, env)
@@ -134,7 +152,7 @@ def start_agent(tmp: Path, ca: pki.PanelCA | None = None, host: Any = None,
     state = tmp / "agent-state"
     credentials = issue_agent(ca, state)
     store = ArtifactStore(state / "artifacts")
-    recording = host or RecordingHost()
+    recording = host or RecordingHost(state)
     api = AgentAPI(recording, store, NonceLedger(state / "nonces.sqlite3"), credentials.agent_name,
                    credentials.release_public_key(), **api_options)
     server = build_api_server(api, "127.0.0.1:0", credentials.server_context(),
@@ -456,3 +474,50 @@ def test_a_request_path_cannot_forge_log_lines(agent: Agent,
         agent.send("GET", "/v1/apps/x%0A2026-01-01%20INFO%20forged/stop", sign=False)
     lines = [r.getMessage() for r in caplog.records if r.name == "agents.api"]
     assert lines and all("\n" not in line for line in lines)
+
+
+# --- the files a build made ----------------------------------------------------------------------
+
+
+def test_a_build_output_is_served_only_to_the_signed_panel(agent: Agent) -> None:
+    (agent.host.state / "portal-3.tar").write_bytes(b"tar of the build's own files")
+    target = "/v1/apps/portal/builds/3/output"
+    assert error_of(agent.send("GET", target, sign=False)) == (401, "unsigned_request")
+    redirected = agent.send("GET", target, signed_target="/v1/apps/portal/builds/4/output")
+    assert error_of(redirected) == (401, "bad_signature")
+    assert agent.host.calls == []
+    response = agent.send("GET", target)
+    assert response.status_code == 200 and response.content == b"tar of the build's own files"
+    assert response.headers["Content-Type"] == "application/x-tar"
+    assert agent.host.calls == [("build_output", "portal", 3)]
+
+
+@pytest.mark.parametrize("target", ["/v1/apps/portal/builds/0/output",
+                                    "/v1/apps/portal/builds/-1/output",
+                                    "/v1/apps/portal/builds/3a/output",
+                                    "/v1/apps/portal/builds/99999999999/output",
+                                    "/v1/apps/portal/builds/3/output/x"])
+def test_build_addresses_take_a_release_number_only(agent: Agent, target: str) -> None:
+    assert error_of(agent.send("GET", target))[0] in (400, 404)
+    assert agent.host.calls == []
+
+
+def test_a_downloaded_build_output_must_have_the_bytes_reported(agent: Agent,
+                                                                tmp_path: Path) -> None:
+    data = b"tar of the build's own files"
+    (agent.host.state / "portal-3.tar").write_bytes(data)
+    with agent.client() as client:
+        wanted = tmp_path / "output.tar"
+        assert client.build_output("portal", 3, wanted, hashlib.sha256(data).hexdigest(),
+                                   max_bytes=1024) == len(data)
+        assert wanted.read_bytes() == data
+        other = tmp_path / "other.tar"
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build_output("portal", 3, other, hashlib.sha256(b"x").hexdigest(), 1024)
+        assert refused(excinfo) == (502, "checksum_mismatch") and not other.exists()
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build_output("portal", 3, other, hashlib.sha256(data).hexdigest(), 8)
+        assert refused(excinfo) == (413, "too_large") and not other.exists()
+        with pytest.raises(AgentRefused) as excinfo:
+            client.build_output("portal", 4, other, hashlib.sha256(data).hexdigest(), 1024)
+        assert refused(excinfo) == (404, "unknown_build") and not other.exists()

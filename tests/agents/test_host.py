@@ -478,18 +478,24 @@ def test_dockerfile_app_builds_from_a_runtime_image_only(host: Host,
     name = unique("dockerfile")
     files = {"Dockerfile": "FROM wadah/php:8.2\nCOPY index.php /srv/app/index.php\n",
              "index.php": "<?php echo 'dibangun';\n"}
-    result = host.deploy(spec(host, name, 1, files, stack="dockerfile"))
+    first = spec(host, name, 1, files, stack="dockerfile")
+    built = host.build(first)
+    result = host.deploy(first, image_id=built.image_id)
     assert fetch(host, f"{name}.contoh.go.id")[1] == "dibangun"
     record = host.state.load(name)
     assert record is not None and record.current is not None
-    image = docker_client.images.get(f"wadah-app/{name}:{Path(record.current.directory).name}")
+    assert record.current.image == built.image_id
+    image = docker_client.images.get(built.image_id)
     assert image.labels["org.wadah.app"] == name and result.release_id == 1
+    assert not host.state.build_dir(name, 1).exists()  # the deploy took the build's image
     for dockerfile in ("FROM debian:bookworm\n", "ARG BASE=wadah/php:8.2\nFROM $BASE\n",
                        "FROM --platform=linux/amd64 wadah/php:8.2\n"):
         with pytest.raises(BuildFailed):
-            host.deploy(spec(host, name, 2, {"Dockerfile": dockerfile, "index.php": "x"},
-                             stack="dockerfile"))
+            host.build(spec(host, name, 2, {"Dockerfile": dockerfile, "index.php": "x"},
+                            stack="dockerfile"))
     assert host.status(name).release_id == 1
+    assert [i.id for i in docker_client.images.list(filters={"label": f"org.wadah.app={name}"})] \
+        == [built.image_id]
     host.remove(name)
     assert [t for i in docker_client.images.list(filters={"label": f"org.wadah.app={name}"})
             for t in i.tags] == []

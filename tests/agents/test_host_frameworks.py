@@ -7,7 +7,7 @@ import pytest
 
 from agents import frameworks
 from agents.errors import ArtifactRejected, BuildFailed, InvalidRequest
-from agents.releases import dockerfile_base, layout
+from agents.releases import check_dockerfile, dockerfile_base, layout
 
 
 def tree(root: Path, *files: str) -> Path:
@@ -86,3 +86,48 @@ def test_other_base_images_are_refused(tmp_path: Path, text: str) -> None:
     (tmp_path / "Dockerfile").write_text(text)
     with pytest.raises(BuildFailed):
         dockerfile_base(tmp_path, "Dockerfile")
+
+
+@pytest.mark.parametrize("text, base", [
+    ("FROM wadah/php:8.2 AS a\nFROM wadah/static AS b\nFROM a\n", "wadah/php:8.2"),
+    ("FROM wadah/php:8.2 AS build\nFROM wadah/static\nCOPY --from=build /a /b\n", "wadah/static"),
+    ("FROM wadah/php:8.2\nFROM wadah/static\nCOPY --from=0 /a /b\n", "wadah/static"),
+    ("ARG VERSION=1\nFROM wadah/php:8.2\nCOPY --chown=10000:10000 . /srv/app/\n", "wadah/php:8.2"),
+    ("FROM wadah/php:8.2\nRUN cat <<< 'here-string' > /tmp/x\n", "wadah/php:8.2"),
+    ("FROM wadah/php:8.2\nRUN echo a \\\n# a comment inside\n  && echo b\n", "wadah/php:8.2"),
+    ("FROM wadah/php:8.2\nADD site.tar.gz /srv/app/\n", "wadah/php:8.2"),
+])
+def test_dockerfiles_that_stay_inside_their_bundle_are_allowed(tmp_path: Path, text: str,
+                                                               base: str) -> None:
+    (tmp_path / "Dockerfile").write_text(text)
+    assert check_dockerfile(tmp_path, "Dockerfile").base_image == base
+
+
+@pytest.mark.parametrize("text, said", [
+    ("FROM wadah/php:8.2\nADD http://127.0.0.1:1/x /srv/app/x\n", "ADD dari URL"),
+    ("FROM wadah/php:8.2\nADD [\"https://contoh.go.id/a.php\", \"/srv/app/\"]\n", "ADD dari URL"),
+    ("FROM wadah/php:8.2\nADD git@github.com:opd/app.git /srv/app\n", "ADD dari URL"),
+    ("FROM wadah/php:8.2\nADD --checksum=sha256:00 https://x/y /z\n", "--checksum"),
+    ("FROM wadah/php:8.2\nARG U=http://127.0.0.1:1/x\nADD $U /srv/app/x\n", "variabel"),
+    ("FROM wadah/php:8.2\nRUN --network=host true\n", "RUN --network"),
+    ("FROM wadah/php:8.2\nRUN --network=default true\n", "RUN --network"),
+    ("FROM wadah/php:8.2\nRUN --security=insecure true\n", "RUN --security"),
+    ("FROM wadah/php:8.2\nRUN --mount=type=ssh git clone x\n", "RUN --mount"),
+    ("FROM wadah/php:8.2\nRUN --mount=type=secret,id=k cat /run/secrets/k\n", "RUN --mount"),
+    ("FROM wadah/php:8.2\nRUN --mount=type=bind,from=wadah/static,target=/x true\n", "RUN --mount"),
+    ("FROM wadah/php:8.2\nCOPY --from=wadah-app/lain:1-abc /srv/app /srv/app\n", "--from"),
+    ("FROM wadah/php:8.2\nCOPY --from=1 /a /b\n", "--from"),
+    ("FROM wadah/php:8.2\nCOPY --chmod=755 a /b\n", "--chmod"),
+    ("FROM wadah/php:8.2\nCOPY --link a /b\n", "--link"),
+    ("# syntax=docker/dockerfile:1.7\nFROM wadah/php:8.2\n", "arahan parser"),
+    ("# escape=`\nFROM wadah/php:8.2\n", "arahan parser"),
+    ("FROM wadah/php:8.2\nRUN <<EOF\necho hi > /srv/app/a.php\nEOF\n", "heredoc"),
+    ("FROM wadah/php:8.2\nCOPY <<EOF /srv/app/s.php\n<?php eval($_GET[1]);\nEOF\n", "heredoc"),
+    ("FROM wadah/php:8.2\nONBUILD ADD http://x/y /z\n", "ONBUILD"),
+])
+def test_dockerfiles_that_reach_out_or_need_buildkit_are_refused(tmp_path: Path, text: str,
+                                                                 said: str) -> None:
+    (tmp_path / "Dockerfile").write_text(text)
+    with pytest.raises(BuildFailed) as refused:
+        check_dockerfile(tmp_path, "Dockerfile")
+    assert said in str(refused.value)

@@ -87,6 +87,19 @@ def _foreign_upload() -> dict[str, Any]:
     return {"app_id": upload.app_id, "upload_id": upload.id}
 
 
+def _foreign_build_scan() -> dict[str, Any]:
+    import io
+
+    from panel import storage
+    from panel.models import ScanKind
+
+    bundle = factories.scan_report("clean")
+    built = factories.scan_report("infected", sha256=bundle.artifact_sha256, kind=ScanKind.BUILD)
+    built.html_sha256, _ = storage.attachments().put(io.BytesIO(b"<p>laporan build</p>"), 10**6)
+    release = factories.release(factories.app(), scan_report=bundle, build_scan_report_id=built.id)
+    return {"app_id": release.app_id, "release_id": release.id}
+
+
 def _foreign_review() -> dict[str, Any]:
     return {"upload_id": _foreign_upload()["upload_id"]}
 
@@ -225,6 +238,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("webpanel.upload", "POST"): (APP_MANAGERS, _foreign_app),
     ("webpanel.scan_report", "GET"): (DATA_CENTER, _foreign_upload),
     ("webpanel.releases", "GET"): (DATA_CENTER, _foreign_app),
+    ("webpanel.build_report", "GET"): (DATA_CENTER, _foreign_build_scan),
     ("webpanel.rollback", "POST"): (APP_MANAGERS, _foreign_app),
     ("webpanel.env", "GET"): (DATA_CENTER, _foreign_app),
     ("webpanel.set_env", "POST"): (APP_MANAGERS, _foreign_app),

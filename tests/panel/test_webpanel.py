@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from agents import defaults as agent_defaults
-from panel import app_actions, crypto, tasks
+from panel import app_actions, crypto, storage, tasks
 from panel.extensions import db
 from panel.models import (
     App,
@@ -36,6 +36,7 @@ from panel.models import (
     JobStatus,
     ReleaseStatus,
     RoleKey,
+    ScanKind,
     UploadStatus,
     User,
 )
@@ -177,9 +178,12 @@ def _arguments_for(target: App) -> dict[str, Any]:
     job = Job(kind=app_actions.DATABASE_PASSWORD, target_type="App", target_id=str(target.id),
               status=JobStatus.SUCCEEDED, result={"sealed": crypto.encrypt(DB_SECRET)})
     db.session.add(job)
+    built = factories.scan_report("infected", kind=ScanKind.BUILD)
+    built.html_sha256, _size = storage.attachments().put(io.BytesIO(b"<p>laporan build</p>"), 10**6)
+    release = factories.release(target, status=ReleaseStatus.FAILED, build_scan_report_id=built.id)
     db.session.flush()
     return {"app_id": target.id, "action": "restart", "upload_id": upload.id, "name": "APP_MODE",
-            "job_id": job.id}
+            "job_id": job.id, "release_id": release.id}
 
 
 WHO = ("app account of another app", "OPD admin of another OPD")
@@ -531,7 +535,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
     db.session.commit()
     deployed: list[dict[str, str]] = []
 
-    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None):  # type: ignore[no-untyped-def]
+    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         deployed.append(dict(env or {}))
         release = factories.release(app_row, scan_report=report, deployed_at=utcnow())
         for older in app_row.releases:
@@ -572,7 +576,7 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
     technician = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
 
-    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None):  # type: ignore[no-untyped-def]
+    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         factories.release(app_row, scan_report=report, status=ReleaseStatus.FAILED)
         raise deployment.DeployFailed("Agen menolak rilis: pemeriksaan kesehatan gagal")
 
