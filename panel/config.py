@@ -97,6 +97,7 @@ def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[s
     config = defaults(instance_path)
     config_file = instance_file(instance_path)
     if config_file.is_file():
+        private_files.tighten(config_file)  # it holds SECRET_KEY and SECRETS_KEY
         with config_file.open("rb") as fh:
             config.update(tomllib.load(fh))
     config.update(_from_environment())

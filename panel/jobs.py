@@ -13,7 +13,8 @@ from typing import Any
 from flask import Flask
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from panel.extensions import db
 from panel.i18n import N_
@@ -21,6 +22,8 @@ from panel.models import Job, JobStatus
 from panel.models.base import utcnow
 
 logger = logging.getLogger(__name__)
+
+_PENDING = "wadah.jobs.pending"  # key in Session.info: tasks to enqueue once the transaction commits
 
 huey = Huey("wadah", storage_class=BlackHoleStorage)
 
@@ -135,3 +138,28 @@ def failed(job: Job, error: str) -> None:
 
 def _identity(target: Any) -> Any:
     return getattr(target, "id", None) or getattr(target, "sha256", None)
+
+
+def after_commit(job: Callable[..., Any], *args: Any) -> None:
+    """Enqueue `job(*args)` once the current transaction commits, and never if it does not."""
+    # Enqueued earlier, the worker (or immediate mode, in its own session) would not see the rows yet.
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, [])
+    if (job, args) not in pending:
+        pending.append((job, args))
+    if not event.contains(session, "after_commit", _enqueue_pending):
+        event.listen(session, "after_commit", _enqueue_pending)
+        event.listen(session, "after_transaction_end", _drop_pending)
+
+
+def _enqueue_pending(session: Session) -> None:
+    for job, args in session.info.pop(_PENDING, []):
+        try:
+            job(*args)
+        except Exception:  # the change is committed; a queue fault must not look like its failure
+            logger.exception("Tugas %s tidak dapat dijadwalkan", getattr(job, "name", job))
+
+
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outer transaction ended without a commit: forget its tasks
+        session.info.pop(_PENDING, None)

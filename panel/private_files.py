@@ -113,10 +113,7 @@ def sqlite_path(url: str) -> Path | None:
 
 def init_app(app: Flask) -> None:
     """Make the instance folder owner-only, and its secret files before anything opens them."""
-    from panel import config as configuration
-
     instance = private_dir(Path(app.instance_path))
-    tighten(configuration.instance_file(instance))
     # Everything the panel keeps at the top of its instance folder is its own: secrets, databases,
     # the demo logins. Subfolders keep their own rules (content-addressed stores, the CA).
     with os.scandir(instance) as entries:

@@ -11,12 +11,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from huey import crontab
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select, update
 
-from panel import audit, crypto, jobs, storage
+from panel import audit, crypto, events, jobs, storage
 from panel.extensions import db
 from panel.i18n import N_
 from panel.jobs import periodic_task, task
@@ -50,7 +49,6 @@ from panel.services import (
 
 logger = logging.getLogger(__name__)
 
-_PENDING = "wadah.tasks.pending"  # key in Session.info: tasks to enqueue once the transaction commits
 
 
 @task()
@@ -428,33 +426,14 @@ def notify_release(release_id: int) -> str:
     return delivery.value
 
 
-def announce_step(step: RequestStep) -> None:
+def init_app(app: Flask) -> None:
+    """Mail each step's role when the step opens (after the transaction that opened it commits)."""
+    events.step_opened.connect(announce_step)
+
+
+def announce_step(step: RequestStep, **_: Any) -> None:
     """Queue the step-assigned email for when the transaction that opened `step` commits."""
-    _on_commit(notify_step_opened, step.id)
-
-
-def _on_commit(job: Callable[..., Any], *args: Any) -> None:
-    # Enqueued earlier, the worker (or immediate mode, in its own session) would not see the step yet.
-    session = db.session()
-    pending = session.info.setdefault(_PENDING, [])
-    if (job, args) not in pending:
-        pending.append((job, args))
-    if not event.contains(session, "after_commit", _enqueue_pending):
-        event.listen(session, "after_commit", _enqueue_pending)
-        event.listen(session, "after_transaction_end", _drop_pending)
-
-
-def _enqueue_pending(session: Session) -> None:
-    for job, args in session.info.pop(_PENDING, []):
-        try:
-            job(*args)
-        except Exception:  # the change is committed; a queue fault must not look like its failure
-            logger.exception("Tugas %s tidak dapat dijadwalkan", getattr(job, "name", job))
-
-
-def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # the outer transaction ended without a commit: forget its tasks
-        session.info.pop(_PENDING, None)
+    jobs.after_commit(notify_step_opened, step.id)
 
 
 def _claim_overdue(step_id: int, now: datetime) -> bool:

@@ -1,8 +1,7 @@
 """The system actions behind the SOP's steps: scan, allocate, deploy, issue the Web Panel login.
 
 Each one checks that the request stands at a step with that action, does the work, and finishes the
-step when its output exists. `missing_output` is what keeps a person from finishing such a step
-by hand before the system has done its part.
+step when its output exists (`step_outputs` says whether it does).
 """
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ from panel.models import (
     App,
     AppAccount,
     Artifact,
-    AttachmentKind,
     HostingRequest,
     Release,
     ReleaseStatus,
@@ -29,40 +27,20 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import allocation, deployment, hosting_letters, scanning, subdomains, workflow
+from panel.services import (
+    allocation,
+    deployment,
+    hosting_letters,
+    scanning,
+    step_outputs,
+    subdomains,
+    workflow,
+)
 from panel.services.hosts import PanelPKI
 
 
 class ActionRefused(ValueError):
     """The action does not apply to the request as it stands; the message says why."""
-
-
-def missing_output(request: HostingRequest, action: str, decision: str | None = None) -> str | None:
-    """Return why the step with `action` cannot finish yet, or None when its output exists."""
-    if action == "capacity_check" and decision == "tersedia" or action == "provision":
-        try:
-            allocation.choose_host()
-        except allocation.NoCapacity as none:
-            return str(none)
-    elif action == "scan":
-        report = scanning.latest_report(request.artifact_sha256)
-        if report is None:
-            return _("Berkas aplikasi belum dipindai.")
-        if not report.deployable:
-            return _("Hasil pindai '%(verdict)s' belum memungkinkan pemasangan.", verdict=report.verdict)
-    elif action == "allocate" and allocation.app_of(request) is None:
-        return _("Sub-domain dan host belum dialokasikan.")
-    elif action == "deploy":
-        app = allocation.app_of(request)
-        if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
-            return _("Aplikasi belum terpasang.")
-        if app.account is None:
-            return _("Login Web Panel belum diterbitkan.")
-    elif action in ("hosting_report", "response_letter"):
-        kind = AttachmentKind.HOSTING_REPORT if action == "hosting_report" else AttachmentKind.RESPONSE_LETTER
-        if not any(a.kind == kind for a in request.attachments):
-            return _("Surat belum dibuat.")
-    return None
 
 
 def expect_action(request: HostingRequest, action: str) -> None:
@@ -78,7 +56,7 @@ def expect_action(request: HostingRequest, action: str) -> None:
 def finish_if_done(request: HostingRequest, user: User, note: str) -> bool:
     """Finish the open step as `user` when its system output exists; return whether it did."""
     step = workflow.current_step(request)
-    if missing_output(request, workflow.template_of(request).step(step.step_key).action):
+    if step_outputs.missing(request, workflow.template_of(request).step(step.step_key).action):
         return False
     workflow.act(request, user, note=note)
     return True

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select
 from panel.extensions import db
 from panel.models import HostingRequest, RequestStep, Role
 from panel.models.accounts import DEFAULT_ROLE_LABELS
-from panel.services import sop
+from panel.services import workflow
 
 DUE_SOON_FRACTION = 0.8  # the last 20% of a step's Mutu Baku counts as "due soon"
 
@@ -85,14 +85,14 @@ def step_timing(step: RequestStep, now: datetime) -> StepTiming:
 def step_label(request: HostingRequest, step_key: str) -> str:
     """Return the step's label in the SOP template version the request is pinned to."""
     try:
-        return _template(request).step(step_key).label
+        return workflow.template_of(request).step(step_key).label
     except KeyError:
         return step_key
 
 
 def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
     """List the request's steps in order with who acted, when, and how they stand against Mutu Baku."""
-    template = _template(request)
+    template = workflow.template_of(request)
     labels = {step.key: step.label for step in template.steps}
     role_names = role_labels()
     return [
@@ -181,12 +181,6 @@ def _deadline_before(now: datetime) -> ColumnElement[bool]:
         deadline = func.julianday(RequestStep.started_at) + RequestStep.due_minutes / 1440.0
         return deadline < func.julianday(now.replace(tzinfo=None))
     return RequestStep.started_at + RequestStep.due_minutes * literal(timedelta(minutes=1)) < now
-
-
-def _template(request: HostingRequest) -> sop.SopTemplate:
-    # The version the request started with, as workflow.template_of reads it; importing workflow
-    # here would make a cycle once workflow announces opened steps through panel.tasks.
-    return sop.parse(request.template_version.definition)
 
 
 def _utc(moment: datetime) -> datetime:

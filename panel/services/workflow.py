@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from panel import audit, tasks
+from panel import audit, events
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
-from panel.services import sop
+from panel.services import sop, step_outputs
 
 
 class WorkflowError(ValueError):
@@ -109,9 +109,7 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
 
 def missing_output(request: HostingRequest, step: sop.SopStep, decision: str | None = None) -> str | None:
     """Return why a step whose system action has not produced its output cannot finish yet."""
-    from panel.services import fulfilment  # the system actions build on this module
-
-    return fulfilment.missing_output(request, step.action, decision)
+    return step_outputs.missing(request, step.action, decision)
 
 
 def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,
@@ -146,7 +144,7 @@ def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
     request.steps.append(opened)
     request.current_step = step.key
     db.session.flush()
-    tasks.announce_step(opened)
+    events.step_opened.send(opened)
     return opened
 
 
