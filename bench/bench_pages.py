@@ -54,7 +54,8 @@ from panel.models import (
     Verdict,
     user_roles,
 )
-from panel.services import accounts, passwords, sop, workflow
+from panel.services.accounts import accounts, passwords
+from panel.services.requests import sop, workflow
 
 PAGES = (("main.dashboard", "/"), ("requests.index", "/requests"), ("apps.index", "/apps"))
 TRIVIAL = "/api/v1/health"

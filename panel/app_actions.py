@@ -18,7 +18,9 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppUpload, Job, JobStatus, User
 from panel.models.base import utcnow
-from panel.services import app_operations, app_uploads, hosting_requests
+from panel.services.apps import app_operations
+from panel.services.releases import app_uploads
+from panel.services.requests import hosting_requests
 
 
 class JobAlreadyRunning(app_operations.OperationRefused):

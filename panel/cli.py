@@ -93,7 +93,7 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest) and add missing built-in data."""
     from panel import database
     from panel.extensions import db as session_owner
-    from panel.services import workflow
+    from panel.services.requests import workflow
 
     app = _app()
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
@@ -115,7 +115,7 @@ def db_revision(message: str) -> None:
 def seed_demo() -> None:
     """Create the demo Pemda (Kabupaten Contoh), its OPDs and one user per role."""
     from panel.extensions import db as database
-    from panel.services import demo
+    from panel.services.accounts import demo
 
     with _app().app_context():
         logins = demo.seed()
@@ -138,7 +138,7 @@ def host() -> None:
 def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
     """Register a host and print the one-time command that enrols its agent."""
     from panel.extensions import db as session_owner
-    from panel.services import hosts
+    from panel.services.infra import hosts
 
     app = _app()
     with app.app_context():

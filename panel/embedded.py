@@ -158,7 +158,8 @@ def down(state_dir: Path, everything: bool, echo: Callable[[str], None]) -> None
 def _prepare_database(instance: Path) -> str:
     from panel import create_app, database
     from panel.extensions import db
-    from panel.services import demo, workflow
+    from panel.services.accounts import demo
+    from panel.services.requests import workflow
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
@@ -205,7 +206,7 @@ def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     from panel import create_app
     from panel.extensions import db
     from panel.models import Host
-    from panel.services import hosts
+    from panel.services.infra import hosts
 
     agent_dir = state_dir / "agent"
     if (agent_dir / "tls" / "agent.crt").exists():
@@ -233,7 +234,7 @@ def _register_local_services(instance: Path, services: dict[str, dict[str, Any]]
     from panel import create_app
     from panel.extensions import db
     from panel.models import Host, Zone
-    from panel.services import hosts
+    from panel.services.infra import hosts
 
     named = services["named"]
     app = create_app({"INSTANCE_PATH": str(instance)})

@@ -15,16 +15,10 @@ from panel import jobs, storage, tasks
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppAccount, HostingRequest, Job, User
-from panel.services import (
-    allocation,
-    deployment,
-    fulfilment,
-    hosting_requests,
-    letters,
-    scanning,
-    subdomains,
-    workflow,
-)
+from panel.services.documents import letters
+from panel.services.infra import allocation, subdomains
+from panel.services.releases import deployment, scanning
+from panel.services.requests import fulfilment, hosting_requests, workflow
 
 REFUSALS: tuple[type[Exception], ...] = (
     workflow.WorkflowError, fulfilment.ActionRefused, allocation.AllocationRefused,

@@ -34,18 +34,11 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import (
-    allocation,
-    app_operations,
-    app_uploads,
-    deployment,
-    dns,
-    fulfilment,
-    hosts,
-    notify,
-    sla,
-    workflow,
-)
+from panel.services import notify
+from panel.services.apps import app_operations
+from panel.services.infra import allocation, dns, hosts
+from panel.services.releases import app_uploads, deployment
+from panel.services.requests import fulfilment, sla, workflow
 
 logger = logging.getLogger(__name__)
 

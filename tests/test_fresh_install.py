@@ -133,8 +133,8 @@ def remove_app(state: Path, name: str, subdomain: str, zone: str) -> None:
     from panel import create_app
     from panel.extensions import db
     from panel.models import Host, Zone
-    from panel.services import dns as wadah_dns
-    from panel.services import hosts
+    from panel.services.infra import dns as wadah_dns
+    from panel.services.infra import hosts
 
     app = create_app({"INSTANCE_PATH": str(state / "panel")})
     with app.app_context():

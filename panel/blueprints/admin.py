@@ -33,7 +33,8 @@ from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.models.base import utcnow
 from panel.models.workflow import SopTemplateVersion
 from panel.permissions import require_role
-from panel.services import administration, dns, hosts, sop, workflow
+from panel.services.infra import administration, dns, hosts
+from panel.services.requests import sop, workflow
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -47,7 +47,10 @@ from panel.permissions import (
     visible_apps,
     visible_requests,
 )
-from panel.services import api_tokens, hosting_requests, hosts, scanning, sla, workflow
+from panel.services.accounts import api_tokens
+from panel.services.infra import hosts
+from panel.services.releases import scanning
+from panel.services.requests import hosting_requests, sla, workflow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookie authenticates here, so there is nothing for a forged form to ride on

@@ -17,7 +17,8 @@ from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
 from panel.models import AppStatus, AppUpload, RoleKey, Stack
 from panel.permissions import login_required, require_app_access, require_role
-from panel.services import app_uploads, inventory
+from panel.services.apps import inventory
+from panel.services.releases import app_uploads
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
 

@@ -11,7 +11,7 @@ from panel.extensions import db
 from panel.formatting import WIB
 from panel.models import RoleKey
 from panel.permissions import require_role
-from panel.services import audit_log
+from panel.services.reports import audit_log
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

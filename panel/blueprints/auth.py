@@ -29,8 +29,8 @@ from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import ApiToken, User
 from panel.permissions import own_account, public
-from panel.services import accounts, api_tokens, login_throttle, totp
-from panel.services.passwords import WeakPassword
+from panel.services.accounts import accounts, api_tokens, login_throttle, totp
+from panel.services.accounts.passwords import WeakPassword
 
 bp = Blueprint("auth", __name__)
 

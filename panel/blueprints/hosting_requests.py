@@ -33,13 +33,9 @@ from panel.permissions import (
     require_role,
     visible_requests,
 )
-from panel.services import (
-    allocation,
-    fulfilment,
-    hosting_requests,
-    scanning,
-    workflow,
-)
+from panel.services.infra import allocation
+from panel.services.releases import scanning
+from panel.services.requests import fulfilment, hosting_requests, workflow
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 

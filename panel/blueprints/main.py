@@ -11,7 +11,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from panel.i18n import gettext as _
 from panel.models.base import utcnow
 from panel.permissions import login_required
-from panel.services import inventory, worklist
+from panel.services.apps import inventory
+from panel.services.requests import worklist
 
 bp = Blueprint("main", __name__)
 

@@ -16,7 +16,8 @@ from panel.extensions import db
 from panel.models import RoleKey
 from panel.models.base import utcnow
 from panel.permissions import require_role
-from panel.services import hosting_letters, report_pdf, reports, spreadsheets
+from panel.services.documents import hosting_letters, report_pdf, spreadsheets
+from panel.services.reports import reports
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

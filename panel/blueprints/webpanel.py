@@ -28,7 +28,8 @@ from panel.i18n import ngettext
 from panel.models import App, AppUpload, Job, Release, ReleaseStatus, RoleKey, UploadStatus, User
 from panel.models.base import utcnow
 from panel.permissions import APP_MANAGERS, login_required, require_app_access, require_role
-from panel.services import app_operations, hosting_requests
+from panel.services.apps import app_operations
+from panel.services.requests import hosting_requests
 
 bp = Blueprint("webpanel", __name__, url_prefix="/apps/<int:app_id>")
 

@@ -24,7 +24,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import App, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
-from panel.services.sla import StepTiming
+from panel.services.requests.sla import StepTiming
 
 logger = logging.getLogger(__name__)
 

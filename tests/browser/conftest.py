@@ -23,7 +23,8 @@ from werkzeug.serving import make_server
 from panel import create_app, database
 from panel.extensions import db
 from panel.models import RoleKey
-from panel.services import hosts, workflow
+from panel.services.infra import hosts
+from panel.services.requests import workflow
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.support import unavailable

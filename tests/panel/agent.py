@@ -16,7 +16,7 @@ import pytest
 from agents import pki
 from agents.client import AgentUnreachable
 from panel.models import Host
-from panel.services import hosts
+from panel.services.infra import hosts
 
 
 def free_port() -> int:

@@ -18,7 +18,8 @@ from panel import create_app, database
 from panel.extensions import db
 from panel.models import RoleKey, User
 from panel.models.base import utcnow
-from panel.services import passwords, totp, workflow
+from panel.services.accounts import passwords, totp
+from panel.services.requests import workflow
 from tests.panel import factories
 
 

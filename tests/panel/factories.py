@@ -6,7 +6,7 @@ from typing import Any
 
 from panel.extensions import db
 from panel.models import ApiToken, App, Opd, RoleKey, Stack, User
-from panel.services import accounts
+from panel.services.accounts import accounts
 from tests.panel import pdfs
 
 PASSWORD = "correct-horse-battery-staple"
@@ -33,7 +33,7 @@ def api_token(owner: User, name: str = "uji", days: int = 30) -> tuple[ApiToken,
     """Issue `owner` a personal API token under the app's configured limits; return it and its secret."""
     from flask import current_app
 
-    from panel.services import api_tokens
+    from panel.services.accounts import api_tokens
 
     return api_tokens.issue(owner, name, days, max_days=current_app.config["API_TOKEN_MAX_DAYS"],
                             second_factor_roles=current_app.config["TOTP_REQUIRED_ROLES"])
@@ -57,7 +57,7 @@ def hosting_request(owner: Opd | None = None, template: str = "muara_enim", **fi
 
     from panel import storage
     from panel.models import Attachment, AttachmentKind
-    from panel.services import workflow
+    from panel.services.requests import workflow
 
     workflow.ensure_builtin_templates()
     owner = owner or opd()

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import App, HostingRequest, Job, RoleKey, User, Zone
-from panel.services import dns as wadah_dns
-from panel.services import hosts, workflow
+from panel.services.infra import dns as wadah_dns
+from panel.services.infra import hosts
+from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz

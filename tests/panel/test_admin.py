@@ -24,7 +24,8 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import hosts, workflow
+from panel.services.infra import hosts
+from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.agent import free_port, running_agent
 from tests.panel.conftest import csrf_token

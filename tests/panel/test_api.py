@@ -29,7 +29,8 @@ from panel.models import (
     Verdict,
 )
 from panel.models.base import utcnow
-from panel.services import api_tokens, totp, workflow
+from panel.services.accounts import api_tokens, totp
+from panel.services.requests import workflow
 from tests.panel import factories, pdfs
 from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms

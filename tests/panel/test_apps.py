@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from panel.extensions import db
 from panel.models import AppAccount, AppStatus, Host, ReleaseStatus, RoleKey, Stack, Verdict
-from panel.services import inventory
+from panel.services.apps import inventory
 from tests.panel import factories
 
 

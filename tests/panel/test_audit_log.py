@@ -12,8 +12,8 @@ from sqlalchemy import event, select
 from panel.extensions import db
 from panel.formatting import WIB
 from panel.models import AuditEvent, RoleKey
-from panel.services import audit_log
-from panel.services.audit_log import Cursor, Filter, InvalidFilter
+from panel.services.reports import audit_log
+from panel.services.reports.audit_log import Cursor, Filter, InvalidFilter
 from tests.panel import factories
 from tests.panel.flow import signed_in
 

@@ -12,7 +12,7 @@ from werkzeug.test import TestResponse
 
 from panel.extensions import db
 from panel.models import AuditEvent, LoginThrottle, RoleKey
-from panel.services import accounts, login_throttle
+from panel.services.accounts import accounts, login_throttle
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 
@@ -107,7 +107,7 @@ def test_password_is_stored_as_argon2id(client: FlaskClient) -> None:
 def test_short_password_is_refused(app) -> None:
     import pytest
 
-    from panel.services.passwords import WeakPassword
+    from panel.services.accounts.passwords import WeakPassword
 
     with pytest.raises(WeakPassword):
         factories.user(password="short-pass1")  # 11 characters

@@ -18,7 +18,8 @@ from agents.artifacts import ArtifactStore
 from panel import storage
 from panel.extensions import db
 from panel.models import AuditEvent, Release, ScanKind, Stack, Verdict
-from panel.services import deployment, hosts, scanning
+from panel.services.infra import hosts
+from panel.services.releases import deployment, scanning
 from tests.panel import factories
 
 

@@ -14,7 +14,7 @@ from panel.extensions import db
 from panel.formatting import durasi
 from panel.models import HostingRequest, Opd, RoleKey
 from panel.models.base import utcnow
-from panel.services import sla, workflow, worklist
+from panel.services.requests import sla, workflow, worklist
 from tests.panel import factories
 
 

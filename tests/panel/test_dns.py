@@ -21,7 +21,7 @@ import pytest
 
 from agents.protocol import InvalidName
 from panel.models import Zone
-from panel.services.dns import (
+from panel.services.infra.dns import (
     DnsError,
     DnsRefused,
     DnsUnreachable,

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from agents.artifacts import ArtifactStore
-from panel.services import documents
-from panel.services.letters import render_hosting_report, render_response_letter
+from panel.services.documents.letters import render_hosting_report, render_response_letter
+from panel.services.requests import attachments as documents
 from tests.panel import factories, pdfs
 from tests.panel.test_letters import hosting_report, response_letter
 

@@ -13,7 +13,7 @@ import pytest
 from panel import config as configuration
 from panel import create_app, database, embedded
 from panel.extensions import db
-from panel.services import hosts
+from panel.services.infra import hosts
 from panel.testbed.errors import TestbedError
 
 PANEL = ["web", "worker"]  # the agent has its own tests (tests/agents)

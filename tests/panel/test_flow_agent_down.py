@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import App, AppStatus, HostingRequest, Job, JobStatus, ReleaseStatus, RoleKey
-from panel.services import dns as wadah_dns
-from panel.services import hosts
+from panel.services.infra import dns as wadah_dns
+from panel.services.infra import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import free_port, running_agent
 from tests.panel.conftest import csrf_token

@@ -15,7 +15,7 @@ from flask import Flask
 
 from panel.extensions import db
 from panel.models import RoleKey
-from panel.services import hosts
+from panel.services.infra import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.openapi import conforms

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from panel import storage
 from panel.extensions import db
 from panel.models import App, AttachmentKind, HostingRequest, RequestStatus, RoleKey
-from panel.services import hosts
+from panel.services.infra import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token

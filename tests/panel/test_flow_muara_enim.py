@@ -28,7 +28,7 @@ from panel.models import (
     RequestStatus,
     RoleKey,
 )
-from panel.services import hosts
+from panel.services.infra import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token

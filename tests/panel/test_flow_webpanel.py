@@ -16,7 +16,7 @@ from sqlalchemy import select
 from panel import app_actions
 from panel.extensions import db
 from panel.models import App, AppStatus, AppUpload, JobStatus, ReleaseStatus, RoleKey, UploadStatus
-from panel.services import hosts
+from panel.services.infra import hosts
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token

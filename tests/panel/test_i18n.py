@@ -30,8 +30,9 @@ UNTRANSLATED_WORDS = {"Wadah", "MariaDB", "Docker", "nginx", "ClamAV", "BIND", "
 TRANSLATABLE_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
 CODE_TAGS = ("code", "kbd", "samp")
 # Official documents stay in Bahasa Indonesia (panel/i18n.py); the testbed and CLI speak to engineers.
-NOT_UI = ("services/letters.py", "services/hosting_letters.py", "services/report_pdf.py",
-          "services/spreadsheets.py", "testbed/", "cli.py", "embedded.py")
+NOT_UI = ("services/documents/letters.py", "services/documents/hosting_letters.py",
+          "services/documents/report_pdf.py",
+          "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py")
 # Errors a user never reads: they mean a bug or a broken installation, and go to the log.
 INTERNAL_ERRORS = {"RuntimeError", "TypeError", "AssertionError", "NotImplementedError", "KeyError",
                    "ValueError", "PermissionError", "SecretUnreadable"}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from panel.services import letters
-from panel.services.letters import (
+from panel.services.documents import letters
+from panel.services.documents.letters import (
     HANDOVER_NOTICE,
     HostingReport,
     LetterError,

@@ -21,8 +21,9 @@ from panel.models import (
     Verdict,
 )
 from panel.models.base import utcnow
-from panel.services import notify, sla, workflow
+from panel.services import notify
 from panel.services.notify import Delivery, Notice, SmtpSettings
+from panel.services.requests import sla, workflow
 from tests.panel import factories
 from tests.panel.smtp import Inbox, smtp_server, unused_port
 

@@ -19,8 +19,9 @@ from panel.extensions import db
 from panel.models import AppStatus, AuditEvent, HostStatus, RequestStatus, RoleKey, Stack
 from panel.models.base import utcnow
 from panel.models.workflow import RequestStep
-from panel.services import reports, spreadsheets
-from panel.services.reports import DateRange, InvalidPeriod, Month
+from panel.services.documents import spreadsheets
+from panel.services.reports import reports
+from panel.services.reports.reports import DateRange, InvalidPeriod, Month
 from tests.panel import factories
 from tests.panel.test_sla import postgres_app  # noqa: F401 - a fixture, used by name
 
@@ -438,7 +439,7 @@ def test_monthly_pdf_of_an_empty_month(client, login_as, month: Month) -> None:
 
 @pytest.mark.usefixtures("postgres_app")
 def test_report_queries_run_on_postgresql(month: Month) -> None:
-    from panel.services import workflow
+    from panel.services.requests import workflow
 
     assert db.engine.dialect.name == "postgresql"
     workflow.ensure_builtin_templates()

@@ -13,8 +13,8 @@ from panel import create_app, database
 from panel.extensions import db
 from panel.models import RoleKey
 from panel.models.workflow import RequestStep, SopTemplateVersion
-from panel.services import sla, workflow
-from panel.services.sla import TimingState
+from panel.services.requests import sla, workflow
+from panel.services.requests.sla import TimingState
 from tests.panel import factories
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from panel.models import RoleKey
-from panel.services import sop
+from panel.services.requests import sop
 
 
 def test_builtin_templates_load() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from panel.models import Zone
-from panel.services import dns
-from panel.services.subdomains import (
+from panel.services.infra import dns
+from panel.services.infra.subdomains import (
     NameStatus,
     SubdomainPolicy,
     SubdomainRefused,

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from panel.services import tls
+from panel.services.apps import tls
 
 
 def self_signed(tmp_path: Path, names: list[str], days: int) -> ssl.SSLContext:

@@ -15,7 +15,7 @@ from werkzeug.test import TestResponse
 
 from panel.extensions import db
 from panel.models import AuditEvent, RecoveryCode, RoleKey, User
-from panel.services import login_throttle, totp
+from panel.services.accounts import login_throttle, totp
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
 

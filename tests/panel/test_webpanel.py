@@ -42,7 +42,7 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.permissions import access_of
-from panel.services import app_operations
+from panel.services.apps import app_operations
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
@@ -543,8 +543,8 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
                 older.status = ReleaseStatus.RETIRED
         return release
 
-    monkeypatch.setattr("panel.services.deployment.deploy", fake_deploy)
-    monkeypatch.setattr("panel.services.fulfilment.pemda_zone", lambda name: None)
+    monkeypatch.setattr("panel.services.releases.deployment.deploy", fake_deploy)
+    monkeypatch.setattr("panel.services.requests.fulfilment.pemda_zone", lambda name: None)
     notified: list[int] = []
     monkeypatch.setattr(tasks, "notify_release", lambda release_id: notified.append(release_id))
 
@@ -569,7 +569,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
 
 def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
         app, agent: FakeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    from panel.services import deployment
+    from panel.services.releases import deployment
 
     own = deployed_app()
     upload = _review_upload(own, factories.app_account(own))
@@ -580,8 +580,8 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
         factories.release(app_row, scan_report=report, status=ReleaseStatus.FAILED)
         raise deployment.DeployFailed("Agen menolak rilis: pemeriksaan kesehatan gagal")
 
-    monkeypatch.setattr("panel.services.deployment.deploy", failing_deploy)
-    monkeypatch.setattr("panel.services.fulfilment.pemda_zone", lambda name: None)
+    monkeypatch.setattr("panel.services.releases.deployment.deploy", failing_deploy)
+    monkeypatch.setattr("panel.services.requests.fulfilment.pemda_zone", lambda name: None)
     notified: list[int] = []
     monkeypatch.setattr(tasks, "notify_release", lambda release_id: notified.append(release_id))
     post(flow.signed_in(app, technician), f"/apps/reviews/{upload.id}/accept", reason="x" * 30)
@@ -608,7 +608,7 @@ def test_a_newer_upload_replaces_one_waiting_for_review(app, monkeypatch: pytest
 
 
 def test_an_infected_upload_is_blocked_with_its_reason(app) -> None:
-    from panel.services import app_uploads
+    from panel.services.releases import app_uploads
 
     own = deployed_app()
     report = factories.scan_report("infected", report={"verdict": "infected", "findings": [

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import AuditEvent, RequestStatus, RoleKey
-from panel.services import workflow
+from panel.services.requests import workflow
 from tests.panel import factories
 
 PATTERN = "{seq:03d}/HOST/DISKOMINFO/{year}"

@@ -49,7 +49,8 @@ from panel.models import (
     UploadStatus,
     Verdict,
 )
-from panel.services import hosts, scanning
+from panel.services.infra import hosts
+from panel.services.releases import scanning
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token

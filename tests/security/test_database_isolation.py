@@ -107,7 +107,7 @@ def test_no_app_is_given_the_agents_own_account(mariadb_admin: dict[str, Any]) -
 ])
 def test_distinct_subdomains_get_distinct_app_names(first: str, second: str) -> None:
     """An app's name becomes its database, account, container and vhost: a clash would share them."""
-    from panel.services.allocation import app_name_for
+    from panel.services.infra.allocation import app_name_for
 
     names = {app_name_for(first), app_name_for(second)}
     assert len(names) == 2 and all(app_name(n) == n for n in names)

@@ -12,7 +12,10 @@ from panel import audit
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
-from panel.services import allocation, letters, scanning, sla
+from panel.services.documents import letters
+from panel.services.infra import allocation
+from panel.services.releases import scanning
+from panel.services.requests import sla
 
 LETTER_MAX_BYTES = 20 * 1024 * 1024
 ON_TIME = {sla.TimingState.DONE_ON_TIME: True, sla.TimingState.DONE_LATE: False}

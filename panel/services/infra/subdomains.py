@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents import protocol
 from panel.i18n import gettext as _
-from panel.services import dns
+from panel.services.infra import dns
 
 if TYPE_CHECKING:
     from panel.models import Zone

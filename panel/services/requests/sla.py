@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select
 from panel.extensions import db
 from panel.models import HostingRequest, RequestStep, Role
 from panel.models.accounts import DEFAULT_ROLE_LABELS
-from panel.services import workflow
+from panel.services.requests import workflow
 
 DUE_SOON_FRACTION = 0.8  # the last 20% of a step's Mutu Baku counts as "due soon"
 

@@ -22,7 +22,8 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import Host, IpAllocation, IpPool, Job, RoleKey, User, Zone
 from panel.models.workflow import SopTemplateVersion
-from panel.services import dns, hosts, sop, workflow
+from panel.services.infra import dns, hosts
+from panel.services.requests import sop, workflow
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from panel.extensions import db
 from panel.models import Opd, RoleKey, User
-from panel.services import accounts, passwords
+from panel.services.accounts import accounts, passwords
 
 DEMO_OPDS = [
     ("DISKOMINFO", "Dinas Komunikasi dan Informatika"),

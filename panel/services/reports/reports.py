@@ -47,8 +47,9 @@ from panel.models import (
     User,
     Verdict,
 )
-from panel.services import inventory, sla, sop
-from panel.services.spreadsheets import Cell
+from panel.services.apps import inventory
+from panel.services.documents.spreadsheets import Cell
+from panel.services.requests import sla, sop
 
 YEARS = (2000, 2999)  # a year outside this is a typing mistake
 TREND_MONTHS = 12

@@ -23,7 +23,9 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, Stack, User
-from panel.services import documents, sop, subdomains, workflow
+from panel.services.infra import subdomains
+from panel.services.requests import attachments as documents
+from panel.services.requests import sop, workflow
 
 MAX_SUBMISSION_KEY = 64
 _CHUNK = 1024 * 1024

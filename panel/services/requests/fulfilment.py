@@ -27,16 +27,11 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import (
-    allocation,
-    deployment,
-    hosting_letters,
-    scanning,
-    step_outputs,
-    subdomains,
-    workflow,
-)
-from panel.services.hosts import PanelPKI
+from panel.services.documents import hosting_letters
+from panel.services.infra import allocation, subdomains
+from panel.services.infra.hosts import PanelPKI
+from panel.services.releases import deployment, scanning
+from panel.services.requests import step_outputs, workflow
 
 
 class ActionRefused(ValueError):

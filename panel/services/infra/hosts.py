@@ -19,7 +19,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
-from panel.services.allocation import HOST_MEMORY_RESERVE_MB
+from panel.services.infra.allocation import HOST_MEMORY_RESERVE_MB
 
 DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherwise
 # The worker refreshes facts every minute; older facts than this mean the refresh keeps failing.

@@ -15,7 +15,7 @@ from panel.i18n import gettext as _
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
-from panel.services import sop, step_outputs
+from panel.services.requests import sop, step_outputs
 
 
 class WorkflowError(ValueError):

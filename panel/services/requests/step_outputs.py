@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from panel.i18n import gettext as _
 from panel.models import AttachmentKind, HostingRequest, ReleaseStatus
-from panel.services import allocation, scanning
+from panel.services.infra import allocation
+from panel.services.releases import scanning
 
 
 def missing(request: HostingRequest, action: str, decision: str | None = None) -> str | None:

@@ -35,8 +35,9 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import dns, tls
-from panel.services.hosts import PanelPKI
+from panel.services.apps import tls
+from panel.services.infra import dns
+from panel.services.infra.hosts import PanelPKI
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, select
 from panel.extensions import db
 from panel.models import HostingRequest, Opd, RequestStep, RoleKey, SopTemplateVersion, User
 from panel.permissions import DATA_CENTER_ROLES, visible_requests
-from panel.services import sla, sop
+from panel.services.requests import sla, sop
 
 LIST_LIMIT = 50  # rows per list; the oldest come first, so the most urgent are never cut
 

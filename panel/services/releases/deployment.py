@@ -35,8 +35,10 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services import accounts, dns, passwords, scanning
-from panel.services.hosts import PanelPKI
+from panel.services.accounts import accounts, passwords
+from panel.services.infra import dns
+from panel.services.infra.hosts import PanelPKI
+from panel.services.releases import scanning
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import AuditEvent
-from panel.services import spreadsheets
+from panel.services.documents import spreadsheets
 
 PAGE_SIZE = 50
 EXPORT_CHUNK_ROWS = 1000

@@ -18,8 +18,8 @@ from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, Host, HostingRequest, HostStatus, IpAllocation, IpPool, Stack, User, Zone
-from panel.services import subdomains
-from panel.services.dns import ZoneAccess
+from panel.services.infra import subdomains
+from panel.services.infra.dns import ZoneAccess
 
 # A host is chosen only if this much memory stays free after the app's plan (the SOP's capacity check).
 HOST_MEMORY_RESERVE_MB = 512

@@ -12,7 +12,7 @@ from panel.i18n import lazy_gettext as _l
 from panel.models import Opd, Role, RoleKey, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.models.base import utcnow
-from panel.services import api_tokens, login_throttle, passwords, totp
+from panel.services.accounts import api_tokens, login_throttle, passwords, totp
 
 # The one answer to a refused sign-in, whatever the reason: nobody learns which names exist.
 REFUSED = _l("Nama pengguna atau kata sandi salah, atau terlalu banyak percobaan. "

@@ -18,9 +18,10 @@ from panel.i18n import gettext as _
 from panel.i18n import ngettext
 from panel.models import App, AppUpload, Release, ScanReport, UploadStatus, User, Verdict, Zone
 from panel.models.base import utcnow
-from panel.services import deployment, hosting_requests, scanning
-from panel.services.hosting_requests import Upload
-from panel.services.hosts import PanelPKI
+from panel.services.infra.hosts import PanelPKI
+from panel.services.releases import deployment, scanning
+from panel.services.requests import hosting_requests
+from panel.services.requests.hosting_requests import Upload
 
 # Uploads whose work is under way: while one is, the app takes no other new version.
 IN_FLIGHT = (UploadStatus.SCANNING, UploadStatus.DEPLOYING)

@@ -13,7 +13,7 @@ from typing import Any
 from panel.i18n import gettext as _
 from panel.models import RoleKey
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "workflows"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "workflows"
 DEFAULT_TEMPLATE = "muara_enim"
 
 # What the system does at a step; a step without one is a person's decision or acknowledgement.

@@ -1,0 +1,1 @@
+"""People and their credentials: accounts, passwords, second factor, API tokens, throttling."""

@@ -1,0 +1,1 @@
+"""Hosted apps once live: operations through their agent, the inventory, TLS status."""

@@ -1,0 +1,1 @@
+"""Documents Wadah writes: letters (PDF), the monthly report PDF, spreadsheets."""

@@ -1,0 +1,1 @@
+"""Releases: scanning bundles and builds, deploying through the agents, new versions."""

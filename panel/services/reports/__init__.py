@@ -1,0 +1,1 @@
+"""Officials' reports and the audit log's search."""

@@ -1,0 +1,1 @@
+"""Hosting requests: filing, the SOP workflow, Mutu Baku timing, worklists, step actions."""
