@@ -21,7 +21,7 @@ from typing import Any
 
 from scanners.engines import shell
 from scanners.engines.base import FileEngine, ScannedFile, has_php_tag
-from scanners.engines.phpcode import decode_escapes, looks_like_php
+from scanners.engines.php_deobfuscation import decode_escapes, looks_like_php
 from scanners.engines.registry import register
 from scanners.findings import SNIPPET_CHARS, Finding, Severity
 from scanners.intake import FileEntry
