@@ -11,7 +11,7 @@ import re
 import zlib
 from collections.abc import Iterable
 
-from scanners.engines import shell
+import scanners.engines.shell as shell
 from scanners.engines.php_deobfuscation import decode_escapes
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh", "mksh"})

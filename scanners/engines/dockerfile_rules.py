@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from scanners.engines import shell
+import scanners.engines.shell as shell
 from scanners.engines.base import ScannedFile, has_php_tag
 from scanners.engines.dockerfile_commands import (
     DECODE_API,
