@@ -20,13 +20,10 @@ from scanners.engines.base import (
     yara_externals,
     yara_findings,
 )
-from scanners.engines.phpcode import (
-    find_tainted_sinks,
-    looks_like_php,
-    normalize,
-    strip_comments,
-)
-from scanners.engines.phpload import find_hidden_loads
+from scanners.engines.php_deobfuscation import looks_like_php, normalize
+from scanners.engines.php_hidden_loads import find_hidden_loads
+from scanners.engines.php_source import strip_comments
+from scanners.engines.php_taint import find_tainted_sinks
 from scanners.engines.registry import register
 from scanners.findings import Finding, Severity, line_at
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scanners.engines.dockerfile import is_dockerfile, parse_dockerfile
+from scanners.engines.dockerfile_parser import is_dockerfile, parse_dockerfile
 from scanners.engines.shell import parse as parse_shell
 from scanners.findings import Finding, Severity, Verdict
 from scanners.scan import Scanner

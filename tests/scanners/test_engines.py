@@ -12,8 +12,11 @@ import pytest
 from scanners.engines import ENGINES
 from scanners.engines.bandit import BanditEngine
 from scanners.engines.base import BINARY_HEAD_BYTES, FileEngine, content_kind, load
-from scanners.engines.phpcode import Taint, normalize, strip_comments
-from scanners.engines.phpload import Resolver, find_hidden_loads
+from scanners.engines.php_deobfuscation import normalize
+from scanners.engines.php_hidden_loads import find_hidden_loads
+from scanners.engines.php_include_targets import Resolver
+from scanners.engines.php_source import strip_comments
+from scanners.engines.php_taint import Taint
 from scanners.findings import Finding, Severity, Verdict
 from scanners.intake import FileEntry, Tree, open_upload
 from scanners.policy import Policy
