@@ -19,15 +19,12 @@ from panel.i18n import gettext as _
 from panel.models import App, AppUpload, Job, JobStatus, User
 from panel.models.base import utcnow
 from panel.services.apps import app_operations
+from panel.services.refused import Refused
 from panel.services.releases import app_uploads
 from panel.services.requests import hosting_requests
 
-
-class JobAlreadyRunning(app_operations.OperationRefused):
-    """The same kind of work is already queued or running for this app (a double submit)."""
-
-
-REFUSALS: tuple[type[Exception], ...] = (app_operations.OperationRefused, app_uploads.UploadRefused)
+# What the pages flash and the API answers as a refusal (a job already running is one too).
+REFUSALS: tuple[type[Exception], ...] = (Refused,)
 
 # The kinds of the jobs the Web Panel launches; each targets the App, uploads target the AppUpload.
 CONTROL, LOGS, ROLLBACK, ENV = "app_control", "app_logs", "app_rollback", "app_env"
@@ -186,7 +183,7 @@ def _expect_host(app: App) -> None:
 
 def _refuse_while(app: App, kinds: tuple[str, ...]) -> None:
     if jobs.running_of(kinds, app) is not None:
-        raise JobAlreadyRunning(_("Pekerjaan untuk aplikasi ini masih berjalan; tunggu hingga selesai."))
+        raise jobs.JobAlreadyRunning(_("Pekerjaan untuk aplikasi ini masih berjalan; tunggu hingga selesai."))
     if any(kind in HOST_CHANGES for kind in kinds) and app_uploads.in_flight(app) is not None:
-        raise JobAlreadyRunning(
+        raise jobs.JobAlreadyRunning(
             _("Versi baru aplikasi ini sedang dipindai atau dipasang; tunggu hingga selesai."))

@@ -20,8 +20,15 @@ from panel.extensions import db
 from panel.i18n import N_
 from panel.models import Job, JobStatus
 from panel.models.base import utcnow
+from panel.services.refused import Refused
 
 logger = logging.getLogger(__name__)
+
+
+
+class JobAlreadyRunning(Refused):
+    """The same kind of work is already queued or running for its target (a double submit)."""
+
 
 _PENDING = "wadah.jobs.pending"  # key in Session.info: tasks to enqueue once the transaction commits
 

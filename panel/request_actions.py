@@ -15,19 +15,13 @@ from panel import jobs, storage, tasks
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppAccount, HostingRequest, Job, User
-from panel.services.documents import letters
-from panel.services.infra import allocation, subdomains
-from panel.services.releases import deployment, scanning
+from panel.services.infra import subdomains
+from panel.services.refused import Refused
+from panel.services.releases import deployment
 from panel.services.requests import fulfilment, hosting_requests, workflow
 
-REFUSALS: tuple[type[Exception], ...] = (
-    workflow.WorkflowError, fulfilment.ActionRefused, allocation.AllocationRefused,
-    hosting_requests.RequestRefused, scanning.ScanRefused, deployment.DeployFailed, letters.LetterError,
-)
-
-
-class JobAlreadyRunning(fulfilment.ActionRefused):
-    """The same job is already queued or running for this request (a double submit)."""
+# What the pages flash and the API answers as a refusal (422; a job already running is 409).
+REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
 
 
 def file_request(user: User, draft: workflow.RequestDraft,
@@ -95,5 +89,5 @@ def latest_job(request: HostingRequest) -> Job | None:
 
 def _refuse_second(kind: str, request: HostingRequest) -> None:
     if jobs.running_of((kind,), request) is not None:
-        raise JobAlreadyRunning(
+        raise jobs.JobAlreadyRunning(
             _("Pekerjaan yang sama sedang berjalan untuk permohonan ini; tunggu hingga selesai."))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from agents.pki import EnrolmentRefused
-from panel import request_actions, storage
+from panel import jobs, request_actions, storage
 from panel.extensions import csrf, db, limiter, login_manager
 from panel.i18n import gettext as _
 from panel.models import (
@@ -90,7 +90,7 @@ def _error_body(status: int, code: str, message: str, **extra: Any) -> Any:
 def _refused(error: Exception) -> Any:
     # Every domain refusal a request action raises answers 422 (409 for a job already running).
     db.session.rollback()
-    if isinstance(error, request_actions.JobAlreadyRunning):
+    if isinstance(error, jobs.JobAlreadyRunning):
         return _error_body(409, "job_running", str(error))
     if isinstance(error, hosting_requests.SubmissionKeyReused):
         return _error_body(422, "idempotency_key_reused", str(error))

@@ -13,6 +13,7 @@ from panel.models import Opd, Role, RoleKey, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
 from panel.models.base import utcnow
 from panel.services.accounts import api_tokens, login_throttle, passwords, totp
+from panel.services.refused import Refused
 
 # The one answer to a refused sign-in, whatever the reason: nobody learns which names exist.
 REFUSED = _l("Nama pengguna atau kata sandi salah, atau terlalu banyak percobaan. "
@@ -24,7 +25,7 @@ class LoginRefused(Exception):
     """Sign-in failed; the message is safe to show (it never says which part was wrong)."""
 
 
-class AccountError(ValueError):
+class AccountError(Refused):
     pass
 
 

@@ -19,6 +19,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import ApiToken, User
 from panel.models.base import utcnow
+from panel.services.refused import Refused
 
 MAX_TOKENS_PER_USER = 20
 _TOKEN = re.compile(r"wadah_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})")
@@ -26,7 +27,7 @@ _TOKEN = re.compile(r"wadah_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{43})")
 _USE_MARK_INTERVAL = timedelta(minutes=5)
 
 
-class TokenRefused(ValueError):
+class TokenRefused(Refused):
     """A token cannot be issued (too many, bad name or lifetime, second factor missing)."""
 
 

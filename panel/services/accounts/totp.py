@@ -19,6 +19,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import RecoveryCode, User
 from panel.models.base import utcnow
+from panel.services.refused import Refused
 
 # One step either side of now: a phone clock up to 30 seconds off still works, and no more than that.
 VALID_WINDOW = 1
@@ -30,7 +31,7 @@ _RECOVERY_LENGTH = 16
 _TOTP_DIGITS = 6
 
 
-class SecondFactorRefused(ValueError):
+class SecondFactorRefused(Refused):
     """A code was not accepted; the message is safe to show."""
 
 

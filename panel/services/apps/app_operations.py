@@ -38,6 +38,7 @@ from panel.models.base import utcnow
 from panel.services.apps import tls
 from panel.services.infra import dns
 from panel.services.infra.hosts import PanelPKI
+from panel.services.refused import Refused
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,7 +60,7 @@ DATABASE_HOST, DATABASE_PORT = "localhost", 3306
 STORAGE_MIN_MB, STORAGE_MAX_MB = protocol.STORAGE_MIN_MB, protocol.STORAGE_MAX_MB
 
 
-class OperationRefused(ValueError):
+class OperationRefused(Refused):
     """The operation cannot be done as things stand; the message says why, for the app's owner."""
 
 

@@ -17,6 +17,8 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
+from panel.services.refused import Refused
+
 # Debian's fonts-dejavu-core: a Unicode TrueType family embedded (subset) in every letter.
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
@@ -47,7 +49,7 @@ HEADING_FILL = (228, 232, 238)
 LABEL_FILL = (244, 246, 249)
 
 
-class LetterError(ValueError):
+class LetterError(Refused):
     """The letter cannot be rendered from the data given (a missing fact or font)."""
 
 

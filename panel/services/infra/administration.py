@@ -23,6 +23,7 @@ from panel.i18n import gettext as _
 from panel.models import Host, IpAllocation, IpPool, Job, RoleKey, User, Zone
 from panel.models.workflow import SopTemplateVersion
 from panel.services.infra import dns, hosts
+from panel.services.refused import Refused
 from panel.services.requests import sop, workflow
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -37,7 +38,7 @@ SUBMIT_ROLE = RoleKey.OPD_ADMIN
 STEP_ROLES = (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
 
 
-class AdminRefused(ValueError):
+class AdminRefused(Refused):
     """The change cannot be made as asked; the message says why, in words for the administrator."""
 
 

@@ -20,6 +20,7 @@ from panel.i18n import gettext as _
 from panel.models import App, Host, HostingRequest, HostStatus, IpAllocation, IpPool, Stack, User, Zone
 from panel.services.infra import subdomains
 from panel.services.infra.dns import ZoneAccess
+from panel.services.refused import Refused
 
 # A host is chosen only if this much memory stays free after the app's plan (the SOP's capacity check).
 HOST_MEMORY_RESERVE_MB = 512
@@ -29,7 +30,7 @@ PROBE_TIMEOUT_S = 0.3
 APP_NAME_MAX = 40  # the agent's grammar for app names (agents.protocol.app_name)
 
 
-class AllocationRefused(ValueError):
+class AllocationRefused(Refused):
     """The request cannot be allocated as asked; the message says why."""
 
 

@@ -20,6 +20,7 @@ from panel.i18n import gettext as _
 from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
 from panel.services.infra.allocation import HOST_MEMORY_RESERVE_MB
+from panel.services.refused import Refused
 
 DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherwise
 # The worker refreshes facts every minute; older facts than this mean the refresh keeps failing.
@@ -27,7 +28,7 @@ FACTS_STALE_AFTER = timedelta(minutes=5)
 DISK_LOW_FRACTION = 0.1
 
 
-class HostRefused(ValueError):
+class HostRefused(Refused):
     pass
 
 

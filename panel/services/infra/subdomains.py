@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agents import protocol
 from panel.i18n import gettext as _
 from panel.services.infra import dns
+from panel.services.refused import Refused
 
 if TYPE_CHECKING:
     from panel.models import Zone
@@ -42,7 +43,7 @@ DEFAULT_ALLOWED_WORDS = ("diskominfo",)
 _LOOKALIKE = str.maketrans("013457", "oleast", "-")
 
 
-class SubdomainRefused(ValueError):
+class SubdomainRefused(Refused):
     """The policy forbids a subdomain; `reason` says why, in words fit to show the user."""
 
     def __init__(self, reason: str) -> None:

@@ -19,6 +19,7 @@ from panel.i18n import ngettext
 from panel.models import App, AppUpload, Release, ScanReport, UploadStatus, User, Verdict, Zone
 from panel.models.base import utcnow
 from panel.services.infra.hosts import PanelPKI
+from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import hosting_requests
 from panel.services.requests.hosting_requests import Upload
@@ -36,7 +37,7 @@ TRANSITIONS = {
 REASON_FINDINGS = 3  # findings quoted in a blocked upload's reason
 
 
-class UploadRefused(ValueError):
+class UploadRefused(Refused):
     """The upload or the step asked of it cannot be done; the message says why."""
 
 

@@ -24,13 +24,14 @@ from panel.models import (
     Verdict,
 )
 from panel.models.base import utcnow
+from panel.services.refused import Refused
 from scanners.scan import scan_path
 
 MIN_REASON_LENGTH = 20  # an acceptance is a written judgement, not "ok"
 HTML_REPORT_MAX_BYTES = 50 * 1024 * 1024
 
 
-class ScanRefused(ValueError):
+class ScanRefused(Refused):
     """The scan or the acceptance cannot be done; the message says why."""
 
 

@@ -19,6 +19,7 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from agents.artifacts import ArtifactStore, ArtifactTooLarge
 from panel.i18n import gettext as _
+from panel.services.refused import Refused
 
 MAX_OBJECTS = 50_000  # a long scanned letter holds a few thousand
 MAX_PAGES = 500
@@ -48,7 +49,7 @@ _ACTIVE_SUBTYPES = frozenset({"/FileAttachment", "/RichMedia", "/Screen", "/Movi
 _ACTIVE_URI_SCHEMES = ("javascript:", "vbscript:", "file:", "data:", "\\\\")
 
 
-class DocumentRefused(ValueError):
+class DocumentRefused(Refused):
     """The upload is not an acceptable PDF; the message says why, in Indonesian."""
 
 

@@ -30,11 +30,12 @@ from panel.models.base import utcnow
 from panel.services.documents import hosting_letters
 from panel.services.infra import allocation, subdomains
 from panel.services.infra.hosts import PanelPKI
+from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import step_outputs, workflow
 
 
-class ActionRefused(ValueError):
+class ActionRefused(Refused):
     """The action does not apply to the request as it stands; the message says why."""
 
 

@@ -24,6 +24,7 @@ from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import Artifact, Attachment, AttachmentKind, HostingRequest, Stack, User
 from panel.services.infra import subdomains
+from panel.services.refused import Refused
 from panel.services.requests import attachments as documents
 from panel.services.requests import sop, workflow
 
@@ -31,7 +32,7 @@ MAX_SUBMISSION_KEY = 64
 _CHUNK = 1024 * 1024
 
 
-class RequestRefused(ValueError):
+class RequestRefused(Refused):
     """The request cannot be filed as given; the message says what to fix."""
 
 

@@ -15,10 +15,11 @@ from panel.i18n import gettext as _
 from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
+from panel.services.refused import Refused
 from panel.services.requests import sop, step_outputs
 
 
-class WorkflowError(ValueError):
+class WorkflowError(Refused):
     """The action is not possible in the request's current state; the message says why."""
 
 
