@@ -72,7 +72,7 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     jobs.report(job, 10, N_("Mengirim berkas ke agen host"))
     try:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-        release = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
+        outcome = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
                                     storage.artifacts(), zone, _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed) as refused:
         failed_release = _last_release(request)
@@ -82,7 +82,9 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
         if failed_release is not None:
             notify_release(failed_release)
         return job.status
-    jobs.succeeded(job, f"Rilis ke-{release.number} berjalan di {release.app.fqdn}",
+    release = outcome.release
+    jobs.succeeded(job, f"Rilis ke-{release.number} berjalan di {release.app.fqdn}"
+                   + (f" ({outcome.dns_problem})" if outcome.dns_problem else ""),
                    {"release_id": release.id})
     db.session.commit()
     notify_release(release.id)
@@ -293,19 +295,18 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
     before, as_of = deployment.latest_release_number(app), utcnow()
     try:
         zone = fulfilment.pemda_zone(app.zone)
-        release = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,
+        outcome = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,
                                      app_operations.environment(app), _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed, app_uploads.UploadRefused) as refused:
         made = next((r for r in reversed(app.releases) if r.number > before), None)
-        if made is not None and made.status == ReleaseStatus.LIVE:  # it runs: only its DNS name failed
-            return _upload_deployed(job, upload, made, as_of, f" ({refused})")
         app_uploads.fail(upload, str(refused), made)
         jobs.failed(job, str(refused))
         db.session.commit()  # keep the failed release: the old one still serves
         if made is not None:
             notify_release(made.id)
         return job.status
-    return _upload_deployed(job, upload, release, as_of, "")
+    note = f" ({outcome.dns_problem})" if outcome.dns_problem else ""
+    return _upload_deployed(job, upload, outcome.release, as_of, note)
 
 
 def _upload_deployed(job: Job, upload: AppUpload, release: Release, as_of: datetime, note: str) -> str:

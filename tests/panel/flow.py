@@ -44,14 +44,20 @@ def approved_request(**fields: Any) -> HostingRequest:
     return filed
 
 
-def deploy_and_hand_over(technician: FlaskClient, filed: HostingRequest, bundle: bytes) -> str:
-    """As the technician: upload `bundle`, scan, allocate, deploy and issue the Web Panel login (SOP
-    steps 4–6) through the pages; return the login's password, shown once."""
+def upload_scan_allocate(technician: FlaskClient, filed: HostingRequest, bundle: bytes) -> None:
+    """As the technician: upload `bundle`, scan it and allocate (SOP steps 4–5) through the pages."""
     path = f"/requests/{filed.id}"
     technician.post(f"{path}/bundle", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(technician, path), "bundle": (io.BytesIO(bundle), "aplikasi.tar.gz")})
     post(technician, f"{path}/scan")
     post(technician, f"{path}/allocate")
+
+
+def deploy_and_hand_over(technician: FlaskClient, filed: HostingRequest, bundle: bytes) -> str:
+    """As the technician: upload `bundle`, scan, allocate, deploy and issue the Web Panel login (SOP
+    steps 4–6) through the pages; return the login's password, shown once."""
+    path = f"/requests/{filed.id}"
+    upload_scan_allocate(technician, filed, bundle)
     post(technician, f"{path}/deploy")
     handover = post(technician, f"{path}/web-panel-login")
     assert handover.status_code == 200, flashes(technician, path)

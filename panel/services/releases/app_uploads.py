@@ -137,7 +137,8 @@ def accept(upload: AppUpload, user: User, reason: str) -> None:
 
 
 def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
-           env: Mapping[str, str], build_scanning: deployment.BuildScanning | None = None) -> Release:
+           env: Mapping[str, str], build_scanning: deployment.BuildScanning | None = None
+           ) -> deployment.Deployed:
     """Deploy the accepted upload as the app's next release, with the app's environment.
 
     Raises deployment.DeployFailed; a release made before the failure stays in the session.

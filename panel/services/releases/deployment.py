@@ -51,6 +51,14 @@ class DeployFailed(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Deployed:
+    """A release that went live, and why its name is not yet in the zone, if it is not."""
+
+    release: Release
+    dns_problem: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildScanning:
     """What scanning the files a Dockerfile app's build made needs: the scanner and where to work."""
 
@@ -61,8 +69,11 @@ class BuildScanning:
 
 def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artifacts: ArtifactStore,
            zone: Zone, env: Mapping[str, str] | None = None,
-           build_scanning: BuildScanning | None = None) -> Release:
+           build_scanning: BuildScanning | None = None) -> Deployed:
     """Run the scanned artifact as the app's next release, then make its name resolve.
+
+    Raises DeployFailed while nothing new serves; once the release is live, a DNS server that
+    refuses the name is reported in the outcome instead, for the release runs all the same.
 
     `env` is the app's own environment: the agent runs the new release with exactly that. An app
     with its own Dockerfile is built on its host first; the files the build made are scanned like
@@ -113,9 +124,12 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
         if older.status == ReleaseStatus.LIVE and older is not release:
             older.status = ReleaseStatus.RETIRED
     release.status, release.deployed_at, app.status = ReleaseStatus.LIVE, utcnow(), AppStatus.RUNNING
-    publish_name(app, zone)
     audit.record("release.deploy", release, actor=user, app=app.name, number=number, image=release.image_id)
-    return release
+    try:
+        publish_name(app, zone)
+    except DeployFailed as unpublished:  # the release serves; only its name waits for the DNS server
+        return Deployed(release, str(unpublished))
+    return Deployed(release)
 
 
 def _build_and_scan(agent: AgentClient, spec: AppSpec, verdict: str, signature: str, release: Release,

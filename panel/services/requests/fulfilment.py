@@ -19,7 +19,6 @@ from panel.models import (
     AppAccount,
     Artifact,
     HostingRequest,
-    Release,
     ReleaseStatus,
     ScanReport,
     User,
@@ -130,7 +129,7 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
 def deploy(
     request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
     build_scanning: deployment.BuildScanning | None = None,
-) -> Release:
+) -> deployment.Deployed:
     """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too.
 
     A Dockerfile app's build is scanned on the way; its report joins the request's attachments,
