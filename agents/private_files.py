@@ -3,7 +3,7 @@
 Keys, certificates, app records (environment values, database passwords), the nonce and token
 ledgers: the agent writes each through `write`, makes their directories with `private_dir`, opens
 each SQLite file after `private_sqlite`, and `tighten`s what an older version left readable.
-The panel keeps its own copy of these few functions (it may not import this package's internals).
+The panel uses them too (`panel.private_files`), for its instance folder.
 """
 from __future__ import annotations
 

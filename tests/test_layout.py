@@ -16,8 +16,8 @@ FORBIDDEN = {
     "panel": {"agents"},
 }
 # What the panel may use of the agents: how to talk to them (and enrol them), and the
-# content-addressed store both keep.
-ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki"}
+# content-addressed store both keep, and the owner-only file primitives.
+ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files"}
 
 
 def _imports(path: Path) -> set[str]:
