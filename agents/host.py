@@ -347,9 +347,9 @@ class Host:
         path = access if source == "access" else error
         return _tail([rotated(path, 1), path], int(tail))
 
-    def rotate_logs(self) -> list[Path]:
-        """Rotate the nginx logs of this host's apps that grew past their size; return them."""
-        return self.vhosts.rotate_logs(self.state.names())
+    def rotate_logs(self, max_bytes: int = defaults.LOG_ROTATE_BYTES) -> list[Path]:
+        """Rotate the nginx logs of this host's apps that grew past `max_bytes`; return them."""
+        return self.vhosts.rotate_logs(self.state.names(), max_bytes)
 
     def stats(self, app: str) -> ResourceStats | None:
         """Return the app's memory, CPU and process counts now, or None if it is not running."""

@@ -2,18 +2,21 @@
 
 Deploys a static app and a PHP app through the agent (the panel's default limits: 256 MiB, 1 CPU),
 then writes into the SAME nginx, for the same container port, a reference vhost (an `upstream`
-with `keepalive 32`, an ordinary access log) and a vhost as Wadah wrote them before its upstream
-pools (`proxy_pass http://127.0.0.1:PORT`, one connection per request). `wrk` (2 threads,
-32 connections, 6 s, loopback) runs against each in turn, alternating, ROUNDS times.
+with `keepalive 32`, an ordinary access log) and an "unpooled" one as Wadah wrote them before its
+upstream pools (`proxy_pass http://127.0.0.1:PORT`, a new connection per request). `wrk`
+(2 threads, 32 connections, 6 s, loopback) runs against each in turn, alternating, ROUNDS times.
 
 Prints requests/s and p99 latency of each (median and range over the rounds), the ratio of
-Wadah's vhost to the reference (target ≥ 0.8x for static), and the TIME_WAIT sockets to the
-app's port that each one's runs left. Then stock WordPress's front page (Debian's package, its
-default theme), once with the image's settings for read-only releases and once with Debian's
-defaults for the same settings, both through Wadah's vhost.
+Wadah's vhost to the reference (target ≥ 0.8x for static; the exit status says whether it held),
+and the TIME_WAIT sockets one run left with the app's port: on nginx's side (they hold nginx's
+ephemeral ports) and on the app's side (the app closed the connection). Then stock
+WordPress's front page (Debian's package and its default theme), once with the PHP image's
+settings for read-only releases and once with Debian's defaults for the same settings
+(PHP_DEBIAN_DEFAULTS), both through Wadah's vhost, at 8 connections for 10 s (a page takes tens of
+milliseconds of CPU), with the container's CPU time per answer.
 
     bench/run serving            # 3 rounds
-    bench/run serving 5          # 5 rounds (PYTHONPATH as bench/run sets it)
+    bench/run serving 5          # 5 rounds
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ import sys
 import tarfile
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +49,7 @@ from common import (
 from docker.models.containers import Container
 
 from agents.host import Host
+from agents.images import RECIPE_LABEL, RECIPES_DIR, recipe_digest
 from agents.protocol import AppSpec, HealthCheck, Limits
 
 ROUNDS = 3
@@ -106,8 +111,9 @@ server {{
 class Run:
     rps: float
     p99_ms: float
-    failed: int  # socket errors and non-2xx/3xx answers
-    time_wait: int  # TIME_WAIT sockets to or from the app's port that the run left
+    failed: Counter[str]  # socket errors and non-2xx/3xx answers, by kind
+    time_wait: int  # TIME_WAIT sockets of nginx's connections to the app's port the run left
+    time_wait_server: int  # ... of the same connections, on the app's side (closed by the app)
     cpu_ms: float | None = None  # the app container's CPU time per answer
 
 
@@ -143,7 +149,7 @@ WORDPRESS_LOAD = Load(connections=8, seconds=10, timeout_s=30)
 
 
 def wrk(address: str, fqdn: str, path: str = "/", load: Load = VHOST_LOAD
-        ) -> tuple[float, float, int, int]:
+        ) -> tuple[float, float, Counter[str], int]:
     """Run wrk against `address` with Host `fqdn`; return (requests/s, p99 ms, failed, sent)."""
     output = subprocess.run(
         ["wrk", f"-t{WRK_THREADS}", f"-c{load.connections}", f"-d{load.seconds}s",
@@ -153,19 +159,20 @@ def wrk(address: str, fqdn: str, path: str = "/", load: Load = VHOST_LOAD
     rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", output).group(1))  # type: ignore[union-attr]
     sent = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     p99 = _duration_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1))  # type: ignore[union-attr]
-    failed = 0
+    failed: Counter[str] = Counter()
     if found := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
-        failed += int(found.group(1))
+        failed["non-2xx/3xx"] += int(found.group(1))
     if found := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                           output):
-        failed += sum(int(n) for n in found.groups())
-    return rps, p99, failed, sent
+        for kind, count in zip(("connect", "read", "write", "timeout"), found.groups(), strict=True):
+            failed[kind] += int(count)
+    return rps, p99, +failed, sent
 
 
-def time_wait(port: int) -> set[tuple[str, str]]:
-    """Return the TIME_WAIT sockets on loopback with `port` at either end."""
+def time_wait(port: int, side: str) -> set[tuple[str, str]]:
+    """Return the loopback TIME_WAIT sockets whose `side` ("dport" or "sport") is `port`."""
     output = subprocess.run(
-        ["ss", "-Htan", "state", "time-wait", f"( dport = :{port} or sport = :{port} )"],
+        ["ss", "-Htan", "state", "time-wait", f"( {side} = :{port} )"],
         capture_output=True, text=True, check=True).stdout
     found = set()
     for line in output.splitlines():
@@ -177,12 +184,13 @@ def time_wait(port: int) -> set[tuple[str, str]]:
 
 def measure(address: str, port: int, target: Target, path: str = "/",
             load: Load = VHOST_LOAD) -> None:
-    before = time_wait(port)
+    before = {side: time_wait(port, side) for side in ("dport", "sport")}
     cpu_before = cpu_ns(target.container)
     rps, p99, failed, sent = wrk(address, target.fqdn, path, load)
     cpu_ms = (cpu_ns(target.container) - cpu_before) / 1e6 / sent if target.container and sent \
         else None
-    target.runs.append(Run(rps, p99, failed, len(time_wait(port) - before), cpu_ms))
+    left = {side: len(time_wait(port, side) - before[side]) for side in before}
+    target.runs.append(Run(rps, p99, failed, left["dport"], left["sport"], cpu_ms))
 
 
 def cpu_ns(container: Container | None) -> int:
@@ -201,14 +209,18 @@ def report(prefix: str, targets: list[Target]) -> None:
         figure(f"{prefix}_{target.label}_p99", median(p99), "ms",
                f"{min(p99):.2f}–{max(p99):.2f}")
         figure(f"{prefix}_{target.label}_time_wait", median([r.time_wait for r in target.runs]),
-               "sockets", "to or from the app's port, left by one run")
+               "sockets", "nginx's side of its connections to the app's port, left by one run")
+        figure(f"{prefix}_{target.label}_time_wait_app_side",
+               median([r.time_wait_server for r in target.runs]), "sockets",
+               "the app's side: the app closed them")
         cpu = [r.cpu_ms for r in target.runs if r.cpu_ms is not None]
         if cpu:
             figure(f"{prefix}_{target.label}_cpu_per_request", median(cpu), "ms",
                    f"{min(cpu):.1f}–{max(cpu):.1f}; the container's CPU time per answer")
-        failed = sum(r.failed for r in target.runs)
+        failed = sum((r.failed for r in target.runs), Counter())
         if failed:
-            figure(f"{prefix}_{target.label}_failed", failed, "responses")
+            figure(f"{prefix}_{target.label}_failed", sum(failed.values()), "responses",
+                   ", ".join(f"{kind} {count}" for kind, count in sorted(failed.items())))
 
 
 # --- the vhosts the benchmark writes itself -------------------------------------------------------
@@ -250,7 +262,13 @@ def deploy(host: Host, name: str, files: dict[str, str] | bytes, stack: str,
         sha256 = store(host, files)
     spec = AppSpec(name=name, fqdn=f"{name}.{ZONE}", stack=stack, release_id=1,
                    artifact_sha256=sha256, limits=LIMITS, health=HEALTH, **fields)  # type: ignore[arg-type]
-    return host.deploy(spec).port
+    port = host.deploy(spec).port
+    # The figures are about these recipes: a runtime image rebuilt from other ones meanwhile (by
+    # another checkout using the same Docker) would make them about something else.
+    container = host.runtime.client.containers.list(filters={"label": f"org.wadah.app={name}"})[0]
+    if container.image.labels.get(RECIPE_LABEL) != recipe_digest(RECIPES_DIR / stack):
+        raise RuntimeError(f"{name} runs an image not built from images/{stack}: rebuilt meanwhile")
+    return port
 
 
 def compare(host: Host, address: str, prefix: str, files: dict[str, str], stack: str,
