@@ -187,8 +187,10 @@ def measure(address: str, port: int, target: Target, path: str = "/",
     before = {side: time_wait(port, side) for side in ("dport", "sport")}
     cpu_before = cpu_ns(target.container)
     rps, p99, failed, sent = wrk(address, target.fqdn, path, load)
-    cpu_ms = (cpu_ns(target.container) - cpu_before) / 1e6 / sent if target.container and sent \
-        else None
+    used = cpu_ns(target.container) - cpu_before
+    cpu_ms = used / 1e6 / sent if target.container and sent and used >= 0 else None
+    if used < 0:  # its CPU time started again from 0: Docker restarted the container meanwhile
+        print(f"  {target.label}: the container was restarted during this run", flush=True)
     left = {side: len(time_wait(port, side) - before[side]) for side in before}
     target.runs.append(Run(rps, p99, failed, left["dport"], left["sport"], cpu_ms))
 
