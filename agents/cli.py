@@ -49,6 +49,9 @@ def agent() -> None:
          help="Directory nginx includes as *.conf, where app vhosts are written.")
 @_option("nginx-log-dir", default="/var/log/nginx/wadah", show_default=True,
          type=click.Path(file_okay=False, path_type=Path))
+@_option("nginx-extra-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+         help="The operator's own rules every vhost includes: all/*.conf and <app>.conf "
+              "(default: wadah-extra beside the sites directory).")
 @_option("nginx-binary", default="nginx", show_default=True)
 @_option("nginx-prefix", default=None, help="nginx -p (a private nginx, as in the testbed).")
 @_option("nginx-conf", default=None, help="nginx -c.")
@@ -131,6 +134,7 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
         logger.warning("app network firewall switched off: apps reach whatever the host routes")
     nginx_settings = NginxSettings(
         sites_dir=nginx["nginx_sites_dir"], log_dir=nginx["nginx_log_dir"],
+        extra_dir=nginx["nginx_extra_dir"],
         binary=nginx["nginx_binary"], prefix=nginx["nginx_prefix"], conf=nginx["nginx_conf"],
         pid_file=nginx["nginx_pid_file"], listen=nginx["nginx_listen"],
         probe=nginx["nginx_probe"], https_listen=nginx["nginx_https_listen"],

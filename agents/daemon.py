@@ -2,9 +2,9 @@
 
 Shaped like rq's worker: built with its dependencies, `run()` installs the signal handlers and the
 app network's firewall (agents/firewall.py, repaired again at every reconcile), serves,
-beats (heartbeat file, nonce pruning, a periodic reconcile), stops warm on the first SIGTERM or
-SIGINT (no new connections, requests in flight finish) and cold on the second, and always tears
-down.
+beats (heartbeat file, nonce pruning, a periodic reconcile, nginx log rotation), stops warm on the
+first SIGTERM or SIGINT (no new connections, requests in flight finish) and cold on the second, and
+always tears down.
 """
 from __future__ import annotations
 
@@ -119,6 +119,7 @@ class AgentDaemon:
     def __init__(self, server: AgentServer, host: Any, nonces: NonceLedger, state_dir: Path, *,
                  heartbeat_s: float = defaults.HEARTBEAT_S,
                  reconcile_interval_s: float = defaults.RECONCILE_INTERVAL_S,
+                 rotate_interval_s: float = defaults.LOG_ROTATE_INTERVAL_S,
                  warm_stop_timeout_s: float = defaults.WARM_STOP_TIMEOUT_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.server = server
@@ -127,12 +128,14 @@ class AgentDaemon:
         self.state_dir = Path(state_dir)
         self.heartbeat_s = heartbeat_s
         self.reconcile_interval_s = reconcile_interval_s
+        self.rotate_interval_s = rotate_interval_s
         self.warm_stop_timeout_s = warm_stop_timeout_s
         self.clock = clock
         self._stopping = threading.Event()
         self._serving: threading.Thread | None = None
         self._saved_handlers: dict[int, Any] = {}
         self._next_reconcile = 0.0
+        self._next_rotate = 0.0
         self.reconciles = 0
         self.failed = False  # the server died under it: the caller should exit non-zero
 
@@ -164,7 +167,7 @@ class AgentDaemon:
         self._stopping.set()
 
     def heartbeat(self) -> None:
-        """Do the loop's periodic work: heartbeat file, nonce pruning, reconcile when due."""
+        """Do the loop's periodic work: heartbeat file, nonce pruning, reconcile and rotation."""
         now = self.clock()
         try:
             private_files.write(self.state_dir / defaults.HEARTBEAT_FILE, f"{now:.0f}\n")
@@ -174,6 +177,18 @@ class AgentDaemon:
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + self.reconcile_interval_s
             self._reconcile()
+        if time.monotonic() >= self._next_rotate:
+            self._next_rotate = time.monotonic() + self.rotate_interval_s
+            self._rotate_logs()
+
+    def _rotate_logs(self) -> None:
+        rotate = getattr(self.host, "rotate_logs", None)
+        if rotate is None:
+            return
+        try:
+            rotate()
+        except Exception:
+            logger.exception("rotating the nginx logs failed")
 
     def _protect_network(self) -> None:
         protect = getattr(self.host, "protect_network", None)

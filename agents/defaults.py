@@ -112,7 +112,37 @@ ARTIFACT_MAX_FILES = 50_000
 # --- nginx ---------------------------------------------------------------------------------------
 NGINX_TIMEOUT_S = 30.0  # one `nginx -t` or `nginx -s reload`
 UPLOAD_MAX_MB = 32
+PROXY_CONNECT_TIMEOUT_S = 5
+PROXY_SEND_TIMEOUT_S = 60
 PROXY_READ_TIMEOUT_S = 60
+# Response headers up to 16 KiB (big cookies), bodies up to 256 KiB in memory, then a temp file.
+PROXY_BUFFER_SIZE = "16k"
+PROXY_BUFFERS = "16 16k"
+PROXY_BUSY_BUFFERS_SIZE = "32k"
+# Idle connections each nginx worker keeps open to an app's container.
+UPSTREAM_KEEPALIVE = 32
+# Below the runtime images' own idle timeouts (Apache 5 s, nginx 30 s): nginx lets a connection
+# go before the container would close it under a request.
+UPSTREAM_KEEPALIVE_TIMEOUT_S = 4
+UPSTREAM_KEEPALIVE_REQUESTS = 10_000
+ACCESS_LOG_BUFFER = "64k"
+ACCESS_LOG_FLUSH = "2s"
+GZIP_LEVEL = 5
+GZIP_MIN_LENGTH = 256
+# text/html is always compressed once gzip is on.
+GZIP_TYPES: tuple[str, ...] = (
+    "text/plain", "text/css", "text/xml", "text/javascript", "text/csv", "text/markdown",
+    "application/javascript", "application/x-javascript", "application/json",
+    "application/ld+json", "application/manifest+json", "application/xml",
+    "application/xhtml+xml", "application/rss+xml", "application/atom+xml",
+    "application/wasm", "image/svg+xml", "image/x-icon", "image/vnd.microsoft.icon",
+    "font/ttf", "font/otf", "application/vnd.ms-fontobject",
+)
+# The agent rotates an app's nginx logs once they pass this size, keeping LOG_ROTATE_KEEP old
+# ones (the newest plain, the others gzip-compressed), and has nginx reopen its files.
+LOG_ROTATE_BYTES = 64 * 1024 * 1024
+LOG_ROTATE_KEEP = 4
+LOG_ROTATE_INTERVAL_S = 60.0
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "SAMEORIGIN"),

@@ -53,7 +53,7 @@ from agents.state import (
     Release,
     StateStore,
 )
-from agents.vhosts import NginxSettings, Site, Vhosts
+from agents.vhosts import NginxSettings, Site, Vhosts, rotated
 from agents.volumes import MIB, Volumes, VolumeUsage
 
 logger = logging.getLogger(__name__)
@@ -498,7 +498,12 @@ class Host:
                 return ""
             return self.runtime.logs(self._container_name(app, record.current), tail, since)
         access, error = self.vhosts.log_paths(app)
-        return _tail(access if source == "access" else error, int(tail))
+        path = access if source == "access" else error
+        return _tail([rotated(path, 1), path], int(tail))
+
+    def rotate_logs(self, max_bytes: int = defaults.LOG_ROTATE_BYTES) -> list[Path]:
+        """Rotate the nginx logs of this host's apps that grew past `max_bytes`; return them."""
+        return self.vhosts.rotate_logs(self.state.names(), max_bytes)
 
     def stats(self, app: str) -> ResourceStats | None:
         """Return the app's memory, CPU and process counts now, or None if it is not running."""
@@ -1185,7 +1190,7 @@ class Host:
         for path in (self.state.releases_dir(app), self.state.certs_dir(app),
                      self.state.builds_dir(app)):
             shutil.rmtree(path, ignore_errors=True)
-        for log in self.vhosts.log_paths(app):
+        for log in self.vhosts.log_files(app):
             log.unlink(missing_ok=True)
         self.state.delete(app)
         return RemovalReport(app=app, dump=str(dump) if dump else None)
@@ -1327,20 +1332,30 @@ def _meminfo() -> dict[str, int]:
     return found
 
 
-def _tail(path: Path, lines: int) -> str:
-    """Return the last `lines` lines of a log file ("" if it does not exist)."""
-    try:
-        with path.open("rb") as file:
-            file.seek(0, os.SEEK_END)
-            size = file.tell()
-            block, data = 64 * 1024, b""
-            while size > 0 and data.count(b"\n") <= lines:
-                step = min(block, size)
-                size -= step
-                file.seek(size)
-                data = file.read(step) + data
-    except FileNotFoundError:
-        return ""
+def _tail(paths: list[Path], lines: int) -> str:
+    """Return the last `lines` lines of log files read one after another, oldest first.
+
+    Files that do not exist count as empty; older files are read only as far as needed.
+    """
+    data = b""
+    for path in reversed(paths):
+        if data.count(b"\n") > lines:
+            break
+        try:
+            with path.open("rb") as file:
+                file.seek(0, os.SEEK_END)
+                size = file.tell()
+                block, found = 64 * 1024, b""
+                while size > 0 and (found + data).count(b"\n") <= lines:
+                    step = min(block, size)
+                    size -= step
+                    file.seek(size)
+                    found = file.read(step) + found
+        except FileNotFoundError:
+            continue
+        if found and not found.endswith(b"\n"):
+            found += b"\n"  # a line cut by the rotation ends with its file
+        data = found + data
     text = data.decode(errors="replace").splitlines()
     return "\n".join(text[-lines:]) if lines else ""
 

@@ -6,10 +6,12 @@ checkpoint back (and reloads again) on any failure: nginx never runs a half-writ
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
 import logging
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,8 @@ from agents.protocol import app_name, domain
 logger = logging.getLogger(__name__)
 
 INSTANCE_HEADER = "X-Wadah-Instance"  # tells the agent which release answers through nginx
+_TOKEN = re.compile(r"[0-9a-z]{1,32}")
+_ALL_APPS = "all"  # the operator directory whose *.conf every app's vhost includes
 _MARK = re.compile(re.escape(defaults.VHOST_MARK)
                    + r" (?P<owner>[0-9a-z]+) for app (?P<app>[a-z0-9-]+);")
 
@@ -34,6 +38,7 @@ class NginxSettings:
 
     sites_dir: Path  # a directory nginx includes as sites_dir/*.conf
     log_dir: Path  # per-app access and error logs
+    extra_dir: Path | None = None  # the operator's own rules; default: wadah-extra beside sites_dir
     binary: str = "nginx"
     prefix: str | None = None  # nginx -p
     conf: str | None = None  # nginx -c
@@ -44,6 +49,11 @@ class NginxSettings:
     wildcard_cert: Path | None = None
     wildcard_key: Path | None = None
     wildcard_domain: str | None = None  # e.g. "contoh.go.id": the wildcard covers *.contoh.go.id
+
+    @property
+    def extra(self) -> Path:
+        """Return the operator directory every vhost includes (all/*.conf and <app>.conf)."""
+        return self.extra_dir or self.sites_dir.parent / "wadah-extra"
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,14 @@ class Vhosts:
         return (self.settings.log_dir / f"{name}.access.log",
                 self.settings.log_dir / f"{name}.error.log")
 
+    def log_files(self, app: str, keep: int = defaults.LOG_ROTATE_KEEP) -> list[Path]:
+        """Return every log file the app may have: current, then rotated from newest to oldest."""
+        found = []
+        for path in self.log_paths(app):
+            found.append(path)
+            found += [rotated(path, n) for n in range(1, keep + 1)]
+        return found
+
     def read(self, app: str) -> str | None:
         try:
             return self.path(app).read_text()
@@ -113,6 +131,12 @@ class Vhosts:
                 return s.wildcard_cert, s.wildcard_key
         return None
 
+    def upstream_name(self, site: Site) -> str:
+        """Return the name of the upstream pool serving `site`: new for every release instance."""
+        if not _TOKEN.fullmatch(site.instance):
+            raise ValueError(f"bukan token instans yang sah: {site.instance!r}")
+        return f"{defaults.NAME_PREFIX}-{app_name(site.app)}-{site.instance}"
+
     def render(self, site: Site) -> str:
         """Return the vhost file for `site`."""
         app_name(site.app)
@@ -121,23 +145,51 @@ class Vhosts:
         tls = site.tls_cert is not None and site.tls_key is not None and self.settings.https_listen
         headers = "".join(f'    add_header {name} "{value}" always;\n'
                           for name, value in defaults.SECURITY_HEADERS)
+        gzip_types = " ".join(defaults.GZIP_TYPES)
+        extra = self.settings.extra
         common = (
             f"    server_name {site.fqdn};\n"
-            f"    access_log {access};\n"
+            # Buffered: one write per 64 KiB or 2 s instead of one per request.
+            f"    access_log {access} combined buffer={defaults.ACCESS_LOG_BUFFER} "
+            f"flush={defaults.ACCESS_LOG_FLUSH};\n"
             f"    error_log {error};\n"
             f"    client_max_body_size {int(site.upload_max_mb)}m;\n"
             f'    add_header {INSTANCE_HEADER} "{site.instance}" always;\n'
             f"{headers}"
+            "    sendfile on;\n"
+            "    tcp_nopush on;\n"
+            "    gzip on;\n"
+            f"    gzip_comp_level {defaults.GZIP_LEVEL};\n"
+            f"    gzip_min_length {defaults.GZIP_MIN_LENGTH};\n"
+            "    gzip_proxied any;\n"
+            "    gzip_vary on;\n"
+            f"    gzip_types {gzip_types};\n"
+            # The operator's own rules; a glob, so a file or directory that is absent is fine.
+            f"    include {extra}/{_ALL_APPS}/*.conf;\n"
+            f"    include {extra}/{site.app}.con[f];\n"
         )
+        upstream = ""
         if site.port is None:
             body = ('    location / {\n'
                     '        default_type text/plain;\n'
                     '        return 503 "Aplikasi sedang dihentikan.\\n";\n'
                     '    }\n')
         else:
+            pool = self.upstream_name(site)
+            # A pool of idle connections to the container: no TCP handshake (and no TIME_WAIT
+            # left behind) per request. Idle ones are let go before the app's own server would
+            # close them, so a request never meets a connection closing under it.
+            upstream = (
+                f"upstream {pool} {{\n"
+                f"    server 127.0.0.1:{int(site.port)};\n"
+                f"    keepalive {defaults.UPSTREAM_KEEPALIVE};\n"
+                f"    keepalive_timeout {defaults.UPSTREAM_KEEPALIVE_TIMEOUT_S}s;\n"
+                f"    keepalive_requests {defaults.UPSTREAM_KEEPALIVE_REQUESTS};\n"
+                "}\n\n"
+            )
             body = (
                 "    location / {\n"
-                f"        proxy_pass http://127.0.0.1:{int(site.port)};\n"
+                f"        proxy_pass http://{pool};\n"
                 "        proxy_http_version 1.1;\n"
                 '        proxy_set_header Connection "";\n'
                 "        proxy_set_header Host $host;\n"
@@ -146,18 +198,23 @@ class Vhosts:
                 "        proxy_set_header X-Forwarded-Proto $scheme;\n"
                 f"        proxy_hide_header {INSTANCE_HEADER};\n"
                 "        proxy_hide_header X-Powered-By;\n"
-                "        proxy_connect_timeout 5s;\n"
+                f"        proxy_buffer_size {defaults.PROXY_BUFFER_SIZE};\n"
+                f"        proxy_buffers {defaults.PROXY_BUFFERS};\n"
+                f"        proxy_busy_buffers_size {defaults.PROXY_BUSY_BUFFERS_SIZE};\n"
+                f"        proxy_connect_timeout {defaults.PROXY_CONNECT_TIMEOUT_S}s;\n"
+                f"        proxy_send_timeout {defaults.PROXY_SEND_TIMEOUT_S}s;\n"
                 f"        proxy_read_timeout {defaults.PROXY_READ_TIMEOUT_S}s;\n"
                 "    }\n"
             )
         mark = f"{defaults.VHOST_MARK} {self.owner} for app {site.app}; edits are overwritten.\n"
         if not tls:
-            return f"{mark}server {{\n    listen {self.settings.listen};\n{common}{body}}}\n"
+            return (f"{mark}{upstream}server {{\n    listen {self.settings.listen};\n"
+                    f"{common}{body}}}\n")
         redirect = ("    location / {\n"
                     "        return 301 https://$host$request_uri;\n"
                     "    }\n")
         return (
-            f"{mark}server {{\n    listen {self.settings.listen};\n{common}{redirect}}}\n\n"
+            f"{mark}{upstream}server {{\n    listen {self.settings.listen};\n{common}{redirect}}}\n\n"
             f"server {{\n    listen {self.settings.https_listen} ssl;\n"
             f"    ssl_certificate {site.tls_cert};\n"
             f"    ssl_certificate_key {site.tls_key};\n"
@@ -255,6 +312,33 @@ class Vhosts:
                 raise VhostError("nginx tidak memuat ulang konfigurasinya tepat waktu")
             time.sleep(0.01)
 
+    def reopen(self) -> None:
+        """Have the running nginx reopen its log files (after they were moved aside)."""
+        self._run("-s", "reopen", what="pembukaan ulang log")
+
+    def rotate_logs(self, apps: list[str], max_bytes: int = defaults.LOG_ROTATE_BYTES,
+                    keep: int = defaults.LOG_ROTATE_KEEP) -> list[Path]:
+        """Move aside the apps' logs larger than `max_bytes`, have nginx reopen; return them.
+
+        The newest old log stays plain as `<log>.1` (nginx may write to it until it has
+        reopened; the log page reads it too); older ones are `<log>.N.gz`, at most `keep` in all.
+        """
+        moved = []
+        for app in apps:
+            for path in self.log_paths(app):
+                try:
+                    if path.stat().st_size < max_bytes:
+                        continue
+                    _shift(path, keep)
+                except FileNotFoundError:
+                    continue  # removed meanwhile, with its app
+                moved.append(path)
+        if moved:
+            with self._lock():
+                self.reopen()
+            logger.info("rotated %d nginx log(s)", len(moved))
+        return moved
+
     def version(self) -> str:
         """Return nginx's version string, e.g. "nginx/1.22.1"."""
         output = self._run("-v", what="versi")
@@ -310,6 +394,28 @@ class Vhosts:
                 if cmdline.startswith(b"nginx: worker process"):
                     found.append((pid, b"shutting down" in cmdline))
         return found
+
+
+def rotated(path: Path, n: int) -> Path:
+    """Return the name of `path`'s n-th old copy: plain for the first, gzip for the others."""
+    return path.with_name(f"{path.name}.{n}" if n == 1 else f"{path.name}.{n}.gz")
+
+
+def _shift(path: Path, keep: int) -> None:
+    """Move `path` to `path`.1, compressing the previous .1 and shifting older copies up."""
+    rotated(path, keep).unlink(missing_ok=True)
+    for n in range(keep - 1, 1, -1):
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(rotated(path, n), rotated(path, n + 1))
+    first = rotated(path, 1)
+    if keep > 1 and first.exists():
+        # nginx reopened long ago (at the last rotation): nothing writes to .1 any more.
+        second = rotated(path, 2)
+        partial = second.with_name(second.name + ".partial")
+        with first.open("rb") as source, gzip.open(partial, "wb") as target:
+            shutil.copyfileobj(source, target, 1024 * 1024)
+        os.rename(partial, second)
+    os.rename(path, first)
 
 
 def _read_pid(path: Path | None) -> int | None:

@@ -1,8 +1,10 @@
-"""Redeploy under load: requests at concurrency 8 through nginx while the PHP app is redeployed
-(and rolled back) several times; every response must be a 200 from one of its releases.
+"""Redeploy under load: requests at concurrency 8 through nginx while a PHP app, then a static one,
+is redeployed (and rolled back) several times; every response must be a 200 from one of its
+releases. nginx keeps pooled connections to the static app's container (its nginx keeps them
+alive), so the switch from one upstream pool to the next is measured as well.
 
-Prints the requests sent, the failed ones (target: 0), the releases that answered, the latency
-percentiles under load and the duration of each switch.
+Prints, per stack, the requests sent, the failed ones (target: 0), the releases that answered,
+the latency percentiles under load and the duration of each switch.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from typing import Any
 
 from common import (
     FAST_HEALTH,
@@ -20,6 +23,8 @@ from common import (
     store,
     unique,
 )
+
+from agents.host import Host
 
 CONCURRENCY = 8
 MIN_REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
@@ -68,7 +73,9 @@ class Load:
             return len(self.latencies)
 
 
-def release_app(number: int) -> dict[str, str]:
+def release_app(number: int, stack: str) -> dict[str, str]:
+    if stack == "static":
+        return {"index.html": f"rilis {number}\n"}
     return {"index.php": f"<?php echo 'rilis {number}', \"\\n\";\n"}
 
 
@@ -78,45 +85,53 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    failed = 0
     with scratch_host() as (host, status, _client):
-        name = unique("bench-beban")
-        fqdn = f"{name}.contoh.go.id"
-        releases = {n: store(host, release_app(n)) for n in range(1, 2 + REDEPLOYS)}
-        host.deploy(app_spec(name, 1, releases[1], health=FAST_HEALTH))
-        load = Load(status["nginx"]["http"], fqdn)
-        threads = [threading.Thread(target=load.client, daemon=True) for _ in range(CONCURRENCY)]
-        started = time.monotonic()
+        for stack in ("php", "static"):
+            failed += run(host, status, stack)
+    if failed:
+        sys.exit(1)
+
+
+def run(host: Host, status: dict[str, dict[str, Any]], stack: str) -> int:
+    """Redeploy one app of `stack` under load; print the figures; return the failed responses."""
+    name = unique("bench-beban")
+    fqdn = f"{name}.contoh.go.id"
+    releases = {n: store(host, release_app(n, stack)) for n in range(1, 2 + REDEPLOYS)}
+    host.deploy(app_spec(name, 1, releases[1], stack, health=FAST_HEALTH))
+    load = Load(status["nginx"]["http"], fqdn)
+    threads = [threading.Thread(target=load.client, daemon=True) for _ in range(CONCURRENCY)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    switches: list[float] = []
+    try:
+        time.sleep(0.5)
+        for release in range(2, 2 + REDEPLOYS):
+            result = host.deploy(app_spec(name, release, releases[release], stack,
+                                          health=FAST_HEALTH))
+            switches.append(result.seconds)
+        switches.append(host.rollback(name).seconds)
+        while load.sent < MIN_REQUESTS and time.monotonic() - started < MAX_SECONDS:
+            time.sleep(0.05)
+    finally:
+        load.stop.set()
         for thread in threads:
-            thread.start()
-        switches: list[float] = []
-        try:
-            time.sleep(0.5)
-            for release in range(2, 2 + REDEPLOYS):
-                result = host.deploy(app_spec(name, release, releases[release],
-                                              health=FAST_HEALTH))
-                switches.append(result.seconds)
-            switches.append(host.rollback(name).seconds)
-            while load.sent < MIN_REQUESTS and time.monotonic() - started < MAX_SECONDS:
-                time.sleep(0.05)
-        finally:
-            load.stop.set()
-            for thread in threads:
-                thread.join()
-        elapsed = time.monotonic() - started
-        figure("redeploy_requests", load.sent, "requests",
-               f"concurrency {CONCURRENCY}, {elapsed:.1f} s, {load.sent / elapsed:.0f} req/s")
-        figure("redeploy_failed_responses", len(load.failures), "responses", "target 0")
-        for failure in load.failures[:10]:
-            print(f"  failed: {failure}")
-        figure("redeploy_switches", len(switches), "", f"{REDEPLOYS} redeploys and 1 rollback")
-        figure("redeploy_switch_seconds_max", max(switches), "s",
-               " ".join(f"{s:.2f}" for s in switches))
-        print("redeploy_answers_by_release: " + ", ".join(
-            f"{k.split()[1]}={v}" for k, v in sorted(load.answers.items())))
-        figure("redeploy_latency_p50", percentile(load.latencies, 0.5) * 1000, "ms")
-        figure("redeploy_latency_p99", percentile(load.latencies, 0.99) * 1000, "ms")
-        if load.failures:
-            sys.exit(1)
+            thread.join()
+    elapsed = time.monotonic() - started
+    figure(f"redeploy_{stack}_requests", load.sent, "requests",
+           f"concurrency {CONCURRENCY}, {elapsed:.1f} s, {load.sent / elapsed:.0f} req/s")
+    figure(f"redeploy_{stack}_failed_responses", len(load.failures), "responses", "target 0")
+    for failure in load.failures[:10]:
+        print(f"  failed: {failure}")
+    figure(f"redeploy_{stack}_switches", len(switches), "", f"{REDEPLOYS} redeploys and 1 rollback")
+    figure(f"redeploy_{stack}_switch_seconds_max", max(switches), "s",
+           " ".join(f"{s:.2f}" for s in switches))
+    print(f"redeploy_{stack}_answers_by_release: " + ", ".join(
+        f"{k.split()[1]}={v}" for k, v in sorted(load.answers.items())))
+    figure(f"redeploy_{stack}_latency_p50", percentile(load.latencies, 0.5) * 1000, "ms")
+    figure(f"redeploy_{stack}_latency_p99", percentile(load.latencies, 0.99) * 1000, "ms")
+    return len(load.failures)
 
 
 if __name__ == "__main__":

@@ -348,10 +348,12 @@ class Nginx(Service):
         temp = self.dir / "temp"
         system.make_dirs(self.dir, self.sites_dir, self.dir / "logs", self.dir / "run", temp)
         # As root the master stays root (like production) and the workers use the testbed's user,
-        # which must reach the temp directories the master creates for it.
+        # which must reach the temp directories the master creates for it, and the logs, which
+        # each worker opens again itself when told to reopen them after a rotation.
         account = system.service_account()
         if account is not None:
             system.grant_traverse(temp, account)
+            system.grant_traverse(self.dir / "logs", account)
         user = f"user {account.name};\n" if account else ""
         self.conf.write_text(NGINX_CONF.format(user=user, prefix=self.prefix, listen=self.tcp))
 

@@ -29,7 +29,7 @@ UNIT = ROOT / "systemd" / "wadah-agent.service"
 
 
 class SlowHost(RecordingHost):
-    """facts() takes as long as the test says; reconcile() may fail."""
+    """facts() takes as long as the test says; reconcile() and rotate_logs() may fail."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -47,6 +47,12 @@ class SlowHost(RecordingHost):
         if self.reconcile_fails:
             raise RuntimeError("docker is down")
         return result
+
+    def rotate_logs(self) -> list[Path]:
+        self._record("rotate_logs")
+        if self.reconcile_fails:
+            raise RuntimeError("nginx is down")
+        return []
 
 
 class Rig:
@@ -193,14 +199,16 @@ def test_a_second_signal_stops_cold(tmp_path: Path) -> None:
         host.release.set()
 
 
-def test_the_heartbeat_reconciles_periodically_and_survives_failures(tmp_path: Path) -> None:
+def test_the_heartbeat_reconciles_and_rotates_periodically_and_survives_failures(
+        tmp_path: Path) -> None:
     host = SlowHost()
     host.reconcile_fails = True
-    rig = Rig(tmp_path, host, heartbeat_s=0.02, reconcile_interval_s=0.05)
+    rig = Rig(tmp_path, host, heartbeat_s=0.02, reconcile_interval_s=0.05, rotate_interval_s=0.05)
     rig.nonces.remember("e" * 32, expires_at=1)  # long expired
     later(0.6, rig.daemon.request_stop)
     rig.daemon.run()
     assert host.calls.count(("reconcile",)) >= 3
+    assert host.calls.count(("rotate_logs",)) >= 3
     # Pruned by the heartbeat: the expired nonce is gone, so it could be recorded again.
     ledger = NonceLedger(rig.state / "nonces.sqlite3")
     assert ledger.remember("e" * 32, expires_at=time.time() + 60)

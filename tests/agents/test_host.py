@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import re
 import secrets
 import socket
 import tarfile
@@ -138,6 +139,18 @@ def fetch(host: Host, fqdn: str, path: str = "/", method: str = "GET",
         conn.close()
 
 
+def serving_pool(host: Host, app: str) -> str:
+    """Return the upstream the app's vhost proxies to, checking it is the current instance's."""
+    text = host.vhosts.read(app)
+    assert text is not None
+    status = host.status(app)
+    match = re.search(r"^upstream (\S+) \{\n    server 127\.0\.0\.1:(\d+);\n    keepalive ", text,
+                      re.M)
+    assert match and int(match[2]) == status.port
+    assert f"proxy_pass http://{match[1]};" in text
+    return match[1]
+
+
 def listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1)
@@ -171,10 +184,12 @@ def test_redeploy_switches_and_keeps_the_old_release_for_rollback(
     assert [c.labels["org.wadah.release"] for c in containers_of(docker_client, served)] == ["2"]
     assert len(list(host.state.releases_dir(served).iterdir())) == 2
 
+    pool = serving_pool(host, served)
     back = host.rollback(served)
 
     assert (back.release_id, back.previous_release_id) == (1, 2)
     assert fetch(host, fqdn)[1].startswith("rilis satu")
+    assert serving_pool(host, served) != pool  # the switch was to a new upstream
     assert host.status(served).previous_release_ids == [2]
     forward = host.rollback(served)  # a second rollback returns to the newer release
     assert forward.release_id == 2 and fetch(host, fqdn)[1].startswith("rilis dua")
@@ -380,7 +395,9 @@ def test_logs_stats_and_facts(host: Host, served: str) -> None:
     while "/?jejak=1" not in host.logs(served, tail=50):
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert "/?jejak=1" in host.logs(served, tail=50, source="access")
+    while "/?jejak=1" not in host.logs(served, tail=50, source="access"):
+        assert time.monotonic() < deadline  # nginx writes its buffered log within 2 s
+        time.sleep(0.1)
     assert host.logs(served, tail=0) == ""
     assert host.logs(served, since=int(time.time()) + 3600) == ""
     stats = host.stats(served)
@@ -392,6 +409,24 @@ def test_logs_stats_and_facts(host: Host, served: str) -> None:
     assert facts.mariadb_version and "MariaDB" in facts.mariadb_version
     assert served in facts.apps_running and facts.memory_committed_mb >= SMALL.memory_mb
     assert all(d["total_bytes"] >= d["free_bytes"] > 0 for d in facts.disk.values())
+
+
+def test_rotated_logs_are_still_read_and_go_with_the_app(host: Host) -> None:
+    name = unique("jejak")
+    host.deploy(spec(host, name, 1, php_release("log")))
+    fetch(host, f"{name}.contoh.go.id", "/?jejak=lama")
+    deadline = time.monotonic() + 10
+    while "/?jejak=lama" not in host.logs(name, tail=5, source="access"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    access, _error = host.vhosts.log_paths(name)
+
+    assert access in host.rotate_logs(max_bytes=1)
+
+    assert "/?jejak=lama" in access.with_name(access.name + ".1").read_text()
+    assert "/?jejak=lama" in host.logs(name, tail=5, source="access")  # the page still shows it
+    host.remove(name)
+    assert not any(path.exists() for path in host.vhosts.log_files(name))
 
 
 # --- frameworks and writable paths -------------------------------------------------------------------

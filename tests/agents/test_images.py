@@ -225,6 +225,69 @@ def test_static_serves_a_site_hardened(
 
 
 @pytest.mark.slow
+def test_static_assets_are_cached_by_browsers_for_a_while(
+    runtime_images: dict[str, ImageInfo], run_app: Callable[..., tuple[Container, str]],
+    tmp_path: Path,
+) -> None:
+    site = tmp_path / "site"
+    (site / "aset").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>Beranda</h1>\n")
+    (site / "aset/situs.css").write_text("h1 { color: green }\n")
+    (site / "aset/logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (site / "aset/huruf.woff2").write_bytes(b"wOF2")
+    (site / "aset/.rahasia.css").write_text("/* jangan */\n")
+
+    _, url = run_app(runtime_images["static"].tag, site)
+
+    def max_age(path: str) -> str | None:
+        response = requests.get(f"{url}/{path}", timeout=5)
+        assert response.status_code == 200, path
+        return response.headers.get("Cache-Control")
+
+    assert max_age("aset/situs.css") == "max-age=3600"
+    assert max_age("aset/logo.png") == "max-age=86400"
+    assert max_age("aset/huruf.woff2") == "max-age=604800"
+    assert max_age("") is None  # pages are asked for every time
+    assert requests.get(f"{url}/aset/nothing.css", timeout=5).status_code == 404
+    hidden = requests.get(f"{url}/aset/.rahasia.css", timeout=5)  # dotfiles first, always
+    assert hidden.status_code == 403 and "jangan" not in hidden.text
+
+
+@pytest.mark.slow
+def test_php_is_tuned_for_read_only_code_and_sized_to_its_limits(
+    runtime_images: dict[str, ImageInfo], run_app: Callable[..., tuple[Container, str]],
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "ini.php").write_text(
+        "<?php header('Content-Type: application/json'); echo json_encode(array_map('ini_get', "
+        "['t' => 'opcache.validate_timestamps', 'm' => 'opcache.memory_consumption', "
+        "'s' => 'realpath_cache_size', 'l' => 'realpath_cache_ttl', 'o' => 'opcache.enable']));\n")
+
+    # run_app's limits: 256 MiB, half a CPU, 64 processes.
+    container, url = run_app(runtime_images["php"].tag, app)
+    response = requests.get(f"{url}/ini.php", timeout=5)
+    assert response.json() == {"t": "0", "m": "64", "s": "16M", "l": "3600", "o": "1"}
+    # One request per connection: a prefork child is never held by an idle pooled connection.
+    assert response.headers["Connection"] == "close"
+    logs = container.logs().decode()
+    assert "4 Apache workers for 256 MiB, 1 CPU(s), opcache 64 MiB" in logs
+
+    # An app that writes PHP at run time can have the checks back; a number is taken as it is.
+    container, url = run_app(runtime_images["php"].tag, app, environment={
+        "WADAH_PHP_OPCACHE_VALIDATE_TIMESTAMPS": "1", "WADAH_MAX_WORKERS": "3",
+        "WADAH_PHP_OPCACHE_MEMORY": "96"})
+    assert requests.get(f"{url}/ini.php", timeout=5).json()["t"] == "1"
+    assert requests.get(f"{url}/ini.php", timeout=5).json()["m"] == "96"
+    assert "Apache workers" not in container.logs().decode()
+
+    for bad in ({"WADAH_MAX_WORKERS": "banyak"}, {"WADAH_PHP_OPCACHE_VALIDATE_TIMESTAMPS": "ya"}):
+        container, _ = run_app(runtime_images["php"].tag, app, environment=bad, wait=False)
+        assert container.wait(timeout=READY_SECONDS)["StatusCode"] == 64
+
+
+@pytest.mark.slow
 def test_php_runs_code_with_the_needed_extensions(
     runtime_images: dict[str, ImageInfo], run_app: Callable[..., tuple[Container, str]],
     tmp_path: Path,

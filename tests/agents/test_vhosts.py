@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import http.client
+import http.server
+import itertools
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from agents import defaults
 from agents.errors import InvalidRequest, VhostError
-from agents.host import Host
-from agents.vhosts import Site, Vhosts
+from agents.host import Host, _tail
+from agents.vhosts import Site, Vhosts, rotated
 from tests.agents.test_host import (
     fetch,
     make_host,
@@ -46,14 +52,52 @@ def test_vhost_proxies_to_loopback_with_logs_headers_and_upload_limit(tmp_path: 
                                          instance="ff00aa", upload_max_mb=48))
     assert text.startswith("# Managed by the wadah agent abc123 for app portal;")
     assert "listen 127.0.0.1:8080;" in text and "server_name portal.contoh.go.id;" in text
-    assert "proxy_pass http://127.0.0.1:20005;" in text
-    assert f"access_log {tmp_path}/logs/portal.access.log;" in text
     assert f"error_log {tmp_path}/logs/portal.error.log;" in text
     assert "client_max_body_size 48m;" in text
     for header in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy"):
         assert f"add_header {header}" in text
     assert "proxy_hide_header X-Wadah-Instance;" in text  # an app cannot fake the switch
     assert "ssl" not in text
+
+
+def test_vhost_keeps_a_pool_of_connections_named_after_the_release_instance(tmp_path: Path) -> None:
+    vhosts = offline(tmp_path)
+    text = vhosts.render(Site(app="portal", fqdn="portal.contoh.go.id", port=20005,
+                              instance="ff00aa"))
+    upstream = text[text.index("upstream "):text.index("server {")]
+    assert upstream.startswith("upstream wadah-portal-ff00aa {")
+    assert "server 127.0.0.1:20005;" in upstream and "keepalive 32;" in upstream
+    assert "keepalive_timeout 4s;" in upstream  # below the runtime images' own idle timeouts
+    assert "proxy_pass http://wadah-portal-ff00aa;" in text
+    assert 'proxy_http_version 1.1;' in text and 'proxy_set_header Connection "";' in text
+    assert "127.0.0.1:20005" not in text.replace(upstream, "")  # only through the pool
+    switched = vhosts.render(Site(app="portal", fqdn="portal.contoh.go.id", port=20006,
+                                  instance="0b1c2d"))
+    assert "upstream wadah-portal-0b1c2d {" in switched and "wadah-portal-ff00aa" not in switched
+    with pytest.raises(ValueError):
+        vhosts.render(Site(app="portal", fqdn="portal.contoh.go.id", port=20005,
+                           instance="x; include /etc/passwd"))
+
+
+def test_vhost_buffers_its_log_compresses_text_and_includes_the_operators_rules(
+        tmp_path: Path) -> None:
+    text = offline(tmp_path).render(Site(app="portal", fqdn="portal.contoh.go.id", port=20005,
+                                         instance="ff00aa"))
+    assert (f"access_log {tmp_path}/logs/portal.access.log combined buffer=64k flush=2s;"
+            in text)
+    assert "gzip on;" in text and "gzip_proxied any;" in text and "gzip_vary on;" in text
+    types = next(line for line in text.splitlines() if "gzip_types" in line)
+    assert "text/css" in types and "application/javascript" in types and "image/svg+xml" in types
+    assert "text/html" not in types  # always compressed; nginx warns when it is listed
+    assert "sendfile on;" in text and "tcp_nopush on;" in text
+    assert "proxy_buffer_size 16k;" in text and "proxy_buffers 16 16k;" in text
+    assert "proxy_read_timeout 60s;" in text and "proxy_send_timeout 60s;" in text
+    # Globs: a missing directory or file is fine; the app's name is never a pattern.
+    assert f"include {tmp_path.parent}/wadah-extra/all/*.conf;" in text
+    assert f"include {tmp_path.parent}/wadah-extra/portal.con[f];" in text
+    own = offline(tmp_path, extra_dir=tmp_path / "aturan").render(
+        Site(app="portal", fqdn="portal.contoh.go.id", port=None, instance="stopped"))
+    assert f"include {tmp_path}/aturan/portal.con[f];" in own and "upstream" not in own
 
 
 def test_stopped_app_answers_503(tmp_path: Path) -> None:
@@ -151,6 +195,201 @@ def test_only_files_marked_with_our_id_are_ours(vhosts: Vhosts) -> None:
     finally:
         foreign.unlink()
         hand_written.unlink()
+
+
+# --- what a served app gets, on the real nginx -------------------------------------------------------
+
+
+class Upstream:
+    """A keep-alive HTTP/1.1 server on loopback standing in for an app's container."""
+
+    def __init__(self, header_bytes: int = 0) -> None:
+        self.connections: set[int] = set()  # client ports nginx connected from
+        self.requests = 0
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                recorder.connections.add(self.client_address[1])
+                recorder.requests += 1
+                body = ("<!doctype html><p>" + "Layanan informasi publik. " * 40 + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                if header_bytes:
+                    self.send_header("Set-Cookie", "sesi=" + "a" * header_bytes)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    server = Upstream(header_bytes=12_000)
+    yield server
+    server.close()
+
+
+def serve(vhosts: Vhosts, app: str, port: int, instance: str = "ab12cd") -> str:
+    """Write and load the vhost of `app` proxying to `port`; return its name once nginx serves it."""
+    fqdn = f"{app}.contoh.go.id"
+    vhosts.apply({app: vhosts.render(Site(app=app, fqdn=fqdn, port=port, instance=instance))})
+    vhosts.wait_switched(fqdn, instance)
+    return fqdn
+
+
+def get(vhosts: Vhosts, fqdn: str, path: str = "/", **headers: str
+        ) -> tuple[int, bytes, dict[str, str]]:
+    host, _, port = vhosts.settings.probe.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": fqdn, **headers})
+        response = conn.getresponse()
+        return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+
+
+def test_requests_reuse_pooled_connections_to_the_app(vhosts: Vhosts, upstream: Upstream) -> None:
+    fqdn = serve(vhosts, unique("kolam"), upstream.port)
+    upstream.connections.clear()
+    upstream.requests = 0
+    for _ in range(20):
+        status, _body, _headers = get(vhosts, fqdn)  # each on a new client connection
+        assert status == 200
+    assert upstream.requests == 20
+    # One idle connection per nginx worker at most is opened and then reused; without the pool
+    # nginx would have opened one per request.
+    assert len(upstream.connections) <= 2
+
+
+def test_text_is_gzipped_and_large_response_headers_fit(vhosts: Vhosts,
+                                                         upstream: Upstream) -> None:
+    fqdn = serve(vhosts, unique("ringkas"), upstream.port)
+    status, body, headers = get(vhosts, fqdn, **{"Accept-Encoding": "gzip"})
+    # A 12 KB cookie: with nginx's default 4 KiB header buffer this would be a 502.
+    assert status == 200 and len(headers["set-cookie"]) > 12_000
+    assert headers["content-encoding"] == "gzip" and "Accept-Encoding" in headers["vary"]
+    assert gzip.decompress(body).startswith(b"<!doctype html>")
+    status, body, headers = get(vhosts, fqdn)
+    assert status == 200 and "content-encoding" not in headers and body.startswith(b"<!doctype")
+
+
+def test_the_access_log_is_buffered_yet_reaches_the_file(vhosts: Vhosts, upstream: Upstream
+                                                          ) -> None:
+    app = unique("catat")
+    fqdn = serve(vhosts, app, upstream.port)
+    access, _error = vhosts.log_paths(app)
+    get(vhosts, fqdn, "/?jejak=buffer")
+    deadline = time.monotonic() + 15  # written within the flush interval, or at the next reload
+    while not (access.exists() and "/?jejak=buffer" in access.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    line = next(x for x in access.read_text().splitlines() if "/?jejak=buffer" in x)
+    assert '"GET /?jejak=buffer HTTP/1.1" 200' in line  # nginx's combined format, as before
+
+
+def test_logs_are_rotated_by_size_and_nginx_writes_a_fresh_file(vhosts: Vhosts,
+                                                               upstream: Upstream) -> None:
+    app = unique("putar")
+    fqdn = serve(vhosts, app, upstream.port)
+    access, _error = vhosts.log_paths(app)
+    first = rotated(access, 1)
+
+    def logged(path: Path, marker: str) -> bool:
+        return path.exists() and f"jejak={marker} " in path.read_text(errors="replace")
+
+    def log_fresh(prefix: str) -> str:
+        """Log requests until one lands in the current file; return its marker.
+
+        nginx reopens its files asynchronously: a line may still go to the moved file first.
+        """
+        deadline = time.monotonic() + 30
+        for attempt in itertools.count():
+            marker = f"{prefix}{attempt}"
+            get(vhosts, fqdn, f"/?jejak={marker}")
+            while not (logged(access, marker) or logged(first, marker)):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            if logged(access, marker):
+                return marker
+        raise AssertionError("unreachable")
+
+    try:
+        before = log_fresh("awal")
+        assert vhosts.rotate_logs([app], max_bytes=1 << 30) == []  # small logs stay
+        assert vhosts.rotate_logs([app], max_bytes=1) == [access]  # the error log is empty
+        assert logged(first, before)
+        after = log_fresh("baru")  # nginx writes a new file
+        assert not logged(first, after)
+
+        assert vhosts.rotate_logs([app], max_bytes=1) == [access]
+        assert f"jejak={before} " in gzip.decompress(rotated(access, 2).read_bytes()).decode()
+        assert logged(first, after)  # the newest old log stays plain for the log page
+        for _ in range(defaults.LOG_ROTATE_KEEP + 2):
+            log_fresh("lagi")
+            vhosts.rotate_logs([app], max_bytes=1)
+        kept = {p for p in vhosts.log_files(app)
+                if p.exists() and p != access and p.name.startswith(access.name)}
+        assert kept == {rotated(access, n) for n in range(1, defaults.LOG_ROTATE_KEEP + 1)}
+        assert not rotated(access, defaults.LOG_ROTATE_KEEP + 1).exists()
+    finally:
+        for path in vhosts.log_files(app):
+            path.unlink(missing_ok=True)
+
+
+def test_log_tail_reads_on_into_the_rotated_file(tmp_path: Path) -> None:
+    current, old = tmp_path / "a.access.log", tmp_path / "a.access.log.1"
+    old.write_text("satu\ndua\ntiga")  # cut off by the rotation, without its newline
+    current.write_text("empat\nlima\n")
+    assert _tail([old, current], 2) == "empat\nlima"
+    assert _tail([old, current], 4) == "dua\ntiga\nempat\nlima"
+    assert _tail([old, current], 100) == "satu\ndua\ntiga\nempat\nlima"
+    assert _tail([tmp_path / "tidak-ada", current], 3) == "empat\nlima"
+    assert _tail([old, current], 0) == ""
+
+
+def test_the_operators_rules_are_included_and_a_broken_one_changes_nothing(
+        vhosts: Vhosts, upstream: Upstream, testbed: dict[str, Any], tmp_path: Path) -> None:
+    extra = tmp_path / "wadah-extra"
+    ours = Vhosts(nginx_settings(testbed, extra_dir=extra), owner=vhosts.owner)
+    app = unique("operator")
+    fqdn = serve(ours, app, upstream.port)  # neither the directory nor the files exist yet
+    (extra / "all").mkdir(parents=True)
+    (extra / "all" / "kantor.conf").write_text('add_header X-Pusat-Data "contoh" always;\n')
+    (extra / f"{app}.conf").write_text('location = /dilarang {\n    return 403;\n}\n')
+    (extra / f"{app}.conf.bak").write_text("ini bukan konfigurasi nginx\n")  # never included
+    ours.test()
+    ours.reload()
+    status, _body, headers = get(ours, fqdn)
+    assert status == 200 and headers["x-pusat-data"] == "contoh"
+    assert get(ours, fqdn, "/dilarang")[0] == 403
+
+    before = ours.read(app)
+    (extra / f"{app}.conf").write_text("location = /rusak {\n")  # unclosed: nginx -t refuses
+    try:
+        with pytest.raises(VhostError) as refused:
+            ours.apply({app: ours.render(Site(app=app, fqdn=fqdn, port=upstream.port,
+                                              instance="ef34ab"))})
+        assert f"{app}.conf" in refused.value.output
+        assert ours.read(app) == before
+    finally:
+        (extra / f"{app}.conf").unlink()
+    ours.test()
 
 
 # --- TLS end to end ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,16 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
             assert "kontainer <strong>running</strong>" in overview
             assert fetch(nginx, app_row.fqdn)[0] == 200
 
-            # Logs: nginx's access log holds the requests just made.
-            flow.post(panel, f"{base}/logs", lines="100")
-            logs = flow.newest_job(app_actions.LOGS)
-            assert logs.status == JobStatus.SUCCEEDED, logs.error
-            assert "GET / " in logs.result["logs"]["access"]
+            # Logs: nginx's access log holds the requests just made (buffered: within 2 s).
+            deadline = time.monotonic() + 15
+            while True:
+                flow.post(panel, f"{base}/logs", lines="100")
+                logs = flow.newest_job(app_actions.LOGS)
+                assert logs.status == JobStatus.SUCCEEDED, logs.error
+                if "GET / " in logs.result["logs"]["access"]:
+                    break
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
             assert "GET / " in panel.get(f"{base}/logs?sumber=access").get_data(as_text=True)
 
             # A new version: scanned clean, deployed as release 2, behind nginx; the OPD admin is told.
