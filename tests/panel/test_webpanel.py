@@ -43,6 +43,7 @@ from panel.models import (
 from panel.models.base import utcnow
 from panel.permissions import access_of
 from panel.services.apps import app_operations
+from panel.services.releases import deployment
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
@@ -541,7 +542,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
         for older in app_row.releases:
             if older is not release:
                 older.status = ReleaseStatus.RETIRED
-        return release
+        return deployment.Deployed(release)
 
     monkeypatch.setattr("panel.services.releases.deployment.deploy", fake_deploy)
     monkeypatch.setattr("panel.services.requests.fulfilment.pemda_zone", lambda name: None)
@@ -569,7 +570,6 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
 
 def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
         app, agent: FakeAgent, monkeypatch: pytest.MonkeyPatch) -> None:
-    from panel.services.releases import deployment
 
     own = deployed_app()
     upload = _review_upload(own, factories.app_account(own))
