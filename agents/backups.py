@@ -1,0 +1,316 @@
+"""App backups in a restic repository: a consistent database dump, the writable data, the app's record.
+
+restic gives what a Pemda's backups need and Wadah should not write by hand: encryption at rest
+(the record holds the app's variables and database password), deduplication (a daily backup of an
+unchanged app costs almost nothing), retention, and `restic check`. Each snapshot is tagged with its
+app, so one repository per host holds every app's history. The repository's password lives in a
+0600 file and reaches restic through `RESTIC_PASSWORD_FILE`, never the command line.
+
+restic keeps the paths it is given, so the agent runs it from the parent of the apps' data
+directories, and a snapshot of app `x` holds:
+
+    x/                    its writable data, links kept as links (never followed)
+    .backup-x/record.json     its desired state (release, variables, storage limit, database account)
+    .backup-x/database.sql    `mariadb-dump --single-transaction` of its tables (none without a database)
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agents import private_files, tenantfs
+from agents.databases import Databases
+from agents.errors import AgentError
+from agents.protocol import app_name
+from agents.state import AppRecord
+
+logger = logging.getLogger(__name__)
+
+APP_TAG = "app:"  # a snapshot's app, as a restic tag
+RECORD = "record.json"
+DATABASE = "database.sql"
+DATA = "data"
+RESTIC_TIMEOUT_S = 3600
+
+
+class BackupFailed(AgentError):
+    """restic or the database dump failed; the message says which and why."""
+
+
+class BackupNotFound(AgentError):
+    """No backup of that app has that id."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How many backups `forget` keeps per app: the newest of each day, week and month."""
+
+    daily: int = 7
+    weekly: int = 4
+    monthly: int = 6
+
+    def arguments(self) -> list[str]:
+        return [f"--keep-daily={self.daily}", f"--keep-weekly={self.weekly}",
+                f"--keep-monthly={self.monthly}"]
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One snapshot of one app."""
+
+    id: str
+    app: str
+    created_at: str  # ISO 8601 with offset, as restic records it
+    size: int  # bytes of the files it holds (before deduplication)
+    release_id: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "app": self.app, "created_at": self.created_at, "size": self.size,
+                "release_id": self.release_id, "reason": self.reason}
+
+
+class Repository:
+    """One restic repository, reached by its location (a path, `sftp:` or `s3:` URL)."""
+
+    def __init__(self, location: str, password_file: Path, *, cache_dir: Path | None = None,
+                 binary: str = "restic") -> None:
+        self.location = location
+        self.password_file = password_file
+        self.cache_dir = cache_dir
+        self.binary = shutil.which(binary) or binary
+
+    def ensure(self) -> None:
+        """Create the password file and the repository unless they exist."""
+        if not self.password_file.exists():
+            private_files.private_dir(self.password_file.parent)
+            private_files.write(self.password_file, secrets.token_urlsafe(32) + "\n", exclusive=True)
+        if self._run(["cat", "config"], check=False).returncode != 0:
+            self._run(["init"])
+            logger.info("restic repository created at %s", self.location)
+
+    def backup(self, directory: Path, paths: Sequence[str], tags: Sequence[str]) -> dict[str, Any]:
+        """Store `paths` (relative to `directory`) as a new snapshot; return restic's summary."""
+        argv = ["backup", "--json", "--host=wadah", *(f"--tag={t}" for t in tags), *paths]
+        out = self._run(argv, cwd=directory).stdout
+        for line in reversed(out.splitlines()):
+            message = json.loads(line)
+            if message.get("message_type") == "summary":
+                return dict(message)
+        raise BackupFailed("restic tidak melaporkan snapshot yang dibuat")
+
+    def snapshots(self, tag: str) -> list[dict[str, Any]]:
+        """Return the snapshots carrying `tag`, oldest first, as restic describes them."""
+        found = json.loads(self._run(["snapshots", "--json", f"--tag={tag}"]).stdout or "[]")
+        return sorted(found, key=lambda s: s["time"])
+
+    def restore(self, snapshot_id: str, target: Path, include: str) -> None:
+        """Write the snapshot's files under `include` into `target` (links restored as links)."""
+        self._run(["restore", snapshot_id, f"--target={target}", f"--include={include}"])
+
+    def forget(self, tag: str, retention: Retention) -> None:
+        """Drop the snapshots of `tag` that `retention` does not keep, and the data only they used."""
+        # Grouped by host alone (every snapshot says "wadah"): tags name releases too, and
+        # grouping by them would keep each release's backups apart.
+        self._run(["forget", f"--tag={tag}", "--group-by=host", *retention.arguments(), "--prune"])
+
+    def check(self) -> None:
+        """Verify the repository's structure; raise BackupFailed when restic finds damage."""
+        self._run(["check"])
+
+    def copy_from(self, source: Repository, snapshot_id: str) -> None:
+        """Copy one snapshot of `source` into this repository (a second copy elsewhere)."""
+        self.ensure()
+        env = {"RESTIC_FROM_PASSWORD_FILE": str(source.password_file)}
+        self._run(["copy", f"--from-repo={source.location}", snapshot_id], extra_env=env)
+
+    def _run(self, argv: list[str], *, cwd: Path | None = None, check: bool = True,
+             extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root"),
+               "RESTIC_REPOSITORY": self.location, "RESTIC_PASSWORD_FILE": str(self.password_file),
+               **(extra_env or {})}
+        cache = [f"--cache-dir={self.cache_dir}"] if self.cache_dir else ["--no-cache"]
+        try:
+            proc = subprocess.run([self.binary, "--quiet", *cache, *argv], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=RESTIC_TIMEOUT_S, check=False)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise BackupFailed(f"restic {argv[0]} gagal: {exc}") from exc
+        if check and proc.returncode != 0:
+            raise BackupFailed(f"restic {argv[0]} gagal: {proc.stderr.strip()[-500:]}")
+        return proc
+
+
+def tag_of(app: str) -> str:
+    return APP_TAG + app_name(app)
+
+
+def meta_dir(app: str) -> str:
+    """Return the name of the directory, beside the apps' data, that stages `app`'s record and dump."""
+    return f".backup-{app_name(app)}"
+
+
+def describe(snapshot: dict[str, Any]) -> Backup:
+    """Turn restic's description of a snapshot into a Backup."""
+    values = dict(t.split(":", 1) for t in snapshot.get("tags") or [] if ":" in t)
+    return Backup(id=snapshot["short_id"], app=values["app"], created_at=_iso(snapshot["time"]),
+                  size=int(values.get("size", 0)),
+                  release_id=int(values["release"]) if values.get("release", "").isdigit() else None,
+                  reason=values.get("reason", ""))
+
+
+def find(repository: Repository, app: str, backup_id: str) -> dict[str, Any]:
+    """Return restic's snapshot `backup_id` of `app` (its short or full id); raise BackupNotFound."""
+    for snapshot in repository.snapshots(tag_of(app)):
+        if backup_id in (snapshot["short_id"], snapshot["id"]):
+            return snapshot
+    raise BackupNotFound(f"cadangan {backup_id} milik aplikasi {app} tidak ada")
+
+
+def put_back_data(repository: Repository, snapshot: dict[str, Any], data_dir: Path) -> None:
+    """Replace what `data_dir` holds with the snapshot's data, never following a tenant's link.
+
+    The app's container is stopped, so nothing writes there meanwhile. restic restores into a
+    root-only directory inside the same volume (owners and links as they were), so the final
+    moves are renames within one filesystem.
+    """
+    source = describe(snapshot).app
+    landing = data_dir / f".wadah-restore-{secrets.token_hex(4)}"
+    landing.mkdir(mode=0o700)
+    try:
+        repository.restore(snapshot["id"], landing, include=f"/{source}")
+        for child in _children(data_dir):
+            if child != landing:
+                _remove(child)
+        restored = landing / source
+        if restored.is_dir():
+            for child in _children(restored):
+                os.rename(child, data_dir / child.name)
+    finally:
+        tenantfs.remove_tree(landing)
+
+
+class AppBackups:
+    """Takes, lists and restores app backups on one host."""
+
+    def __init__(self, data_root: Path, databases: Databases | None, repository: Repository, *,
+                 copies: Sequence[Repository] = (), retention: Retention = Retention()) -> None:
+        self.data_root = data_root  # the parent of every app's data directory
+        self.databases = databases
+        self.repository = repository
+        self.copies = tuple(copies)
+        self.retention = retention
+
+    def take(self, record: AppRecord, reason: str) -> Backup:
+        """Back up one app (the caller holds its lock), apply retention and check the repository."""
+        self.repository.ensure()
+        app = record.name
+        meta = self.data_root / meta_dir(app)
+        _remove_if_present(meta)
+        meta.mkdir(mode=0o700)
+        try:
+            private_files.write(meta / RECORD, json.dumps(record.to_dict(), indent=2))
+            if record.database is not None:
+                self._database().dump_tables(app, meta / DATABASE)
+            paths = [app, meta.name] if (self.data_root / app).is_dir() else [meta.name]
+            size = sum(_tree_size(self.data_root / p) for p in paths)
+            tags = [tag_of(app), f"reason:{reason}", f"size:{size}"]
+            if record.current is not None:
+                tags.append(f"release:{record.current.release_id}")
+            summary = self.repository.backup(self.data_root, paths, tags)
+        finally:
+            tenantfs.remove_tree(meta)
+        snapshot_id = str(summary["snapshot_id"])
+        self.repository.forget(tag_of(app), self.retention)
+        self.repository.check()
+        for copy in self.copies:
+            copy.copy_from(self.repository, snapshot_id)
+        logger.info("backup %s of %s taken (%s bytes)", snapshot_id, app, size)
+        return describe(find(self.repository, app, snapshot_id))
+
+    def list(self, app: str) -> list[Backup]:
+        """Return the app's backups, newest first."""
+        return [describe(s) for s in reversed(self.repository.snapshots(tag_of(app)))]
+
+    def record_of(self, app: str, backup_id: str) -> dict[str, Any]:
+        """Return the app record kept in a backup (its release, variables and storage limit)."""
+        with self._unpacked(find(self.repository, app, backup_id), RECORD) as path:
+            if path is None:
+                raise BackupFailed(f"cadangan {backup_id} tidak memuat {RECORD}")
+            return dict(json.loads(path.read_text()))
+
+    def restore(self, source_app: str, backup_id: str, target: AppRecord) -> None:
+        """Put a backup's data and database into `target` (its container stopped by the caller).
+
+        `target` may be the app itself or a new app: the dump loads into the target's own
+        database, as the target's own account.
+        """
+        snapshot = find(self.repository, source_app, backup_id)
+        put_back_data(self.repository, snapshot, self.data_root / target.name)
+        if target.database is None:
+            return
+        with self._unpacked(snapshot, DATABASE) as dump:
+            if dump is not None:  # None: the app had no database when it was backed up
+                self._database().load(target.name, target.database, dump)
+
+    @contextlib.contextmanager
+    def _unpacked(self, snapshot: dict[str, Any], name: str) -> Iterator[Path | None]:
+        """Yield one staged file of a snapshot (None when it holds none), removed afterwards."""
+        meta = meta_dir(describe(snapshot).app)
+        stage = self.data_root / f"{meta}-restore-{secrets.token_hex(4)}"
+        stage.mkdir(mode=0o700)
+        try:
+            self.repository.restore(snapshot["id"], stage, include=f"/{meta}/{name}")
+            path = stage / meta / name
+            yield path if path.is_file() and not path.is_symlink() else None
+        finally:
+            tenantfs.remove_tree(stage)
+
+    def _database(self) -> Databases:
+        if self.databases is None:
+            raise BackupFailed("agen ini tidak terhubung ke MariaDB")
+        return self.databases
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):  # os.walk never follows links to directories
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def _remove_if_present(path: Path) -> None:
+    if path.is_symlink() or path.exists():
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        tenantfs.remove_tree(path)
+    else:
+        path.unlink()
+
+
+def _children(directory: Path) -> list[Path]:
+    return sorted(Path(entry.path) for entry in os.scandir(directory))
+
+
+def _iso(restic_time: str) -> str:
+    # restic writes nanoseconds; Python reads at most microseconds.
+    head, _, rest = restic_time.partition(".")
+    if not rest:
+        return datetime.fromisoformat(restic_time).isoformat()
+    digits = "".join(c for c in rest if c.isdigit())
+    zone = rest[len(digits):]
+    return datetime.fromisoformat(f"{head}.{digits[:6]}{zone}").isoformat(timespec="seconds")
