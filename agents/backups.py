@@ -24,7 +24,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ RECORD = "record.json"
 DATABASE = "database.sql"
 DATA = "data"
 RESTIC_TIMEOUT_S = 3600
+_INCOMPLETE = 3  # restic backup's exit status when some files could not be read
 
 
 class BackupFailed(AgentError):
@@ -89,20 +90,29 @@ class Repository:
         self.password_file = password_file
         self.cache_dir = cache_dir
         self.binary = shutil.which(binary) or binary
+        self._ready = False
 
     def ensure(self) -> None:
         """Create the password file and the repository unless they exist."""
+        if self._ready:
+            return
         if not self.password_file.exists():
             private_files.private_dir(self.password_file.parent)
             private_files.write(self.password_file, secrets.token_urlsafe(32) + "\n", exclusive=True)
         if self._run(["cat", "config"], check=False).returncode != 0:
             self._run(["init"])
             logger.info("restic repository created at %s", self.location)
+        self._ready = True
 
     def backup(self, directory: Path, paths: Sequence[str], tags: Sequence[str]) -> dict[str, Any]:
         """Store `paths` (relative to `directory`) as a new snapshot; return restic's summary."""
         argv = ["backup", "--json", "--host=wadah", *(f"--tag={t}" for t in tags), *paths]
-        out = self._run(argv, cwd=directory).stdout
+        proc = self._run(argv, cwd=directory, check=False)
+        if proc.returncode == _INCOMPLETE:  # a file vanished or could not be read: kept the rest
+            logger.warning("backup incomplete: %s", proc.stderr.strip()[-500:])
+        elif proc.returncode != 0:
+            raise BackupFailed(f"restic backup gagal: {proc.stderr.strip()[-500:]}")
+        out = proc.stdout
         for line in reversed(out.splitlines()):
             message = json.loads(line)
             if message.get("message_type") == "summary":
@@ -118,21 +128,21 @@ class Repository:
         """Write the snapshot's files under `include` into `target` (links restored as links)."""
         self._run(["restore", snapshot_id, f"--target={target}", f"--include={include}"])
 
-    def forget(self, tag: str, retention: Retention) -> None:
-        """Drop the snapshots of `tag` that `retention` does not keep, and the data only they used."""
-        # Grouped by host alone (every snapshot says "wadah"): tags name releases too, and
-        # grouping by them would keep each release's backups apart.
-        self._run(["forget", f"--tag={tag}", "--group-by=host", *retention.arguments(), "--prune"])
+    def forget(self, retention: Retention) -> None:
+        """Drop the snapshots `retention` does not keep, per app, and the data only they used."""
+        # Grouped by paths, which name the app: tags name releases and reasons too, and grouping
+        # by them would keep each release's backups apart.
+        self._run(["forget", "--group-by=paths", *retention.arguments(), "--prune"])
 
     def check(self) -> None:
         """Verify the repository's structure; raise BackupFailed when restic finds damage."""
         self._run(["check"])
 
-    def copy_from(self, source: Repository, snapshot_id: str) -> None:
-        """Copy one snapshot of `source` into this repository (a second copy elsewhere)."""
+    def copy_from(self, source: Repository, snapshot_ids: Sequence[str]) -> None:
+        """Copy snapshots of `source` into this repository (a second copy elsewhere)."""
         self.ensure()
         env = {"RESTIC_FROM_PASSWORD_FILE": str(source.password_file)}
-        self._run(["copy", f"--from-repo={source.location}", snapshot_id], extra_env=env)
+        self._run(["copy", f"--from-repo={source.location}", *snapshot_ids], extra_env=env)
 
     def _run(self, argv: list[str], *, cwd: Path | None = None, check: bool = True,
              extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -159,13 +169,25 @@ def meta_dir(app: str) -> str:
     return f".backup-{app_name(app)}"
 
 
-def describe(snapshot: dict[str, Any]) -> Backup:
-    """Turn restic's description of a snapshot into a Backup."""
-    values = dict(t.split(":", 1) for t in snapshot.get("tags") or [] if ":" in t)
-    return Backup(id=snapshot["short_id"], app=values["app"], created_at=_iso(snapshot["time"]),
-                  size=int(values.get("size", 0)),
-                  release_id=int(values["release"]) if values.get("release", "").isdigit() else None,
+def describe(snapshot: dict[str, Any], app: str) -> Backup:
+    """Turn restic's description of a snapshot into `app`'s Backup (a run may hold many apps)."""
+    values: dict[str, str] = {}
+    for tag in snapshot.get("tags") or []:
+        key, _, value = tag.partition(":")
+        owner, _, value_of_app = value.partition("=")
+        if value_of_app and owner == app:
+            values[key] = value_of_app
+        elif key == "reason":
+            values[key] = value
+    release = values.get("release", "")
+    return Backup(id=snapshot["short_id"], app=app, created_at=_iso(snapshot["time"]),
+                  size=int(values.get("size", 0)), release_id=int(release) if release.isdigit() else None,
                   reason=values.get("reason", ""))
+
+
+def tags_for(app: str, size: int, release: int | None) -> list[str]:
+    """Return the tags naming `app` in a snapshot, with its size and release."""
+    return [tag_of(app), f"size:{app}={size}", *([f"release:{app}={release}"] if release else [])]
 
 
 def find(repository: Repository, app: str, backup_id: str) -> dict[str, Any]:
@@ -176,14 +198,14 @@ def find(repository: Repository, app: str, backup_id: str) -> dict[str, Any]:
     raise BackupNotFound(f"cadangan {backup_id} milik aplikasi {app} tidak ada")
 
 
-def put_back_data(repository: Repository, snapshot: dict[str, Any], data_dir: Path) -> None:
+def put_back_data(repository: Repository, snapshot: dict[str, Any], source: str,
+                  data_dir: Path) -> None:
     """Replace what `data_dir` holds with the snapshot's data, never following a tenant's link.
 
     The app's container is stopped, so nothing writes there meanwhile. restic restores into a
     root-only directory inside the same volume (owners and links as they were), so the final
     moves are renames within one filesystem.
     """
-    source = describe(snapshot).app
     landing = data_dir / f".wadah-restore-{secrets.token_hex(4)}"
     landing.mkdir(mode=0o700)
     try:
@@ -211,39 +233,63 @@ class AppBackups:
         self.retention = retention
 
     def take(self, record: AppRecord, reason: str) -> Backup:
-        """Back up one app (the caller holds its lock), apply retention and check the repository."""
+        """Back up one app (the caller holds its lock), then apply retention, copy and check."""
+        return self.run([(record, contextlib.nullcontext())], reason)[0]
+
+    def run(self, apps: Sequence[tuple[AppRecord, contextlib.AbstractContextManager[Any]]],
+            reason: str) -> list[Backup]:
+        """Back up many apps as one restic snapshot, then apply retention, copy and check once.
+
+        Each app's record and dump are staged under its lock (the context manager given with
+        it); restic then reads every app's data in one run, so a daily run costs one process
+        start and one repository check however many apps the host has.
+        """
         self.repository.ensure()
-        app = record.name
-        meta = self.data_root / meta_dir(app)
-        _remove_if_present(meta)
-        meta.mkdir(mode=0o700)
+        staged: list[tuple[AppRecord, int]] = []
         try:
-            private_files.write(meta / RECORD, json.dumps(record.to_dict(), indent=2))
-            if record.database is not None:
-                self._database().dump_tables(app, meta / DATABASE)
-            paths = [app, meta.name] if (self.data_root / app).is_dir() else [meta.name]
-            size = sum(_tree_size(self.data_root / p) for p in paths)
-            tags = [tag_of(app), f"reason:{reason}", f"size:{size}"]
-            if record.current is not None:
-                tags.append(f"release:{record.current.release_id}")
+            for record, lock in apps:
+                with lock:
+                    staged.append((record, self._stage(record)))
+            if not staged:
+                return []
+            paths, tags = [], [f"reason:{reason}"]
+            for record, size in staged:
+                if (self.data_root / record.name).is_dir():
+                    paths.append(record.name)
+                paths.append(meta_dir(record.name))
+                tags += tags_for(record.name, size, _release_of(record))
             summary = self.repository.backup(self.data_root, paths, tags)
         finally:
-            tenantfs.remove_tree(meta)
-        snapshot_id = str(summary["snapshot_id"])
-        self.repository.forget(tag_of(app), self.retention)
+            for record, _ in staged:
+                tenantfs.remove_tree(self.data_root / meta_dir(record.name))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        taken = [Backup(id=str(summary["snapshot_id"])[:8], app=record.name, created_at=now,
+                        size=size, release_id=_release_of(record), reason=reason)
+                 for record, size in staged]
+        logger.info("backup %s of %d apps taken", taken[0].id, len(taken))
+        self.repository.forget(self.retention)
         self.repository.check()
         for copy in self.copies:
-            copy.copy_from(self.repository, snapshot_id)
-        logger.info("backup %s of %s taken (%s bytes)", snapshot_id, app, size)
-        return describe(find(self.repository, app, snapshot_id))
+            copy.copy_from(self.repository, [taken[0].id])
+        return taken
+
+    def _stage(self, record: AppRecord) -> int:
+        """Write the app's record and dump beside its data; return the bytes the backup holds."""
+        meta = self.data_root / meta_dir(record.name)
+        _remove_if_present(meta)
+        meta.mkdir(mode=0o700)
+        private_files.write(meta / RECORD, json.dumps(record.to_dict(), indent=2))
+        if record.database is not None:
+            self._database().dump_tables(record.name, meta / DATABASE)
+        return _tree_size(meta) + _tree_size(self.data_root / record.name)
 
     def list(self, app: str) -> list[Backup]:
         """Return the app's backups, newest first."""
-        return [describe(s) for s in reversed(self.repository.snapshots(tag_of(app)))]
+        return [describe(s, app) for s in reversed(self.repository.snapshots(tag_of(app)))]
 
     def record_of(self, app: str, backup_id: str) -> dict[str, Any]:
         """Return the app record kept in a backup (its release, variables and storage limit)."""
-        with self._unpacked(find(self.repository, app, backup_id), RECORD) as path:
+        with self._unpacked(find(self.repository, app, backup_id), app, RECORD) as path:
             if path is None:
                 raise BackupFailed(f"cadangan {backup_id} tidak memuat {RECORD}")
             return dict(json.loads(path.read_text()))
@@ -255,17 +301,17 @@ class AppBackups:
         database, as the target's own account.
         """
         snapshot = find(self.repository, source_app, backup_id)
-        put_back_data(self.repository, snapshot, self.data_root / target.name)
+        put_back_data(self.repository, snapshot, source_app, self.data_root / target.name)
         if target.database is None:
             return
-        with self._unpacked(snapshot, DATABASE) as dump:
+        with self._unpacked(snapshot, source_app, DATABASE) as dump:
             if dump is not None:  # None: the app had no database when it was backed up
                 self._database().load(target.name, target.database, dump)
 
     @contextlib.contextmanager
-    def _unpacked(self, snapshot: dict[str, Any], name: str) -> Iterator[Path | None]:
-        """Yield one staged file of a snapshot (None when it holds none), removed afterwards."""
-        meta = meta_dir(describe(snapshot).app)
+    def _unpacked(self, snapshot: dict[str, Any], app: str, name: str) -> Iterator[Path | None]:
+        """Yield one staged file of `app` in a snapshot (None when it holds none), removed afterwards."""
+        meta = meta_dir(app)
         stage = self.data_root / f"{meta}-restore-{secrets.token_hex(4)}"
         stage.mkdir(mode=0o700)
         try:
@@ -279,6 +325,10 @@ class AppBackups:
         if self.databases is None:
             raise BackupFailed("agen ini tidak terhubung ke MariaDB")
         return self.databases
+
+
+def _release_of(record: AppRecord) -> int | None:
+    return record.current.release_id if record.current is not None else None
 
 
 def _tree_size(path: Path) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from agents.backups import Backup, BackupFailed, Repository, describe
+from agents.backups import Backup, BackupFailed, Repository, describe, tags_for
 from agents.private_files import SQLITE_SIDE_FILES
 from panel import config as configuration
 from panel import private_files
@@ -94,7 +94,7 @@ def create(paths: PanelPaths, repo: Repository, *, with_artifacts: bool = False)
                 shutil.copytree(paths.folder(name), stage / name, symlinks=True)
         entries = sorted(p.name for p in stage.iterdir())
         size = sum(f.stat().st_size for f in stage.rglob("*") if f.is_file() and not f.is_symlink())
-        summary = repo.backup(stage, entries, [f"app:{TAG}", "reason:manual", f"size:{size}"])
+        summary = repo.backup(stage, entries, ["reason:manual", *tags_for(TAG, size, None)])
     repo.check()
     snapshot_id = str(summary["snapshot_id"])
     logger.info("panel backup %s written (%s bytes)", snapshot_id, size)
@@ -103,7 +103,7 @@ def create(paths: PanelPaths, repo: Repository, *, with_artifacts: bool = False)
 
 def list_backups(repo: Repository) -> list[Backup]:
     """Return the panel's backups in `repo`, newest first."""
-    return [describe(s) for s in reversed(repo.snapshots(f"app:{TAG}"))]
+    return [describe(s, TAG) for s in reversed(repo.snapshots(f"app:{TAG}"))]
 
 
 def restore(paths_root: Path, repo: Repository, backup_id: str, *, force: bool = False) -> Path:

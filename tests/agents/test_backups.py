@@ -4,6 +4,7 @@ administrator.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -173,3 +174,25 @@ def test_sql_from_a_backup_runs_as_the_app_and_cannot_touch_another_database(
     finally:
         databases.drop(victim.name)
         databases.drop(attacker.name)
+
+
+def test_a_daily_run_backs_up_many_apps_in_one_snapshot_each_restorable_alone(
+        databases: Databases, repository: Repository, testbed: dict[str, Any], tmp_path: Path) -> None:
+    data_root = tmp_path / "data"
+    first = make_app(databases, data_root, testbed, rows=("Dinas Pendidikan",))
+    second = make_app(databases, data_root, testbed, rows=("Dinas Kesehatan",))
+    (data_root / second.name / "uploads" / "besar.bin").write_bytes(b"x" * 50_000)
+    backups = AppBackups(data_root, databases, repository)
+    try:
+        taken = backups.run([(first, contextlib.nullcontext()), (second, contextlib.nullcontext())],
+                            reason="terjadwal")
+        assert taken[0].id == taken[1].id and taken[1].size >= 50_000 > taken[0].size
+        assert [b.size for b in backups.list(second.name)] == [taken[1].size]
+        databases.drop(first.name)
+        first.database = databases.create(first.name)
+        backups.restore(first.name, taken[0].id, first)
+        assert titles(testbed, first.database) == ["Dinas Pendidikan"]
+        assert not (data_root / first.name / "uploads" / "besar.bin").exists()  # not the other's
+    finally:
+        databases.drop(first.name)
+        databases.drop(second.name)
