@@ -45,7 +45,7 @@ from werkzeug.wsgi import wrap_file
 
 from agents import defaults, pki, private_files, protocol
 from agents.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
-from agents.errors import AgentError
+from agents.errors import HostOperationError
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,6 @@ class Refusal(Exception):
 def error_response(status: int, code: str, message: str, **details: Any) -> Response:
     body = {"error": {"code": code, "message": message, **details}}
     return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _code(error: Exception) -> str:
-    # UnknownApp → unknown_app: the panel matches on codes, people read the message.
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
 
 
 class NonceLedger:
@@ -164,7 +159,7 @@ class Call:
 
 
 class AgentAPI:
-    """The agent's JSON API as a WSGI application, driving `host` (an `agents.host.Host`)."""
+    """The agent's JSON API as a WSGI application, driving `host` (an `agents.host.HostAgent`)."""
 
     url_map = Map([
         Rule("/v1/ping", methods=["GET"], endpoint="ping"),
@@ -304,9 +299,9 @@ class AgentAPI:
             raise Refusal(400, "invalid_name", str(exc)) from exc
         except protocol.MalformedRequest as exc:
             raise Refusal(400, "malformed_request", str(exc)) from exc
-        except AgentError as exc:
+        except HostOperationError as exc:
             details = {k: getattr(exc, k) for k in ("logs", "output") if getattr(exc, k, "")}
-            raise Refusal(exc.status, _code(exc), str(exc), **details) from exc
+            raise Refusal(exc.status, exc.code, str(exc), **details) from exc
         if isinstance(result, Response):
             return result
         return Response(json.dumps({"result": jsonable(result)}), status=200,

@@ -17,7 +17,7 @@ import pytest
 
 from agents import protocol
 from agents.client import AgentRefused
-from agents.errors import DeployFailed, UnknownApp
+from agents.errors import DeployAborted, UnknownApp
 from tests.agents.test_channel import (
     BUILT_IMAGE,
     Agent,
@@ -220,7 +220,7 @@ def test_a_malformed_spec_is_refused(uploaded: Agent, change: dict[str, object],
 
 
 def test_a_failed_deploy_reports_the_container_logs(uploaded: Agent) -> None:
-    uploaded.host.fail = DeployFailed("rilis 3 tidak sehat", logs="PHP Fatal error")
+    uploaded.host.fail = DeployAborted("rilis 3 tidak sehat", logs="PHP Fatal error")
     app = spec()
     with uploaded.client() as client:
         with pytest.raises(AgentRefused) as excinfo:

@@ -9,7 +9,7 @@ import docker
 import pytest
 
 from agents import defaults
-from agents.host import Host
+from agents.host import HostAgent
 from tests.agents.test_host import make_host, remove_everything
 from tests.panel.conftest import app, cheap_password_hashing, client, migrated_db  # noqa: F401
 
@@ -17,14 +17,14 @@ from tests.panel.conftest import app, cheap_password_hashing, client, migrated_d
 @pytest.fixture(scope="module")
 def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
          runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    """An agent's Host on the testbed; every app it ran is removed afterwards."""
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgent]:
+    """A HostAgent on the testbed; every app it ran is removed afterwards."""
     agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("attack"))
     yield agent
     remove_everything(agent)
 
 
-def as_app(host: Host, name: str, *argv: str) -> str:
+def as_app(host: HostAgent, name: str, *argv: str) -> str:
     """Run `argv` inside the app's running container as the app's own user; return its output."""
     (container,) = [c for c in host.runtime.owned(name) if c.status == "running"]
     code, output = container.exec_run(list(argv), user=f"{defaults.APP_UID}:{defaults.APP_GID}")
