@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -18,24 +17,10 @@ import pytest
 from agents import protocol
 from agents.client import AgentRefused
 from agents.errors import DeployAborted, UnknownApp
-from tests.agents.test_channel import (
-    BUILT_IMAGE,
-    Agent,
-    error_of,
-    refused,
-    start_agent,
-    stop_agent,
-)
+from tests.agents.support import BUILT_IMAGE, Agent, error_of, refused, start_agent, stop_agent
 
 BUNDLE = b"PK\x03\x04 pretend this is a zip of index.html" * 100
 SHA = hashlib.sha256(BUNDLE).hexdigest()
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    running = start_agent(tmp_path)
-    yield running
-    stop_agent(running)
 
 
 def spec(name: str = "portal", release_id: int = 3, sha256: str = SHA,

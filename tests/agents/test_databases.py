@@ -8,11 +8,9 @@ import io
 import secrets
 import tarfile
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pymysql
 import pytest
 
@@ -20,21 +18,12 @@ from agents.databases import Databases, MariaDBSettings, identifier
 from agents.errors import DatabaseError, InvalidRequest
 from agents.host import HostAgent
 from agents.protocol import HealthCheck, Limits
-from tests.agents.test_host import fetch, make_host, remove_everything, spec, unique
+from tests.agents.support import fetch, spec, unique
 from tests.support import unavailable
 
 pytestmark = pytest.mark.slow
 
 WORDPRESS = Path("/usr/share/wordpress")
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgent]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("db"))
-    yield agent
-    remove_everything(agent)
 
 
 @pytest.fixture

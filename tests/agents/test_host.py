@@ -6,24 +6,16 @@ test_databases* modules.
 """
 from __future__ import annotations
 
-import http.client
-import io
 import re
-import secrets
 import socket
-import tarfile
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
 from agents import defaults
-from agents.artifacts import ArtifactStore
-from agents.databases import MariaDBSettings
 from agents.errors import (
     AppBusy,
     ArtifactRejected,
@@ -35,108 +27,11 @@ from agents.errors import (
 )
 from agents.host import HostAgent
 from agents.protocol import AppSpec, HealthCheck, InvalidName, Limits
-from agents.vhosts import NginxSettings
+from tests.agents.support import FAST, SMALL, containers_of, fetch, php_release, put, spec, unique
 
 pytestmark = pytest.mark.slow
 
-FAST = HealthCheck(attempts=40, interval_s=0.1, timeout_s=2.0)
-SMALL = Limits(memory_mb=96, cpus=0.5, pids=64)
-
-
-# --- helpers shared by the host test modules -----------------------------------------------------
-
-
-def nginx_settings(testbed: dict[str, dict[str, Any]], **overrides: Any) -> NginxSettings:
-    nginx = testbed["nginx"]
-    prefix = Path(nginx["prefix"])
-    settings: dict[str, Any] = dict(
-        sites_dir=Path(nginx["sites_dir"]), log_dir=prefix / "logs", binary=nginx["binary"],
-        prefix=nginx["prefix"], conf=nginx["conf"], pid_file=prefix / "run" / "nginx.pid",
-        listen=nginx["http"], probe=nginx["http"])
-    settings.update(overrides)
-    return NginxSettings(**settings)
-
-
-def make_host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-              mariadb_admin: dict[str, Any], root: Path, **nginx: Any) -> HostAgent:
-    """Return a HostAgent on the testbed with its state (and artifact store) under `root`."""
-    mariadb = MariaDBSettings(user=mariadb_admin["user"], password=mariadb_admin["password"],
-                              host=mariadb_admin["host"], port=mariadb_admin["port"],
-                              app_socket=Path(testbed["mariadb"]["socket"]))
-    return HostAgent(docker_client, nginx_settings(testbed, **nginx), root / "agent",
-                ArtifactStore(root / "artifacts"), mariadb)
-
-
-def remove_everything(host: HostAgent) -> None:
-    """Remove every app of `host` and check that nothing it owns is left on Docker or nginx."""
-    for status in host.apps():
-        host.remove(status.name)
-    host.reconcile()
-    assert host.runtime.owned() == []
-    assert host.runtime.owned_networks() == {}
-    assert host.vhosts.owned() == {}
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgent]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("host"))
-    yield agent
-    remove_everything(agent)
-
-
-def unique(prefix: str) -> str:
-    """Return an app name unique to this run, so parallel and repeated runs never collide."""
-    return f"{prefix}-{secrets.token_hex(3)}"
-
-
-def archive(files: dict[str, str | bytes], links: dict[str, str] | None = None) -> bytes:
-    """Return a tar.gz of `files` (path → content) and, for bad-input tests, symlinks."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
-def put(host: HostAgent, files: dict[str, str | bytes], links: dict[str, str] | None = None) -> str:
-    sha256, _ = host.artifacts.put(io.BytesIO(archive(files, links)), max_bytes=64 * 1024 * 1024)
-    return sha256
-
-
-def spec(host: HostAgent, name: str, release_id: int, files: dict[str, str | bytes] | None = None,
-         *, stack: str = "php", sha256: str | None = None, **fields: Any) -> AppSpec:
-    sha256 = sha256 or put(host, files or {})
-    fields.setdefault("health", FAST)
-    fields.setdefault("limits", SMALL)
-    return AppSpec(name=name, fqdn=f"{name}.contoh.go.id", stack=stack, release_id=release_id,
-                   artifact_sha256=sha256, **fields)
-
-
-def php_release(marker: str) -> dict[str, str | bytes]:
-    return {"index.php": f"<?php echo 'rilis {marker} ', getenv('SAPAAN') ?: '-', \"\\n\";\n"}
-
-
-def fetch(host: HostAgent, fqdn: str, path: str = "/", method: str = "GET",
-          body: bytes | None = None) -> tuple[int, str, dict[str, str]]:
-    """Send a request through the testbed's nginx with Host `fqdn`."""
-    address, _, port = host.vhosts.settings.probe.rpartition(":")
-    conn = http.client.HTTPConnection(address, int(port), timeout=15)
-    try:
-        conn.request(method, path, body=body, headers={"Host": fqdn})
-        response = conn.getresponse()
-        text = response.read().decode(errors="replace")
-        return response.status, text, {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        conn.close()
+# --- helpers of this module -------------------------------------------------------------------------
 
 
 def serving_pool(host: HostAgent, app: str) -> str:
@@ -155,10 +50,6 @@ def listening(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def containers_of(docker_client: docker.DockerClient, app: str) -> list[Any]:
-    return docker_client.containers.list(all=True, filters={"label": f"org.wadah.app={app}"})
 
 
 # --- deploy, redeploy, rollback ------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +16,13 @@ from agents.errors import BuildFailed, UnknownApp, UnsignedImage
 from agents.host import HostAgent
 from agents.image_builds import BuildResult
 from scanners.scan import scan_path
-from tests.agents.test_host import (
-    containers_of,
-    fetch,
-    make_host,
-    remove_everything,
-    spec,
-    unique,
-)
+from tests.agents.support import containers_of, fetch, spec, unique
 
 pytestmark = pytest.mark.slow
 
 WEBSHELL = b'<?php eval($_GET["c"]);\n'
 ATTACK = ("FROM wadah/php:8.2\nUSER root\nCOPY . /srv/app/\n"
           f"RUN echo {base64.b64encode(WEBSHELL).decode()} | base64 -d > /srv/app/s.php\n")
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgent]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("builds"))
-    yield agent
-    remove_everything(agent)
 
 
 def app_images(docker_client: docker.DockerClient, name: str) -> list[str]:

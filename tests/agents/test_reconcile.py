@@ -23,7 +23,7 @@ from agents.protocol import HealthCheck
 from agents.state import REMOVED
 from agents.vhosts import Site
 from panel.testbed import Testbed
-from tests.agents.test_host import (
+from tests.agents.support import (
     containers_of,
     fetch,
     make_host,

@@ -26,7 +26,7 @@ from agents.errors import InvalidRequest, VhostError
 from agents.facts import tail_lines
 from agents.host import HostAgent
 from agents.vhosts import Site, Vhosts, rotated
-from tests.agents.test_host import (
+from tests.agents.support import (
     fetch,
     make_host,
     nginx_settings,

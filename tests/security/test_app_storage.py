@@ -22,8 +22,8 @@ from agents import defaults
 from agents.errors import InvalidRequest
 from agents.host import HostAgent
 from agents.volumes import MIB, Volumes
-from tests.agents.test_host import containers_of, fetch, spec, unique
-from tests.security.conftest import as_app
+from tests.agents.support import containers_of, fetch, spec, unique
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from agents.databases import Databases, MariaDBSettings, grant_pattern, identifi
 from agents.errors import DatabaseError
 from agents.host import HostAgent
 from agents.protocol import app_name
-from tests.agents.test_host import fetch, spec
-from tests.security.conftest import as_app
+from tests.agents.support import fetch, spec
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agents.host import HostAgent
-from tests.agents.test_host import fetch, spec, unique
-from tests.security.conftest import as_app
+from tests.agents.support import fetch, spec, unique
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 
