@@ -110,7 +110,7 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
     from agents.artifacts import ArtifactStore
     from agents.databases import MariaDBSettings
     from agents.firewall import AppFirewall, FirewallSettings, ipv4_networks, panel_addresses
-    from agents.host import Host
+    from agents.host import HostAgent
     from agents.pki import AgentCredentials, NotEnrolled
     from agents.vhosts import NginxSettings
 
@@ -147,8 +147,8 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
                                   socket=socket_path, app_socket=mariadb_app_socket,
                                   host=mariadb_host, port=mariadb_port)
     store = ArtifactStore(state_dir / defaults.ARTIFACTS_SUBDIR)
-    host = Host(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store, mariadb,
-                firewall, volume_mounter=volume_mounter)
+    host = HostAgent(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store,
+                     mariadb, firewall, volume_mounter=volume_mounter)
     daemon = build_daemon(state_dir, listen, tls, host, store, identity["agent_name"],
                           credentials.release_public_key())
     logger.info("agent %s starting (certificate %s, valid until %s)", identity["agent_name"],

@@ -1,7 +1,7 @@
 """App containers on Docker Engine: hardened, labelled as ours, one bridge network per app.
 
 Only this module talks to Docker. Every failure to reach or use Docker becomes RuntimeUnavailable;
-a container that does not become healthy becomes DeployFailed with its last log lines.
+a container that does not become healthy becomes DeployAborted with its last log lines.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool, LogConfig, Mount
 
 from agents import defaults
-from agents.errors import BuildFailed, DeployFailed, RuntimeUnavailable
+from agents.errors import BuildFailed, DeployAborted, RuntimeUnavailable
 from agents.protocol import HealthCheck, Limits, app_name
 
 logger = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class Runtime:
     # --- health ----------------------------------------------------------------------------------
 
     def wait_healthy(self, spec: ContainerSpec, health: HealthCheck) -> None:
-        """Poll the container's port until the health path answers; raise DeployFailed if not.
+        """Poll the container's port until the health path answers; raise DeployAborted if not.
 
         Each HTTP answer counts as an attempt, `interval_s` apart; until the server answers at
         all it is asked often, so a quick server is seen at once. Altogether the wait is bounded
@@ -358,7 +358,7 @@ class Runtime:
             if attempts >= health.attempts or time.monotonic() > deadline:
                 break
             time.sleep(health.interval_s)
-        raise DeployFailed(f"rilis {spec.release_id} aplikasi {spec.app} tidak sehat: {last}",
+        raise DeployAborted(f"rilis {spec.release_id} aplikasi {spec.app} tidak sehat: {last}",
                            logs=self.logs(spec.name, tail=defaults.LOG_LINES_ON_FAILURE))
 
     # --- images ----------------------------------------------------------------------------------

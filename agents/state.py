@@ -54,7 +54,7 @@ class Instance:
 
 
 @dataclass
-class Release:
+class ReleaseRecord:
     release_id: int
     spec: AppSpec
     framework: str
@@ -72,7 +72,7 @@ class Release:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Release:
+    def from_dict(cls, data: dict[str, Any]) -> ReleaseRecord:
         data = dict(data)
         data["spec"] = AppSpec.from_dict(data["spec"])
         data["writable_paths"] = tuple(data["writable_paths"])
@@ -99,11 +99,11 @@ class AppRecord:
     upload_max_mb: int = defaults.UPLOAD_MAX_MB
     storage_mb: int = defaults.STORAGE_DEFAULT_MB  # the limit on its writable data (its volume's size)
     database: DatabaseAccount | None = None
-    current: Release | None = None
-    previous: list[Release] = field(default_factory=list)  # newest first, kept for rollback
-    pending: Release | None = None  # being deployed; a leftover means the agent died mid-deploy
+    current: ReleaseRecord | None = None
+    previous: list[ReleaseRecord] = field(default_factory=list)  # newest first, kept for rollback
+    pending: ReleaseRecord | None = None  # being deployed; a leftover means the agent died mid-deploy
 
-    def releases(self) -> list[Release]:
+    def releases(self) -> list[ReleaseRecord]:
         """Return every release the app keeps, the pending one included."""
         found = [self.current] if self.current else []
         return found + list(self.previous) + ([self.pending] if self.pending else [])
@@ -125,9 +125,9 @@ class AppRecord:
             upload_max_mb=data.get("upload_max_mb", defaults.UPLOAD_MAX_MB),
             storage_mb=data.get("storage_mb", defaults.STORAGE_DEFAULT_MB),
             database=DatabaseAccount(**data["database"]) if data.get("database") else None,
-            current=Release.from_dict(data["current"]) if data.get("current") else None,
-            previous=[Release.from_dict(r) for r in data.get("previous", [])],
-            pending=Release.from_dict(data["pending"]) if data.get("pending") else None,
+            current=ReleaseRecord.from_dict(data["current"]) if data.get("current") else None,
+            previous=[ReleaseRecord.from_dict(r) for r in data.get("previous", [])],
+            pending=ReleaseRecord.from_dict(data["pending"]) if data.get("pending") else None,
         )
 
 
@@ -269,7 +269,7 @@ class StateStore:
 
     # --- ports -----------------------------------------------------------------------------------
 
-    def reserve_instance(self, record: AppRecord, release: Release) -> Instance:
+    def reserve_instance(self, record: AppRecord, release: ReleaseRecord) -> Instance:
         """Give `release` a new instance on a free loopback port; save `record` with it pending."""
         with self.lock_host("ports"):
             used = set()

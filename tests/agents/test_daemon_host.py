@@ -20,7 +20,7 @@ import pytest
 from agents import pki
 from agents.client import AgentClient, AgentRefused, AgentUnreachable
 from agents.protocol import AppSpec, HealthCheck, Limits
-from tests.agents.test_channel import AGENT, issue_agent
+from tests.agents.support import AGENT, issue_agent
 from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
