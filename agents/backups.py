@@ -30,7 +30,7 @@ from typing import Any
 
 from agents import private_files, tenantfs
 from agents.databases import Databases
-from agents.errors import AgentError
+from agents.errors import HostOperationError
 from agents.protocol import app_name
 from agents.state import AppRecord
 
@@ -44,12 +44,16 @@ RESTIC_TIMEOUT_S = 3600
 _INCOMPLETE = 3  # restic backup's exit status when some files could not be read
 
 
-class BackupFailed(AgentError):
-    """restic or the database dump failed; the message says which and why."""
+class BackupFailed(HostOperationError):
+    """restic or the database dump failed; the message says which and why (502)."""
+
+    status = 502
 
 
-class BackupNotFound(AgentError):
-    """No backup of that app has that id."""
+class BackupNotFound(HostOperationError):
+    """No backup of that app has that id (404)."""
+
+    status = 404
 
 
 @dataclass(frozen=True)

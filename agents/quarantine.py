@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from agents import private_files, tenantfs
-from agents.errors import AgentError
+from agents.errors import HostOperationError
 from agents.protocol import app_name
 
 _CHUNK = 1024 * 1024
 _ID_BYTES = 6
 
 
-class QuarantineError(AgentError):
+class QuarantineError(HostOperationError):
     """A quarantined file cannot be released or found; the message says why."""
 
     status = 409

@@ -17,7 +17,7 @@ from agents.backups import AppBackups, BackupFailed, BackupNotFound, Repository,
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import DatabaseError
 from agents.state import AppRecord, DatabaseAccount
-from tests.agents.test_host import unique
+from tests.agents.support import unique
 from tests.support import unavailable
 
 pytestmark = pytest.mark.slow

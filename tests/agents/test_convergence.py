@@ -11,7 +11,7 @@ import pytest
 
 from agents import defaults
 from agents.convergence import Converger, CrashLoops
-from tests.agents.test_host import unique
+from tests.agents.support import unique
 
 pytestmark = pytest.mark.slow
 
