@@ -13,6 +13,7 @@ matter when the container is gone or was stopped behind the agent's back.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -107,6 +108,7 @@ class Converger:
         self._work: queue.Queue[str] = queue.Queue()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._stream: Iterable[Mapping[str, Any]] | None = None
         self.reconciled: deque[str] = deque(maxlen=100)  # what it acted on lately, newest last
 
     def start(self) -> None:
@@ -119,6 +121,10 @@ class Converger:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         self._work.put(_FULL)  # wakes the reconciling thread
+        close = getattr(self._stream, "close", None)
+        if close is not None:  # docker's stream: closing it ends the blocked read at once
+            with contextlib.suppress(Exception):
+                close()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -140,7 +146,7 @@ class Converger:
         lost = False  # events may have gone by unseen: a full reconcile once the stream is back
         while not self._stopping.is_set():
             try:
-                stream = self.events()
+                stream = self._stream = self.events()
                 if lost:
                     logger.info("docker event stream back; reconciling the whole host")
                     self._work.put(_FULL)

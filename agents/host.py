@@ -12,13 +12,16 @@ in `agents.errors`, and leaves the host as it was.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import docker
 
 from agents import defaults
 from agents.artifacts import ArtifactStore
+from agents.convergence import CrashLoops
 from agents.databases import Databases, MariaDBSettings
 from agents.deploys import Deployments
 from agents.facts import HostFacts, HostReadings, ResourceStats
@@ -188,6 +191,26 @@ class HostAgent:
     def reconcile(self) -> ReconcileReport:
         """Make Docker and nginx match the desired state; touch nothing this agent does not own."""
         return self.reconciler.reconcile()
+
+    def reconcile_app(self, app: str) -> ReconcileReport:
+        """Bring one app's volume, container and vhost back now (a Docker event or drift)."""
+        return self.reconciler.reconcile_app(app)
+
+    def drifted(self) -> list[str]:
+        """Return the apps whose vhost is not what their state says: changed, missing or stray."""
+        return self.reconciler.drifted()
+
+    def events(self) -> Iterable[dict[str, Any]]:
+        """Follow Docker's events about this agent's containers (blocks; ends if dockerd stops).
+
+        The stream has `close()`, which ends a blocked read.
+        """
+        filters = {"type": "container", "label": f"{defaults.LABEL_AGENT}={self.owner}"}
+        return self.runtime.client.events(decode=True, filters=filters)  # type: ignore[no-any-return]
+
+    @property
+    def crash_loops(self) -> CrashLoops:
+        return self.parts.crash_loops
 
     def protect_network(self, report: ReconcileReport | None = None) -> None:
         """Install or repair the app network's firewall; a failure is logged and reported."""

@@ -33,6 +33,7 @@ class AppOperations:
             release = parts.current(record)
             record.desired = RUNNING
             parts.state.save(record)
+            parts.crash_loops.forget(app)  # someone is looking after it now: restart at once
             spec = parts.container_spec(record, release)
             try:
                 if parts.runtime.status(spec.name) is None:
@@ -71,6 +72,7 @@ class AppOperations:
             release = parts.current(record)
             record.desired = RUNNING
             parts.state.save(record)
+            parts.crash_loops.forget(app)
             spec = parts.container_spec(record, release)
             if not parts.runtime.restart(spec.name):
                 parts.runtime.run(spec, parts.user())

@@ -17,6 +17,7 @@ import docker
 
 from agents import defaults, frameworks, protocol, releases, tenantfs
 from agents.artifacts import ArtifactStore
+from agents.convergence import CrashLoops
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
     HostOperationError,
@@ -55,6 +56,7 @@ class AppState:
     deploying: bool  # a deploy was under way (or died half-way and awaits reconcile)
     storage_mb: int  # the limit on the app's writable data
     storage: VolumeUsage | None  # its data volume, once it has writable paths
+    crash_loop: bool = False  # it keeps dying: the agent waits longer before each restart
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +106,7 @@ class HostParts:
         self.databases = Databases(mariadb) if mariadb is not None else None
         self.artifacts = artifacts
         self.firewall = firewall  # None: this host's app network is left as Docker makes it
+        self.crash_loops = CrashLoops()  # fed by the daemon's event follower
 
     # --- checking requests -----------------------------------------------------------------------
 
@@ -240,6 +243,7 @@ class HostParts:
             deploying=record.pending is not None,
             storage_mb=record.storage_mb,
             storage=self.volumes.usage(record.name, self.state.data_dir(record.name)),
+            crash_loop=self.crash_loops.looping(record.name),
         )
 
     def result(self, record: AppRecord, previous: int | None, started: float) -> DeployResult:

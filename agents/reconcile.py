@@ -95,6 +95,44 @@ class Reconciler:
             self._apply_vhosts(changes, report)
         return report
 
+    def reconcile_app(self, name: str) -> ReconcileReport:
+        """Bring one app's volume, container and vhost back now: what a Docker event or drift asks.
+
+        An app that is gone, being removed or left half-deployed gets the full reconcile, which
+        owns those cases.
+        """
+        parts = self.parts
+        report = ReconcileReport()
+        with parts.state.try_lock_app(name) as free:
+            if not free:
+                report.busy.append(name)
+                return report
+            record = parts.state.load(name)
+            if record is not None and record.desired != REMOVED and record.pending is None:
+                try:
+                    self._remount(record, report)
+                    self._reconcile_container(record, report, set())
+                    text = parts.vhost_text(record)
+                    if parts.vhosts.read(name) != text:
+                        self._apply_vhosts({name: text}, report)
+                except HostOperationError as exc:
+                    report.errors.append(f"{name}: {exc}")
+                return report
+        return self.reconcile()
+
+    def drifted(self) -> list[str]:
+        """Return the apps whose vhost is not what their state says: changed, missing or stray."""
+        parts = self.parts
+        kept = set(parts.state.names())
+        found = [name for name in parts.vhosts.owned() if name not in kept]
+        for name in sorted(kept):
+            record = parts.state.load(name)
+            if record is None or record.desired == REMOVED or record.pending is not None:
+                continue
+            if parts.vhosts.read(name) != parts.vhost_text(record):
+                found.append(name)
+        return found
+
     def protect_network(self, report: ReconcileReport | None = None) -> None:
         """Install or repair the app network's firewall; a failure is logged and reported."""
         firewall = self.parts.firewall

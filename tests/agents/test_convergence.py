@@ -11,7 +11,8 @@ import pytest
 
 from agents import defaults
 from agents.convergence import Converger, CrashLoops
-from tests.agents.support import unique
+from agents.host import HostAgent
+from tests.agents.support import containers_of, fetch, php_release, spec, unique
 
 pytestmark = pytest.mark.slow
 
@@ -129,3 +130,69 @@ def test_a_crash_loop_backs_off_doubling_and_settles_after_a_quiet_window() -> N
     assert not loops.looping("portal") and loops.wait_s("portal") == 0
     loops.died("portal")
     assert not loops.looping("portal")
+
+
+@pytest.fixture
+def converging(host: HostAgent) -> Iterator[Converger]:
+    converger = Converger(events=host.events, reconcile_app=host.reconcile_app,
+                          reconcile_all=host.reconcile, drifted=host.drifted,
+                          crash_loops=host.crash_loops, drift_interval_s=0.5)
+    converger.start()
+    threading.Event().wait(1)  # the event stream is open
+    yield converger
+    converger.stop()
+
+
+def eventually(condition: Any) -> bool:
+    pause = threading.Event()
+    for _ in range(BOUND_S * 10):
+        if condition():
+            return True
+        pause.wait(0.1)
+    return False
+
+
+def answers(host: HostAgent, fqdn: str, expected: str) -> bool:
+    def ok() -> bool:
+        try:
+            status, body, _ = fetch(host, fqdn)
+        except OSError:
+            return False
+        return status == 200 and body.startswith(expected)
+
+    return eventually(ok)
+
+
+def test_a_killed_container_a_removed_one_and_a_deleted_vhost_come_back_without_a_full_round(
+        host: HostAgent, docker_client: docker.DockerClient, converging: Converger) -> None:
+    name = unique("cv")
+    fqdn = f"{name}.contoh.go.id"
+    host.deploy(spec(host, name, 1, php_release("tetap")))
+    rounds = []
+    host.reconciler.reconcile = lambda: rounds.append(1)  # type: ignore[method-assign]
+
+    (container,) = containers_of(docker_client, name)
+    container.kill()  # Docker's restart policy leaves a killed container alone
+    assert answers(host, fqdn, "rilis tetap")
+    (container,) = containers_of(docker_client, name)
+    container.remove(force=True)
+    assert answers(host, fqdn, "rilis tetap")
+    host.vhosts.path(name).unlink()
+    host.vhosts.reload()
+    assert answers(host, fqdn, "rilis tetap")
+    vhost = host.vhosts.path(name)
+    vhost.write_text(vhost.read_text().replace("proxy_pass", "# proxy_pass"))  # a hand edit
+    assert eventually(lambda: host.drifted() == [])  # put back, nginx reloaded
+    assert answers(host, fqdn, "rilis tetap")
+    assert rounds == [] and name in converging.reconciled
+
+
+def test_an_app_in_a_crash_loop_says_so_and_a_start_clears_it(host: HostAgent) -> None:
+    name = unique("cv")
+    host.deploy(spec(host, name, 1, php_release("jatuh")))
+    for _ in range(defaults.CRASH_LIMIT):
+        host.crash_loops.died(name)
+    assert host.status(name).crash_loop is True
+    assert host.status(name).to_dict()["crash_loop"] is True
+    host.restart(name)
+    assert host.status(name).crash_loop is False
