@@ -126,6 +126,16 @@ class AgentAPI:
              endpoint="reset_database_password"),
         Rule("/v1/apps/<name>/certificate", methods=["PUT"], endpoint="set_certificate"),
         Rule("/v1/apps/<name>/certificate", methods=["DELETE"], endpoint="remove_certificate"),
+        Rule("/v1/apps/<name>/backups", methods=["GET"], endpoint="backups"),
+        Rule("/v1/apps/<name>/backups", methods=["POST"], endpoint="backup"),
+        Rule("/v1/apps/<name>/backups/schedule", methods=["PUT"], endpoint="set_backup_schedule"),
+        Rule("/v1/apps/<name>/backups/<backup_id>/restore", methods=["POST"],
+             endpoint="restore_backup"),
+        Rule("/v1/apps/<name>/findings", methods=["GET"], endpoint="findings"),
+        Rule("/v1/apps/<name>/findings/<finding_id>/release", methods=["POST"],
+             endpoint="release_finding"),
+        Rule("/v1/apps/<name>/findings/<finding_id>", methods=["DELETE"],
+             endpoint="delete_finding"),
         Rule("/v1/prune", methods=["POST"], endpoint="prune"),
     ], strict_slashes=False, merge_slashes=False)
 

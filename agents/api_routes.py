@@ -245,3 +245,35 @@ def _check_names(name: str, spec: protocol.AppSpec) -> None:
                       " berbeda")
     if not SHA256.match(spec.artifact_sha256):
         raise Refusal(400, "malformed_request", "artifact_sha256 bukan sha256")
+
+    # --- backups and quarantine ------------------------------------------------------------------
+
+    def on_backups(self, call: Call, name: str) -> Any:
+        call.no_body()
+        return {"items": self.host.backups(name)}
+
+    def on_backup(self, call: Call, name: str) -> Any:
+        call.no_body()
+        return self.host.backup(name)
+
+    def on_set_backup_schedule(self, call: Call, name: str) -> Any:
+        return self.host.set_backup_schedule(name, call.decode(protocol.BackupScheduleRequest).hours)
+
+    def on_restore_backup(self, call: Call, name: str, backup_id: str) -> Any:
+        if not backup_id.isalnum() or len(backup_id) > 64:
+            raise Refusal(400, "malformed_request", "id cadangan tidak sah")
+        into = call.decode(protocol.RestoreRequest).into
+        return self.host.restore_backup(name, backup_id, into)
+
+    def on_findings(self, call: Call, name: str) -> Any:
+        call.no_body()
+        return {"items": self.host.findings(name)}
+
+    def on_release_finding(self, call: Call, name: str, finding_id: str) -> Any:
+        call.no_body()
+        return self.host.release_finding(name, finding_id)
+
+    def on_delete_finding(self, call: Call, name: str, finding_id: str) -> Any:
+        call.no_body()
+        self.host.delete_finding(name, finding_id)
+        return {"app": name, "finding": finding_id}

@@ -58,15 +58,19 @@ class BackupNotFound(HostOperationError):
 
 @dataclass(frozen=True)
 class Retention:
-    """How many backups `forget` keeps per app: the newest of each day, week and month."""
+    """Which backups `forget` keeps per app: the newest of each day, week and month, and every one
+    of the last `within_hours` (a manual backup and the safety backup of a restore, taken the same
+    day as the scheduled one, stay restorable)."""
 
     daily: int = 7
     weekly: int = 4
     monthly: int = 6
+    within_hours: int = 48
 
     def arguments(self) -> list[str]:
+        within = [f"--keep-within={self.within_hours}h"] if self.within_hours else []
         return [f"--keep-daily={self.daily}", f"--keep-weekly={self.weekly}",
-                f"--keep-monthly={self.monthly}"]
+                f"--keep-monthly={self.monthly}", *within]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import docker
 
 from agents import defaults
 from agents.artifacts import ArtifactStore
+from agents.backups import Backup, Repository
 from agents.convergence import CrashLoops
 from agents.databases import Databases, MariaDBSettings
 from agents.deploys import Deployments
@@ -30,7 +31,9 @@ from agents.image_builds import BuildResult, ImageBuilds
 from agents.operations import AppOperations
 from agents.parts import AppState, DeployResult, HostParts, RemovalReport
 from agents.protocol import AppSpec
+from agents.quarantine import Held
 from agents.reconcile import PruneReport, Reconciler, ReconcileReport
+from agents.recovery import AppRecovery
 from agents.runtime import Runtime
 from agents.state import DatabaseAccount, StateStore
 from agents.vhosts import NginxSettings, Vhosts
@@ -44,7 +47,8 @@ class HostAgent:
                  state_dir: Path | str, artifacts: ArtifactStore,
                  mariadb: MariaDBSettings | None = None,
                  firewall: AppFirewall | None = None,
-                 volume_mounter: str = "mount") -> None:
+                 volume_mounter: str = "mount",
+                 backup_copies: tuple[Repository, ...] = ()) -> None:
         self.parts = HostParts(docker_client, nginx, state_dir, artifacts, mariadb, firewall,
                                volume_mounter)
         self.image_builds = ImageBuilds(self.parts)
@@ -52,6 +56,7 @@ class HostAgent:
         self.operations = AppOperations(self.parts)
         self.reconciler = Reconciler(self.parts, self.image_builds)
         self.readings = HostReadings(self.parts)
+        self.recovery = AppRecovery(self.parts, copies=backup_copies)
 
     # --- the parts, for the daemon, the CLI and the tests -----------------------------------------
 
@@ -150,6 +155,40 @@ class HostAgent:
     def remove(self, app: str) -> RemovalReport:
         """Remove the app: containers, vhost, network, code, data, logs, database (dumped first)."""
         return self.operations.remove(app)
+
+    # --- backups and quarantine ------------------------------------------------------------------
+
+    def backup(self, app: str) -> Backup:
+        """Back up the app now: its database, writable data, release and variables."""
+        return self.recovery.backup(app)
+
+    def backups(self, app: str) -> list[Backup]:
+        """Return the app's backups, newest first."""
+        return self.recovery.list_backups(app)
+
+    def restore_backup(self, app: str, backup_id: str, into: str | None = None) -> AppState:
+        """Restore a backup of `app` into it (after a safety backup) or into app `into`."""
+        return self.recovery.restore(app, backup_id, into)
+
+    def set_backup_schedule(self, app: str, hours: int) -> AppState:
+        """Back the app up every `hours` hours (0: only on demand)."""
+        return self.recovery.set_schedule(app, hours)
+
+    def backup_due(self) -> list[Backup]:
+        """Back up every app whose schedule says it is time, in one run."""
+        return self.recovery.backup_due()
+
+    def findings(self, app: str) -> list[Held]:
+        """Return what the watcher quarantined or reported in the app's data, newest first."""
+        return self.recovery.findings(app)
+
+    def release_finding(self, app: str, finding_id: str) -> Held:
+        """Put a quarantined file back (a false positive); its content is allowed from now on."""
+        return self.recovery.release_finding(app, finding_id)
+
+    def delete_finding(self, app: str, finding_id: str) -> None:
+        """Delete a finding and its evidence for good."""
+        self.recovery.delete_finding(app, finding_id)
 
     # --- reading ---------------------------------------------------------------------------------
 

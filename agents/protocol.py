@@ -451,6 +451,20 @@ class StorageRequest:
 
 
 @dataclass(frozen=True)
+class RestoreRequest:
+    """Body of `POST /v1/apps/<name>/backups/<id>/restore`: restore into the app, or another."""
+
+    into: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupScheduleRequest:
+    """Body of `PUT /v1/apps/<name>/backups/schedule`: back up every `hours` (0: on demand)."""
+
+    hours: int
+
+
+@dataclass(frozen=True)
 class CertificateRequest:
     """Body of `PUT /v1/apps/<name>/certificate`: the app's own TLS certificate (full chain)."""
 

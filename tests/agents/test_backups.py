@@ -128,7 +128,7 @@ def test_retention_keeps_the_newest_of_a_day_and_a_second_repository_gets_a_copy
     record = make_app(databases, data_root, testbed)
     second = Repository(str(tmp_path / "offsite"), tmp_path / "keys" / "offsite.key")
     backups = AppBackups(data_root, databases, repository, copies=[second],
-                         retention=Retention(daily=1, weekly=0, monthly=0))
+                         retention=Retention(daily=1, weekly=0, monthly=0, within_hours=0))
     try:
         backups.take(record, reason="terjadwal")
         newest = backups.take(record, reason="manual")

@@ -62,6 +62,7 @@ def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, 
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
             "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
+            "--clamd-url", testbed["clamd"]["address"],
         ], stdout=out, stderr=subprocess.STDOUT, env=env)
     client = AgentClient(f"https://127.0.0.1:{port}", AGENT, ca.client_cert_path,
                          ca.client_key_path, ca.ca_cert_path, timeout=120)
