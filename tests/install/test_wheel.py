@@ -7,6 +7,7 @@ line (its .pth files, the checkout's editable hook among them, are not run).
 """
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import subprocess
@@ -28,6 +29,9 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 START_WAIT_S = 60
+# folder of the checkout → where the installed packages hold it (setup.py)
+PLACES = {"panel": "panel", "agents": "agents", "scanners": "scanners", "templates": "panel/templates",
+          "migrations": "panel/migrations", "images": "agents/recipes"}
 WEBSHELL = "<?php if (isset($_POST['c'])) { eval(base64_decode($_POST['c'])); } ?>\n"
 
 
@@ -87,6 +91,26 @@ def test_the_packages_come_from_the_wheel(installed: Path, tmp_path: Path, outsi
         assert path.startswith(where), path
     # Every file of the runtime image recipes, executable bits included, as in the checkout.
     assert found["recipes"] == {name: recipe_digest(RECIPES_DIR / name) for name in RUNTIME_IMAGES}
+
+
+def test_every_file_of_the_checkout_is_in_the_wheel(installed: Path, tmp_path: Path,
+                                                     outside: dict[str, str]) -> None:
+    code = ("import hashlib, json, pathlib, panel\n"
+            "site = pathlib.Path(panel.__file__).parent.parent\n"
+            "print(json.dumps({str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()\n"
+            "  for top in ('panel', 'agents', 'scanners') for p in (site / top).rglob('*')\n"
+            "  if p.is_file() and '__pycache__' not in p.parts}))\n")
+    shipped: dict[str, str] = json.loads(_run([str(installed / "bin/python"), "-c", code],
+                                              cwd=tmp_path, env=outside).stdout)
+    expected = {}
+    for source, target in PLACES.items():
+        for path in (ROOT / source).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc", ".mo"):
+                name = f"{target}/{path.relative_to(ROOT / source).as_posix()}"
+                expected[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert {name: shipped.get(name) for name in expected} == expected
+    # Only the compiled catalogs are the build's own.
+    assert set(shipped) - set(expected) == {"panel/translations/en/LC_MESSAGES/messages.mo"}
 
 
 def test_db_upgrade_then_the_sign_in_page(installed: Path, tmp_path: Path, outside: dict[str, str]) -> None:
