@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
+
 from panel import private_files
 
 ENV_PREFIX = "WADAH_"
@@ -103,8 +105,11 @@ def instance_file(instance_path: Path) -> Path:
     return Path(os.environ.get("WADAH_CONFIG") or instance_path / INSTANCE_FILE)
 
 
-class ConfigError(ValueError):
-    """The instance file cannot be used: unreadable, not TOML, an unknown key or a wrong type."""
+class ConfigError(click.ClickException, ValueError):
+    """The instance file cannot be used: unreadable, not TOML, an unknown key or a wrong type.
+
+    A ClickException so that every `wadah` command stops with this one line, not a traceback.
+    """
 
 
 # Keys the panel reads or `wadah up` writes that have no default (those in `defaults` are typed by

@@ -112,3 +112,21 @@ def test_a_file_kept_by_root_for_the_panel_must_not_be_readable_by_everyone(tmp_
     assert path.stat().st_mode & 0o777 == 0o644  # not ours to change
     path.chmod(0o640)
     assert configuration.load(tmp_path)["PEMDA_NAME"] == "Kabupaten Etc"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["web", "--bind", "127.0.0.1:0"]])
+def test_a_wadah_command_stops_with_the_error_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    from click.testing import CliRunner
+
+    from panel.cli import main
+
+    bad = tmp_path / "wadah.toml"
+    bad.write_text('PEMDA_NAMA = "Kabupaten Salah"\n')
+    monkeypatch.setenv("WADAH_CONFIG", str(bad))
+    monkeypatch.setenv("WADAH_STATE_DIR", str(tmp_path / "state"))  # restored after the test
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {bad}: kunci PEMDA_NAMA tidak dikenal; maksudnya PEMDA_NAME?\n"
+    assert not (tmp_path / "state").exists()  # stopped before anything was made
