@@ -1,7 +1,7 @@
 """Build hook: the wheel carries the templates, migrations, runtime image recipes and compiled catalogs.
 
 Those folders stay at the top of the checkout (where the code finds them when run from source); the
-installed packages find them inside themselves (`panel.PACKAGE_DATA`, `agents.images.RECIPES_DIR`).
+installed packages find them inside themselves (`panel.data_dir`, `agents.images.RECIPES_DIR`).
 """
 from __future__ import annotations
 
