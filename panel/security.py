@@ -74,9 +74,11 @@ class TrustedProxies:
     and so dodge the sign-in throttle, trip it for someone else, or forge the audit trail.
     """
 
-    def __init__(self, wsgi_app: Any, hops: int, networks: Iterable[str]) -> None:
+    def __init__(self, wsgi_app: Any, hops: int, networks: Iterable[str] | str) -> None:
         self.direct = wsgi_app
         self.proxied = ProxyFix(wsgi_app, x_for=hops, x_proto=hops)
+        if isinstance(networks, str):  # WADAH_TRUSTED_PROXY_NETWORKS="10.0.0.2/32 10.0.0.3/32"
+            networks = networks.replace(",", " ").split()
         self.networks = tuple(ipaddress.ip_network(network) for network in networks)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

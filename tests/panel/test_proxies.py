@@ -44,3 +44,6 @@ def test_a_peer_that_is_no_address_is_not_a_proxy() -> None:
     proxies = TrustedProxies(lambda environ, start_response: [], 1, ["127.0.0.1/32", "::1/128"])
     assert proxies.trusts("127.0.0.1") and proxies.trusts("::1")
     assert not any(proxies.trusts(peer) for peer in ("", "/run/wadah.sock", "127.0.0.2"))
+    # As an environment variable names them: a plain string of networks.
+    from_environment = TrustedProxies(lambda environ, start_response: [], 1, "10.0.0.2/32, 10.0.1.0/24")
+    assert from_environment.trusts("10.0.1.7") and not from_environment.trusts("10.0.0.3")
