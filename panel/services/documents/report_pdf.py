@@ -13,7 +13,8 @@ from markupsafe import Markup
 from panel import charts
 from panel.formatting import HOST_STATUS_LABELS, angka, durasi, tanggal, ukuran
 from panel.services.documents import letters
-from panel.services.reports.reports import Count, MonthlyReport, ReportCharts
+from panel.services.reports.charts import ReportCharts
+from panel.services.reports.figures import Count, MonthlyReport
 
 HEADING_PT = 11.5
 EMPTY = "Tidak ada data pada periode ini."
