@@ -156,7 +156,6 @@ def monthly_report(month: Month, now: datetime) -> MonthlyReport:
     )
 
 
-
 def _app_figures(month: Month) -> AppFigures:
     hosted = and_(App.status != AppStatus.REMOVED, App.created_at < month.end)
     new = func.sum(case((App.created_at >= month.start, 1), else_=0))
