@@ -38,14 +38,18 @@ from tests.panel import factories
 from tests.panel.agent import free_port
 from tests.panel.test_reports import _xlsx, seed
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 START_WAIT_S = 60
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, dict[RoleKey, tuple[str, str | None]], Month, Path]]:
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[tuple[str, dict[RoleKey, tuple[str, str | None]], Month, Path]]:
     """Seed a month of data, run `wadah web` on it; yield its URL, one sign-in per reader role, the month
     and the web log."""
+    tmp_path = tmp_path_factory.mktemp("served")
     state = tmp_path / "wadah"
     instance = state / "panel"
     configuration.write_instance_file(instance, {})
