@@ -36,7 +36,10 @@ BUILDER_VERSION = "1"
 RECIPE_LABEL = "org.wadah.recipe"
 NAME_LABEL = "org.wadah.image"
 RUNTIME_IMAGES: tuple[str, ...] = ("static", "php")
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Inside the installed package (setup.py copies them there), else the checkout's top-level folder.
+_PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
+RECIPES_DIR = (_PACKAGED_RECIPES if _PACKAGED_RECIPES.is_dir()
+               else Path(__file__).resolve().parent.parent / "images")
 RECIPE_FILE = "recipe.toml"
 MMDEBSTRAP = "mmdebstrap"
 # Where Debian's mmdebstrap keeps its hook directories (a recipe's `mmdebstrap_hook_dirs`).

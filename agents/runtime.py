@@ -1,7 +1,7 @@
 """App containers on Docker Engine: hardened, labelled as ours, one bridge network per app.
 
 Only this module and runtime_images.py (the images) talk to Docker. Every failure to reach or use Docker
-becomes RuntimeUnavailable; a container that does not become healthy becomes DeployFailed with its last
+becomes RuntimeUnavailable; a container that does not become healthy becomes DeployAborted with its last
 log lines.
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool, LogConfig, Mount
 
 from agents import defaults
-from agents.errors import DeployFailed, RuntimeUnavailable
+from agents.errors import DeployAborted, RuntimeUnavailable
 from agents.protocol import HealthCheck, Limits, app_name
-from agents.runtime_images import ImageFacts as ImageFacts  # the host reads image facts from here
+from agents.runtime_images import ImageFacts as ImageFacts  # image builds name it through the runtime
 from agents.runtime_images import RuntimeImages, docker_errors, explain
 
 logger = logging.getLogger(__name__)
@@ -291,7 +291,7 @@ class Runtime(RuntimeImages):
     # --- health ----------------------------------------------------------------------------------
 
     def wait_healthy(self, spec: ContainerSpec, health: HealthCheck) -> None:
-        """Poll the container's port until the health path answers; raise DeployFailed if not.
+        """Poll the container's port until the health path answers; raise DeployAborted if not.
 
         Each HTTP answer counts as an attempt, `interval_s` apart; until the server answers at
         all it is asked often, so a quick server is seen at once. Altogether the wait is bounded
@@ -317,7 +317,7 @@ class Runtime(RuntimeImages):
             if attempts >= health.attempts or time.monotonic() > deadline:
                 break
             time.sleep(health.interval_s)
-        raise DeployFailed(f"rilis {spec.release_id} aplikasi {spec.app} tidak sehat: {last}",
+        raise DeployAborted(f"rilis {spec.release_id} aplikasi {spec.app} tidak sehat: {last}",
                            logs=self.logs(spec.name, tail=defaults.LOG_LINES_ON_FAILURE))
 
     # --- images ----------------------------------------------------------------------------------

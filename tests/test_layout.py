@@ -17,7 +17,8 @@ FORBIDDEN = {
 }
 # What the panel may use of the agents: how to talk to them (and enrol them), and the
 # content-addressed store both keep, and the owner-only file primitives.
-ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files"}
+ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files",
+           "agents.backups"}
 
 
 def _imports(path: Path) -> set[str]:
