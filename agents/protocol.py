@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from agents import defaults
+
+# Request bodies are decoded strictly (decoding.py); both ends name it through the protocol.
+from agents.decoding import MalformedRequest as MalformedRequest
+from agents.decoding import T as T
+from agents.decoding import decode as decode
 
 API_VERSION = "v1"
 
@@ -232,80 +234,6 @@ def check_spec(spec: AppSpec) -> None:
     if not 1 <= spec.upload_max_mb <= 4096:
         raise InvalidSpec("batas unggahan harus antara 1 dan 4096 MB")
     check_storage(spec.storage_mb)
-
-
-# --- Strict decoding of request bodies ----------------------------------------------------------
-
-T = TypeVar("T")
-
-
-class MalformedRequest(ValueError):
-    """A request body that does not have the shape its dataclass declares."""
-
-
-def decode(cls: type[T], data: Any) -> T:
-    """Build dataclass `cls` from parsed JSON, refusing unknown or missing keys and wrong types."""
-    return typing.cast(T, _decode(cls, data, cls.__name__))
-
-
-def _decode(kind: Any, value: Any, where: str) -> Any:
-    if kind is Any:
-        return value
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        if not isinstance(value, dict):
-            raise MalformedRequest(f"{where}: harus berupa objek JSON")
-        hints = typing.get_type_hints(kind)
-        fields = {f.name: f for f in dataclasses.fields(kind) if f.init}
-        unknown = sorted(set(value) - set(fields))
-        if unknown:
-            raise MalformedRequest(f"{where}: kunci tidak dikenal: {', '.join(map(str, unknown))}")
-        kwargs = {}
-        for name, spec in fields.items():
-            if name in value:
-                kwargs[name] = _decode(hints[name], value[name], f"{where}.{name}")
-            elif (spec.default is dataclasses.MISSING
-                  and spec.default_factory is dataclasses.MISSING):
-                raise MalformedRequest(f"{where}: kunci {name!r} wajib ada")
-        return kind(**kwargs)
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arm in (a for a in args if a is not type(None)):
-            try:
-                return _decode(arm, value, where)
-            except MalformedRequest:
-                continue
-        raise MalformedRequest(f"{where}: jenis nilai tidak sesuai")
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise MalformedRequest(f"{where}: harus boolean")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise MalformedRequest(f"{where}: harus bilangan bulat")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise MalformedRequest(f"{where}: harus bilangan")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise MalformedRequest(f"{where}: harus teks")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list):
-            raise MalformedRequest(f"{where}: harus berupa larik JSON")
-        item = args[0] if args else Any
-        items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise MalformedRequest(f"{where}: harus berupa objek JSON")
-        key_kind, value_kind = args or (str, Any)
-        return {_decode(key_kind, k, where): _decode(value_kind, v, f"{where}.{k}")
-                for k, v in value.items()}
-    raise MalformedRequest(f"{where}: jenis {kind!r} tidak didukung")
 
 
 # --- Signed requests ----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ TRANSLATABLE_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
 CODE_TAGS = ("code", "kbd", "samp")
 # Official documents stay in Bahasa Indonesia (panel/i18n.py); the testbed and CLI speak to engineers.
 NOT_UI = ("services/documents/letters.py", "services/documents/hosting_letters.py",
+          "services/documents/letter_pdf.py", "services/documents/indonesian.py",
           "services/documents/report_pdf.py",
           "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py")
 # Errors a user never reads: they mean a bug or a broken installation, and go to the log.
