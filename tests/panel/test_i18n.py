@@ -33,7 +33,8 @@ CODE_TAGS = ("code", "kbd", "samp")
 NOT_UI = ("services/documents/letters.py", "services/documents/hosting_letters.py",
           "services/documents/letter_pdf.py", "services/documents/indonesian.py",
           "services/documents/report_pdf.py",
-          "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py")
+          "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py",
+          "backup.py")  # the panel backup speaks only through `wadah backup` (the CLI)
 # Errors a user never reads: they mean a bug or a broken installation, and go to the log.
 INTERNAL_ERRORS = {"RuntimeError", "TypeError", "AssertionError", "NotImplementedError", "KeyError",
                    "ValueError", "PermissionError", "SecretUnreadable"}
