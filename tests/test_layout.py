@@ -133,7 +133,7 @@ def test_no_import_cycles() -> None:
 
 def test_services_import_no_view_task_or_action() -> None:
     """Services are the domain's verbs: the pages, the API, the jobs and the wiring call them."""
-    above = ("panel.blueprints", "panel.tasks", "panel.request_actions", "panel.app_actions")
+    above = ("panel.blueprints", "panel.tasks", "panel.actions")
     graph = _module_graph()
     offending = sorted(f"{name} → {target}" for name, targets in graph.items()
                        if name.startswith("panel.services") for target in targets

@@ -14,7 +14,8 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from panel import jobs, request_actions, storage
+from panel import jobs, storage
+from panel.actions import requests as request_actions
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l

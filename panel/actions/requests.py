@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from flask import current_app
 from sqlalchemy import select
 
-from panel import jobs, storage, tasks
+from panel import jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppAccount, HostingRequest, Job, User
@@ -19,6 +19,7 @@ from panel.services.infra import subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment
 from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.tasks import requests as request_tasks
 
 # What the pages flash and the API answers as a refusal (422; a job already running is 409).
 REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
@@ -42,7 +43,7 @@ def start_scan(request: HostingRequest, user: User) -> Job:
     fulfilment.expect_action(request, "scan")
     fulfilment.bundle_of(request)
     _refuse_second("scan", request)
-    return jobs.launch("scan", request, user, tasks.scan_request, request.id, user.id)
+    return jobs.launch("scan", request, user, request_tasks.scan_request, request.id, user.id)
 
 
 def accept_review(request: HostingRequest, user: User, reason: str) -> None:
@@ -68,7 +69,7 @@ def start_deploy(request: HostingRequest, user: User) -> Job:
     """Queue the deploy of the scanned bundle to the allocated host (SOP step 6)."""
     fulfilment.expect_action(request, "deploy")
     _refuse_second("deploy", request)
-    return jobs.launch("deploy", request, user, tasks.deploy_request, request.id, user.id)
+    return jobs.launch("deploy", request, user, request_tasks.deploy_request, request.id, user.id)
 
 
 def issue_login(request: HostingRequest, user: User) -> tuple[AppAccount, str]:
