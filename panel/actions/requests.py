@@ -19,8 +19,11 @@ from panel.services.infra import subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment
 from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.services.requests.sop import StepAction
 from panel.tasks import requests as request_tasks
 
+# The kinds of the jobs a request's steps launch; each targets the HostingRequest.
+SCAN, DEPLOY = "scan", "deploy"
 # What the pages flash and the API answers as a refusal (422; a job already running is 409).
 REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
 
@@ -40,10 +43,10 @@ def file_request(user: User, draft: workflow.RequestDraft,
 
 def start_scan(request: HostingRequest, user: User) -> Job:
     """Queue the security scan of the request's bundle (SOP step 4)."""
-    fulfilment.expect_action(request, "scan")
+    fulfilment.expect_action(request, StepAction.SCAN)
     fulfilment.bundle_of(request)
-    _refuse_second("scan", request)
-    return jobs.launch("scan", request, user, request_tasks.scan_request, request.id, user.id)
+    _refuse_second(SCAN, request)
+    return jobs.launch(SCAN, request, user, request_tasks.scan_request, request.id, user.id)
 
 
 def accept_review(request: HostingRequest, user: User, reason: str) -> None:
@@ -67,9 +70,9 @@ def allocate(request: HostingRequest, user: User) -> App:
 
 def start_deploy(request: HostingRequest, user: User) -> Job:
     """Queue the deploy of the scanned bundle to the allocated host (SOP step 6)."""
-    fulfilment.expect_action(request, "deploy")
-    _refuse_second("deploy", request)
-    return jobs.launch("deploy", request, user, request_tasks.deploy_request, request.id, user.id)
+    fulfilment.expect_action(request, StepAction.DEPLOY)
+    _refuse_second(DEPLOY, request)
+    return jobs.launch(DEPLOY, request, user, request_tasks.deploy_request, request.id, user.id)
 
 
 def issue_login(request: HostingRequest, user: User) -> tuple[AppAccount, str]:

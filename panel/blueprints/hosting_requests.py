@@ -41,7 +41,8 @@ from panel.services.requests import fulfilment, hosting_requests, workflow
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
-JOB_LABELS = {"scan": _l("Pemindaian keamanan"), "deploy": _l("Pemasangan aplikasi")}
+JOB_LABELS = {request_actions.SCAN: _l("Pemindaian keamanan"),
+              request_actions.DEPLOY: _l("Pemasangan aplikasi")}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
 STACK_CHOICES = [SelectChoice("php", _l("PHP (Laravel, CodeIgniter, WordPress, PHP native)")),
