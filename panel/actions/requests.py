@@ -14,7 +14,7 @@ from sqlalchemy import select
 from panel import jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
-from panel.models import App, AppAccount, HostingRequest, Job, User
+from panel.models import AppAccount, HostingRequest, Job, User
 from panel.services.infra import subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment
@@ -23,7 +23,7 @@ from panel.services.requests.sop import StepAction
 from panel.tasks import requests as request_tasks
 
 # The kinds of the jobs a request's steps launch; each targets the HostingRequest.
-SCAN, DEPLOY = "scan", "deploy"
+SCAN, ALLOCATE, DEPLOY = "scan", "allocate", "deploy"
 # What the pages flash and the API answers as a refusal (422; a job already running is 409).
 REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
 
@@ -61,11 +61,15 @@ def replace_bundle(request: HostingRequest, user: User, upload: hosting_requests
     fulfilment.replace_bundle(request, user, artifact)
 
 
-def allocate(request: HostingRequest, user: User) -> App:
-    """Allocate the subdomain, host and address for the request (SOP step 5)."""
-    zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-    policy = subdomains.SubdomainPolicy.from_config(current_app.config)
-    return fulfilment.allocate(request, user, zone, policy)
+def start_allocation(request: HostingRequest, user: User) -> Job:
+    """Queue checking and allocating the subdomain, host and address for the request (SOP step 5).
+
+    The check asks the zone's server and probes addresses, so it runs as a job, not in the request.
+    """
+    fulfilment.expect_action(request, StepAction.ALLOCATE)
+    fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+    _refuse_second(ALLOCATE, request)
+    return jobs.launch(ALLOCATE, request, user, request_tasks.allocate_request, request.id, user.id)
 
 
 def start_deploy(request: HostingRequest, user: User) -> Job:

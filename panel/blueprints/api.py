@@ -341,10 +341,8 @@ def replace_bundle(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/allocation")
 @require_role(RoleKey.TECHNICIAN)
 def allocate(request_id: int) -> Any:
-    hosting_request = _load(request_id)
-    app = request_actions.allocate(hosting_request, current_user)
-    db.session.commit()
-    return _app(app), 201
+    job = request_actions.start_allocation(_load(request_id), current_user)
+    return _job(job), 202
 
 
 @bp.post("/requests/<int:request_id>/deployment")

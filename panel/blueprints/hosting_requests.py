@@ -42,6 +42,7 @@ bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
 JOB_LABELS = {request_actions.SCAN: _l("Pemindaian keamanan"),
+              request_actions.ALLOCATE: _l("Pemeriksaan dan alokasi sub-domain"),
               request_actions.DEPLOY: _l("Pemasangan aplikasi")}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
@@ -286,12 +287,9 @@ def allocate(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        app = request_actions.allocate(hosting_request, current_user)
+        request_actions.start_allocation(hosting_request, current_user)
     except request_actions.REFUSALS as refused:
         _refused(refused)
-    else:
-        db.session.commit()
-        flash(_("%(fqdn)s dialokasikan.", fqdn=app.fqdn), category="info")
     return _back(request_id)
 
 

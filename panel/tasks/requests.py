@@ -8,7 +8,8 @@ from panel.extensions import db
 from panel.i18n import N_
 from panel.jobs import task
 from panel.models import HostingRequest, Job, User
-from panel.services.infra import allocation, hosts
+from panel.services.infra import allocation, hosts, subdomains
+from panel.services.refused import Refused
 from panel.services.releases import deployment
 from panel.services.requests import fulfilment, workflow
 from panel.tasks import notices, shared
@@ -31,6 +32,26 @@ def scan_request(job_id: int, request_id: int, user_id: int) -> str:
     else:
         jobs.succeeded(job, f"Hasil pemindaian: {report.verdict}", {"verdict": report.verdict,
                                                                     "scan_report_id": report.id})
+    db.session.commit()
+    return job.status
+
+
+@task()
+def allocate_request(job_id: int, request_id: int, user_id: int) -> str:
+    """Check and allocate a request's subdomain, host and address (SOP step 5), reporting on its Job row."""
+    job, request, user = _job_parts(job_id, request_id, user_id)
+    jobs.report(job, 10, N_("Memeriksa sub-domain di Wadah dan di DNS"))
+    try:
+        zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+        policy = subdomains.SubdomainPolicy.from_config(current_app.config)
+        app = fulfilment.allocate(request, user, zone, policy)
+    except Refused as refused:  # the subdomain is taken, no host has room, the step moved on
+        db.session.rollback()
+        jobs.failed(job, str(refused))
+    else:
+        jobs.succeeded(job, f"{app.fqdn} dialokasikan.", {"app_id": app.id, "fqdn": app.fqdn,
+                                                           "host": app.host.name if app.host else None,
+                                                           "ip": app.ip})
     db.session.commit()
     return job.status
 
