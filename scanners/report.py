@@ -54,6 +54,8 @@ class ScanReport:
     seconds: float = 0.0
     engines: dict[str, dict[str, Any]] = field(default_factory=dict)
     allowlisted: int = 0
+    # Files whose findings came from the verdict cache instead of a new scan.
+    cached: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -79,6 +81,8 @@ class ScanReport:
                 "seconds": self.seconds,
                 "findings": len(self.findings),
                 "allowlisted": self.allowlisted,
+                # Only a scan with the verdict cache says how many files it did not rescan.
+                **({"cached": self.cached} if self.cached else {}),
             },
             "engines": self.engines,
         }
@@ -109,7 +113,8 @@ class ScanReport:
         ]
         if self.reason:
             lines.append(f"Alasan: {self.reason}")
-        lines.append(f"{self.files} berkas, {self.bytes} bita, {self.seconds:.2f} detik")
+        lines.append(f"{self.files} berkas, {self.bytes} bita, {self.seconds:.2f} detik"
+                     + (f" ({self.cached} berkas dari cache putusan)" if self.cached else ""))
         counts = Counter(finding.severity for finding in self.findings)
         if counts:
             lines.append("Temuan: " + ", ".join(

@@ -7,6 +7,7 @@ unix socket, or streamed (INSTREAM) to a clamd elsewhere.
 from __future__ import annotations
 
 import array
+import hashlib
 import ipaddress
 import logging
 import os
@@ -143,6 +144,16 @@ class ClamAVEngine(Engine):
             info["mode"] = "+".join(sorted(self._used))
         return info
 
+    def cache_identity(self) -> dict[str, Any]:
+        """Return clamd's live `VERSION` (engine/database/date) and a digest of the signature files."""
+        try:
+            version = str(self.address.client(timeout=5).version())
+        except (clamd.ClamdError, OSError) as exc:
+            raise EngineError(f"clamd tidak dapat dihubungi di {self.address.url}: {exc}") from exc
+        return {"class": type(self).__qualname__, "version": version,
+                "signatures": signatures_digest(self.signature_dirs),
+                "max_file_bytes": self.max_file_bytes}
+
     # -- scanning ------------------------------------------------------------------------------
 
     def scan(self, tree: Tree) -> list[Finding]:
@@ -161,7 +172,9 @@ class ClamAVEngine(Engine):
                     self.name, "clamav_not_scanned", Severity.LOW, entry.path,
                     f"Berkas melebihi batas ukuran ClamAV ({self.max_file_bytes} bita)"))
         pending = [entry for entry in tree.files if entry.size <= self.max_file_bytes]
-        if self.mode in ("auto", "multiscan") and self.address.local:
+        # A partial tree (the rest judged from the verdict cache) goes file by file: MULTISCAN
+        # would read every file under the roots again.
+        if self.mode in ("auto", "multiscan") and self.address.local and tree.complete:
             pending = self._multiscan(client, tree, pending, findings)
         if pending:
             findings.extend(self._scan_each(pending))
@@ -291,6 +304,27 @@ def _relative(tree: Tree, path: str) -> str:
         if path.startswith(root + os.sep):
             return path[len(root) + 1:]
     return os.path.basename(path)
+
+
+def signatures_digest(directories: Iterable[str]) -> str:
+    """Return a digest of the signature files in ClamAV database directories."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.stat(path)
+                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+                if name.endswith(_SIGNATURE_LINE_FILES + (".yar", ".yara")):
+                    with open(path, "rb") as handle:
+                        digest.update(hashlib.sha256(handle.read()).digest())
+            except OSError:
+                continue
+    return digest.hexdigest()
 
 
 def count_signatures(directories: Iterable[str]) -> int:
