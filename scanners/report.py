@@ -7,8 +7,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
 from scanners.findings import Finding, Severity, Verdict
 
 TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
@@ -140,6 +138,8 @@ class ScanReport:
 
     def to_html(self) -> str:
         """Return the report as a standalone HTML page in Bahasa Indonesia."""
+        import jinja2  # only the HTML report needs it: a plain scan starts faster without
+
         environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
             autoescape=True,
