@@ -253,7 +253,7 @@ class ClamAVEngine(Engine):
                 if status == "FOUND":
                     found = by_fs_path.get(path)
                     findings.append(self._detection(found.path if found else _relative(tree, path),
-                                                    reason))
+                                                    reason or "ClamAV"))
                 elif status == "ERROR":
                     failed = by_fs_path.get(path)
                     inside = [e for e in under if e.fs_path.startswith(path.rstrip(os.sep) + os.sep)]

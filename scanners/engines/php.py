@@ -20,7 +20,9 @@ from scanners.engines.base import (
     yara_externals,
     yara_findings,
 )
+from scanners.engines.php_assembled_names import find_assembled_calls
 from scanners.engines.php_deobfuscation import looks_like_php, normalize
+from scanners.engines.php_droppers import find_droppers
 from scanners.engines.php_hidden_loads import find_hidden_loads
 from scanners.engines.php_source import strip_comments
 from scanners.engines.php_taint import find_tainted_sinks
@@ -33,8 +35,13 @@ SMALL_FILE_BYTES = 16 * 1024
 # Bigger files are analysed only when a marker rule says so, and only up to this size.
 MAX_ANALYSIS_BYTES = 4 * 1024 * 1024
 MAX_PAYLOAD_DEPTH = 3
+# Files read for function names assembled at run time, when they call through a variable.
+MAX_ASSEMBLY_BYTES = 128 * 1024
 
 _VARIABLE_CALL = re.compile(rb"\$[A-Za-z_\x80-\xff][\w\x80-\xff]*\s*\(")
+_CALL_THROUGH_VARIABLE = re.compile(
+    rb"\$[A-Za-z_]\w*\s*(?:\[\s*\d{1,3}\s*\]\s*)?\(|(?:call_user_func|array_map|array_filter|"
+    rb"array_walk|usort|uasort|register_shutdown_function|ob_start)\w*\s*\([^;]{0,200}\$", re.I)
 _LONG_BLOB = re.compile(r"['\"]([A-Za-z0-9+/=]{1500,})['\"]")
 _EXEC_HINT = re.compile(r"\b(?:eval|assert|create_function)\s*\(", re.I)
 
@@ -82,6 +89,24 @@ class PhpEngine(FileEngine):
             reported = {finding.rule for finding in findings}
             code = strip_comments(data.decode("latin-1"))
             findings.extend(self._analyse(item, code, 0, None, reported))
+        if len(data) <= MAX_ASSEMBLY_BYTES and _CALL_THROUGH_VARIABLE.search(data) is not None:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for call in find_assembled_calls(code):
+                how = "ditulis utuh lalu dipindah ke variabel" if call.plain else "disusun potongan"
+                findings.append(self._finding(
+                    item, "php_assembled_function_call",
+                    Severity.HIGH if call.plain else Severity.CRITICAL,
+                    f"Fungsi berbahaya '{call.name}' dipanggil lewat {call.variable} ({how})",
+                    call.line))
+        if "php_marker_dropper" in markers:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for dropped in find_droppers(code):
+                findings.append(self._finding(
+                    item, "php_remote_dropper", Severity.CRITICAL,
+                    f"Dropper: kode diunduh dari internet, ditulis ke {dropped.target}, lalu "
+                    "di-include/require", dropped.line))
         # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
         if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
                 and item.extension not in JAVASCRIPT_EXTENSIONS:
