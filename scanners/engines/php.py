@@ -35,13 +35,8 @@ SMALL_FILE_BYTES = 16 * 1024
 # Bigger files are analysed only when a marker rule says so, and only up to this size.
 MAX_ANALYSIS_BYTES = 4 * 1024 * 1024
 MAX_PAYLOAD_DEPTH = 3
-# Files read for function names assembled at run time, when they call through a variable.
-MAX_ASSEMBLY_BYTES = 128 * 1024
 
 _VARIABLE_CALL = re.compile(rb"\$[A-Za-z_\x80-\xff][\w\x80-\xff]*\s*\(")
-_CALL_THROUGH_VARIABLE = re.compile(
-    rb"\$[A-Za-z_]\w*\s*(?:\[\s*\d{1,3}\s*\]\s*)?\(|(?:call_user_func|array_map|array_filter|"
-    rb"array_walk|usort|uasort|register_shutdown_function|ob_start)\w*\s*\([^;]{0,200}\$", re.I)
 _LONG_BLOB = re.compile(r"['\"]([A-Za-z0-9+/=]{1500,})['\"]")
 _EXEC_HINT = re.compile(r"\b(?:eval|assert|create_function)\s*\(", re.I)
 
@@ -89,7 +84,7 @@ class PhpEngine(FileEngine):
             reported = {finding.rule for finding in findings}
             code = strip_comments(data.decode("latin-1"))
             findings.extend(self._analyse(item, code, 0, None, reported))
-        if len(data) <= MAX_ASSEMBLY_BYTES and _CALL_THROUGH_VARIABLE.search(data) is not None:
+        if "php_marker_assembly" in markers:
             if code is None:
                 code = strip_comments(data.decode("latin-1"))
             for call in find_assembled_calls(code):

@@ -20,6 +20,11 @@ from scanners.engines.php_source import CODE_SINKS, COMMAND_SINKS, LineIndex
 HIDDEN_SINKS = frozenset(CODE_SINKS + COMMAND_SINKS + ("pcntl_exec", "expect_popen"))
 MAX_ROUNDS = 6
 MAX_VALUE_CHARS = 64
+MAX_ASSIGNMENTS = 8
+# Only literals, variables, concatenation and the string functions below can make a constant.
+_CONSTANT_SHAPE = re.compile(
+    r"^(?:'(?:[^'\\]|\\.)*+'|\"(?:[^\"\\$]|\\.)*+\"|\$\w++|\[\s*+\d{1,3}\s*+\]|[.,()\[\]\s]|\d++|"
+    r"(?i:chr|implode|join|str_replace|strrev|str_rot13|strtolower|trim|substr|array)\b)++$")
 
 _ASSIGNMENT = re.compile(r"(\$[A-Za-z_]\w*)\s*=(?![=>])\s*([^;]{1,600});")
 _STRING = re.compile(r"'((?:[^'\\]|\\.){0,200})'|\"((?:[^\"\\$]|\\.){0,200})\"")
@@ -74,31 +79,43 @@ def _split_top(text: str, separator: str) -> list[str]:
 
 
 class _Values:
-    """String (and list-of-string) values of a file's simply assigned variables."""
+    """String (and list-of-string) values of a file's variables, worked out only when asked."""
 
-    def __init__(self, assignments: list[tuple[str, str]]) -> None:
+    def __init__(self, assignments: dict[str, list[str]]) -> None:
         self.assignments = assignments
-        self.strings: dict[str, str] = {}
-        self.lists: dict[str, list[str]] = {}
+        self.strings: dict[str, str | None] = {}
+        self.lists: dict[str, list[str] | None] = {}
         self.built: set[str] = set()
-        for _round in range(MAX_ROUNDS):
-            grew = False
-            for name, expression in assignments:
-                if name in self.strings or name in self.lists:
-                    continue
-                as_list = self.list_value(expression)
-                if as_list is not None:
-                    self.lists[name] = as_list
-                    grew = True
-                    continue
-                value = self.value(expression)
-                if value is not None and len(value) <= MAX_VALUE_CHARS:
-                    self.strings[name] = value
-                    if not _STRING.fullmatch(expression.strip()):
-                        self.built.add(name)
-                    grew = True
-            if not grew:
+        self._open: set[str] = set()
+
+    def variable(self, name: str) -> str | None:
+        """Return the value of the first assignment of `name` that is a constant string."""
+        if name in self.strings:
+            return self.strings[name]
+        if name in self._open:  # a cycle, or still being worked out
+            return None
+        self._open.add(name)
+        found = None
+        for expression in self.assignments.get(name, ())[:MAX_ASSIGNMENTS]:
+            found = self.value(expression)
+            if found is not None and len(found) <= MAX_VALUE_CHARS:
+                if not _STRING.fullmatch(expression.strip()):
+                    self.built.add(name)
                 break
+            found = None
+        self._open.discard(name)
+        self.strings[name] = found
+        return found
+
+    def variable_list(self, name: str) -> list[str] | None:
+        if name not in self.lists:
+            self.lists[name] = None
+            for expression in self.assignments.get(name, ())[:MAX_ASSIGNMENTS]:
+                items = self.list_value(expression)
+                if items is not None:
+                    self.lists[name] = items
+                    break
+        return self.lists[name]
 
     def list_value(self, expression: str) -> list[str] | None:
         found = _ARRAY.match(expression.strip())
@@ -113,6 +130,8 @@ class _Values:
     def value(self, expression: str) -> str | None:
         """Return the string `expression` evaluates to, or None when it is not a constant."""
         expression = expression.strip()
+        if not _CONSTANT_SHAPE.match(expression):
+            return None
         while expression.startswith("(") and expression.endswith(")") \
                 and len(_split_top(expression[1:-1], ",")) == 1 and _balanced(expression[1:-1]):
             expression = expression[1:-1].strip()
@@ -125,10 +144,10 @@ class _Values:
             text = literal.group(1) if literal.group(1) is not None else literal.group(2)
             return text.replace("\\'", "'") if literal.group(1) is not None else _unescape(text)
         if _VARIABLE.match(expression):
-            return self.strings.get(expression)
+            return self.variable(expression)
         indexed = _INDEXED.match(expression)
         if indexed is not None:
-            items = self.lists.get(indexed.group(1))
+            items = self.variable_list(indexed.group(1))
             position = int(indexed.group(2))
             return items[position] if items is not None and position < len(items) else None
         code = _CHR.fullmatch(expression)
@@ -142,7 +161,7 @@ class _Values:
         function, arguments = call.group(1).lower(), _split_top(call.group(2), ",")
         if function in ("implode", "join") and len(arguments) == 2:
             glue = self.value(arguments[0])
-            items = self.lists.get(arguments[1]) if _VARIABLE.match(arguments[1]) \
+            items = self.variable_list(arguments[1]) if _VARIABLE.match(arguments[1]) \
                 else self.list_value(arguments[1])
             if glue is None or items is None:
                 return None
@@ -185,16 +204,21 @@ def _unescape(text: str) -> str:
 
 def find_assembled_calls(code: str) -> Iterator[AssembledCall]:
     """Yield calls through a variable whose value, assembled in the file, names a sink."""
-    assignments = [(m.group(1), m.group(2)) for m in _ASSIGNMENT.finditer(code)]
+    sites = list(_CALL_SITES.finditer(code))
+    if not sites:
+        return
+    assignments: dict[str, list[str]] = {}
+    for match in _ASSIGNMENT.finditer(code):
+        assignments.setdefault(match.group(1), []).append(match.group(2))
     if not assignments:
         return
     values = _Values(assignments)
-    if not values.strings and not values.lists:
-        return
     lines = LineIndex(code)
     reported: set[tuple[str, int]] = set()
-    for site in _CALL_SITES.finditer(code):
+    for site in sites:
         target = (site.group(1) or site.group(2) or site.group(3) or "").replace(" ", "")
+        if target.split("[", 1)[0] not in assignments:
+            continue
         value = values.value(target)
         if value is None:
             continue

@@ -494,6 +494,26 @@ rule php_marker_dropper
         filesize < 256KB and ($fetch_url or ($fetch_var and $url)) and $write and $include
 }
 
+rule php_marker_assembly
+{
+    meta:
+        severity = "none"
+    strings:
+        // A function called through a variable (or handed to a callback taker)...
+        $call = /\$\w{1,40}\s*(\[\s*\d{1,3}\s*\]\s*)?\(/
+        $callback = /(call_user_func|call_user_func_array|array_map|array_filter|array_walk|usort|uasort|register_shutdown_function|ob_start)\s*\([^;]{0,200}\$/ nocase
+        // ...in a file that builds a name from pieces or keeps a sink's name in a variable.
+        $cat = /['"][A-Za-z_]{1,12}['"]\s*\.\s*['"][A-Za-z_]{1,12}['"]/
+        $implode = /(implode|join)\s*\(\s*(['"]['"]\s*,|array\s*\(|\[)/ nocase
+        $rev = /(strrev|str_rot13)\s*\(\s*['"][A-Za-z_]{3,20}['"]/ nocase
+        $chr = /chr\s*\(\s*(0x)?[0-9a-fA-F]{2,3}\s*\)\s*\./ nocase
+        $sr = /str_replace\s*\(\s*['"][^'"]{1,6}['"]\s*,\s*['"]['"]\s*,\s*['"]/ nocase
+        $substr = /substr\s*\(\s*['"][^'"]{4,80}['"]\s*,\s*\d/ nocase
+        $plain = /\$\w{1,40}\s*=\s*['"](system|exec|shell_exec|passthru|popen|proc_open|assert|pcntl_exec)['"]\s*;/ nocase
+    condition:
+        filesize < 128KB and ($call or $callback) and ($cat or $implode or $rev or $chr or $sr or $substr or $plain)
+}
+
 rule php_marker_exec
 {
     meta:
