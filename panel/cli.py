@@ -191,6 +191,7 @@ _passphrase_option = click.option("--passphrase-stdin", is_flag=True,
 
 def _backup_repository(repo: str | None, passphrase: Path) -> Any:
     from agents.backups import Repository
+    from panel import config as configuration
 
     return Repository(repo or str(configuration.state_dir() / "backups" / "panel"), passphrase)
 
@@ -208,6 +209,7 @@ def _passphrase(from_stdin: bool, confirm: bool) -> str:
 def backup_create(repo: str | None, passphrase_stdin: bool, with_artifacts: bool) -> None:
     """Back up the panel into a restic repository sealed with a passphrase."""
     from panel import backup as panel_backup
+    from panel import config as configuration
 
     try:
         with panel_backup.passphrase_file(_passphrase(passphrase_stdin, True)) as secret:
@@ -242,6 +244,7 @@ def backup_list(repo: str | None, passphrase_stdin: bool) -> None:
 def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, force: bool) -> None:
     """Restore a panel backup into this machine's state directory (stop the panel first)."""
     from panel import backup as panel_backup
+    from panel import config as configuration
 
     try:
         with panel_backup.passphrase_file(_passphrase(passphrase_stdin, False)) as secret:
