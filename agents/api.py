@@ -43,9 +43,10 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 from werkzeug.wsgi import wrap_file
 
-from agents import defaults, pki, private_files, protocol
-from agents.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
+from agents import defaults, private_files, protocol
 from agents.errors import AgentError
+from agents.protocol import certificates
+from agents.protocol.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +241,8 @@ class AgentAPI:
         if not der:
             raise Refusal(401, "unauthenticated", "sertifikat klien panel diperlukan")
         certificate = x509.load_der_x509_certificate(der)
-        caller = pki.fingerprint(certificate)
-        if not pki.is_panel_certificate(certificate):
+        caller = certificates.fingerprint(certificate)
+        if not certificates.is_panel_certificate(certificate):
             logger.warning("refused a certificate that is not the panel's: %s (%s)",
                            certificate.subject.rfc4514_string(), caller)
             raise Refusal(403, "forbidden", "sertifikat ini bukan sertifikat klien panel")

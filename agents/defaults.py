@@ -1,6 +1,8 @@
 """Tunables of the agent's host operations, in one place."""
 from __future__ import annotations
 
+from agents.protocol import names
+
 # --- ownership -----------------------------------------------------------------------------------
 # Every container, network, image and vhost the agent creates carries these marks; the agent touches
 # nothing on the host without them (and never anything marked by another agent's id).
@@ -94,9 +96,9 @@ BUILD_KEEP_S = 24 * 3600  # a build no deploy used is dropped by the next prune 
 # --- app data volumes (agents/volumes.py) -------------------------------------------------------
 # Each app's writable paths live on a filesystem of their own (a sparse ext4 image, loop-mounted), so
 # a tenant that writes without end fills its own volume, never the host's disk.
-STORAGE_DEFAULT_MB = 1024  # an app's limit unless the panel sets another
-STORAGE_MIN_MB = 32
-STORAGE_MAX_MB = 1024 * 1024  # 1 TiB
+# An app's limit on its writable data (MiB) is part of the protocol: the panel checks it too.
+STORAGE_DEFAULT_MB = names.STORAGE_DEFAULT_MB
+STORAGE_MIN_MB, STORAGE_MAX_MB = names.STORAGE_MIN_MB, names.STORAGE_MAX_MB
 VOLUMES_SUBDIR = "volumes"  # in the state dir: <app>.img
 VOLUME_MOUNT_OPTIONS = "loop,nosuid,nodev,noexec,noatime"  # data only: nothing there runs or is a device
 VOLUME_BLOCK_BYTES = 4096

@@ -23,7 +23,6 @@ from typing import Any
 import docker
 
 from agents import builds, defaults, frameworks, private_files, releases, tenantfs
-from agents.artifacts import SHA256, ArtifactStore
 from agents.builds import BuildOutput
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
@@ -43,6 +42,7 @@ from agents.errors import (
 )
 from agents.firewall import AppFirewall, firewall_facts
 from agents.protocol import IMAGE_ID, AppSpec, InvalidName, app_name, env_key, loads_code
+from agents.protocol.artifacts import SHA256, ArtifactStore
 from agents.runtime import ContainerSpec, ContainerStats, ImageFacts, PortTaken, Runtime
 from agents.state import (
     REMOVED,

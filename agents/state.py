@@ -14,7 +14,7 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     builds/<app>/<release>/     a Dockerfile app's build waiting for its deploy: build.json and
                                 output.tar, the files the build made, for the panel to scan
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
-    tls/                        the agent's own key and certificates (agents.pki.AgentCredentials)
+    tls/                        the agent's own key and certificates (agents.credentials.AgentCredentials)
 
 Every file holding a secret is 0600 and every directory here 0700; `StateStore` tightens what it
 finds looser when it starts.

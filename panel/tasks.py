@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from huey import crontab
 from sqlalchemy import select, update
 
-from panel import audit, crypto, events, jobs, storage
+from panel import audit, crypto, events, gateway, jobs, storage
 from panel.extensions import db
 from panel.i18n import N_
 from panel.jobs import periodic_task, task
@@ -37,6 +37,7 @@ from panel.models.base import utcnow
 from panel.services import notify
 from panel.services.apps import app_operations
 from panel.services.infra import allocation, dns, hosts
+from panel.services.infra.gateway import AgentGateway, AgentRefused, AgentUnavailable
 from panel.services.releases import app_uploads, deployment
 from panel.services.requests import fulfilment, sla, workflow
 
@@ -72,8 +73,7 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     jobs.report(job, 10, N_("Mengirim berkas ke agen host"))
     try:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-        outcome = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
-                                    storage.artifacts(), zone, _build_scanning())
+        outcome = fulfilment.deploy(request, user, _gateway(), zone, _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed) as refused:
         failed_release = _last_release(request)
         db.session.commit()  # keep the failed release and the app's state: the step stays open
@@ -94,12 +94,12 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
 @periodic_task(crontab(minute="*"))
 def refresh_hosts() -> int:
     """Ask every enrolled host's agent for its facts, so allocation sees current capacity."""
-    pki = hosts.PanelPKI(current_app.instance_path)
+    agent_gateway = _gateway()
     enrolled = db.session.scalars(select(Host).where(Host.cert_fingerprint.is_not(None))).all()
     for host in enrolled:
         try:
-            hosts.refresh_facts(pki, host)
-        except hosts.HostRefused as unreachable:
+            hosts.refresh_facts(agent_gateway, host)
+        except (AgentUnavailable, AgentRefused) as unreachable:
             logger.warning("%s", unreachable)
     db.session.commit()
     return len(enrolled)
@@ -111,8 +111,8 @@ def refresh_host(job_id: int, host_id: int) -> str:
     job = _start(job_id)
     host = db.session.get_one(Host, host_id)
     try:
-        facts = hosts.refresh_facts(hosts.PanelPKI(current_app.instance_path), host)
-    except hosts.HostRefused as unreachable:
+        facts = hosts.refresh_facts(_gateway(), host)
+    except (AgentUnavailable, AgentRefused) as unreachable:
         jobs.failed(job, str(unreachable))  # the host stays marked unreachable
     else:
         jobs.succeeded(job, f"Fakta {host.name} diperbarui", {"apps_total": facts.get("apps_total")})
@@ -149,7 +149,7 @@ CONTROL_DONE = {"start": N_("Aplikasi berjalan"), "stop": N_("Aplikasi dihentika
 def control_app(job_id: int, app_id: int, user_id: int, action: str) -> str:
     """Start, stop or restart an app, or read its state, on its host; report on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        status = app_operations.control(app, action, user, _pki())
+        status = app_operations.control(app, action, user, _gateway())
         return CONTROL_DONE[action], {"action": action, "status": status}
 
     return _app_job(job_id, app_id, user_id, CONTROL_MESSAGES.get(action, action), work)
@@ -165,7 +165,7 @@ def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None)
     elif job.status != JobStatus.RUNNING:
         return job.status  # stopped by its owner meanwhile
     try:
-        logs = app_operations.fetch_logs(db.session.get_one(App, app_id), _pki(), lines)
+        logs = app_operations.fetch_logs(db.session.get_one(App, app_id), _gateway(), lines)
     except app_operations.OperationRefused as refused:
         db.session.rollback()
         jobs.failed(job, str(refused))
@@ -187,7 +187,7 @@ def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None)
 def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
     """Return an app to its previous release, reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        release = app_operations.rollback(app, user, _pki())
+        release = app_operations.rollback(app, user, _gateway())
         return f"Kembali ke rilis ke-{release.number}", {"release_id": release.id}
 
     return _app_job(job_id, app_id, user_id, N_("Mengembalikan rilis sebelumnya"), work)
@@ -197,7 +197,7 @@ def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
 def apply_env(job_id: int, app_id: int, user_id: int) -> str:
     """Push an app's environment variables to its host (which restarts it), reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        names = app_operations.apply_env(app, user, _pki())
+        names = app_operations.apply_env(app, user, _gateway())
         return f"{len(names)} variabel lingkungan diterapkan", {"names": names}
 
     return _app_job(job_id, app_id, user_id, N_("Menerapkan variabel lingkungan"), work)
@@ -207,7 +207,7 @@ def apply_env(job_id: int, app_id: int, user_id: int) -> str:
 def set_storage_limit(job_id: int, app_id: int, user_id: int, storage_mb: int) -> str:
     """Give an app's writable data a new limit on its host, then in the panel, reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        status = app_operations.set_storage_limit(app, storage_mb, user, _pki())
+        status = app_operations.set_storage_limit(app, storage_mb, user, _gateway())
         return N_("Batas penyimpanan diterapkan"), {"storage_mb": storage_mb, "status": status}
 
     return _app_job(job_id, app_id, user_id, N_("Menerapkan batas penyimpanan"), work)
@@ -217,7 +217,7 @@ def set_storage_limit(job_id: int, app_id: int, user_id: int, storage_mb: int) -
 def fetch_database(job_id: int, app_id: int) -> str:
     """Read how an app reaches its database (never its password) into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        details = app_operations.database_details(app, _pki())
+        details = app_operations.database_details(app, _gateway())
         return (N_("Rincian basis data diperbarui") if details else N_("Aplikasi tidak memiliki basis data"),
                 {"database": details})
 
@@ -228,7 +228,7 @@ def fetch_database(job_id: int, app_id: int) -> str:
 def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
     """Give an app's database account a new password; keep it, encrypted, until its requester sees it."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        fresh = app_operations.reset_database_password(app, user, _pki())
+        fresh = app_operations.reset_database_password(app, user, _gateway())
         return N_("Kata sandi baru siap ditampilkan sekali"), {"sealed": crypto.encrypt(fresh)}
 
     return _app_job(job_id, app_id, user_id, N_("Mengatur ulang kata sandi basis data"), work)
@@ -238,7 +238,7 @@ def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
 def check_domain(job_id: int, app_id: int) -> str:
     """Ask the zone's server about an app's name and the agent how it serves it, into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        found = app_operations.domain_status(app, app_operations.zone_of(app), _pki(),
+        found = app_operations.domain_status(app, app_operations.zone_of(app), _gateway(),
                                              current_app.config["TLS_CHECK_PORT"])
         return N_("Pemeriksaan selesai"), found
 
@@ -248,7 +248,7 @@ def check_domain(job_id: int, app_id: int) -> str:
 @periodic_task(crontab(minute="*/5"))
 def collect_metrics() -> int:
     """Sample the resource use of every running app, and forget samples past their retention."""
-    taken = app_operations.collect_metrics(_pki(), utcnow())
+    taken = app_operations.collect_metrics(_gateway(), utcnow())
     db.session.commit()
     return taken
 
@@ -295,7 +295,7 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
     before, as_of = deployment.latest_release_number(app), utcnow()
     try:
         zone = fulfilment.pemda_zone(app.zone)
-        outcome = app_uploads.deploy(upload, _pki(), storage.artifacts(), zone,
+        outcome = app_uploads.deploy(upload, _gateway(), zone,
                                      app_operations.environment(app), _build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed, app_uploads.UploadRefused) as refused:
         made = next((r for r in reversed(app.releases) if r.number > before), None)
@@ -336,8 +336,8 @@ def _app_job(job_id: int, app_id: int, user_id: int | None, doing: str,
     return job.status
 
 
-def _pki() -> hosts.PanelPKI:
-    return hosts.PanelPKI(current_app.instance_path)
+def _gateway() -> AgentGateway:
+    return gateway.agents()
 
 
 def _build_scanning() -> deployment.BuildScanning:

@@ -21,8 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from agents.pki import EnrolmentRefused
-from panel import jobs, request_actions, storage
+from panel import gateway, jobs, request_actions, storage
 from panel.extensions import csrf, db, limiter, login_manager
 from panel.i18n import gettext as _
 from panel.models import (
@@ -49,6 +48,8 @@ from panel.permissions import (
 )
 from panel.services.accounts import api_tokens
 from panel.services.infra import hosts
+from panel.services.infra.enrolment import EnrolmentRefused
+from panel.services.infra.gateway import AgentUnavailable
 from panel.services.releases import scanning
 from panel.services.requests import hosting_requests, sla, workflow
 
@@ -161,11 +162,10 @@ def openapi_document() -> dict[str, Any]:
 @limiter.limit("10 per minute")
 def enroll_agent() -> Any:
     # The one-time token is the credential: this is how a new host's agent gets its certificate.
-    pki = hosts.PanelPKI(current_app.instance_path)
     try:
-        enrolled = pki.enrolments.redeem_request(request.get_json(silent=True))
+        enrolled = gateway.agents().enrolments.redeem_request(request.get_json(silent=True))
         hosts.record_enrolment(enrolled)
-    except (EnrolmentRefused, hosts.HostRefused) as refused:
+    except (EnrolmentRefused, hosts.HostRefused, AgentUnavailable) as refused:
         db.session.rollback()
         code = getattr(refused, "code", "host_unknown")
         return _error_body(400 if code == "malformed_request" else 403, code, str(refused))

@@ -16,8 +16,8 @@ from urllib.parse import quote
 import pytest
 
 from agents import protocol
-from agents.client import AgentRefused
 from agents.errors import DeployFailed, UnknownApp
+from panel.services.infra.agent_client import AgentRefused
 from tests.agents.test_channel import (
     BUILT_IMAGE,
     Agent,

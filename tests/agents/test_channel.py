@@ -24,11 +24,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agents import pki, protocol
+from agents import protocol
 from agents.api import AgentAPI, NonceLedger
-from agents.artifacts import ArtifactStore
-from agents.client import AgentClient, AgentRefused, AgentUnreachable
+from agents.credentials import AgentCredentials, make_csr, new_agent_key
 from agents.daemon import AgentServer, build_api_server
+from agents.protocol import certificates
+from agents.protocol.artifacts import ArtifactStore
+from panel.services.infra.agent_client import AgentClient, AgentRefused, AgentUnavailable
+from panel.services.infra.ca import PanelCA
+from panel.services.infra.enrolment import Enrolments, SqliteEnrolmentTokens
 
 AGENT = "agent-1"
 BUILT_IMAGE = "sha256:" + "ab" * 32  # what the recording host says a build made
@@ -92,14 +96,14 @@ class RecordingHost:
         return "line\n"
 
 
-def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
-                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> pki.AgentCredentials:
+def issue_agent(ca: PanelCA, state_dir: Path, name: str = AGENT,
+                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> AgentCredentials:
     """Enrol an agent the way `wadah agent enroll` does, without the HTTP hop."""
-    enrolments = pki.Enrolments(ca, pki.SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
+    enrolments = Enrolments(ca, SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
     token = enrolments.issue_token(name, addresses)
-    key = pki.new_agent_key()
-    enrolled = enrolments.redeem(token, pki.make_csr(key, name))
-    credentials = pki.AgentCredentials(state_dir)
+    key = new_agent_key()
+    enrolled = enrolments.redeem(token, make_csr(key, name))
+    credentials = AgentCredentials(state_dir)
     credentials.save(key, enrolled.bundle, ca.ca_sha256, "https://panel.test")
     return credentials
 
@@ -108,8 +112,8 @@ def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
 class Agent:
     """A running agent API server and what a test needs to talk to it."""
 
-    ca: pki.PanelCA
-    credentials: pki.AgentCredentials
+    ca: PanelCA
+    credentials: AgentCredentials
     host: RecordingHost
     store: ArtifactStore
     api: AgentAPI
@@ -146,9 +150,9 @@ class Agent:
         return [p for p in self.store.root.rglob("*") if p.is_file()]
 
 
-def start_agent(tmp: Path, ca: pki.PanelCA | None = None, host: Any = None,
+def start_agent(tmp: Path, ca: PanelCA | None = None, host: Any = None,
                 **api_options: Any) -> Agent:
-    ca = ca or pki.PanelCA.create(tmp / "panel-ca")
+    ca = ca or PanelCA.create(tmp / "panel-ca")
     state = tmp / "agent-state"
     credentials = issue_agent(ca, state)
     store = ArtifactStore(state / "artifacts")
@@ -222,10 +226,10 @@ def test_no_client_certificate_is_refused_at_tls(agent: Agent) -> None:
 
 
 def test_a_certificate_from_another_ca_is_refused(agent: Agent, tmp_path: Path) -> None:
-    stranger = pki.PanelCA.create(tmp_path / "stranger-ca")  # a perfect panel cert, wrong CA
+    stranger = PanelCA.create(tmp_path / "stranger-ca")  # a perfect panel cert, wrong CA
     with agent.client(client_cert=stranger.client_cert_path,
                       client_key=stranger.client_key_path) as client:
-        with pytest.raises(AgentUnreachable):
+        with pytest.raises(AgentUnavailable):
             client.facts()
     assert agent.host.calls == []
 
@@ -234,12 +238,12 @@ def test_another_agents_certificate_is_refused(agent: Agent, tmp_path: Path) -> 
     # An agent's certificate is for serving (serverAuth only): TLS refuses it as a client cert.
     other = issue_agent(agent.ca, tmp_path / "other-agent", name="agent-2")
     with agent.client(client_cert=other.cert_path, client_key=other.key_path) as client:
-        with pytest.raises(AgentUnreachable):  # "unsuitable certificate purpose"
+        with pytest.raises(AgentUnavailable):  # "unsuitable certificate purpose"
             client.facts()
     assert agent.host.calls == []
 
 
-def _client_cert(ca: pki.PanelCA, directory: Path, common_name: str,
+def _client_cert(ca: PanelCA, directory: Path, common_name: str,
                  role: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
@@ -271,7 +275,7 @@ def _client_cert(ca: pki.PanelCA, directory: Path, common_name: str,
 def test_a_client_certificate_of_the_same_ca_without_the_panel_role_is_refused(
         agent: Agent, tmp_path: Path) -> None:
     # Passes TLS (same CA, clientAuth) but is not the panel's: the API refuses it by its role.
-    cert, key = _client_cert(agent.ca, tmp_path / "agent-as-client", AGENT, pki.ROLE_AGENT)
+    cert, key = _client_cert(agent.ca, tmp_path / "agent-as-client", AGENT, certificates.ROLE_AGENT)
     with agent.client(client_cert=cert, client_key=key) as client:
         with pytest.raises(AgentRefused) as excinfo:
             client.facts()
@@ -352,7 +356,7 @@ def test_nonces_survive_a_restart(tmp_path: Path) -> None:
 
     # The same state dir and CA, a new process: the nonce is still known.
     state = tmp_path / "agent-state"
-    credentials = pki.AgentCredentials(state)
+    credentials = AgentCredentials(state)
     host = RecordingHost()
     api = AgentAPI(host, ArtifactStore(state / "artifacts"), NonceLedger(state / "nonces.sqlite3"),
                    credentials.agent_name, credentials.release_public_key())

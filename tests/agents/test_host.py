@@ -22,7 +22,6 @@ import docker
 import pytest
 
 from agents import defaults
-from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
 from agents.errors import (
     AppBusy,
@@ -35,6 +34,7 @@ from agents.errors import (
 )
 from agents.host import Host
 from agents.protocol import AppSpec, HealthCheck, InvalidName, Limits
+from agents.protocol.artifacts import ArtifactStore
 from agents.vhosts import NginxSettings
 
 pytestmark = pytest.mark.slow

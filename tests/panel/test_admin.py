@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from panel import gateway
 from panel.extensions import db
 from panel.models import (
     AuditEvent,
@@ -24,7 +25,6 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services.infra import hosts
 from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.agent import free_port, running_agent
@@ -64,8 +64,8 @@ def test_superadmin_adds_a_host_and_sees_its_enrolment_command_once(app, client,
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     token = re.search(r"WADAH_AGENT_TOKEN=(wdh1\.[\w.-]+)", page)
     assert token, page
-    pki = hosts.PanelPKI(app.instance_path)
-    assert f"--ca-sha256 {pki.ca.ca_sha256}" in page
+    agents = gateway.agents(app)
+    assert f"--ca-sha256 {agents.ca.ca_sha256}" in page
     host = db.session.scalar(select(Host))
     assert (host.name, host.status, host.agent_url) == ("dc-node-02", HostStatus.PENDING,
                                                         "https://127.0.0.1:17443")
@@ -163,8 +163,8 @@ def test_a_second_refresh_waits_for_the_first(client, login_as) -> None:
 
 
 def test_refresh_records_the_facts_a_real_agent_reports(app, client, login_as, testbed, tmp_path) -> None:
-    pki = hosts.PanelPKI(app.instance_path)
-    with running_agent(pki, "node-uji", testbed, tmp_path) as host:
+    agents = gateway.agents(app)
+    with running_agent(agents, "node-uji", testbed, tmp_path) as host:
         db.session.commit()
         login_as(RoleKey.SUPERADMIN)
         _post(client, f"/admin/hosts/{host.id}/refresh", "/admin/hosts")

@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from agents import defaults as agent_defaults
-from panel import app_actions, crypto, storage, tasks
+from panel import app_actions, crypto, gateway, storage, tasks
 from panel.extensions import db
 from panel.models import (
     App,
@@ -123,18 +123,10 @@ class FakeAgent:
             "used_bytes": 300 * MIB, "free_bytes": (storage_mb - 340) * MIB}}
 
 
-class FakePKI:
-    def __init__(self, agent: FakeAgent) -> None:
-        self.agent = agent
-
-    def client(self, host: Any) -> FakeAgent:
-        return self.agent
-
-
 @pytest.fixture
-def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
+def agent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
     fake = FakeAgent()
-    monkeypatch.setattr(tasks, "_pki", lambda: FakePKI(fake))
+    monkeypatch.setattr(gateway.agents(app), "client", lambda host: fake)
     return fake
 
 
@@ -337,7 +329,7 @@ def test_a_storage_limit_outside_the_range_is_refused_before_any_job(app, agent:
 
 
 def test_a_limit_the_agent_refuses_changes_nothing_and_says_why(app, agent: FakeAgent) -> None:
-    from agents.client import AgentRefused
+    from panel.services.infra.agent_client import AgentRefused
 
     own = deployed_app()
     technician = factories.user([RoleKey.TECHNICIAN])
@@ -536,7 +528,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
     db.session.commit()
     deployed: list[dict[str, str]] = []
 
-    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
+    def fake_deploy(app_row, report, user, agents, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         deployed.append(dict(env or {}))
         release = factories.release(app_row, scan_report=report, deployed_at=utcnow())
         for older in app_row.releases:
@@ -576,7 +568,7 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
     technician = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
 
-    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
+    def failing_deploy(app_row, report, user, agents, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         factories.release(app_row, scan_report=report, status=ReleaseStatus.FAILED)
         raise deployment.DeployFailed("Agen menolak rilis: pemeriksaan kesehatan gagal")
 

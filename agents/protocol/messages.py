@@ -1,0 +1,225 @@
+"""The shapes of what the panel and an agent send each other, and their strict decoding."""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from agents.protocol.names import STORAGE_DEFAULT_MB, app_name, domain, env_key, stack
+
+API_VERSION = "v1"
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 256
+    cpus: float = 1.0
+    pids: int = 128
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    path: str = "/"
+    attempts: int = 30
+    interval_s: float = 0.5
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """Everything an agent needs to run one release of one app."""
+
+    name: str
+    fqdn: str
+    stack: str
+    release_id: int
+    artifact_sha256: str
+    docroot: str | None = None  # relative to the app root; None: detected from the framework
+    writable_paths: tuple[str, ...] | None = None  # None: detected from the framework
+    env: dict[str, str] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
+    health: HealthCheck = field(default_factory=HealthCheck)
+    database: bool = False
+    upload_max_mb: int = 32  # the vhost's (and PHP's) request body limit
+    dockerfile: str = "Dockerfile"  # stack "dockerfile": its path inside the artifact
+    storage_mb: int = STORAGE_DEFAULT_MB  # the size of the app's data volume when it is first made
+
+    def __post_init__(self) -> None:
+        app_name(self.name)
+        domain(self.fqdn)
+        stack(self.stack)
+        for key in self.env:
+            env_key(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AppSpec:
+        data = dict(data)
+        data["limits"] = Limits(**data.get("limits", {}))
+        data["health"] = HealthCheck(**data.get("health", {}))
+        if data.get("writable_paths") is not None:
+            data["writable_paths"] = tuple(data["writable_paths"])
+        return cls(**data)
+
+
+# --- Strict decoding of request bodies ----------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class MalformedRequest(ValueError):
+    """A request body that does not have the shape its dataclass declares."""
+
+
+def decode(cls: type[T], data: Any) -> T:
+    """Build dataclass `cls` from parsed JSON, refusing unknown or missing keys and wrong types."""
+    return typing.cast(T, _decode(cls, data, cls.__name__))
+
+
+def _decode(kind: Any, value: Any, where: str) -> Any:
+    if kind is Any:
+        return value
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, dict):
+            raise MalformedRequest(f"{where}: harus berupa objek JSON")
+        hints = typing.get_type_hints(kind)
+        fields = {f.name: f for f in dataclasses.fields(kind) if f.init}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            raise MalformedRequest(f"{where}: kunci tidak dikenal: {', '.join(map(str, unknown))}")
+        kwargs = {}
+        for name, spec in fields.items():
+            if name in value:
+                kwargs[name] = _decode(hints[name], value[name], f"{where}.{name}")
+            elif (spec.default is dataclasses.MISSING
+                  and spec.default_factory is dataclasses.MISSING):
+                raise MalformedRequest(f"{where}: kunci {name!r} wajib ada")
+        return kind(**kwargs)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arm in (a for a in args if a is not type(None)):
+            try:
+                return _decode(arm, value, where)
+            except MalformedRequest:
+                continue
+        raise MalformedRequest(f"{where}: jenis nilai tidak sesuai")
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise MalformedRequest(f"{where}: harus boolean")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise MalformedRequest(f"{where}: harus bilangan bulat")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise MalformedRequest(f"{where}: harus bilangan")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise MalformedRequest(f"{where}: harus teks")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list):
+            raise MalformedRequest(f"{where}: harus berupa larik JSON")
+        item = args[0] if args else Any
+        items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise MalformedRequest(f"{where}: harus berupa objek JSON")
+        key_kind, value_kind = args or (str, Any)
+        return {_decode(key_kind, k, where): _decode(value_kind, v, f"{where}.{k}")
+                for k, v in value.items()}
+    raise MalformedRequest(f"{where}: jenis {kind!r} tidak didukung")
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """Body of `POST /v1/apps/<name>/deploy`.
+
+    Stack "dockerfile": `image_id` names the image a build made, and `signature` is the v2
+    statement over it; every other stack: no image, and the v1 statement.
+    """
+
+    spec: AppSpec
+    verdict: str
+    signature: str
+    image_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Body of `POST /v1/apps/<name>/builds`: build a Dockerfile app's image from its signed bundle."""
+
+    spec: AppSpec
+    verdict: str
+    signature: str  # the v1 statement over the bundle
+
+
+@dataclass(frozen=True)
+class EnvRequest:
+    """Body of `PUT /v1/apps/<name>/env`: the app's whole environment, replacing the old one."""
+
+    env: dict[str, str]
+
+    def __post_init__(self) -> None:
+        for key in self.env:
+            env_key(key)
+
+
+@dataclass(frozen=True)
+class StorageRequest:
+    """Body of `PUT /v1/apps/<name>/storage`: the app's new limit on its writable data."""
+
+    storage_mb: int
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    """Body of `PUT /v1/apps/<name>/certificate`: the app's own TLS certificate (full chain)."""
+
+    certificate: str  # PEM
+    key: str  # PEM
+
+
+# --- Enrolment ----------------------------------------------------------------------------------
+
+ENROLL_PATH = "/api/v1/agents/enroll"  # on the panel
+
+
+class EnrolmentRefused(Exception):
+    """An enrolment the panel or the agent will not go through with; `code` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    """What an agent sends the panel to enrol: the one-time token and a CSR for its own key."""
+
+    token: str
+    csr: str
+
+
+@dataclass(frozen=True)
+class EnrolmentBundle:
+    """What the panel answers: the agent's certificate, the CA's, and the release-signing key."""
+
+    agent_name: str
+    certificate: str  # PEM
+    ca_certificate: str  # PEM
+    release_signing_key: str  # PEM, Ed25519 public key
+    release_signing_key_endorsement: str  # base64: the CA's signature over that key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
