@@ -120,7 +120,7 @@ def test_loose_secret_files_are_tightened_when_the_panel_starts(tmp_path: Path, 
             side.chmod(0o644)
         app = create_app({"INSTANCE_PATH": str(instance)})  # what every process does as it starts
         with app.app_context():
-            assert gateway.agents(app).ca.ca_sha256  # loading the CA tightens its files
+            assert gateway.agents(app).enrolments.ca.ca_sha256  # using the CA tightens its files
             db.session.remove()
         assert {p.name: _mode(p) for p in side_files} == {p.name: 0o600 for p in side_files}
         connection.execute("PRAGMA journal_mode=DELETE")

@@ -186,8 +186,8 @@ class AgentClient:
                     for chunk in response.iter_content(chunk_size=1024 * 1024):
                         size += len(chunk)
                         if size > max_bytes:
-                            raise AgentRefused(413, "too_large",
-                                               f"berkas hasil build melebihi {max_bytes} bita",
+                            too_large = _("berkas hasil build melebihi %(limit)s bita", limit=max_bytes)
+                            raise AgentRefused(413, code="too_large", message=too_large,
                                                agent=self.agent_name)
                         digest.update(chunk)
                         out.write(chunk)
@@ -199,9 +199,8 @@ class AgentClient:
             raise
         if digest.hexdigest() != sha256:
             destination.unlink(missing_ok=True)
-            raise AgentRefused(502, "checksum_mismatch",
-                               "berkas hasil build tidak sama dengan sha256 yang dilaporkan agen",
-                               agent=self.agent_name)
+            mismatch = _("berkas hasil build tidak sama dengan sha256 yang dilaporkan agen")
+            raise AgentRefused(502, code="checksum_mismatch", message=mismatch, agent=self.agent_name)
         return size
 
     def discard_build(self, name: str, release_id: int) -> Any:
@@ -337,8 +336,8 @@ def _result(response: requests.Response, agent: str) -> Any:
             details = {k: v for k, v in error.items() if k not in ("code", "message")}
             raise AgentRefused(response.status_code, error["code"], str(error.get("message", "")),
                                details, agent)
-        raise AgentRefused(response.status_code, "bad_response",
-                           f"jawaban agen tidak dikenali (HTTP {response.status_code})", agent=agent)
+        unknown = _("jawaban agen tidak dikenali (HTTP %(status)s)", status=response.status_code)
+        raise AgentRefused(response.status_code, code="bad_response", message=unknown, agent=agent)
     return body.get("result")
 
 

@@ -29,6 +29,7 @@ from agents.protocol.certificates import (
     subject_alternative_names,
     validate_addresses,
 )
+from panel.i18n import gettext as _
 
 CA_VALIDITY_DAYS = 3650
 PANEL_CERT_DAYS = 825
@@ -66,7 +67,7 @@ class PanelCA:
         """Create a new CA, the panel's client certificate and a release-signing key."""
         directory = Path(directory)
         if (directory / cls.CA_KEY).exists():
-            raise FileExistsError(f"CA sudah ada di {directory}")
+            raise FileExistsError(_("CA sudah ada di %(path)s", path=str(directory)))
         private_files.private_dir(directory)
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
@@ -178,13 +179,13 @@ class PanelCA:
         try:
             csr = x509.load_pem_x509_csr(raw)
         except ValueError as exc:
-            raise BadCSR("CSR tidak dapat dibaca") from exc
+            raise BadCSR(_("CSR tidak dapat dibaca")) from exc
         if not csr.is_signature_valid:
-            raise BadCSR("tanda tangan CSR tidak sah")
+            raise BadCSR(_("tanda tangan CSR tidak sah"))
         public_key = csr.public_key()
         if not (isinstance(public_key, ec.EllipticCurvePublicKey)
                 and public_key.curve.name in ("secp256r1", "secp384r1")):
-            raise BadCSR("kunci agen harus EC P-256 atau P-384")
+            raise BadCSR(_("kunci agen harus EC P-256 atau P-384"))
         # The subject and names come from what the panel decided, never from the CSR.
         return self._issue(subject(host_name(agent_name), ROLE_AGENT), public_key,
                            ExtendedKeyUsageOID.SERVER_AUTH, AGENT_CERT_DAYS,

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from agents import private_files, protocol
 from agents.protocol.certificates import fingerprint, host_name, validate_addresses
 from agents.protocol.messages import EnrolmentBundle
+from panel.i18n import gettext as _
 from panel.services.infra.ca import BadCSR, PanelCA
 from panel.services.refused import Refused
 
@@ -147,23 +148,23 @@ class Enrolments:
         """Spend `token` and sign the agent's CSR; raise EnrolmentRefused if either is not good."""
         match = _TOKEN.match(token) if isinstance(token, str) else None
         if match is None:
-            raise EnrolmentRefused("token_invalid", "token pendaftaran tidak sah")
+            raise EnrolmentRefused(code="token_invalid", message=_("token pendaftaran tidak sah"))
         token_id, secret = match.groups()
         record = self.tokens.get(token_id)
         if record is None or not hmac.compare_digest(record.secret_sha256, _secret_sha256(secret)):
-            raise EnrolmentRefused("token_invalid", "token pendaftaran tidak sah")
+            raise EnrolmentRefused(code="token_invalid", message=_("token pendaftaran tidak sah"))
         if record.used_at is not None:
-            raise EnrolmentRefused("token_used", "token pendaftaran sudah pernah dipakai")
+            raise EnrolmentRefused(code="token_used", message=_("token pendaftaran sudah pernah dipakai"))
         now = self.clock()
         if now >= record.expires_at:
-            raise EnrolmentRefused("token_expired", "token pendaftaran sudah kedaluwarsa")
+            raise EnrolmentRefused(code="token_expired", message=_("token pendaftaran sudah kedaluwarsa"))
         # The CSR is checked before the token is spent, so a bad CSR does not burn the token.
         try:
             certificate = self.ca.issue_agent_certificate(csr_pem, record.agent_name, record.addresses)
         except BadCSR as bad:
-            raise EnrolmentRefused("bad_csr", str(bad)) from bad
+            raise EnrolmentRefused(code="bad_csr", message=str(bad)) from bad
         if not self.tokens.spend(token_id, now):
-            raise EnrolmentRefused("token_used", "token pendaftaran sudah pernah dipakai")
+            raise EnrolmentRefused(code="token_used", message=_("token pendaftaran sudah pernah dipakai"))
         bundle = EnrolmentBundle(
             agent_name=record.agent_name,
             certificate=certificate.public_bytes(serialization.Encoding.PEM).decode(),
@@ -179,5 +180,5 @@ class Enrolments:
         try:
             request = protocol.decode(protocol.EnrolmentRequest, body)
         except protocol.MalformedRequest as exc:
-            raise EnrolmentRefused("malformed_request", str(exc)) from exc
+            raise EnrolmentRefused(code="malformed_request", message=str(exc)) from exc
         return self.redeem(request.token, request.csr)

@@ -56,6 +56,7 @@ def add_host(gateway: AgentGateway, name: str, address: str, port: int,
         raise HostRefused(_("Port agen tidak sah: %(port)s", port=port))
     if db.session.scalar(select(Host).where(Host.name == name)):
         raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name)))
+    enrolments = gateway.enrolments  # a panel without its CA refuses here, before anything is written
     host = Host(name=name, agent_url=_agent_url(address, port), status=HostStatus.PENDING)
     try:
         with db.session.begin_nested():
@@ -64,7 +65,7 @@ def add_host(gateway: AgentGateway, name: str, address: str, port: int,
     except IntegrityError as clash:  # the same form sent twice at once: the unique name decides
         raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name))) from clash
     # Issued only once the row exists, so a refused registration leaves no token behind.
-    token = gateway.enrolments.issue_token(name, [address])
+    token = enrolments.issue_token(name, [address])
     audit.record("host.add", host, actor=user, address=address, port=port)
     return host, token
 
