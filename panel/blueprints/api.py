@@ -165,7 +165,9 @@ def enroll_agent() -> Any:
     try:
         enrolled = gateway.agents().enrolments.redeem_request(request.get_json(silent=True))
         hosts.record_enrolment(enrolled)
-    except (EnrolmentRefused, hosts.HostRefused, AgentUnavailable) as refused:
+    except AgentUnavailable as unavailable:  # no CA made yet: nothing to enrol with
+        return _error_body(503, "no_ca", str(unavailable))
+    except (EnrolmentRefused, hosts.HostRefused) as refused:
         db.session.rollback()
         code = getattr(refused, "code", "host_unknown")
         return _error_body(400 if code == "malformed_request" else 403, code, str(refused))

@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from flask import Flask
+from flask.testing import FlaskClient
 
 from agents import protocol
 from agents.credentials import make_csr, new_agent_key, verify_bundle
@@ -232,3 +234,11 @@ def test_the_gateway_reads_the_ca_but_never_makes_it(tmp_path: Path) -> None:
     made = agents.create_ca()  # what `wadah up`, `wadah init-config` and the testbed helpers call
     assert agents.create_ca().ca_sha256 == made.ca_sha256  # a second init keeps the first CA
     assert AgentGateway(tmp_path / "ca", tmp_path / "artifacts").ca.ca_sha256 == made.ca_sha256
+
+
+def test_an_enrolment_before_the_ca_exists_is_answered_503_and_makes_none(app: Flask,
+                                                                          client: FlaskClient) -> None:
+    response = client.post(protocol.ENROLL_PATH, json={"token": "wdh1.x", "csr": "bukan CSR"})
+    assert response.status_code == 503 and response.get_json()["error"]["code"] == "no_ca"
+    assert app.instance_path not in response.get_data(as_text=True)  # no path told to a stranger
+    assert not (Path(app.instance_path) / "ca").exists()

@@ -25,9 +25,10 @@ TOKENS_FILE = "enrolment-tokens.sqlite3"
 class NoCertificateAuthority(AgentUnavailable):
     """The panel has no CA yet, so no agent can be enrolled or called."""
 
-    def __init__(self, directory: Path) -> None:
-        Exception.__init__(self, _("Panel belum memiliki CA di %(path)s: jalankan `wadah up` atau "
-                                   "`wadah init-config` lebih dulu.", path=str(directory)))
+    def __init__(self) -> None:
+        # No path in the message: the enrol route answers it to anyone.
+        Exception.__init__(self, _("Panel belum memiliki CA: jalankan `wadah up` atau `wadah init-config` "
+                                   "lebih dulu."))
         self.agent = ""
 
 
@@ -62,7 +63,7 @@ class AgentGateway:
         with self._lock:
             if self._ca is None:
                 if not PanelCA.exists(self.ca_dir):
-                    raise NoCertificateAuthority(self.ca_dir)
+                    raise NoCertificateAuthority()
                 self._ca = PanelCA.load(self.ca_dir)
             return self._ca
 
