@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from panel import config as configuration
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -20,6 +19,11 @@ def data_dir(name: str) -> Path:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the panel app: configuration, extensions, security, blueprints."""
+    # Imported here so `wadah scan` and other commands without the app start without Flask.
+    from flask import Flask
+
+    from panel import config as configuration
+
     instance_path = Path(
         (config or {}).get("INSTANCE_PATH") or configuration.state_dir() / "panel"
     )

@@ -20,7 +20,9 @@ from scanners.engines.base import (
     yara_externals,
     yara_findings,
 )
+from scanners.engines.php_assembled_names import find_assembled_calls
 from scanners.engines.php_deobfuscation import Normalized, looks_like_php, normalize
+from scanners.engines.php_droppers import find_droppers
 from scanners.engines.php_hidden_loads import find_hidden_loads
 from scanners.engines.php_source import strip_comments
 from scanners.engines.php_taint import find_tainted_sinks
@@ -82,6 +84,24 @@ class PhpEngine(FileEngine):
             reported = {finding.rule for finding in findings}
             code = strip_comments(data.decode("latin-1"))
             findings.extend(self._analyse(item, code, 0, None, reported))
+        if "php_marker_assembly" in markers:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for call in find_assembled_calls(code):
+                how = "ditulis utuh lalu dipindah ke variabel" if call.plain else "disusun potongan"
+                findings.append(self._finding(
+                    item, "php_assembled_function_call",
+                    Severity.HIGH if call.plain else Severity.CRITICAL,
+                    f"Fungsi berbahaya '{call.name}' dipanggil lewat {call.variable} ({how})",
+                    call.line))
+        if "php_marker_dropper" in markers:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for dropped in find_droppers(code):
+                findings.append(self._finding(
+                    item, "php_remote_dropper", Severity.CRITICAL,
+                    f"Dropper: kode diunduh dari internet, ditulis ke {dropped.target}, lalu "
+                    "di-include/require", dropped.line))
         # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
         if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
                 and item.extension not in JAVASCRIPT_EXTENSIONS:
