@@ -39,7 +39,8 @@ pytestmark = pytest.mark.slow
 READY_WAIT_S = 60
 CLAIM_KEY = "wadah-uji:klaim"  # marks a numbered Redis database as taken by one test run
 # The flow's own jobs, as huey names them in its log (the periodic checks are left out).
-EXECUTED = re.compile(r"Executing panel\.tasks\.(scan_request|deploy_request): (\S+)")
+EXECUTED = re.compile(r"Executing panel\.tasks(?:\.\w+)?\."
+                      r"(scan_request|allocate_request|deploy_request): (\S+)")
 
 
 @pytest.fixture
@@ -219,7 +220,10 @@ def test_two_web_and_two_worker_processes_share_postgres_and_redis(
             scans = [teknisi.call("POST", f"{path}/scan") for path in paths]
             for scan in scans:
                 assert teknisi.finished(scan)["status"] == "succeeded", scan
-            fqdns = [teknisi.call("POST", f"{path}/allocation")["fqdn"] for path in paths]
+            allocations = [teknisi.call("POST", f"{path}/allocation") for path in paths]
+            for allocation in allocations:
+                assert (done := teknisi.finished(allocation))["status"] == "succeeded", done
+            fqdns = [teknisi.call("GET", path)["app"]["fqdn"] for path in paths]
             deploys = [teknisi.call("POST", f"{path}/deployment") for path in paths]
             for deploy in deploys:
                 assert (done := teknisi.finished(deploy))["status"] == "succeeded", done
@@ -229,13 +233,13 @@ def test_two_web_and_two_worker_processes_share_postgres_and_redis(
             assert set(served) == {f"{web}/api/v1" for web in webs}
             assert abs(served[f"{webs[0]}/api/v1"] - served[f"{webs[1]}/api/v1"]) <= 1
 
-            # Each of the four jobs ran exactly once, and both workers took some of them.
+            # Each of the six jobs ran exactly once, and both workers took some of them.
             executed = {name: EXECUTED.findall(logs[name].read_text(errors="replace"))
                         for name in ("worker1", "worker2")}
             runs = Counter(task_id for ran in executed.values() for _, task_id in ran)
-            assert len(runs) == 4 and set(runs.values()) == {1}, executed
+            assert len(runs) == 6 and set(runs.values()) == {1}, executed
             assert Counter(kind for ran in executed.values() for kind, _ in ran) == {
-                "scan_request": 2, "deploy_request": 2}
+                "scan_request": 2, "allocate_request": 2, "deploy_request": 2}
             assert all(executed.values()), executed
 
             # The sign-in limit (2 per hour here) reached on web 1 holds on web 2, which has not
