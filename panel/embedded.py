@@ -111,7 +111,7 @@ def processes(state_dir: Path) -> Testbed:
 
 def up(state_dir: Path, echo: Callable[[str], None]) -> None:
     """Bring the whole embedded setup up, reusing whatever already runs; print URL and logins."""
-    echo("==> Layanan lokal (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL)")
+    echo("==> Layanan lokal (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL, Redis)")
     services = Testbed(state_dir).up()
     _report(services, echo)
 
