@@ -183,7 +183,7 @@ def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery
                     smtp.send_message(_message(settings, notice, name, address))
                     accepted += 1
                 except smtplib.SMTPRecipientsRefused:
-                    logger.warning("the SMTP server refused recipient %s of email %r", address, notice.subject)
+                    logger.warning("SMTP server refused recipient %s of email %r", address, notice.subject)
     except (smtplib.SMTPException, OSError) as fault:
         logger.warning("email %r not sent through %s:%d: %s", notice.subject, settings.host,
                        settings.port, fault)
