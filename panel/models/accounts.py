@@ -66,7 +66,9 @@ class User(UserMixin, db.Model):
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254))  # where notices are sent
+    # Nomor Induk Pegawai of a civil servant: 18 digits, one person's for life, so never shared.
+    nip: Mapped[str | None] = mapped_column(String(18), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
     active: Mapped[bool] = mapped_column(default=True)
