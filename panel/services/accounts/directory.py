@@ -93,8 +93,8 @@ def opd_by_code(code: str) -> Opd:
 
 def opd_rows() -> list[tuple[Opd, int]]:
     """Return every agency with how many active users belong to it, by code."""
-    counts = dict(db.session.execute(select(User.opd_id, func.count()).where(User.active)
-                                     .group_by(User.opd_id)).tuples().all())
+    counts = {opd_id: count for opd_id, count in db.session.execute(
+        select(User.opd_id, func.count()).where(User.active).group_by(User.opd_id))}
     return [(opd, counts.get(opd.id, 0)) for opd in db.session.scalars(select(Opd).order_by(Opd.code))]
 
 
@@ -203,6 +203,12 @@ def reset_password(user: User, *, by: User | None, min_length: int,
     audit.record("user.password_reset", user, actor=by, one_time=generated is not None,
                  revoked=revoked)
     return generated
+
+
+def throttles(user: User) -> list[LoginThrottle]:
+    """Return the failed sign-ins counted against `user`'s name, per address, newest first."""
+    return list(db.session.scalars(select(LoginThrottle).where(LoginThrottle.account == user.username[:64])
+                                   .order_by(LoginThrottle.last_failure_at.desc())))
 
 
 def unlock(user: User, *, by: User | None) -> int:
