@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import cast
 
@@ -17,6 +17,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
+from panel import formatting
 from panel.services.refused import Refused
 
 # Debian's fonts-dejavu-core: a Unicode TrueType family embedded (subset) in every letter.
@@ -30,7 +31,6 @@ HANDOVER_NOTICE = "Kata sandi: diserahkan terpisah, wajib diganti saat login per
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
           "Oktober", "November", "Desember")
 MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-ZONES = {"WIB": 7, "WITA": 8, "WIT": 9}  # Indonesia's three legal time zones, hours east of UTC
 
 VERDICTS = {
     "clean": "Bersih",
@@ -155,10 +155,10 @@ class ResponseLetter:
 # --- Indonesian formatting -------------------------------------------------------------------
 
 def zone_of(name: str) -> timezone:
-    """Return the fixed-offset zone for WIB, WITA or WIT."""
-    if name not in ZONES:
+    """Return the fixed-offset zone for WIB, WITA or WIT (the UI's, `formatting.local_zone`)."""
+    if name not in formatting.TIME_ZONES:
         raise LetterError(f"zona waktu tidak dikenal: {name!r} (WIB, WITA, WIT)")
-    return timezone(timedelta(hours=ZONES[name]), name)
+    return formatting.local_zone(name)
 
 
 def _local(moment: datetime, zone: str) -> datetime:

@@ -5,7 +5,8 @@ Labels, chart titles and error messages follow the reader's language; the PDF an
 Bahasa Indonesia (the blueprint forces it, panel/i18n.py) and the exports' own words are not translated.
 
 Every figure is one SQL GROUP BY, so a report costs the same few statements however much data there
-is; the exports read their rows in chunks. Months and dates are local (WIB), stored times are UTC.
+is; the exports read their rows in chunks. Months and dates are local (`PEMDA_TIMEZONE`), stored times
+are UTC.
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ from panel.formatting import (
     REQUEST_STATUS_LABELS,
     STACK_LABELS,
     VERDICT_LABELS,
-    WIB,
     angka,
+    local_time,
+    pemda_zone,
 )
 from panel.i18n import gettext as _
 from panel.i18n import ngettext
@@ -72,14 +74,14 @@ class InvalidPeriod(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Month:
-    """A calendar month in local time (WIB)."""
+    """A calendar month in the Pemda's local time."""
 
     year: int
     month: int
 
     @classmethod
     def current(cls, now: datetime) -> Month:
-        local = now.astimezone(WIB)
+        local = now.astimezone(pemda_zone())
         return cls(local.year, local.month)
 
     @classmethod
@@ -608,16 +610,12 @@ def _labels_by_version() -> dict[tuple[int, str], str]:
 # --- helpers ----------------------------------------------------------------------------------
 
 def _utc_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), WIB).astimezone(UTC)
+    return datetime.combine(day, time(), pemda_zone()).astimezone(UTC)
 
 
 def _local(moment: datetime | None) -> datetime | None:
-    """Return a stored UTC time as a naive local (WIB) time, the way a spreadsheet shows it."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(WIB).replace(tzinfo=None)
+    """Return a stored UTC time as a naive local time, the way a spreadsheet shows it."""
+    return None if moment is None else local_time(moment).replace(tzinfo=None)
 
 
 def _ranked(items: Any) -> list[Count]:
