@@ -273,7 +273,8 @@ def _check(profile: Profile, *, user: User | None) -> Checked:
             roles.append(RoleKey(key))
     if not roles:
         raise DirectoryRefused(_("Pilih sedikitnya satu peran."))
-    opd = opd_by_code(profile.opd_code) if (profile.opd_code or "").strip() else None
+    code = (profile.opd_code or "").strip()
+    opd = opd_by_code(code) if code else None
     if opd is None and OPD_BOUND_ROLES.intersection(roles):
         raise DirectoryRefused(_("Pengelola Aplikasi OPD harus terikat pada satu OPD."))
     nip = check_nip(profile.nip)
