@@ -515,6 +515,35 @@ def rename_opd(opd_id: int) -> Any:
     return redirect(url_for("admin.opds_index"))
 
 
+@bp.post("/opds/<int:opd_id>/disable")
+@require_role(RoleKey.SUPERADMIN)
+def disable_opd(opd_id: int) -> Any:
+    return _change_opd(opd_id, directory.disable_opd,
+                       _l("OPD %(code)s dinonaktifkan: tidak mengajukan permohonan dan tidak menerima "
+                          "pengguna baru."))
+
+
+@bp.post("/opds/<int:opd_id>/enable")
+@require_role(RoleKey.SUPERADMIN)
+def enable_opd(opd_id: int) -> Any:
+    return _change_opd(opd_id, directory.enable_opd, _l("OPD %(code)s aktif kembali."))
+
+
+def _change_opd(opd_id: int, change: Callable[..., Any], done: Any) -> Any:
+    opd = db.get_or_404(Opd, opd_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        change(opd, by=current_user)
+    except directory.DirectoryRefused as refused:
+        db.session.rollback()
+        flash(str(refused), category="error")
+        return redirect(url_for("admin.opds_index"))
+    db.session.commit()
+    flash(str(done) % {"code": opd.code}, category="info")
+    return redirect(url_for("admin.opds_index"))
+
+
 def _change_user(user_id: int, change: Callable[..., Any], done: Any) -> Any:
     found = _directory_user_or_404(user_id)
     if not FlaskForm().validate_on_submit():
@@ -531,8 +560,10 @@ def _change_user(user_id: int, change: Callable[..., Any], done: Any) -> Any:
 
 
 def _choices(form: ProfileForm) -> Any:
-    form.opd.choices = [("", _("— tanpa OPD —"))] + [(opd.code, f"{opd.code} — {opd.name}")
-                                                     for opd, _users in directory.opd_rows()]
+    form.opd.choices = [("", _("— tanpa OPD —"))] + [
+        (opd.code, f"{opd.code} — {opd.name}" if opd.active else _("%(code)s — %(name)s (nonaktif)",
+                                                                     code=opd.code, name=opd.name))
+        for opd, _users in directory.opd_rows()]
     form.roles.choices = [(role.value, ROLE_LABELS[role]) for role in directory.ASSIGNABLE_ROLES]
     return form
 

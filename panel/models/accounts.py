@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
@@ -49,6 +49,8 @@ class Opd(db.Model):
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A disabled agency files no new request and gets no new user; what it has keeps running.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="opd")

@@ -343,3 +343,33 @@ def test_an_opd_keeps_a_name(client, login_as, dinkes) -> None:
     assert "wajib diisi" in client.get(response.location).get_data(as_text=True)
     db.session.expire_all()
     assert dinkes.name == "Dinas Kesehatan" and not _events("opd.rename")
+
+
+def test_a_disabled_opd_files_no_request_and_takes_no_new_user(app, client, login_as, dinkes) -> None:
+    from panel.models import HostingRequest
+    from tests.panel.test_hosting_requests import _form
+
+    login_as(RoleKey.SUPERADMIN)
+    member = factories.user([RoleKey.OPD_ADMIN], opd=dinkes, email="lama@dinkes.contoh.go.id")
+    db.session.commit()
+    assert _post(client, f"/admin/opds/{dinkes.id}/disable", "/admin/opds").status_code == 302
+    db.session.expire_all()
+    assert not dinkes.active and _events("opd.deactivate")
+    # No new user for it; its own member may still be edited.
+    assert "nonaktif" in _add_user(client).get_data(as_text=True)
+    assert _count(User, User.username == "budi.santoso") == 0
+    edited = _post(client, f"/admin/users/{member.id}", f"/admin/users/{member.id}", opd="DINKES",
+                   roles=["opd_admin"], email="baru@dinkes.contoh.go.id")
+    assert edited.status_code == 302
+    # Its administrator files nothing.
+    opd_admin_client, _signed_in = _sign_in(app, member.username, factories.PASSWORD)
+    refused = opd_admin_client.post("/requests/new", data=_form(opd_admin_client),
+                                    content_type="multipart/form-data")
+    assert "dinonaktifkan" in refused.get_data(as_text=True)
+    assert _count(HostingRequest) == 0
+    # Enabled again, it files as before.
+    _post(client, f"/admin/opds/{dinkes.id}/enable", "/admin/opds")
+    filed = opd_admin_client.post("/requests/new", data=_form(opd_admin_client),
+                                  content_type="multipart/form-data")
+    assert filed.status_code == 302 and _count(HostingRequest) == 1
+    assert _events("opd.activate")

@@ -242,6 +242,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.opds_index", "GET"): (SUPERADMIN, _no_args),
     ("admin.add_opd", "POST"): (SUPERADMIN, _no_args),
     ("admin.rename_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.disable_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.enable_opd", "POST"): (SUPERADMIN, _opd),
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),

@@ -83,6 +83,22 @@ def rename_opd(opd: Opd, name: str, *, by: User | None) -> None:
     opd.name = name
 
 
+def disable_opd(opd: Opd, *, by: User | None) -> None:
+    """Stop an agency filing requests and receiving users; its users, requests and apps stay as they are."""
+    if not opd.active:
+        raise DirectoryRefused(_("OPD %(code)s sudah dinonaktifkan.", code=opd.code))
+    opd.active = False
+    audit.record("opd.deactivate", opd, actor=by, code=opd.code)
+
+
+def enable_opd(opd: Opd, *, by: User | None) -> None:
+    """Let a disabled agency file requests and receive users again."""
+    if opd.active:
+        raise DirectoryRefused(_("OPD %(code)s sudah aktif.", code=opd.code))
+    opd.active = True
+    audit.record("opd.activate", opd, actor=by, code=opd.code)
+
+
 def opd_by_code(code: str) -> Opd:
     """Return the agency with `code`, or refuse naming the unknown code."""
     found = db.session.scalar(select(Opd).where(func.upper(Opd.code) == code.strip().upper()))
@@ -275,6 +291,8 @@ def _check(profile: Profile, *, user: User | None) -> Checked:
         raise DirectoryRefused(_("Pilih sedikitnya satu peran."))
     code = (profile.opd_code or "").strip()
     opd = opd_by_code(code) if code else None
+    if opd is not None and not opd.active and (user is None or user.opd_id != opd.id):
+        raise DirectoryRefused(_("OPD %(code)s nonaktif: tidak menerima pengguna baru.", code=opd.code))
     if opd is None and OPD_BOUND_ROLES.intersection(roles):
         raise DirectoryRefused(_("Pengelola Aplikasi OPD harus terikat pada satu OPD."))
     nip = check_nip(profile.nip)
