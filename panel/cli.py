@@ -321,6 +321,28 @@ def opd_add(code: str, name: str) -> None:
     click.echo(f"OPD {shown} terdaftar.")
 
 
+@opd.command("disable")
+@click.argument("code")
+def opd_disable(code: str) -> None:
+    """Stop an agency filing requests and receiving users; its apps keep running."""
+    from panel.services.accounts import directory
+
+    with _directory():
+        directory.disable_opd(directory.opd_by_code(code), by=None)
+    click.echo(f"OPD {code.upper()} dinonaktifkan.")
+
+
+@opd.command("enable")
+@click.argument("code")
+def opd_enable(code: str) -> None:
+    """Let a disabled agency file requests and receive users again."""
+    from panel.services.accounts import directory
+
+    with _directory():
+        directory.enable_opd(directory.opd_by_code(code), by=None)
+    click.echo(f"OPD {code.upper()} aktif kembali.")
+
+
 def _load_plugin_commands() -> None:
     # `scan` and `agent` live in packages the panel must not import; they register through entry points.
     for ep in entry_points(group="wadah.commands"):

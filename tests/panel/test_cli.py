@@ -109,6 +109,8 @@ def test_user_add_takes_the_password_from_stdin_and_prints_none(state: Path) -> 
     (["opd", "add", "DIN KES", "--name", "Dinas"], "tidak sah"),
     (["user", "passwd", "hantu"], "tidak dikenal"),
     (["user", "unlock", "hantu"], "tidak dikenal"),
+    (["opd", "enable", "DINKES"], "sudah aktif"),
+    (["opd", "disable", "ENTAH"], "tidak dikenal"),
 ])
 def test_bad_input_is_refused_clearly_and_nothing_is_written(state: Path, arguments: list[str],
                                                              message: str) -> None:
@@ -120,6 +122,18 @@ def test_bad_input_is_refused_clearly_and_nothing_is_written(state: Path, argume
     assert result.exit_code == 1 and message in result.output, result.output
     with _panel(state).app_context():
         assert (db.session.query(User).count(), db.session.query(AuditEvent).count()) == before
+
+
+def test_a_disabled_opd_takes_no_new_user(state: Path) -> None:
+    assert _wadah("opd", "add", "DINKES", "--name", "Dinas Kesehatan").exit_code == 0
+    assert _wadah("opd", "disable", "dinkes").exit_code == 0
+    refused = _wadah("user", "add", "baru", "--role", "opd_admin", "--opd", "DINKES")
+    assert refused.exit_code == 1 and "nonaktif" in refused.output
+    assert _wadah("opd", "enable", "DINKES").exit_code == 0
+    assert _wadah("user", "add", "baru", "--role", "opd_admin", "--opd", "DINKES").exit_code == 0
+    with _panel(state).app_context():
+        actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[:3] == ["opd.create", "opd.deactivate", "opd.activate"]
 
 
 def test_a_weak_password_on_stdin_is_refused(state: Path) -> None:
