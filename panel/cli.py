@@ -1,13 +1,14 @@
 """The `wadah` command: one entry point for the panel, its worker, the agent, the scanner and the testbed."""
 from __future__ import annotations
 
+import collections.abc
+import contextlib
 import getpass
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import click
@@ -167,7 +168,7 @@ def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
               help="Tandai instans sebagai produksi: data contoh ditolak (PRODUCTION = true).")
 def init_config(production: bool) -> None:
     """Write the instance configuration with fresh secrets, unless it exists."""
-    instance = configuration.state_dir() / "panel"
+    instance: Path = configuration.state_dir() / "panel"
     existed = configuration.instance_file(instance).is_file()
     path = configuration.write_instance_file(instance, {"PRODUCTION": True} if production else {})
     click.echo(path)
@@ -186,8 +187,8 @@ def _os_user() -> str:
         return str(os.getuid())
 
 
-@contextmanager
-def _directory() -> Iterator[Any]:
+@contextlib.contextmanager
+def _directory() -> collections.abc.Iterator[Any]:
     """Open the panel's database as the command line (audited as `cli:<OS user>`) and commit on success."""
     from panel import audit
     from panel.extensions import db as session_owner
