@@ -1,6 +1,7 @@
 """Administrasi → Pengguna and OPD: the platform administrator keeps the directory, bad input included."""
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -42,6 +43,17 @@ def _add_user(client: FlaskClient, **overrides: Any) -> Any:
     data = {"username": "budi.santoso", "full_name": "Budi Santoso", "nip": VALID_NIP,
             "email": "budi@dinkes.contoh.go.id", "opd": "DINKES", "roles": ["opd_admin"], **overrides}
     return _post(client, "/admin/users", "/admin/users", **data)
+
+
+def _request_form(client: FlaskClient) -> dict[str, Any]:
+    # The hosting request form as an OPD administrator fills it in, with its letter and bundle.
+    page = client.get("/requests/new").get_data(as_text=True)
+    key = page.split('name="submission_key" type="hidden" value="')[1].split('"')[0]
+    return {"csrf_token": csrf_token(client, "/requests/new"), "submission_key": key,
+            "app_name": "Sistem Informasi Puskesmas", "subdomain": "simpus", "stack": "php",
+            "description": "Aplikasi puskesmas", "contact": "Budi, 0812",
+            "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
+            "bundle": (io.BytesIO(b"PK\x05\x06" + b"\0" * 18), "simpus.zip")}
 
 
 def _sign_in(app: Any, username: str, password: str) -> Any:
@@ -347,7 +359,6 @@ def test_an_opd_keeps_a_name(client, login_as, dinkes) -> None:
 
 def test_a_disabled_opd_files_no_request_and_takes_no_new_user(app, client, login_as, dinkes) -> None:
     from panel.models import HostingRequest
-    from tests.panel.test_hosting_requests import _form
 
     login_as(RoleKey.SUPERADMIN)
     member = factories.user([RoleKey.OPD_ADMIN], opd=dinkes, email="lama@dinkes.contoh.go.id")
@@ -363,13 +374,13 @@ def test_a_disabled_opd_files_no_request_and_takes_no_new_user(app, client, logi
     assert edited.status_code == 302
     # Its administrator files nothing.
     opd_admin_client, _signed_in = _sign_in(app, member.username, factories.PASSWORD)
-    refused = opd_admin_client.post("/requests/new", data=_form(opd_admin_client),
+    refused = opd_admin_client.post("/requests/new", data=_request_form(opd_admin_client),
                                     content_type="multipart/form-data")
     assert "dinonaktifkan" in refused.get_data(as_text=True)
     assert _count(HostingRequest) == 0
     # Enabled again, it files as before.
     _post(client, f"/admin/opds/{dinkes.id}/enable", "/admin/opds")
-    filed = opd_admin_client.post("/requests/new", data=_form(opd_admin_client),
+    filed = opd_admin_client.post("/requests/new", data=_request_form(opd_admin_client),
                                   content_type="multipart/form-data")
     assert filed.status_code == 302 and _count(HostingRequest) == 1
     assert _events("opd.activate")
