@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from panel import jobs, tasks
+from panel import jobs
 from panel.extensions import db
 from panel.formatting import ROLE_LABELS
 from panel.i18n import gettext as _
@@ -40,6 +40,7 @@ from panel.permissions import require_role
 from panel.services.accounts import directory
 from panel.services.infra import administration, dns, hosts
 from panel.services.requests import sop, workflow
+from panel.tasks import infra as infra_tasks
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -213,7 +214,7 @@ def refresh_host(host_id: int) -> Any:
         flash(str(refused), category="error")
         return redirect(url_for("admin.hosts_index"))
     if wanted:
-        launch(administration.REFRESH_JOB, host, current_user, tasks.refresh_host, host.id)
+        launch(administration.REFRESH_JOB, host, current_user, infra_tasks.refresh_host, host.id)
     flash(_("Fakta %(host)s sedang diperbarui.", host=host.name), category="info")
     return redirect(url_for("admin.hosts_index"))
 
@@ -278,7 +279,7 @@ def probe_zone(zone_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     if administration.want_probe(found, current_user):
-        launch(administration.PROBE_JOB, found, current_user, tasks.probe_zone, found.id)
+        launch(administration.PROBE_JOB, found, current_user, infra_tasks.probe_zone, found.id)
     return redirect(url_for("admin.zone", zone_id=found.id))
 
 
