@@ -168,18 +168,20 @@ def host() -> None:
 @click.option("--panel-url", default=None, help="The panel's https:// address (default: PANEL_URL).")
 def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
     """Register a host and print the one-time command that enrols its agent."""
+    from panel import gateway
     from panel.extensions import db as session_owner
     from panel.services.infra import hosts
+    from panel.services.refused import Refused
 
     app = _app()
     with app.app_context():
-        pki = hosts.PanelPKI(app.instance_path)
+        agents = gateway.agents(app)
         try:
-            _, token = hosts.add_host(pki, name, address, port, None)
-        except hosts.HostRefused as refused:
+            _, token = hosts.add_host(agents, name, address, port, None)
+        except Refused as refused:  # a bad name or address, or no CA made yet
             raise click.ClickException(str(refused)) from refused
         session_owner.session.commit()
-        command = hosts.enrolment_command(pki, token, panel_url or app.config["PANEL_URL"])
+        command = hosts.enrolment_command(agents, token, panel_url or app.config["PANEL_URL"])
     click.echo(f"Host {name} terdaftar; jalankan di host tersebut (token sekali pakai, 24 jam):")
     click.echo(f"  {command}")
 
@@ -267,13 +269,15 @@ def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, for
 @click.option("--production", is_flag=True,
               help="Tandai instans sebagai produksi: data contoh ditolak (PRODUCTION = true).")
 def init_config(production: bool) -> None:
-    """Write the instance configuration with fresh secrets, unless it exists."""
+    """Write the instance configuration with fresh secrets, and make the panel's CA, unless they exist."""
     from panel import config as configuration
+    from panel import gateway
 
     instance: Path = configuration.state_dir() / "panel"
     existed = configuration.instance_file(instance).is_file()
     path = configuration.write_instance_file(instance, {"PRODUCTION": True} if production else {})
     click.echo(path)
+    gateway.agents(_app()).create_ca()
     if production and existed:  # its secrets stand; the flag is the operator's edit to make
         click.echo("Berkas sudah ada dan tidak diubah; tambahkan baris `PRODUCTION = true` ke berkas itu.",
                    err=True)
