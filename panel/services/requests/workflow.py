@@ -91,7 +91,11 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError(_("Pilih keputusan untuk langkah ini: %(decisions)s.",
                                decisions=", ".join(sorted(branches))))
     following = template.next_key(step.step_key, decision)
-    missing = missing_output(request, template.step(step.step_key), decision)
+    # Kelengkapan holds a step that goes forward; a refusal or a return for correction needs none.
+    forward = following != sop.EndState.REJECTED and (
+        following == sop.EndState.DONE or template.step(following).action != sop.StepAction.SUBMIT)
+    missing = ((step_outputs.missing_documents(request, template.step(step.step_key)) if forward else None)
+               or missing_output(request, template.step(step.step_key), decision))
     if missing:
         raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
