@@ -54,6 +54,15 @@ def latest_version(key: str) -> SopTemplateVersion:
     return version
 
 
+def current_templates() -> list[tuple[int, sop.SopTemplate]]:
+    """Return each template's latest version number and parsed definition, by key."""
+    ensure_builtin_templates()
+    latest: dict[str, SopTemplateVersion] = {}
+    for version in db.session.scalars(select(SopTemplateVersion).order_by(SopTemplateVersion.version)):
+        latest[version.key] = version
+    return [(v.version, sop.parse(v.definition)) for _key, v in sorted(latest.items())]
+
+
 def template_of(request: HostingRequest) -> sop.SopTemplate:
     return sop.parse(request.template_version.definition)
 
