@@ -55,8 +55,7 @@ def latest_version(key: str) -> SopTemplateVersion:
 
 
 def current_templates() -> list[tuple[int, sop.SopTemplate]]:
-    """Return each template's latest version number and parsed definition, by key."""
-    ensure_builtin_templates()
+    """Return each stored template's latest version number and parsed definition, by key."""
     latest: dict[str, SopTemplateVersion] = {}
     for version in db.session.scalars(select(SopTemplateVersion).order_by(SopTemplateVersion.version)):
         latest[version.key] = version
