@@ -52,7 +52,7 @@ from panel.services.infra import hosts
 from panel.services.infra.enrolment import EnrolmentRefused
 from panel.services.infra.gateway import AgentUnavailable
 from panel.services.releases import scanning
-from panel.services.requests import hosting_requests, sla, workflow
+from panel.services.requests import hosting_requests, kelengkapan, sla, workflow
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookie authenticates here, so there is nothing for a forged form to ride on
@@ -242,6 +242,7 @@ def file_request() -> Any:
         stack=_text(form, "stack", 16, required=True),
         description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
         needs_database=_flag(form, "needs_database"))
+    recommendation, template = _text(form, "rekomendasi", 80), _text(form, "template", 64)
     letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
@@ -251,7 +252,8 @@ def file_request() -> Any:
         raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
     filed = request_actions.file_request(
         current_user, draft, letters,
-        hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
+        hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key,
+        recommendation, template or None)
     db.session.commit()
     return _request_detail(filed), 201
 
@@ -375,6 +377,22 @@ def response_letter(request_id: int) -> Any:
     return _request_detail(hosting_request), 201
 
 
+@bp.post("/requests/<int:request_id>/recommendation-letter")
+@require_role(RoleKey.COORDINATOR)
+def recommendation_letter(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    request_actions.write_recommendation(hosting_request, current_user)
+    db.session.commit()
+    return _request_detail(hosting_request), 201
+
+
+@bp.get("/sop-templates")
+@require_role(*READERS)
+def list_sop_templates() -> Any:
+    return {"items": [{"key": t.key, "name": t.name, "kind": str(t.kind), "version": version,
+                       "steps": len(t.steps)} for version, t in workflow.current_templates()]}
+
+
 # -- jobs and apps --------------------------------------------------------------------------------
 
 
@@ -428,6 +446,8 @@ def _request_detail(r: HostingRequest) -> dict[str, Any]:
     report = scanning.latest_report(r.artifact_sha256)
     app = db.session.scalar(select(App).where(App.request_id == r.id))
     job = request_actions.latest_job(r)
+    template = workflow.template_of(r)
+    referenced = kelengkapan.referenced(r)
     return {
         **_request_summary(r),
         "description": r.description, "contact": r.contact,
@@ -438,12 +458,15 @@ def _request_detail(r: HostingRequest) -> dict[str, Any]:
         "app": _app(app) if app else None,
         "job": _job(job) if job else None,
         "attachments": [{"id": a.id, "kind": str(a.kind), "filename": a.filename, "sha256": a.sha256,
-                         "size": a.size} for a in r.attachments],
+                         "size": a.size, "recommendation_of": referenced[a.id].number if a.id in referenced
+                         else None} for a in r.attachments],
         "timeline": [{
             "step": row.step_key, "label": row.label, "role": row.role, "actor": row.actor,
             "started_at": _time(row.started_at), "finished_at": _time(row.finished_at),
             "decision": row.decision, "note": row.note, "state": str(row.timing.state),
             "elapsed_minutes": round(row.timing.elapsed_minutes, 1), "due_minutes": row.timing.due_minutes,
+            "kelengkapan": [{"key": i.key, "label": i.label, "document": i.document, "present": i.present}
+                            for i in kelengkapan.of_step(r, template.step(row.step_key))],
         } for row in sla.timeline(r, utcnow())],
     }
 

@@ -36,7 +36,7 @@ from panel.permissions import (
 )
 from panel.services.infra import allocation
 from panel.services.releases import scanning
-from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.services.requests import fulfilment, hosting_requests, kelengkapan, workflow
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -64,6 +64,9 @@ class RequestForm(FlaskForm):
     description = TextAreaField(_l("Uraian singkat"), validators=[Length(max=2000)])
     contact = StringField(_l("Kontak pengelola (nama, telepon/email)"), validators=[Length(max=200)])
     bundle = FileField(_l("Berkas aplikasi (.zip, .tar.gz)"))
+    rekomendasi = StringField(
+        _l("Atau nomor rekomendasi dari pengembangan aplikasi (SOP 002)"), validators=[Length(max=80)],
+        description=_l("Pengganti unggahan Rekomendasi Tim Teknis, misalnya 001/HOST/DISKOMINFO/2026/REK"))
 
 
 for _kind in LETTER_KINDS:
@@ -133,7 +136,7 @@ def new() -> Any:
             filed = request_actions.file_request(
                 current_user, draft, letters,
                 hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None,
-                form.submission_key.data)
+                form.submission_key.data, form.rekomendasi.data or "")
         except request_actions.REFUSALS as refused:
             db.session.rollback()
             flash(str(refused), category="error")
@@ -161,6 +164,9 @@ def show(request_id: int) -> Any:
     return render_template(
         "requests/show.html", req=hosting_request, template=template, open_step=open_step,
         step_def=template.step(open_step.step_key) if open_step else None, job=job,
+        kelengkapan=(kelengkapan.of_step(hosting_request, template.step(open_step.step_key))
+                     if open_step else ()),
+        referenced=kelengkapan.referenced(hosting_request),
         refresh_seconds=2 if jobs.unfinished(job) else None,
         scan_report=scanning.latest_report(hosting_request.artifact_sha256), live_release=live,
         capacity=fulfilment.capacity(hosting_request) if open_step else None,
@@ -337,4 +343,20 @@ def response_letter(request_id: int) -> Any:
     else:
         db.session.commit()
         flash(_("Surat tanggapan dibuat dan dilampirkan."), category="info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/recommendation-letter")
+@require_role(RoleKey.COORDINATOR)
+def recommendation_letter(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        request_actions.write_recommendation(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
+        _refused(refused)
+    else:
+        db.session.commit()
+        flash(_("Surat rekomendasi dibuat dan dilampirkan."), category="info")
     return _back(request_id)

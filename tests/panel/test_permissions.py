@@ -216,6 +216,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("requests.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("requests.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("admin.hosts_index", "GET"): (INFRASTRUCTURE_READERS, _no_args),
     ("admin.add_host", "POST"): (SUPERADMIN, _no_args),
     ("admin.refresh_host", "POST"): (SUPERADMIN, _pending_host),
@@ -293,6 +294,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("api.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("api.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("api.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("api.list_sop_templates", "GET"): (REQUEST_READERS, _no_args),
     ("api.get_job", "GET"): (DATA_CENTER, _foreign_job),
     ("api.list_apps", "GET"): (SIGNED_IN, _no_args),
     ("api.get_app", "GET"): (DATA_CENTER, _foreign_app),
@@ -396,7 +399,9 @@ def test_the_officials_write_what_the_sop_gives_them() -> None:
               ("api.act", "POST"), ("api.dispose", "POST"), ("api.comment", "POST")}
     assert writes(RoleKey.HEAD) == shared
     assert writes(RoleKey.COORDINATOR) == shared | {("requests.response_letter", "POST"),
-                                                    ("api.response_letter", "POST")}
+                                                    ("api.response_letter", "POST"),
+                                                    ("requests.recommendation_letter", "POST"),
+                                                    ("api.recommendation_letter", "POST")}
 
 
 # The auditor is read-only everywhere: the attack, and that nothing was written.

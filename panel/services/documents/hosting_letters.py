@@ -1,5 +1,5 @@
-"""The SOP's letters built from a request as it stands: the hosting report (steps 7–8) and the
-response letter to the OPD (Bolmut/Batam), kept as the request's attachments."""
+"""The SOP's letters built from a request as it stands: the hosting report (steps 7–8), the
+response letter to the OPD (Bolmut/Batam) and SOP 002's Rekomendasi, kept as the request's attachments."""
 from __future__ import annotations
 
 import io
@@ -89,6 +89,32 @@ def attach_response_letter(request: HostingRequest, author: User, config: Mappin
     pdf = letters.render_response_letter(response_letter(request, author, config, now))
     return _attach(request, author, AttachmentKind.RESPONSE_LETTER, f"surat-tanggapan-{request.id}.pdf", pdf,
                    documents)
+
+
+def recommendation_letter(request: HostingRequest, author: User, config: Mapping[str, Any],
+                          now: datetime) -> letters.RecommendationLetter:
+    """Gather the Rekomendasi's facts from a development request (SOP 002) and its Tim Teknis's notes."""
+    findings = next((s.note for s in reversed(request.steps) if s.decision == "ya" and s.note), "")
+    return letters.RecommendationLetter(
+        letterhead=letterhead(config), number=recommendation_number(request), date=now,
+        recipient=letter_pdf.Recipient(f"Kepala {request.opd.name}"),
+        signatory=letter_pdf.Signatory(author.full_name or author.username, "Tim Teknis"),
+        request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
+        subdomain=f"{request.subdomain}.{config['PEMDA_DOMAIN']}", stack=request.stack, findings=findings,
+    )
+
+
+def recommendation_number(request: HostingRequest) -> str:
+    """Return the Rekomendasi's number: the development request's own number with /REK."""
+    return f"{request.number}/REK"
+
+
+def attach_recommendation(request: HostingRequest, author: User, config: Mapping[str, Any],
+                          documents: ArtifactStore, now: datetime) -> Attachment:
+    """Render the Rekomendasi Tim Teknis and keep it with the development request."""
+    pdf = letters.render_recommendation_letter(recommendation_letter(request, author, config, now))
+    return _attach(request, author, AttachmentKind.RECOMMENDATION, f"surat-rekomendasi-{request.id}.pdf",
+                   pdf, documents)
 
 
 def _attach(request: HostingRequest, author: User, kind: AttachmentKind, filename: str, pdf: bytes,

@@ -89,6 +89,16 @@ def write_response_letter(request: HostingRequest, user: User, config: Mapping[s
     hosting_letters.attach_response_letter(request, user, config, documents, utcnow())
 
 
+def write_recommendation(request: HostingRequest, user: User, config: Mapping[str, Any],
+                         documents: ArtifactStore) -> None:
+    """Make SOP 002's Rekomendasi Tim Teknis, keep it with the request and finish its step."""
+    expect_action(request, StepAction.RECOMMENDATION_LETTER)
+    if not step_outputs.missing(request, StepAction.RECOMMENDATION_LETTER):
+        raise ActionRefused(_("Surat rekomendasi sudah dibuat."))
+    letter = hosting_letters.attach_recommendation(request, user, config, documents, utcnow())
+    finish_if_done(request, user, f"Surat rekomendasi {letter.filename} diterbitkan.")
+
+
 def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, documents: ArtifactStore,
          clamd_url: str | None, progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Scan the request's bundle (step 4); a clean verdict finishes the step at once."""

@@ -54,6 +54,14 @@ def latest_version(key: str) -> SopTemplateVersion:
     return version
 
 
+def current_templates() -> list[tuple[int, sop.SopTemplate]]:
+    """Return each stored template's latest version number and parsed definition, by key."""
+    latest: dict[str, SopTemplateVersion] = {}
+    for version in db.session.scalars(select(SopTemplateVersion).order_by(SopTemplateVersion.version)):
+        latest[version.key] = version
+    return [(v.version, sop.parse(v.definition)) for _key, v in sorted(latest.items())]
+
+
 def template_of(request: HostingRequest) -> sop.SopTemplate:
     return sop.parse(request.template_version.definition)
 
@@ -91,7 +99,11 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError(_("Pilih keputusan untuk langkah ini: %(decisions)s.",
                                decisions=", ".join(sorted(branches))))
     following = template.next_key(step.step_key, decision)
-    missing = missing_output(request, template.step(step.step_key), decision)
+    # Kelengkapan holds a step that goes forward; a refusal or a return for correction needs none.
+    forward = following != sop.EndState.REJECTED and (
+        following == sop.EndState.DONE or template.step(following).action != sop.StepAction.SUBMIT)
+    missing = ((step_outputs.missing_documents(request, template.step(step.step_key)) if forward else None)
+               or missing_output(request, template.step(step.step_key), decision))
     if missing:
         raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
