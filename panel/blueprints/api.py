@@ -457,19 +457,22 @@ def remove_app(app_id: int) -> Any:
     reason = _json_body().get("reason", "")
     if not isinstance(reason, str):
         raise _BadInput(field="reason", problem=_("teks"))
-    return _job(app_actions.start_removal(app, current_user, reason)), 202
+    return _launched(app_actions.start_removal(app, current_user, reason)), 202
 
 
-@bp.post("/apps/<int:app_id>/<any(start, stop, restart):action>")
+@bp.post("/apps/<int:app_id>/<action>")
 @require_role(*APP_API_ACTORS)
 def control_app(app_id: int, action: str) -> Any:
-    return _job(app_actions.start_control(_app_for(app_id), current_user, action), app_job=True), 202
+    app = _app_for(app_id)
+    if action not in ("start", "stop", "restart"):
+        return _error_body(404, "not_found", _("Tindakan tidak dikenal: %(action)s", action=action))
+    return _launched(app_actions.start_control(app, current_user, action)), 202
 
 
 @bp.post("/apps/<int:app_id>/rollback")
 @require_role(*APP_API_ACTORS)
 def rollback_app(app_id: int) -> Any:
-    return _job(app_actions.start_rollback(_app_for(app_id), current_user), app_job=True), 202
+    return _launched(app_actions.start_rollback(_app_for(app_id), current_user)), 202
 
 
 @bp.post("/apps/<int:app_id>/releases")
@@ -483,7 +486,7 @@ def upload_release(app_id: int) -> Any:
                                         hosting_requests.Upload(bundle.filename or "", bundle.stream))
     db.session.refresh(upload)
     job = jobs.latest(app_actions.UPLOAD, upload)
-    body = _job(job, app_job=True) if job else {}
+    body = _launched(job) if job else {}
     return {**body, "upload": _upload(upload)}, 202
 
 
@@ -495,8 +498,7 @@ def app_logs(app_id: int) -> Any:
     except ValueError:
         raise _BadInput(field="lines", problem=_("bilangan bulat")) from None
     # Reading the host's logs takes a job; its result (GET /jobs/{id}) holds the lines.
-    return _job(app_actions.start_logs(_app_for(app_id), current_user, lines, follow=False),
-                app_job=True), 202
+    return _launched(app_actions.start_logs(_app_for(app_id), current_user, lines, follow=False)), 202
 
 
 @bp.get("/apps/<int:app_id>/variables")
@@ -521,14 +523,13 @@ def set_app_variables(app_id: int) -> Any:
         if current.get(name) != value:
             app_operations.set_env_var(app, name, value, current_user)
     db.session.commit()
-    return _job(app_actions.start_env_apply(app, current_user), app_job=True), 202
+    return _launched(app_actions.start_env_apply(app, current_user)), 202
 
 
 @bp.post("/apps/<int:app_id>/database/password")
 @require_role(*APP_API_ACTORS)
 def reset_app_database_password(app_id: int) -> Any:
-    job = app_actions.start_database_password_reset(_app_for(app_id), current_user)
-    return _job(job, app_job=True), 202
+    return _launched(app_actions.start_database_password_reset(_app_for(app_id), current_user)), 202
 
 
 @bp.post("/apps/<int:app_id>/login")
@@ -595,6 +596,11 @@ def _job(job: Job, app_job: bool = False) -> dict[str, Any]:
     if app_job:  # what an app's job found; a sealed secret never leaves here
         body["result"] = {k: v for k, v in (job.result or {}).items() if k != "sealed"}
     return body
+
+
+def _launched(job: Job) -> dict[str, Any]:
+    db.session.refresh(job)  # a worker may have moved it on already, in its own session
+    return _job(job, app_job=True)
 
 
 def _upload(upload: AppUpload) -> dict[str, Any]:

@@ -50,5 +50,5 @@ def hand_over(app: App, technician: User, min_length: int,
     accounts.end_sessions(login)
     revoked = api_tokens.revoke_all(login, by=technician, reason="handover")
     audit.record("app.login_handover", app, actor=technician, username=login.username,
-                 previous_username=previous, tokens_revoked=revoked)
+                 previous_username=previous, revoked=revoked)
     return account, password
