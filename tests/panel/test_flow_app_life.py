@@ -103,7 +103,9 @@ def test_an_apps_whole_life_through_the_api_ends_in_decommissioning(
             # A database password reset: the new password is in the job's result once, and it works.
             reset = finished(api, ci, conforms(api.post(f"{base}/database/password", headers=ci),
                                                "/apps/{app_id}/database/password", "post"))
-            fresh = reset["result"]["password"]
+            assert reset["status"] == "succeeded" and "password" not in reset["result"]
+            shown = conforms(api.get(f"/api/v1/jobs/{reset['id']}", headers=ci), "/jobs/{job_id}")
+            fresh = shown["result"]["password"]
             assert api.get(f"/api/v1/jobs/{reset['id']}", headers=ci).status_code == 422
             database = f"wadah_{row.name.replace('-', '_')}"
             with pymysql.connect(unix_socket=testbed["mariadb"]["socket"], user=database, password=fresh,
