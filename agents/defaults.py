@@ -157,6 +157,8 @@ DB_USER_HOST = "localhost"  # apps reach MariaDB through its socket, mounted int
 DB_CONTAINER_SOCKET = "/run/mysqld/mysqld.sock"  # where PHP's mysqli/PDO look by default on Debian
 DB_CONNECT_TIMEOUT_S = 5
 DUMP_TIMEOUT_S = 600
+# A removed app's final database dump stays in the state directory's dumps/ this long, then goes.
+DUMP_RETENTION_DAYS = 30
 
 # === control channel, enrolment and daemon (agents/api.py, agents/daemon.py) ====================
 LISTEN = "127.0.0.1:17443"  # where the agent's HTTPS API listens

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agents import protocol
@@ -31,7 +31,8 @@ class AppStatus(enum.StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
     FAILED = "failed"
-    REMOVED = "removed"
+    REMOVED = "removed"  # decommissioned: gone from its host and the zone, kept here for the record
+    EXTERNAL = "external"  # hosted before Wadah, elsewhere: recorded, never touched by an agent
 
 
 class ReleaseStatus(enum.StrEnum):
@@ -71,6 +72,12 @@ class App(db.Model):
     status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[created_at]
+    removed_at: Mapped[timestamp]
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+    removal_dump: Mapped[str | None] = mapped_column(String(255))  # its final database dump, on its host
+    # An external app (hosted before Wadah): where it is served and on which server, as recorded.
+    external_url: Mapped[str | None] = mapped_column(String(255))
+    external_server: Mapped[str | None] = mapped_column(String(200))
 
     opd = relationship("Opd")
     host: Mapped[Host | None] = relationship()
@@ -80,6 +87,10 @@ class App(db.Model):
     @property
     def fqdn(self) -> str:
         return f"{self.subdomain}.{self.zone}"
+
+    @property
+    def is_external(self) -> bool:
+        return self.status == AppStatus.EXTERNAL
 
     @property
     def live_release(self) -> Release | None:

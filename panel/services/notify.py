@@ -137,6 +137,18 @@ def deploy_failed(app: App, release: Release) -> Notice:
     )
 
 
+def app_removed(app: App) -> Notice:
+    """Tell an app's administrators that their app was decommissioned, and why."""
+    return Notice(
+        subject=_("Aplikasi %(fqdn)s telah dihapus", fqdn=app.fqdn),
+        body=_("Aplikasi %(app)s (%(fqdn)s) telah dihapus dari server dan DNS oleh Diskominfo.\n"
+               "Alasan: %(reason)s", app=app.name, fqdn=app.fqdn, reason=app.removal_reason or "")
+             + ("\n" + _("Cadangan akhir basis datanya disimpan sementara di server: %(dump)s",
+                         dump=app.removal_dump) if app.removal_dump else "")
+             + f"\n\n{FOOTER}",
+    )
+
+
 def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[], Notice],
                                    to: Iterable[User]) -> Delivery:
     """Compose the notice once per language its readers chose and send each reader their own.

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from panel import audit, events, jobs
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import HostingRequest, Release, ReleaseStatus, RequestStep
+from panel.models import App, AppStatus, HostingRequest, Release, ReleaseStatus, RequestStep, RoleKey
 from panel.models.base import utcnow
 from panel.services import notify
 from panel.services.requests import sla
@@ -74,6 +74,19 @@ def notify_release(release_id: int) -> str:
     if delivery is notify.Delivery.FAILED:
         audit.record("notify.failed", release, notice="deploy_finished" if finished else "deploy_failed")
         db.session.commit()
+    return delivery.value
+
+
+@task()
+def notify_app_removed(app_id: int) -> str:
+    """Email an app's agency administrators that it was decommissioned."""
+    app = db.session.get(App, app_id)
+    if app is None or app.status != AppStatus.REMOVED:
+        return "skipped"
+    delivery = notify.send_to_each_in_their_language(_smtp(), partial(notify.app_removed, app),
+                                                     notify.recipients(RoleKey.OPD_ADMIN, app.opd_id))
+    audit.record("app.removal_notified", app, delivery=delivery.value)
+    db.session.commit()
     return delivery.value
 
 

@@ -72,6 +72,10 @@ def _foreign_app_action() -> dict[str, Any]:
     return {"app_id": factories.app().id, "action": "status"}
 
 
+def _foreign_app_action_restart() -> dict[str, Any]:
+    return {"app_id": factories.app().id, "action": "restart"}
+
+
 def _foreign_upload() -> dict[str, Any]:
     import io
 
@@ -248,6 +252,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),
+    ("apps.record_external", "GET"): (TECHNICIAN, _no_args),
+    ("apps.record_external", "POST"): (TECHNICIAN, _no_args),
     # The Web Panel: anyone who may see the app reads it (an app account or OPD admin of another app
     # or agency gets 404); the app account, its OPD admin, technicians and the superadmin act on it.
     ("webpanel.overview", "GET"): (DATA_CENTER, _foreign_app),
@@ -276,6 +282,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("webpanel.domain", "GET"): (DATA_CENTER, _foreign_app),
     ("webpanel.check_domain", "POST"): (APP_MANAGERS, _foreign_app),
     ("webpanel.report_letter", "GET"): (DATA_CENTER, _foreign_app_with_letter),
+    # Decommissioning and handing the login over are the data center's technicians' alone.
+    ("webpanel.remove", "POST"): (TECHNICIAN, _foreign_app),
+    ("webpanel.hand_over_login", "POST"): (TECHNICIAN, _foreign_app),
     ("api.health", "GET"): (EVERYONE, _no_args),
     ("api.me", "GET"): (SIGNED_IN, _no_args),
     ("api.openapi", "GET"): (EVERYONE, _no_args),
@@ -299,6 +308,18 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.get_job", "GET"): (DATA_CENTER, _foreign_job),
     ("api.list_apps", "GET"): (SIGNED_IN, _no_args),
     ("api.get_app", "GET"): (DATA_CENTER, _foreign_app),
+    ("api.record_app", "POST"): (TECHNICIAN, _no_args),
+    ("api.remove_app", "DELETE"): (TECHNICIAN, _foreign_app),
+    ("api.hand_over_login", "POST"): (TECHNICIAN, _foreign_app),
+    # An app's actions for its OPD's CI: its agency's administrators (404 on another agency's app, as
+    # here) and the technicians; the app account and the officials use the Web Panel or only read.
+    ("api.control_app", "POST"): (TECHNICIAN, _foreign_app_action_restart),
+    ("api.rollback_app", "POST"): (TECHNICIAN, _foreign_app),
+    ("api.upload_release", "POST"): (TECHNICIAN, _foreign_app),
+    ("api.app_logs", "GET"): (TECHNICIAN, _foreign_app),
+    ("api.app_variables", "GET"): (TECHNICIAN, _foreign_app),
+    ("api.set_app_variables", "PUT"): (TECHNICIAN, _foreign_app),
+    ("api.reset_app_database_password", "POST"): (TECHNICIAN, _foreign_app),
 }
 IGNORED = {"static"}
 WRITES = {key for key in MATRIX if key[1] != "GET"}

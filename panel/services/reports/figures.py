@@ -5,11 +5,11 @@ Every figure is one SQL GROUP BY, so a report costs the same few statements howe
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, and_, case, column, func, select, true
+from sqlalchemy import JSON, ColumnElement, and_, case, column, func, or_, select, true
 
 from panel.extensions import db
 from panel.formatting import REQUEST_STATUS_LABELS, STACK_LABELS, VERDICT_LABELS
@@ -44,13 +44,15 @@ class Count:
 
 @dataclass(frozen=True)
 class AppFigures:
-    """The apps hosted at the end of the month (Pencatatan dan Pendataan), not counting removed ones."""
+    """The apps hosted at the end of the month (Pencatatan dan Pendataan), external ones included, not
+    counting those removed by then."""
 
     total: int
     new: int  # registered during the month
     by_opd: list[Count]
     by_stack: list[Count]
     by_host: list[Count]
+    removed: list[str] = field(default_factory=list)  # the apps removed during the month, by name
 
 
 @dataclass(frozen=True)
@@ -157,24 +159,34 @@ def monthly_report(month: Month, now: datetime) -> MonthlyReport:
 
 
 def _app_figures(month: Month) -> AppFigures:
-    hosted = and_(App.status != AppStatus.REMOVED, App.created_at < month.end)
+    # Removed after the month ended, an app still counts for it: a past month's report never changes.
+    hosted = and_(App.created_at < month.end,
+                  or_(App.status != AppStatus.REMOVED, App.removed_at >= month.end))
     new = func.sum(case((App.created_at >= month.start, 1), else_=0))
+    removed = db.session.scalars(
+        select(App.name).where(App.status == AppStatus.REMOVED, App.removed_at >= month.start,
+                               App.removed_at < month.end).order_by(App.name)).all()
     by_stack = db.session.execute(
         select(App.stack, func.count(), new).where(hosted).group_by(App.stack)).all()
     by_opd = db.session.execute(
         select(Opd.code, Opd.name, func.count(App.id)).join(App, App.opd_id == Opd.id).where(hosted)
         .group_by(Opd.id, Opd.code, Opd.name)).all()
+    external = App.status == AppStatus.EXTERNAL
     by_host = db.session.execute(
-        select(App.host_id, Host.name, func.count(App.id)).select_from(App)
-        .outerjoin(Host, Host.id == App.host_id).where(hosted).group_by(App.host_id, Host.name)).all()
+        select(App.host_id, Host.name, external, func.count(App.id)).select_from(App)
+        .outerjoin(Host, Host.id == App.host_id).where(hosted)
+        .group_by(App.host_id, Host.name, external)).all()
     return AppFigures(
         total=sum(count for _, count, _ in by_stack),
         new=sum(added or 0 for _, _, added in by_stack),
         by_opd=_ranked(Count(code, name, count) for code, name, count in by_opd),
         by_stack=_ranked(Count(stack, STACK_LABELS.get(stack, stack), count)
                          for stack, count, _ in by_stack),
-        by_host=_ranked(Count(str(host_id or ""), name or _("Belum ditempatkan"), count)
-                        for host_id, name, count in by_host),
+        by_host=_ranked(Count(str(host_id or ("external" if outside else "")),
+                              name or (_("Di luar Wadah (eksternal)") if outside else _("Belum ditempatkan")),
+                              count)
+                        for host_id, name, outside, count in by_host),
+        removed=list(removed),
     )
 
 
