@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import yaml
 from flask import Blueprint, Flask, current_app, jsonify, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from panel import gateway, jobs, storage
@@ -242,7 +243,7 @@ def file_request() -> Any:
         stack=_text(form, "stack", 16, required=True),
         description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
         needs_database=_flag(form, "needs_database"))
-    letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
+    letters = {kind.value: _upload(upload)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
     # A retried POST with the same Idempotency-Key and content returns the request the first one filed.
@@ -251,7 +252,7 @@ def file_request() -> Any:
         raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
     filed = request_actions.file_request(
         current_user, draft, letters,
-        hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key)
+        _upload(bundle) if bundle else None, key)
     db.session.commit()
     return _request_detail(filed), 201
 
@@ -334,8 +335,7 @@ def replace_bundle(request_id: int) -> Any:
     bundle = request.files.get("bundle")
     if bundle is None:
         raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
-    request_actions.replace_bundle(hosting_request, current_user,
-                                   hosting_requests.Upload(bundle.filename or "", bundle.stream))
+    request_actions.replace_bundle(hosting_request, current_user, _upload(bundle))
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -460,3 +460,9 @@ def _app(app: App) -> dict[str, Any]:
             "needs_database": app.needs_database, "storage_mb": app.storage_mb,
             "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
             "ip": app.ip, "live_release": live.number if live else None}
+
+
+def _upload(file: FileStorage) -> hosting_requests.Upload:
+    """Wrap an uploaded file for the request services."""
+    # Werkzeug types FileStorage.stream as IO[bytes]; it is always a binary file object.
+    return hosting_requests.Upload(file.filename or "", cast(BinaryIO, file.stream))
