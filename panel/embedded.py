@@ -225,6 +225,7 @@ def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     if (agent_dir / "tls" / "agent.crt").exists():
         return
     agent_port = panel.services["agent"].port
+    assert agent_port is not None  # processes() always gives the agent a port
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():
         agents = gateway.agents(app)

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import yaml
 from flask import Blueprint, Flask, current_app, jsonify, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from panel import gateway, jobs, storage
@@ -252,7 +253,7 @@ def file_request() -> Any:
         description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
         needs_database=_flag(form, "needs_database"))
     recommendation, template = _text(form, "rekomendasi", 80), _text(form, "template", 64)
-    letters = {kind.value: hosting_requests.Upload(upload.filename or "", upload.stream)
+    letters = {kind.value: _received(upload)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
     # A retried POST with the same Idempotency-Key and content returns the request the first one filed.
@@ -261,8 +262,7 @@ def file_request() -> Any:
         raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
     filed = request_actions.file_request(
         current_user, draft, letters,
-        hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None, key,
-        recommendation, template or None)
+        _received(bundle) if bundle else None, key, recommendation, template or None)
     db.session.commit()
     return _request_detail(filed), 201
 
@@ -345,8 +345,7 @@ def replace_bundle(request_id: int) -> Any:
     bundle = request.files.get("bundle")
     if bundle is None:
         raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
-    request_actions.replace_bundle(hosting_request, current_user,
-                                   hosting_requests.Upload(bundle.filename or "", bundle.stream))
+    request_actions.replace_bundle(hosting_request, current_user, _received(bundle))
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -503,7 +502,7 @@ def upload_release(app_id: int) -> Any:
     if bundle is None:
         raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
     upload = app_actions.receive_upload(app, current_user,
-                                        hosting_requests.Upload(bundle.filename or "", bundle.stream))
+                                        _received(bundle))
     db.session.refresh(upload)
     job = jobs.latest(app_actions.UPLOAD, upload)
     body = _launched(job) if job else {}
@@ -649,3 +648,9 @@ def _app(app: App) -> dict[str, Any]:
             "removed_at": _time(app.removed_at), "removal_reason": app.removal_reason,
             "removal_dump": app.removal_dump, "external_url": app.external_url,
             "external_server": app.external_server}
+
+
+def _received(file: FileStorage) -> hosting_requests.Upload:
+    """Wrap an uploaded file for the request services."""
+    # Werkzeug types FileStorage.stream as IO[bytes]; it is always a binary file object.
+    return hosting_requests.Upload(file.filename or "", cast(BinaryIO, file.stream))

@@ -41,7 +41,7 @@ def index() -> Any:
     page = inventory.inventory_page(current_user, filters, request.args.get("page", 1, type=int))
     # The pager keeps the filters the user set.
     kept = {name: request.args[name] for name in FILTER_ARGS if request.args.get(name)}
-    total_label = ngettext("%(num)d aplikasi", "%(num)d aplikasi", page.pagination.total)
+    total_label = ngettext("%(num)d aplikasi", "%(num)d aplikasi", page.pagination.total or 0)
     return render_template("apps/index.html", page=page, filters=filters, kept=kept, total_label=total_label,
                            opds=inventory.opd_choices(current_user),
                            hosts=inventory.host_choices(current_user), stacks=Stack, statuses=AppStatus)

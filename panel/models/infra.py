@@ -8,8 +8,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agents import protocol
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
 class Stack(enum.StrEnum):
@@ -42,7 +41,7 @@ class ReleaseStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
-class Host(db.Model):
+class Host(Model):
     __tablename__ = "hosts"
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(63), unique=True)
@@ -55,7 +54,7 @@ class Host(db.Model):
     created_at: Mapped[created_at]
 
 
-class App(db.Model):
+class App(Model):
     __tablename__ = "apps"
     __table_args__ = (UniqueConstraint("subdomain", "zone"),)
     id: Mapped[intpk]
@@ -98,7 +97,7 @@ class App(db.Model):
         return next((r for r in self.releases if r.status == ReleaseStatus.LIVE), None)
 
 
-class Release(db.Model):
+class Release(Model):
     __tablename__ = "releases"
     __table_args__ = (UniqueConstraint("app_id", "number"),)
     id: Mapped[intpk]

@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
 class JobStatus(enum.StrEnum):
@@ -18,7 +17,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Job(db.Model):
+class Job(Model):
     __tablename__ = "jobs"
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(32), index=True)

@@ -156,7 +156,7 @@ def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[],
     Returns SENT if any group was sent, else the first group's outcome (FAILED wins over the rest).
     """
     def language(user: User) -> str:
-        return user.locale if i18n.valid(user.locale) else i18n.DEFAULT_LOCALE
+        return user.locale if user.locale is not None and i18n.valid(user.locale) else i18n.DEFAULT_LOCALE
 
     outcomes = []
     for locale, readers in groupby(sorted(to, key=language), key=language):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 
 from panel import audit
 from panel.extensions import db
@@ -229,9 +230,11 @@ def throttles(user: User) -> list[LoginThrottle]:
 
 def unlock(user: User, *, by: User | None) -> int:
     """Forget the failed sign-ins counted against `user`'s name, from every address; return the rows."""
-    cleared = db.session.execute(delete(LoginThrottle).where(LoginThrottle.account == user.username[:64]))
-    audit.record("user.unlock", user, actor=by, buckets=cleared.rowcount)
-    return int(cleared.rowcount)
+    result = db.session.execute(delete(LoginThrottle).where(LoginThrottle.account == user.username[:64]))
+    # Session.execute is typed as returning Result; for a DELETE it is always a CursorResult.
+    cleared = cast(CursorResult[Any], result).rowcount
+    audit.record("user.unlock", user, actor=by, buckets=cleared)
+    return int(cleared)
 
 
 def reset_second_factor(user: User, *, by: User | None) -> None:

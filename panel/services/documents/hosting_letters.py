@@ -11,7 +11,7 @@ from agents.protocol.artifacts import ArtifactStore
 from panel import audit, formatting
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User
-from panel.models.accounts import DEFAULT_ROLE_LABELS
+from panel.models.accounts import DEFAULT_ROLE_LABELS, RoleKey
 from panel.services.documents import letter_pdf, letters
 from panel.services.documents.indonesian import LetterError
 from panel.services.infra import allocation
@@ -44,9 +44,9 @@ def hosting_report(request: HostingRequest, author: User, config: Mapping[str, A
         for row in sla.timeline(request, now))
     return letters.HostingReport(
         letterhead=letterhead(config), number=f"{request.number}/LAP", date=now,
-        recipient=letter_pdf.Recipient(DEFAULT_ROLE_LABELS["coordinator"]),
+        recipient=letter_pdf.Recipient(DEFAULT_ROLE_LABELS[RoleKey.COORDINATOR]),
         signatory=letter_pdf.Signatory(author.full_name or author.username,
-                                    DEFAULT_ROLE_LABELS["technician"]),
+                                    DEFAULT_ROLE_LABELS[RoleKey.TECHNICIAN]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn, host_name=app.host.name if app.host else "-",
         ip=app.ip or config.get("FRONT_IP", "-"), scan_verdict=str(report.verdict if report else "-"),
@@ -74,7 +74,7 @@ def response_letter(request: HostingRequest, author: User, config: Mapping[str, 
         letterhead=letterhead(config), number=f"{request.number}/TGP", date=now,
         recipient=letter_pdf.Recipient(f"Kepala {request.opd.name}"),
         signatory=letter_pdf.Signatory(author.full_name or author.username,
-                                       DEFAULT_ROLE_LABELS["coordinator"]),
+                                       DEFAULT_ROLE_LABELS[RoleKey.COORDINATOR]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn if app else f"{request.subdomain}.{config['PEMDA_DOMAIN']}",
         approved=approved, reason=refusal or ("" if approved else "Permohonan tidak dapat dipenuhi."),

@@ -93,10 +93,11 @@ def reserve_address(pool: IpPool, app: App) -> IpAllocation:
     taken = set(db.session.scalars(select(IpAllocation.address).where(IpAllocation.pool_id == pool.id)))
     first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
     network = ipaddress.ip_network(pool.network)
-    if first not in network or last not in network or first > last:
+    # Compared as integers: both lie in `network`, so they share its IP version.
+    if first not in network or last not in network or int(first) > int(last):
         raise AllocationRefused(_("Rentang pool %(pool)s tidak sah.", pool=pool.name))
     candidate = first
-    while candidate <= last:
+    while int(candidate) <= int(last):
         address = str(candidate)
         if address not in taken and not _answers(address):
             try:

@@ -84,7 +84,7 @@ def request_rows(span: DateRange, now: datetime,
                ON_TIME_LABELS[timing.state] if timing.due_minutes is not None else "Tanpa Mutu Baku")
 
 
-def _streamed(query: Select[Any], chunk_rows: int) -> Iterator[Row[Any]]:
+def _streamed(query: Select[*tuple[Any, ...]], chunk_rows: int) -> Iterator[Row[*tuple[Any, ...]]]:
     """Yield the query's rows, `chunk_rows` at a time; the cursor closes even if the reader stops early."""
     with db.session.execute(query.execution_options(yield_per=chunk_rows)) as result:
         yield from result

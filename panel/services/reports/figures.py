@@ -104,7 +104,7 @@ class HostCapacity:
     """A host as its agent last described it; sizes are bytes and None when the agent never reported."""
 
     name: str
-    status: str
+    status: HostStatus
     apps: int
     memory_total: int | None
     memory_used: int | None

@@ -78,7 +78,7 @@ def store_pdf(store: ArtifactStore, stream: BinaryIO, max_bytes: int) -> tuple[s
 def check_pdf(data: bytes) -> None:
     """Raise DocumentRefused unless `data` parses as a PDF holding no active content."""
     try:
-        with apply_configuration(**PARSE_LIMITS):
+        with apply_configuration(None, **PARSE_LIMITS):  # None: overwrite the current configuration
             reader = PdfReader(io.BytesIO(data), xref_stream_maximum_entries=MAX_OBJECTS,
                                root_object_recovery_limit=MAX_OBJECTS)
             # Encrypted with an empty user password (a "no editing" letter) still reads; a password does not.

@@ -58,10 +58,10 @@ def required_attachments(template_key: str) -> tuple[str, ...]:
 def file_request(
     user: User,
     draft: workflow.RequestDraft,
-    attachments: dict[str, Upload],
+    attachments: Mapping[str, Upload],
     bundle: Upload | None,
     *,
-    submission_key: str,
+    submission_key: str | None,
     template_key: str,
     number_pattern: str,
     attachment_store: ArtifactStore,

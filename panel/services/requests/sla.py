@@ -9,6 +9,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, and_, func, literal, select
 
@@ -149,6 +150,7 @@ def compliance(
     elapsed: dict[str, list[float]] = defaultdict(list)
     on_time: dict[str, int] = defaultdict(int)
     for key, started_at, finished_at, due in db.session.execute(query):
+        assert finished_at is not None and due is not None  # the WHERE above excludes NULLs
         minutes = (_utc(finished_at) - _utc(started_at)) / timedelta(minutes=1)
         elapsed[key].append(minutes)
         on_time[key] += minutes <= due
@@ -159,7 +161,7 @@ def compliance(
     ]
 
 
-def finished_elapsed_minutes() -> ColumnElement[float]:
+def finished_elapsed_minutes() -> ColumnElement[float | Decimal]:
     """Return the SQL expression for the minutes a finished step took, for sums and averages."""
     if db.session.get_bind().dialect.name == "sqlite":
         return (func.julianday(RequestStep.finished_at) - func.julianday(RequestStep.started_at)) * 1440.0

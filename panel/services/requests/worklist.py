@@ -62,7 +62,7 @@ def worklist_for(user: User, now: datetime, limit: int = LIST_LIMIT) -> Worklist
                     more_waiting=len(waiting) > limit, more_overdue=len(overdue) > limit, as_of=now)
 
 
-def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[Any]]:
+def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[*tuple[Any, ...]]]:
     query = (
         select(RequestStep, HostingRequest.number, HostingRequest.app_name,
                HostingRequest.template_version_id, Opd.name.label("opd_name"))
@@ -75,7 +75,8 @@ def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[Any]]:
     return list(db.session.execute(query))
 
 
-def _rows(found: list[Row[Any]], labels: dict[tuple[int, str], str], now: datetime) -> list[OpenStep]:
+def _rows(found: list[Row[*tuple[Any, ...]]], labels: dict[tuple[int, str], str],
+          now: datetime) -> list[OpenStep]:
     rows = []
     for step, number, app_name, version_id, opd_name in found:
         rows.append(OpenStep(
