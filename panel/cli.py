@@ -75,11 +75,15 @@ def web(bind: str, workers: int, dev: bool) -> None:
 @click.option("--workers", default=2, show_default=True)
 def worker(workers: int) -> None:
     """Run background jobs (scans, deploys, DNS updates, probes, timers)."""
-    import panel.tasks  # noqa: F401  (registers the tasks and the periodic checks)
-    from panel.jobs import huey
+    import panel.tasks  # noqa: F401  (registers the tasks, their recoveries and the periodic checks)
+    from panel.jobs import Heartbeat, huey
 
-    _app()  # binds the queue backend and gives tasks their app context
-    huey.create_consumer(workers=workers, worker_type="thread").run()
+    heartbeat = Heartbeat(_app())  # the app binds the queue backend and gives tasks their context
+    heartbeat.start()  # reaps what a stopped worker left, then beats and reaps every few seconds
+    try:
+        huey.create_consumer(workers=workers, worker_type="thread").run()
+    finally:
+        heartbeat.stop()
 
 
 @main.group()

@@ -37,7 +37,7 @@ from panel.models.base import utcnow
 from panel.services import notify
 from panel.services.apps import app_operations
 from panel.services.infra import allocation, dns, hosts
-from panel.services.releases import app_uploads, deployment
+from panel.services.releases import app_uploads, deployment, scanning
 from panel.services.requests import fulfilment, sla, workflow
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,27 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     db.session.commit()
     notify_release(release.id)
     return job.status
+
+
+# What a scan or deploy that died half-way leaves behind, put back so the technician can retry; the
+# other kinds change nothing before their end, so failing their job is enough.
+
+
+@jobs.recovery("scan")
+def recover_scan(job: Job, reason: str) -> None:
+    """End the half-done scan report of the request's bundle; the scan step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    if request is not None:
+        scanning.abandon_unfinished(request.artifact_sha256, reason)
+
+
+@jobs.recovery("deploy")
+def recover_deploy(job: Job, reason: str) -> None:
+    """Fail the release a half-done deploy left pending; the deploy step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    app = allocation.app_of(request) if request is not None else None
+    if app is not None:
+        deployment.abandon(app)
 
 
 @periodic_task(crontab(minute="*"))
@@ -307,6 +328,17 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
         return job.status
     note = f" ({outcome.dns_problem})" if outcome.dns_problem else ""
     return _upload_deployed(job, upload, outcome.release, as_of, note)
+
+
+@jobs.recovery("app_upload")
+def recover_upload(job: Job, reason: str) -> None:
+    """Fail an upload left scanning or deploying, so the app takes a new version (or the same) again."""
+    upload = db.session.get(AppUpload, int(job.target_id or 0))
+    if upload is None or upload.status not in app_uploads.IN_FLIGHT:
+        return
+    scanning.abandon_unfinished(upload.artifact_sha256, reason)
+    deployment.abandon(upload.app)
+    app_uploads.fail(upload, reason)
 
 
 def _upload_deployed(job: Job, upload: AppUpload, release: Release, as_of: datetime, note: str) -> str:

@@ -192,6 +192,16 @@ def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAcc
     return account, password
 
 
+def abandon(app: App) -> None:
+    """Fail the app's releases a stopped deploy left pending, so the app can be deployed again."""
+    for release in app.releases:
+        if release.status == ReleaseStatus.PENDING:
+            _failed(app, release)
+    if app.status == AppStatus.DEPLOYING:
+        app.status = AppStatus.RUNNING if any(r.status == ReleaseStatus.LIVE for r in app.releases) \
+            else AppStatus.FAILED
+
+
 def _failed(app: App, release: Release) -> None:
     release.status = ReleaseStatus.FAILED
     live = any(r.status == ReleaseStatus.LIVE for r in app.releases)
