@@ -86,6 +86,29 @@ def worker(workers: int) -> None:
         heartbeat.stop()
 
 
+@main.command()
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="Bahasa pesan.")
+def doctor(lang: str) -> None:
+    """Check the database, the job queue and the workers, list each host's last contact, say what to do."""
+    from panel import health
+    from panel.i18n import gettext as _
+    from panel.i18n import speaking
+
+    with _app().app_context(), speaking(lang):
+        found = health.check()
+        for check in found.checks:
+            click.echo(f"[{'OK' if check.ok else '!!'}] {check.name:<9} {check.detail}")
+            if check.remedy:
+                click.echo(f"     {'':<9} -> {check.remedy}")
+        click.echo(_("Host (kontak terakhir agennya):") if found.hosts else _("Belum ada host terdaftar."))
+        for host in found.hosts:
+            seen = host.last_seen_at.isoformat(timespec="seconds") if host.last_seen_at else "-"
+            click.echo(f"[{'OK' if host.fresh else '!!'}] {host.name:<20} {host.status:<12} {seen}")
+        if not found.ok:
+            raise click.ClickException(_("Bermasalah: %(down)s", down=", ".join(found.down)))
+
+
 @main.group()
 def db() -> None:
     """Manage the panel's database schema."""

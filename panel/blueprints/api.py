@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from agents.pki import EnrolmentRefused
+from panel import health as panel_health
 from panel import jobs, request_actions, storage
 from panel.extensions import csrf, db, limiter, login_manager
 from panel.i18n import gettext as _
@@ -140,7 +141,17 @@ def _bad_input(error: _BadInput) -> Any:
 @bp.get("/health")
 @public
 def health() -> Any:
-    return {"status": "ok"}
+    # Public for load balancers and `wadah up`: it names what is down, never an address or a secret.
+    found = panel_health.check()
+    body = {
+        "status": "ok" if found.ok else "unavailable",
+        "down": found.down,
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in found.checks},
+        "hosts": [{"name": host.name, "status": host.status, "fresh": host.fresh,
+                   "last_seen_at": host.last_seen_at.isoformat(timespec="seconds")
+                   if host.last_seen_at else None} for host in found.hosts],
+    }
+    return body, 200 if found.ok else 503
 
 
 @bp.get("/openapi.json")
