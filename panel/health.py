@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from panel import jobs
@@ -64,7 +64,7 @@ def check(now: datetime | None = None) -> Health:
 
 def _database() -> Check:
     try:
-        db.session.execute(text("SELECT 1"))
+        db.session.scalar(select(Worker.id).limit(1))  # the newest table: answers, and is migrated
     except SQLAlchemyError as error:
         db.session.rollback()
         logger.warning("Basis data tidak menjawab", exc_info=True)

@@ -295,7 +295,8 @@ def reap(now: datetime | None = None) -> list[int]:
         if _end(job_id, message, Job.status.in_(UNFINISHED), _reapable(now), commit=False) is not None:
             failed_ids.append(job_id)
             logger.warning("Pekerjaan #%s dihentikan oleh pemulih: %s", job_id, message)
-    db.session.execute(delete(Worker).where(Worker.last_beat_at < now - FORGET_WORKERS_AFTER))
+    db.session.execute(delete(Worker).where(Worker.last_beat_at < now - FORGET_WORKERS_AFTER),
+                       execution_options={"synchronize_session": False})
     db.session.commit()
     return failed_ids
 
@@ -357,7 +358,8 @@ class Heartbeat:
             try:
                 with self.app.app_context():
                     db.session.execute(update(Worker).where(Worker.id == self.worker_id)
-                                       .values(last_beat_at=utcnow()))
+                                       .values(last_beat_at=utcnow()),
+                                       execution_options={"synchronize_session": False})
                     db.session.commit()
                     reap()
             except Exception:  # a busy or lost database: beat again next time
@@ -372,5 +374,6 @@ class Heartbeat:
                     Job.worker_id == self.worker_id, Job.status == JobStatus.RUNNING)).all():
                 _end(job_id, _("Pekerja dihentikan saat menjalankan tugas ini; jalankan lagi."),
                      Job.status.in_(UNFINISHED), commit=False)
-            db.session.execute(delete(Worker).where(Worker.id == self.worker_id))
+            db.session.execute(delete(Worker).where(Worker.id == self.worker_id),
+                               execution_options={"synchronize_session": False})
             db.session.commit()
