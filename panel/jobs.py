@@ -24,7 +24,7 @@ from flask import Flask, current_app
 from huey import Huey
 from huey.storage import BlackHoleStorage, RedisStorage, SqliteStorage
 from sqlalchemy import ColumnElement, and_, delete, event, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from panel.extensions import db
@@ -362,7 +362,9 @@ class Heartbeat:
                                        execution_options={"synchronize_session": False})
                     db.session.commit()
                     reap()
-            except Exception:  # a busy or lost database: beat again next time
+            except OperationalError as busy:  # e.g. SQLite locked by a deploy at work: beat again soon
+                logger.warning("Detak pekerja tertunda: %s", type(busy.orig).__name__)
+            except Exception:  # a lost database: beat again next time
                 logger.warning("Detak pekerja tidak tercatat", exc_info=True)
 
     def stop(self) -> None:
