@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from panel.extensions import db
-from panel.i18n import N_
+from panel.i18n import N_, speaking
 from panel.i18n import gettext as _
 from panel.models import Job, JobStatus, Worker
 from panel.models.base import utcnow
@@ -304,7 +304,8 @@ def reap(now: datetime | None = None) -> list[int]:
 def reap_aside() -> list[int]:
     """Reap in a session of its own (the caller's session is neither committed nor lost); never raise."""
     try:
-        with current_app.app_context():  # Flask-SQLAlchemy gives each app context its own session
+        # Flask-SQLAlchemy gives each app context its own session; stored messages are in Indonesian.
+        with current_app.app_context(), speaking(None):
             return reap()
     except SQLAlchemyError:  # e.g. the database is busy: the next look reaps
         logger.warning("Pemulih pekerjaan tidak dapat berjalan sekarang", exc_info=True)
