@@ -96,12 +96,21 @@ def agent() -> None:
          type=click.Choice(["mount", "systemd"]),
          help="Who mounts the apps' data volumes: the agent itself (mount), or systemd's PID 1 "
               "(systemd-mount) when the agent runs in the sandbox of its systemd unit.")
+@click.option("--watch/--no-watch", envvar=_env("watch"), show_envvar=True, default=True,
+              show_default=True, help="Scan what appears in the apps' data; quarantine what is bad.")
+@_option("clamd-url", default=None,
+         help="The ClamAV daemon the watcher asks (unix://… or tcp://…; default: clamd's socket).")
+@_option("backup-copy-to", default=None,
+         help="A second restic repository (another disk, sftp:… or s3:…) each backup is copied to.")
+@_option("backup-copy-password-file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+         help="The second repository's password file (created with the repository if new).")
 def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
         mariadb_password: str, mariadb_socket: Path | None, mariadb_app_socket: Path | None,
         mariadb_host: str, mariadb_port: int, app_firewall: bool, app_egress: str,
         app_protected: tuple[str, ...], app_allowed: tuple[str, ...],
-        app_host_ports: tuple[int, ...], iptables: str, volume_mounter: str,
-        **nginx: Any) -> None:
+        app_host_ports: tuple[int, ...], iptables: str, volume_mounter: str, watch: bool,
+        clamd_url: str | None, backup_copy_to: str | None,
+        backup_copy_password_file: Path | None, **nginx: Any) -> None:
     """Serve the agent's API and keep this host reconciled until SIGTERM."""
     from dataclasses import replace
 
@@ -110,7 +119,7 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
     from agents.artifacts import ArtifactStore
     from agents.databases import MariaDBSettings
     from agents.firewall import AppFirewall, FirewallSettings, ipv4_networks, panel_addresses
-    from agents.host import Host
+    from agents.host import HostAgent
     from agents.pki import AgentCredentials, NotEnrolled
     from agents.vhosts import NginxSettings
 
@@ -147,15 +156,34 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
                                   socket=socket_path, app_socket=mariadb_app_socket,
                                   host=mariadb_host, port=mariadb_port)
     store = ArtifactStore(state_dir / defaults.ARTIFACTS_SUBDIR)
-    host = Host(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store, mariadb,
-                firewall, volume_mounter=volume_mounter)
+    copies: tuple[Any, ...] = ()
+    if backup_copy_to:
+        from agents.backups import Repository
+
+        key = backup_copy_password_file or state_dir / defaults.BACKUPS_SUBDIR / "copy.key"
+        copies = (Repository(backup_copy_to, key),)
+    host = HostAgent(docker.DockerClient(base_url=docker_url), nginx_settings, state_dir, store,
+                     mariadb, firewall, volume_mounter=volume_mounter, backup_copies=copies)
     daemon = build_daemon(state_dir, listen, tls, host, store, identity["agent_name"],
-                          credentials.release_public_key())
+                          credentials.release_public_key(),
+                          watcher=_watcher(host, state_dir, clamd_url) if watch else None)
     logger.info("agent %s starting (certificate %s, valid until %s)", identity["agent_name"],
                 identity["certificate_sha256"], identity["not_after"])
     daemon.run()
     if daemon.failed:
         raise SystemExit(1)
+
+
+def _watcher(host: Any, state_dir: Path, clamd_url: str | None) -> Any:
+    """Build the watcher of the apps' data, scanning with the upload scanner's engines and policy."""
+    from agents.watch import Watcher
+    from scanners import Policy, Scanner, build_engines
+
+    policy = Policy.load()
+    # One worker: the watcher scans a few new files at a time, beside the apps it protects.
+    scanner = Scanner(build_engines(policy, clamd_url), policy, workers=1)
+    return Watcher(scanner=scanner, quarantine=host.recovery.quarantine,
+                   stage_root=state_dir / "watch-stage", apps=host.recovery.watched)
 
 
 def build_daemon(state_dir: Path, listen: str, tls: Any, host: Any, store: Any, agent_name: str,

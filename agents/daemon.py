@@ -1,7 +1,9 @@
 """The `wadah agent run` daemon: serves the API over mutual TLS and keeps the host reconciled.
 
 Shaped like rq's worker: built with its dependencies, `run()` installs the signal handlers and the
-app network's firewall (agents/firewall.py, repaired again at every reconcile), serves,
+app network's firewall (agents/firewall.py, repaired again at every reconcile), follows Docker's
+events and nginx drift (agents/convergence.py: an app is put right within seconds), watches the
+apps' data (agents/watch.py), backs up the apps whose schedule says so (agents/recovery.py), serves,
 beats (heartbeat file, nonce pruning, a periodic reconcile, nginx log rotation), stops warm on the
 first SIGTERM or SIGINT (no new connections, requests in flight finish) and cold on the second, and
 always tears down.
@@ -23,6 +25,8 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from agents import defaults, private_files
 from agents.api import AgentAPI, NonceLedger
+from agents.convergence import Converger
+from agents.watch import Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,8 @@ class AgentDaemon:
                  reconcile_interval_s: float = defaults.RECONCILE_INTERVAL_S,
                  rotate_interval_s: float = defaults.LOG_ROTATE_INTERVAL_S,
                  warm_stop_timeout_s: float = defaults.WARM_STOP_TIMEOUT_S,
+                 backup_check_s: float = defaults.BACKUP_CHECK_S,
+                 watcher: Watcher | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.server = server
         self.host = host
@@ -137,6 +143,9 @@ class AgentDaemon:
         self._next_reconcile = 0.0
         self._next_rotate = 0.0
         self.reconciles = 0
+        self.converger: Converger | None = None
+        self.watcher = watcher
+        self.backup_check_s = backup_check_s
         self.failed = False  # the server died under it: the caller should exit non-zero
 
     def run(self) -> None:
@@ -144,6 +153,10 @@ class AgentDaemon:
         self._install_signal_handlers()
         try:
             self._protect_network()
+            self._start_converging()
+            self._start_backups()
+            if self.watcher is not None:
+                self.watcher.start()
             self._serving = threading.Thread(target=self.server.serve_forever,
                                              kwargs={"poll_interval": 0.5},
                                              name="wadah-agent-api", daemon=True)
@@ -199,6 +212,30 @@ class AgentDaemon:
         except Exception:
             logger.exception("installing the app network rules failed")
 
+    def _start_converging(self) -> None:
+        host = self.host
+        if getattr(host, "events", None) is None:
+            return  # a host without Docker events (tests' stand-ins): the periodic reconcile only
+        self.converger = Converger(events=host.events, reconcile_app=host.reconcile_app,
+                                   reconcile_all=host.reconcile, drifted=host.drifted,
+                                   crash_loops=host.crash_loops)
+        self.converger.start()
+
+    def _start_backups(self) -> None:
+        if getattr(self.host, "backup_due", None) is None:
+            return
+        threading.Thread(target=self._back_up_when_due, name="wadah-backups", daemon=True).start()
+
+    def _back_up_when_due(self) -> None:
+        # The first look waits a full period: an agent restarted in a loop does not back up each time.
+        while not self._stopping.wait(self.backup_check_s):
+            try:
+                taken = self.host.backup_due()
+                if taken:
+                    logger.info("scheduled backup of %d apps taken", len(taken))
+            except Exception:
+                logger.exception("the scheduled backup failed")
+
     def _reconcile(self) -> None:
         reconcile = getattr(self.host, "reconcile", None)
         if reconcile is None:
@@ -222,6 +259,10 @@ class AgentDaemon:
     def _teardown(self) -> None:
         self._restore_signal_handlers()
         self._stopping.set()
+        if self.converger is not None:
+            self.converger.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self._serving is not None and self._serving.is_alive():
             # A cold stop: break the accept loop without waiting for its handlers.
             threading.Thread(target=self.server.shutdown, daemon=True).start()

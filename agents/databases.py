@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pymysql
 
@@ -25,6 +26,10 @@ from agents.protocol import app_name
 from agents.state import DatabaseAccount
 
 _MAX_IDENTIFIER = 64
+
+
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class MariaDBSettings:
     def mounted_socket(self) -> Path | None:
         return self.app_socket or self.socket
     dump_binary: str = "mariadb-dump"
+    client_binary: str = "mariadb"
     app_user_host: str = defaults.DB_USER_HOST
 
 
@@ -79,6 +85,16 @@ def _exact_account(cursor: pymysql.cursors.Cursor, name: str, host: str, passwor
     # `name` matches [a-z0-9_]: safe between backticks once its wildcards are escaped.
     cursor.execute(f"GRANT ALL PRIVILEGES ON `{grant_pattern(name)}`.* TO %s@%s",  # noqa: S608
                    (name, host))
+
+
+@contextlib.contextmanager
+def _option_file(directory: Path, user: str, password: str) -> Iterator[str]:
+    """Yield a private client option file: a password goes there, never on a command line."""
+    with tempfile.NamedTemporaryFile("w", prefix=".client-", suffix=".cnf", dir=directory) as cnf:
+        os.chmod(cnf.name, 0o600)
+        cnf.write(f"[client]\nuser={user}\npassword={password}\n")
+        cnf.flush()
+        yield cnf.name
 
 
 class Databases:
@@ -149,37 +165,71 @@ class Databases:
 
     def dump(self, app: str, directory: Path) -> Path:
         """Write a gzipped SQL dump of the app's database into `directory` and return its path."""
-        name = identifier(app)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = directory / f"{app_name(app)}-{time.strftime('%Y%m%dT%H%M%S')}.sql.gz"
+        partial = target.with_suffix(".partial")
+        try:
+            with gzip.open(partial, "wb") as out:
+                self._dump_into(out, ["--databases", identifier(app)], directory)
+            os.chmod(partial, 0o600)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def dump_tables(self, app: str, target: Path) -> None:
+        """Write the app's tables, routines and triggers to `target` as SQL that loads into any
+        app's database (no CREATE DATABASE or USE): a backup restores as a new app too."""
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            self._dump_into(out, [identifier(app)], target.parent)
+
+    def load(self, app: str, account: DatabaseAccount, sql: Path) -> None:
+        """Empty the account's database and run `sql` in it as the app's own account.
+
+        Never as the administrator: the dump holds what the app wrote, and SQL read back from
+        tenant data must not run with rights beyond the app's own database.
+        """
+        name = self._app_account(app)
+        if account.database != name:
+            raise DatabaseError(f"akun {account.user} bukan milik basis data {name}")
+        with self._admin() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")  # noqa: S608
+            cursor.execute(f"CREATE DATABASE `{name}` "  # noqa: S608
+                           "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        socket = self.settings.mounted_socket
+        where = [f"--socket={socket}"] if socket else [
+            f"--host={self.settings.host}", f"--port={self.settings.port}", "--protocol=tcp"]
+        binary = shutil.which(self.settings.client_binary) or self.settings.client_binary
+        with _option_file(sql.parent, account.user, account.password) as cnf, sql.open("rb") as source:
+            try:
+                proc = subprocess.run([binary, f"--defaults-extra-file={cnf}", *where, name],
+                                      stdin=source, capture_output=True, check=False,
+                                      timeout=defaults.DUMP_TIMEOUT_S)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise DatabaseError(f"memuat basis data {name} gagal: {exc}") from exc
+        if proc.returncode != 0:
+            raise DatabaseError(f"memuat basis data {name} gagal: "
+                                f"{proc.stderr.decode(errors='replace').strip()[-500:]}")
+
+    def _dump_into(self, out: _Writable, what: list[str], scratch: Path) -> None:
         s = self.settings
         binary = shutil.which(s.dump_binary) or s.dump_binary
-        # The password goes through a private option file, never the command line.
-        with tempfile.NamedTemporaryFile("w", prefix=".dump-", suffix=".cnf", dir=directory) as cnf:
-            os.chmod(cnf.name, 0o600)
-            cnf.write(f"[client]\nuser={s.user}\npassword={s.password}\n")
-            cnf.flush()
-            where = ([f"--socket={s.socket}"] if s.socket
-                     else [f"--host={s.host}", f"--port={s.port}", "--protocol=tcp"])
-            argv = [binary, f"--defaults-extra-file={cnf.name}", *where, "--single-transaction",
-                    "--routines", "--triggers", "--databases", name]
-            partial = target.with_suffix(".partial")
+        where = ([f"--socket={s.socket}"] if s.socket
+                 else [f"--host={s.host}", f"--port={s.port}", "--protocol=tcp"])
+        with _option_file(scratch, s.user, s.password) as cnf:
+            argv = [binary, f"--defaults-extra-file={cnf}", *where, "--single-transaction",
+                    "--routines", "--triggers", *what]
             try:
-                with gzip.open(partial, "wb") as out:
-                    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                    assert proc.stdout is not None
-                    shutil.copyfileobj(proc.stdout, out)
-                    _, stderr = proc.communicate(timeout=defaults.DUMP_TIMEOUT_S)
-                if proc.returncode != 0:
-                    raise DatabaseError(f"dump basis data {name} gagal: "
-                                        f"{stderr.decode(errors='replace').strip()}")
-                os.chmod(partial, 0o600)
-                os.replace(partial, target)
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                assert proc.stdout is not None
+                shutil.copyfileobj(proc.stdout, out)
+                _, stderr = proc.communicate(timeout=defaults.DUMP_TIMEOUT_S)
             except (OSError, subprocess.SubprocessError) as exc:
-                raise DatabaseError(f"dump basis data {name} gagal: {exc}") from exc
-            finally:
-                partial.unlink(missing_ok=True)
-        return target
+                raise DatabaseError(f"dump basis data {what[-1]} gagal: {exc}") from exc
+        if proc.returncode != 0:
+            raise DatabaseError(f"dump basis data {what[-1]} gagal: "
+                                f"{stderr.decode(errors='replace').strip()}")
 
     def drop(self, app: str) -> None:
         """Drop the app's database and account (nothing happens if they do not exist)."""

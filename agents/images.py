@@ -36,7 +36,10 @@ BUILDER_VERSION = "1"
 RECIPE_LABEL = "org.wadah.recipe"
 NAME_LABEL = "org.wadah.image"
 RUNTIME_IMAGES: tuple[str, ...] = ("static", "php")
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "images"
+# Inside the installed package (setup.py copies them there), else the checkout's top-level folder.
+_PACKAGED_RECIPES = Path(__file__).resolve().parent / "recipes"
+RECIPES_DIR = (_PACKAGED_RECIPES if _PACKAGED_RECIPES.is_dir()
+               else Path(__file__).resolve().parent.parent / "images")
 RECIPE_FILE = "recipe.toml"
 MMDEBSTRAP = "mmdebstrap"
 # Where Debian's mmdebstrap keeps its hook directories (a recipe's `mmdebstrap_hook_dirs`).
@@ -151,6 +154,13 @@ def _recipe_from_toml(name: str, directory: Path, data: dict) -> Recipe:
 
 def _check_recipe(recipe: Recipe) -> None:
     where = recipe.directory / RECIPE_FILE
+    problems = _system_problems(recipe) + _container_problems(recipe) + _hook_problems(recipe)
+    if problems:
+        raise RecipeError(f"{where}: " + "; ".join(problems))
+
+
+def _system_problems(recipe: Recipe) -> list[str]:
+    """Return what is wrong with the image's tag and the Debian system it is made of."""
     problems = []
     if not _TAG.match(recipe.tag):
         problems.append(f"tag {recipe.tag!r} is not repository:tag")
@@ -164,6 +174,12 @@ def _check_recipe(recipe: Recipe) -> None:
     if not recipe.packages:
         problems.append("no packages")
     problems += [f"package {p!r}" for p in recipe.packages if not _PACKAGE.match(p)]
+    return problems
+
+
+def _container_problems(recipe: Recipe) -> list[str]:
+    """Return what is wrong with how a container of the image runs: user, port, directory, command, env."""
+    problems = []
     if not _NAME.match(recipe.user.name) or recipe.user.uid <= 0 or recipe.user.gid <= 0:
         problems.append("user must be a named, unprivileged uid and gid")
     if not 1024 <= recipe.port <= 65535:
@@ -177,6 +193,12 @@ def _check_recipe(recipe: Recipe) -> None:
             problems.append(f"env {key!r}")
     if "WADAH_PORT" in recipe.env and recipe.env["WADAH_PORT"] != str(recipe.port):
         problems.append("env WADAH_PORT differs from container.port")
+    return problems
+
+
+def _hook_problems(recipe: Recipe) -> list[str]:
+    """Return what is wrong with the recipe's hooks and dpkg options."""
+    problems = []
     if recipe.hook_dir is not None and not (recipe.directory / recipe.hook_dir).is_dir():
         problems.append(f"hook_dir {recipe.hook_dir!r} is not a directory of the recipe")
     problems += [
@@ -185,8 +207,7 @@ def _check_recipe(recipe: Recipe) -> None:
         if not _NAME.match(h) or not (MMDEBSTRAP_HOOKS_DIR / h).is_dir()
     ]
     problems += [f"dpkg option {o!r}" for o in recipe.dpkg_options if not _DPKG_OPTION.match(o)]
-    if problems:
-        raise RecipeError(f"{where}: " + "; ".join(problems))
+    return problems
 
 
 def recipe_digest(directory: Path) -> str:

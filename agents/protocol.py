@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from agents import defaults
+
+# Request bodies are decoded strictly (decoding.py); both ends name it through the protocol.
+from agents.decoding import MalformedRequest as MalformedRequest
+from agents.decoding import T as T
+from agents.decoding import decode as decode
 
 API_VERSION = "v1"
 
@@ -158,78 +160,80 @@ class AppSpec:
         return cls(**data)
 
 
-# --- Strict decoding of request bodies ----------------------------------------------------------
-
-T = TypeVar("T")
-
-
-class MalformedRequest(ValueError):
-    """A request body that does not have the shape its dataclass declares."""
+# --- The ranges both ends accept ----------------------------------------------------------------
+# The panel checks a user's input with these, the agent every request again: one rule, two places.
 
 
-def decode(cls: type[T], data: Any) -> T:
-    """Build dataclass `cls` from parsed JSON, refusing unknown or missing keys and wrong types."""
-    return typing.cast(T, _decode(cls, data, cls.__name__))
+class InvalidSpec(ValueError):
+    """A value of a request is outside what an app may ask for."""
 
 
-def _decode(kind: Any, value: Any, where: str) -> Any:
-    if kind is Any:
-        return value
-    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
-        if not isinstance(value, dict):
-            raise MalformedRequest(f"{where}: harus berupa objek JSON")
-        hints = typing.get_type_hints(kind)
-        fields = {f.name: f for f in dataclasses.fields(kind) if f.init}
-        unknown = sorted(set(value) - set(fields))
-        if unknown:
-            raise MalformedRequest(f"{where}: kunci tidak dikenal: {', '.join(map(str, unknown))}")
-        kwargs = {}
-        for name, spec in fields.items():
-            if name in value:
-                kwargs[name] = _decode(hints[name], value[name], f"{where}.{name}")
-            elif (spec.default is dataclasses.MISSING
-                  and spec.default_factory is dataclasses.MISSING):
-                raise MalformedRequest(f"{where}: kunci {name!r} wajib ada")
-        return kind(**kwargs)
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arm in (a for a in args if a is not type(None)):
-            try:
-                return _decode(arm, value, where)
-            except MalformedRequest:
-                continue
-        raise MalformedRequest(f"{where}: jenis nilai tidak sesuai")
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise MalformedRequest(f"{where}: harus boolean")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise MalformedRequest(f"{where}: harus bilangan bulat")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise MalformedRequest(f"{where}: harus bilangan")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise MalformedRequest(f"{where}: harus teks")
-        return value
-    if origin in (tuple, list):
-        if not isinstance(value, list):
-            raise MalformedRequest(f"{where}: harus berupa larik JSON")
-        item = args[0] if args else Any
-        items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise MalformedRequest(f"{where}: harus berupa objek JSON")
-        key_kind, value_kind = args or (str, Any)
-        return {_decode(key_kind, k, where): _decode(value_kind, v, f"{where}.{k}")
-                for k, v in value.items()}
-    raise MalformedRequest(f"{where}: jenis {kind!r} tidak didukung")
+def release_id(value: int) -> int:
+    """Return `value` if it is a release number (1 to 2³¹-1), else raise InvalidSpec."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise InvalidSpec(f"nomor rilis tidak sah: {value!r}")
+    return value
+
+
+def image_id(value: str) -> str:
+    """Return `value` if it is a Docker image id (sha256:…), else raise InvalidSpec."""
+    if not isinstance(value, str) or not IMAGE_ID.match(value):
+        raise InvalidSpec(f"id image tidak sah: {value!r}")
+    return value
+
+
+def check_storage(storage_mb: int) -> None:
+    """Raise InvalidSpec unless `storage_mb` is a limit an app's data volume may have."""
+    if isinstance(storage_mb, bool) or not isinstance(storage_mb, int) \
+            or not STORAGE_MIN_MB <= storage_mb <= STORAGE_MAX_MB:
+        raise InvalidSpec(f"batas penyimpanan harus antara {STORAGE_MIN_MB} dan"
+                          f" {STORAGE_MAX_MB} MiB")
+
+
+def check_env(env: dict[str, str]) -> None:
+    """Raise InvalidSpec unless `env` is an environment an app may set."""
+    if not isinstance(env, dict):
+        raise InvalidSpec("env harus berupa objek")
+    size = 0
+    for key, value in env.items():
+        try:
+            env_key(key)
+        except InvalidName as exc:
+            raise InvalidSpec(str(exc)) from exc
+        if key in defaults.RESERVED_ENV:
+            raise InvalidSpec(f"variabel {key} diatur oleh Wadah dan tidak boleh diubah")
+        if loads_code(key):
+            raise InvalidSpec(f"variabel {key} membuat runtime memuat kode yang tidak pernah "
+                              "dipindai dan ditolak")
+        if not isinstance(value, str) or "\0" in value:
+            raise InvalidSpec(f"nilai variabel {key} harus teks tanpa karakter NUL")
+        size += len(key) + len(value.encode())
+    if size > defaults.ENV_MAX_BYTES:
+        raise InvalidSpec(f"env melebihi {defaults.ENV_MAX_BYTES} bita")
+
+
+def check_spec(spec: AppSpec) -> None:
+    """Raise InvalidSpec unless every value of `spec` is within what an app may ask for."""
+    try:
+        app_name(spec.name)
+    except InvalidName as exc:
+        raise InvalidSpec(str(exc)) from exc
+    release_id(spec.release_id)
+    if not isinstance(spec.artifact_sha256, str) or not SHA256_HEX.match(spec.artifact_sha256):
+        raise InvalidSpec("sha256 artefak tidak sah")
+    check_env(spec.env)
+    limits, health = spec.limits, spec.health
+    if not (32 <= limits.memory_mb <= 65536 and 0.05 <= limits.cpus <= 64
+            and 16 <= limits.pids <= 32768):
+        raise InvalidSpec("batas sumber daya di luar rentang yang diizinkan")
+    if not (isinstance(health.path, str) and health.path.startswith("/")
+            and health.path.isprintable() and " " not in health.path and len(health.path) < 512
+            and 1 <= health.attempts <= 600 and 0 <= health.interval_s <= 60
+            and 0.1 <= health.timeout_s <= 60):
+        raise InvalidSpec("pemeriksaan kesehatan tidak sah")
+    if not 1 <= spec.upload_max_mb <= 4096:
+        raise InvalidSpec("batas unggahan harus antara 1 dan 4096 MB")
+    check_storage(spec.storage_mb)
 
 
 # --- Signed requests ----------------------------------------------------------------------------
@@ -372,6 +376,20 @@ class StorageRequest:
     """Body of `PUT /v1/apps/<name>/storage`: the app's new limit on its writable data."""
 
     storage_mb: int
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    """Body of `POST /v1/apps/<name>/backups/<id>/restore`: restore into the app, or another."""
+
+    into: str | None = None
+
+
+@dataclass(frozen=True)
+class BackupScheduleRequest:
+    """Body of `PUT /v1/apps/<name>/backups/schedule`: back up every `hours` (0: on demand)."""
+
+    hours: int
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     builds/<app>/<release>/     a Dockerfile app's build waiting for its deploy: build.json and
                                 output.tar, the files the build made, for the panel to scan
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
+    backups/                    the restic repository of the apps' backups, its key and cache
+    quarantine/<app>/           files taken out of an app's data by the watcher (agents/watch.py)
     tls/                        the agent's own key and certificates (agents.pki.AgentCredentials)
 
 Every file holding a secret is 0600 and every directory here 0700; `StateStore` tightens what it
@@ -54,7 +56,7 @@ class Instance:
 
 
 @dataclass
-class Release:
+class ReleaseRecord:
     release_id: int
     spec: AppSpec
     framework: str
@@ -72,7 +74,7 @@ class Release:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Release:
+    def from_dict(cls, data: dict[str, Any]) -> ReleaseRecord:
         data = dict(data)
         data["spec"] = AppSpec.from_dict(data["spec"])
         data["writable_paths"] = tuple(data["writable_paths"])
@@ -98,12 +100,13 @@ class AppRecord:
     env: dict[str, str] = field(default_factory=dict)
     upload_max_mb: int = defaults.UPLOAD_MAX_MB
     storage_mb: int = defaults.STORAGE_DEFAULT_MB  # the limit on its writable data (its volume's size)
+    backup_hours: int = defaults.BACKUP_HOURS_DEFAULT  # how often it is backed up; 0: on demand only
     database: DatabaseAccount | None = None
-    current: Release | None = None
-    previous: list[Release] = field(default_factory=list)  # newest first, kept for rollback
-    pending: Release | None = None  # being deployed; a leftover means the agent died mid-deploy
+    current: ReleaseRecord | None = None
+    previous: list[ReleaseRecord] = field(default_factory=list)  # newest first, kept for rollback
+    pending: ReleaseRecord | None = None  # being deployed; a leftover means the agent died mid-deploy
 
-    def releases(self) -> list[Release]:
+    def releases(self) -> list[ReleaseRecord]:
         """Return every release the app keeps, the pending one included."""
         found = [self.current] if self.current else []
         return found + list(self.previous) + ([self.pending] if self.pending else [])
@@ -112,6 +115,7 @@ class AppRecord:
         return {
             "name": self.name, "fqdn": self.fqdn, "desired": self.desired, "env": self.env,
             "upload_max_mb": self.upload_max_mb, "storage_mb": self.storage_mb,
+            "backup_hours": self.backup_hours,
             "database": asdict(self.database) if self.database else None,
             "current": self.current.to_dict() if self.current else None,
             "previous": [r.to_dict() for r in self.previous],
@@ -124,10 +128,11 @@ class AppRecord:
             name=data["name"], fqdn=data["fqdn"], desired=data["desired"], env=dict(data["env"]),
             upload_max_mb=data.get("upload_max_mb", defaults.UPLOAD_MAX_MB),
             storage_mb=data.get("storage_mb", defaults.STORAGE_DEFAULT_MB),
+            backup_hours=data.get("backup_hours", defaults.BACKUP_HOURS_DEFAULT),
             database=DatabaseAccount(**data["database"]) if data.get("database") else None,
-            current=Release.from_dict(data["current"]) if data.get("current") else None,
-            previous=[Release.from_dict(r) for r in data.get("previous", [])],
-            pending=Release.from_dict(data["pending"]) if data.get("pending") else None,
+            current=ReleaseRecord.from_dict(data["current"]) if data.get("current") else None,
+            previous=[ReleaseRecord.from_dict(r) for r in data.get("previous", [])],
+            pending=ReleaseRecord.from_dict(data["pending"]) if data.get("pending") else None,
         )
 
 
@@ -269,7 +274,7 @@ class StateStore:
 
     # --- ports -----------------------------------------------------------------------------------
 
-    def reserve_instance(self, record: AppRecord, release: Release) -> Instance:
+    def reserve_instance(self, record: AppRecord, release: ReleaseRecord) -> Instance:
         """Give `release` a new instance on a free loopback port; save `record` with it pending."""
         with self.lock_host("ports"):
             used = set()

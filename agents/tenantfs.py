@@ -55,6 +55,26 @@ def opened_dir(path: Path) -> Iterator[int]:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def opened_parent(data: Path, rel: str) -> Iterator[tuple[int, str]]:
+    """Yield a descriptor of the directory holding tenant path `rel` under `data`, and its last name.
+
+    Every component below `data` is opened without following a link: a link planted in place of
+    a directory raises LinkRefused instead of leading the agent elsewhere.
+    """
+    *parents, name = Path(rel).parts
+    if not name or name in (".", "..") or any(p in ("..", "/") for p in parents):
+        raise LinkRefused(errno.EINVAL, "jalur tidak sah", rel)
+    with opened_dir(data) as top:
+        fd = os.dup(top)
+    try:
+        for part in parents:
+            fd = _swap(fd, _open_child_dir(fd, part, create=False))
+        yield fd, name
+    finally:
+        os.close(fd)
+
+
 def _swap(old: int, new: int) -> int:
     os.close(old)
     return new

@@ -24,7 +24,7 @@ from common import (
     unique,
 )
 
-from agents.host import Host
+from agents.host import HostAgent
 
 CONCURRENCY = 8
 MIN_REQUESTS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
@@ -93,7 +93,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def run(host: Host, status: dict[str, dict[str, Any]], stack: str) -> int:
+def run(host: HostAgent, status: dict[str, dict[str, Any]], stack: str) -> int:
     """Redeploy one app of `stack` under load; print the figures; return the failed responses."""
     name = unique("bench-beban")
     fqdn = f"{name}.contoh.go.id"

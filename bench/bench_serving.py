@@ -48,7 +48,7 @@ from common import (
 )
 from docker.models.containers import Container
 
-from agents.host import Host
+from agents.host import HostAgent
 from agents.images import RECIPE_LABEL, RECIPES_DIR, recipe_digest
 from agents.protocol import AppSpec, HealthCheck, Limits
 
@@ -229,7 +229,7 @@ def report(prefix: str, targets: list[Target]) -> None:
 
 
 @contextlib.contextmanager
-def comparison_vhosts(host: Host, app: str, fqdn: str, port: int) -> Iterator[dict[str, str]]:
+def comparison_vhosts(host: HostAgent, app: str, fqdn: str, port: int) -> Iterator[dict[str, str]]:
     """Write the reference and the unpooled vhost for `port`; yield their names; remove them."""
     settings = host.vhosts.settings
     token = secrets.token_hex(3)
@@ -255,7 +255,7 @@ def comparison_vhosts(host: Host, app: str, fqdn: str, port: int) -> Iterator[di
             host.vhosts.reload()
 
 
-def deploy(host: Host, name: str, files: dict[str, str] | bytes, stack: str,
+def deploy(host: HostAgent, name: str, files: dict[str, str] | bytes, stack: str,
            **fields: object) -> int:
     """Deploy `files` as app `name`; return its container's port."""
     if isinstance(files, bytes):
@@ -273,7 +273,7 @@ def deploy(host: Host, name: str, files: dict[str, str] | bytes, stack: str,
     return port
 
 
-def compare(host: Host, address: str, prefix: str, files: dict[str, str], stack: str,
+def compare(host: HostAgent, address: str, prefix: str, files: dict[str, str], stack: str,
             rounds: int, path: str = "/") -> float:
     """Measure one app through Wadah's vhost, the reference and the unpooled vhost."""
     name = unique(f"bench-{prefix}")
@@ -377,7 +377,7 @@ def front_page(address: str, fqdn: str) -> tuple[int, int]:
         conn.close()
 
 
-def wordpress(host: Host, client: docker.DockerClient, address: str, rounds: int) -> None:
+def wordpress(host: HostAgent, client: docker.DockerClient, address: str, rounds: int) -> None:
     """Stock WordPress's front page with the image's settings and with Debian's defaults."""
     if not (WORDPRESS / "wp-settings.php").is_file():
         print("wordpress: skipped (apt-get install wordpress wordpress-theme-twentytwentythree)")

@@ -1,4 +1,4 @@
-"""What the benchmarks share: the testbed (brought up as the tests do), an agent Host on a scratch
+"""What the benchmarks share: the testbed (brought up as the tests do), a HostAgent on a scratch
 state directory, sample apps, HTTP helpers and the way figures are printed.
 
 Every benchmark prints `name: value unit` lines and its ratios, all measured in the same run.
@@ -23,7 +23,7 @@ import docker
 
 from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
-from agents.host import Host
+from agents.host import HostAgent
 from agents.images import ensure_runtime_images
 from agents.protocol import AppSpec, HealthCheck, Limits
 from agents.vhosts import NginxSettings
@@ -71,8 +71,8 @@ def nginx_settings(status: dict[str, dict[str, Any]]) -> NginxSettings:
 
 
 @contextlib.contextmanager
-def scratch_host() -> Iterator[tuple[Host, dict[str, dict[str, Any]], docker.DockerClient]]:
-    """Yield an agent Host on a fresh state directory; remove all its apps afterwards."""
+def scratch_host() -> Iterator[tuple[HostAgent, dict[str, dict[str, Any]], docker.DockerClient]]:
+    """Yield a HostAgent on a fresh state directory; remove all its apps afterwards."""
     status = testbed()
     client = docker_client(status)
     ensure_runtime_images(client)
@@ -82,7 +82,7 @@ def scratch_host() -> Iterator[tuple[Host, dict[str, dict[str, Any]], docker.Doc
                                password=Testbed().credentials()["mariadb"]["admin_password"],
                                host=host, port=int(port), app_socket=Path(mariadb["socket"]))
     root = Path(tempfile.mkdtemp(prefix="wadah-bench-"))
-    agent = Host(client, nginx_settings(status), root / "agent", ArtifactStore(root / "artifacts"),
+    agent = HostAgent(client, nginx_settings(status), root / "agent", ArtifactStore(root / "artifacts"),
                  settings)
     try:
         yield agent, status, client
@@ -118,7 +118,7 @@ def archive(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def store(host: Host, files: dict[str, str]) -> str:
+def store(host: HostAgent, files: dict[str, str]) -> str:
     sha256, _ = host.artifacts.put(io.BytesIO(archive(files)), max_bytes=64 * 1024 * 1024)
     return sha256
 

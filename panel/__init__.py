@@ -2,30 +2,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from panel import config as configuration
+if TYPE_CHECKING:
+    from flask import Flask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Return the folder `name` (templates, migrations) inside the installed package, else the checkout's."""
+    packaged = PACKAGE_DIR / name  # put there by setup.py when the wheel is built
+    return packaged if packaged.is_dir() else PROJECT_ROOT / name
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the panel app: configuration, extensions, security, blueprints."""
+    # Imported here so `wadah scan` and other commands without the app start without Flask.
+    from flask import Flask
+
+    from panel import config as configuration
+
     instance_path = Path(
         (config or {}).get("INSTANCE_PATH") or configuration.state_dir() / "panel"
     )
     app = Flask(
         __name__,
         instance_path=str(instance_path),
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "templates" / "static"),
+        template_folder=str(data_dir("templates")),
+        static_folder=str(data_dir("templates") / "static"),
     )
     app.config.update(configuration.load(instance_path, config))
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError(
-            f"SECRET_KEY belum diatur: jalankan `wadah up` atau isi {instance_path / 'wadah.toml'}"
+            "SECRET_KEY belum diatur: jalankan `wadah up` atau isi "
+            f"{configuration.instance_file(instance_path)}"
         )
 
     from panel import extensions, formatting, i18n, jobs, permissions, private_files, security, tasks

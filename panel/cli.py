@@ -1,18 +1,42 @@
 """The `wadah` command: one entry point for the panel, its worker, the agent, the scanner and the testbed."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
 
 import click
 
-from panel import config as configuration
-from panel.testbed.cli import testbed
-from panel.testbed.errors import TestbedError
+# Commands imported only when run: `wadah scan` must not pay for Flask, Docker and database drivers.
+_LAZY_COMMANDS = {"testbed": "panel.testbed.cli:testbed"}
 
 
-@click.group()
+class _Commands(click.Group):
+    """The `wadah` group: the testbed's and the plugins' commands are imported when used."""
+
+    def _lazy(self) -> dict[str, str]:
+        # `scan` and `agent` live in packages the panel must not import; they register through
+        # entry points.
+        found = {ep.name: ep.value for ep in entry_points(group="wadah.commands")}
+        return {**_LAZY_COMMANDS, **found}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in (lazy := self._lazy()):
+            module, _, attribute = lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=_Commands)
 @click.option("-v", "--verbose", is_flag=True, help="Tampilkan log rinci.")
 @click.option("--state-dir", type=click.Path(file_okay=False), envvar="WADAH_STATE_DIR",
               help="Direktori keadaan lokal (bawaan: ~/.local/state/wadah).")
@@ -27,13 +51,12 @@ def main(verbose: bool, state_dir: str | None) -> None:
         os.environ["WADAH_STATE_DIR"] = os.path.abspath(state_dir)
 
 
-main.add_command(testbed)
-
-
 @main.command()
 def up() -> None:
     """Start everything: local services, runtime images, database, demo Pemda, web and worker."""
+    from panel import config as configuration
     from panel import embedded
+    from panel.testbed.errors import TestbedError
 
     try:
         embedded.up(configuration.state_dir(), click.echo)
@@ -45,6 +68,7 @@ def up() -> None:
 @click.option("--all", "everything", is_flag=True, help="Hentikan juga layanan lokal (testbed).")
 def down(everything: bool) -> None:
     """Stop the panel's processes (and with --all the local services)."""
+    from panel import config as configuration
     from panel import embedded
 
     embedded.down(configuration.state_dir(), everything, click.echo)
@@ -180,20 +204,89 @@ def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
     click.echo(f"  {command}")
 
 
+@main.group()
+def backup() -> None:
+    """Back up or restore the panel: database, instance file, CA and letters."""
+
+
+_repo_option = click.option(
+    "--repo", envvar="WADAH_PANEL_BACKUP_REPO", default=None,
+    help="Repositori restic: folder, sftp:… atau s3:… (bawaan: <state>/backups/panel).")
+_passphrase_option = click.option("--passphrase-stdin", is_flag=True,
+                                  help="Baca frasa sandi dari stdin, bukan dari prompt.")
+
+
+def _backup_repository(repo: str | None, passphrase: Path) -> Any:
+    from agents.backups import Repository
+
+    return Repository(repo or str(configuration.state_dir() / "backups" / "panel"), passphrase)
+
+
+def _passphrase(from_stdin: bool, confirm: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Frasa sandi cadangan", hide_input=True, confirmation_prompt=confirm))
+
+
+@backup.command("create")
+@_repo_option
+@_passphrase_option
+@click.option("--with-artifacts", is_flag=True, help="Sertakan bundel unggahan (besar).")
+def backup_create(repo: str | None, passphrase_stdin: bool, with_artifacts: bool) -> None:
+    """Back up the panel into a restic repository sealed with a passphrase."""
+    from panel import backup as panel_backup
+
+    try:
+        with panel_backup.passphrase_file(_passphrase(passphrase_stdin, True)) as secret:
+            made = panel_backup.create(panel_backup.PanelPaths.of(configuration.state_dir() / "panel"),
+                                       _backup_repository(repo, secret), with_artifacts=with_artifacts)
+    except (panel_backup.PanelBackupRefused, panel_backup.BackupFailed) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{made.id}  {made.created_at}  {made.size} bita")
+
+
+@backup.command("list")
+@_repo_option
+@_passphrase_option
+def backup_list(repo: str | None, passphrase_stdin: bool) -> None:
+    """List the panel's backups, newest first."""
+    from panel import backup as panel_backup
+
+    try:
+        with panel_backup.passphrase_file(_passphrase(passphrase_stdin, False)) as secret:
+            found = panel_backup.list_backups(_backup_repository(repo, secret))
+    except (panel_backup.PanelBackupRefused, panel_backup.BackupFailed) as error:
+        raise click.ClickException(str(error)) from error
+    for made in found:
+        click.echo(f"{made.id}  {made.created_at}  {made.size} bita")
+
+
+@backup.command("restore")
+@click.argument("backup_id")
+@_repo_option
+@_passphrase_option
+@click.option("--force", is_flag=True, help="Timpa basis data panel yang sudah ada.")
+def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, force: bool) -> None:
+    """Restore a panel backup into this machine's state directory (stop the panel first)."""
+    from panel import backup as panel_backup
+
+    try:
+        with panel_backup.passphrase_file(_passphrase(passphrase_stdin, False)) as secret:
+            instance_file = panel_backup.restore(configuration.state_dir() / "panel",
+                                                 _backup_repository(repo, secret), backup_id,
+                                                 force=force)
+    except (panel_backup.PanelBackupRefused, panel_backup.BackupFailed) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Dipulihkan: {instance_file}; jalankan `wadah db upgrade`, lalu panel.")
+
+
 @main.command("init-config")
 def init_config() -> None:
     """Write the instance configuration with fresh secrets, unless it exists."""
+    from panel import config as configuration
+
     path = configuration.write_instance_file(configuration.state_dir() / "panel", {})
     click.echo(path)
-
-
-def _load_plugin_commands() -> None:
-    # `scan` and `agent` live in packages the panel must not import; they register through entry points.
-    for ep in entry_points(group="wadah.commands"):
-        main.add_command(ep.load(), ep.name)
-
-
-_load_plugin_commands()
 
 
 if __name__ == "__main__":  # `python -m panel.cli`, as `wadah up` starts its processes

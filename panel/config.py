@@ -1,14 +1,25 @@
-"""Configuration, read in one place and one order: defaults → instance file → WADAH_* env → overrides."""
+"""Configuration, read in one place and one order: defaults → instance file → WADAH_* env → overrides.
+
+The instance file is `WADAH_CONFIG` when set (the systemd units set /etc/wadah/wadah.toml), else
+`wadah.toml` in the instance folder. A key in it that the panel does not know, or a value of the
+wrong type, stops the panel with the key's name (and the nearest known key): a misspelt setting
+silently ignored is a security setting silently off. Environment variables are taken as before.
+"""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import secrets
+import stat
 import tomllib
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import click
 
 from panel import private_files
 
@@ -63,6 +74,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # listens on 127.0.0.1 behind one (systemd unit); believing none there would make every client
         # one address, whose sign-in throttle a stranger could then trip for all. 0 only without a proxy.
         "TRUSTED_PROXIES": 1,
+        # The addresses those proxies connect from: X-Forwarded-* from any other peer is not believed.
+        "TRUSTED_PROXY_NETWORKS": ["127.0.0.1/32", "::1/128"],
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": 300 * 1024 * 1024,  # a bundle and its letters; refused while streaming
@@ -92,14 +105,108 @@ def instance_file(instance_path: Path) -> Path:
     return Path(os.environ.get("WADAH_CONFIG") or instance_path / INSTANCE_FILE)
 
 
+class ConfigError(click.ClickException, ValueError):
+    """The instance file cannot be used: unreadable, not TOML, an unknown key or a wrong type.
+
+    A ClickException so that every `wadah` command stops with this one line, not a traceback.
+    """
+
+
+# Keys the panel reads or `wadah up` writes that have no default (those in `defaults` are typed by
+# their default value; Flask's own keys by Flask's defaults).
+EXTRA_KEYS: dict[str, tuple[type, ...]] = {
+    "SECRET_KEY": (str,),
+    "SECRETS_KEY": (str,),
+    "BABEL_DEFAULT_TIMEZONE": (str,),
+    "FRONT_IP": (str,),  # the address the hosting letters name when an app has none of its own
+    "DNS_SERVER": (str,),  # written by `wadah up`: where the local services listen (informative)
+    "NGINX_HTTP": (str,),
+    "CLAMD_URL": (str,),
+    "WTF_CSRF_TIME_LIMIT": (int,),
+    "WTF_CSRF_ENABLED": (bool,),
+    "RATELIMIT_ENABLED": (bool,),
+    "RATELIMIT_STORAGE_OPTIONS": (dict,),
+    "SQLALCHEMY_ECHO": (bool,),
+    "PERMANENT_SESSION_LIFETIME": (int, timedelta),  # seconds in the file
+}
+TYPE_NAMES = {str: "teks", int: "bilangan bulat", bool: "true/false", list: "daftar", dict: "tabel",
+              float: "bilangan", timedelta: "jumlah detik"}
+
+
+def known_keys(instance_path: Path) -> dict[str, tuple[type, ...] | None]:
+    """Return every key the instance file may set, with its accepted types (None: any)."""
+    from flask import Flask
+
+    known: dict[str, tuple[type, ...] | None] = {
+        key: None if value is None else _types_of(value) for key, value in Flask.default_config.items()}
+    known.update({key: _types_of(value) for key, value in defaults(instance_path).items()
+                  if value is not None})
+    known.update(EXTRA_KEYS)
+    return known
+
+
+def _types_of(value: Any) -> tuple[type, ...]:
+    if isinstance(value, bool):
+        return (bool,)
+    if isinstance(value, list | tuple):
+        return (list, tuple)
+    if isinstance(value, timedelta):
+        return (int, timedelta)
+    return (type(value),)
+
+
+def check(settings: Mapping[str, Any], instance_path: Path, source: Path) -> None:
+    """Raise ConfigError naming the first key of `settings` that is unknown or of the wrong type."""
+    known = known_keys(instance_path)
+    for key, value in settings.items():
+        if key not in known:
+            close = difflib.get_close_matches(key.upper(), known, n=1, cutoff=0.6)
+            hint = f"; maksudnya {close[0]}?" if close else ""
+            message = f"{source}: kunci {key} tidak dikenal{hint}"
+            raise ConfigError(message)
+        types = known[key]
+        if types is None:
+            continue
+        # bool is an int to Python, never to an operator: `LOGIN_FREE_ATTEMPTS = true` is a mistake.
+        if not isinstance(value, types) or isinstance(value, bool) and bool not in types:
+            wanted = " atau ".join(dict.fromkeys(TYPE_NAMES.get(t, t.__name__) for t in types))
+            message = f"{source}: {key} harus berupa {wanted}, bukan {value!r}"
+            raise ConfigError(message)
+
+
+def read_instance_file(path: Path, instance_path: Path) -> dict[str, Any]:
+    """Return the settings of the instance file `path`, checked against the known keys."""
+    _guard_secrets(path)
+    try:
+        with path.open("rb") as fh:
+            settings = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as error:
+        message = f"{path}: bukan TOML yang sah ({error})"
+        raise ConfigError(message) from error
+    except OSError as error:
+        message = f"{path}: tidak dapat dibaca ({error.strerror})"
+        raise ConfigError(message) from error
+    check(settings, instance_path, path)
+    return settings
+
+
+def _guard_secrets(path: Path) -> None:
+    # It holds SECRET_KEY and SECRETS_KEY: ours is made owner-only; one root keeps for us
+    # (root:wadah 0640 under /etc) must at least not be readable by everyone.
+    info = path.stat()
+    if info.st_uid == os.geteuid():
+        private_files.tighten(path)
+    elif info.st_mode & stat.S_IRWXO:
+        message = f"{path}: dapat dibaca semua pengguna; jadikan 0640 atau 0600"
+        raise ConfigError(message)
+
+
 def load(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the merged configuration for an app whose instance folder is `instance_path`."""
     config = defaults(instance_path)
     config_file = instance_file(instance_path)
     if config_file.is_file():
-        private_files.tighten(config_file)  # it holds SECRET_KEY and SECRETS_KEY
-        with config_file.open("rb") as fh:
-            config.update(tomllib.load(fh))
+        config.update(read_instance_file(config_file, instance_path))
     config.update(_from_environment())
     config.update(overrides or {})
     return config

@@ -5,9 +5,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from panel import PROJECT_ROOT, private_files
+from panel import data_dir, private_files
 
-MIGRATIONS = PROJECT_ROOT / "migrations"
+MIGRATIONS = data_dir("migrations")
 
 
 def alembic_config(url: str) -> Config:

@@ -213,6 +213,7 @@ def _configure_local_agent(state_dir: Path, services: dict[str, dict[str, Any]])
         "WADAH_AGENT_MARIADB_SOCKET": mariadb["socket"],
         "WADAH_AGENT_MARIADB_HOST": mariadb["tcp"].rpartition(":")[0],
         "WADAH_AGENT_MARIADB_PORT": mariadb["tcp"].rpartition(":")[2],
+        "WADAH_AGENT_CLAMD_URL": services["clamd"]["address"],  # the watcher scans with it
     })
 
 

@@ -13,6 +13,7 @@ from panel import i18n
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
 from panel.models import AppStatus, HostStatus, RequestStatus, RoleKey, Stack, Verdict
+from panel.services.requests.sop import StepAction
 
 WIB = timezone(timedelta(hours=7), "WIB")
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
@@ -118,6 +119,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _labels() -> dict[str, Any]:
         return {
+            "StepAction": StepAction,
             "status_labels": REQUEST_STATUS_LABELS,
             "app_status_labels": APP_STATUS_LABELS,
             "host_status_labels": HOST_STATUS_LABELS,

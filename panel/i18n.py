@@ -1,7 +1,8 @@
 """The UI's languages: Bahasa Indonesia by default, English as a choice.
 
 Strings are written in Indonesian in the code and templates and marked with `_()`; the English
-catalog is `panel/translations/en/LC_MESSAGES/messages.po` (compiled by `scripts/bootstrap`).
+catalog is `panel/translations/en/LC_MESSAGES/messages.po` (compiled by `scripts/bootstrap`, and
+into the wheel by `setup.py`).
 Official documents — letters, the monthly PDF report, exports — stay in Bahasa Indonesia whatever the
 reader chose, as correspondence between government offices must (UU 24/2009, Pasal 33).
 """

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 # past it the job is failed. Generous: a slow scan or a Dockerfile build must never be cut short.
 DEADLINES: dict[str, timedelta] = {
     "scan": timedelta(minutes=30),
+    "allocate": timedelta(minutes=5),
     "deploy": timedelta(minutes=45),  # a Dockerfile app is built and its build scanned
     "app_upload": timedelta(minutes=60),  # scan, then deploy
     "app_control": timedelta(minutes=10),

@@ -1,6 +1,8 @@
 """Response headers and session rules that every page gets."""
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask, Response, request, session
@@ -65,11 +67,39 @@ class PanelSessions(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+class TrustedProxies:
+    """Believe X-Forwarded-For/-Proto only from a peer inside `networks`; anyone else's are ignored.
+
+    Without this, a client reaching the panel directly (not through nginx) could name any address
+    and so dodge the sign-in throttle, trip it for someone else, or forge the audit trail.
+    """
+
+    def __init__(self, wsgi_app: Any, hops: int, networks: Iterable[str] | str) -> None:
+        self.direct = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=hops, x_proto=hops)
+        if isinstance(networks, str):  # WADAH_TRUSTED_PROXY_NETWORKS="10.0.0.2/32 10.0.0.3/32"
+            networks = networks.replace(",", " ").split()
+        self.networks = tuple(ipaddress.ip_network(network) for network in networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        peer = environ.get("REMOTE_ADDR") or ""
+        return (self.proxied if self.trusts(peer) else self.direct)(environ, start_response)
+
+    def trusts(self, peer: str) -> bool:
+        """Return whether the connecting address `peer` is one of the trusted proxies."""
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a unix socket peer, or none
+            return False
+        return any(address in network for network in self.networks)
+
+
 def init_app(app: Flask) -> None:
     app.session_interface = PanelSessions()
     hops = int(app.config["TRUSTED_PROXIES"])
     if hops:  # the client's address (audit, sign-in throttle) and scheme come from the proxy's headers
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, hops, app.config["TRUSTED_PROXY_NETWORKS"])
 
     @app.before_request
     def _idle_timeout() -> None:

@@ -23,4 +23,8 @@ class PanelServer(BaseApplication):  # type: ignore[misc]
 
 def serve(bind: str, workers: int) -> None:
     """Run gunicorn with `workers` processes on `bind` until stopped."""
+    from panel import config as configuration
+
+    # A bad instance file stops the command here, named once, not in every worker gunicorn boots.
+    configuration.load(configuration.state_dir() / "panel")
     PanelServer({"bind": bind, "workers": workers, "accesslog": "-", "timeout": 60}).run()

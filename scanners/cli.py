@@ -40,9 +40,12 @@ def _progress_printer() -> Any:
 @click.option("--clamd", "clamd_url", envvar="WADAH_CLAMD_URL", metavar="URL",
               help="Alamat clamd: unix:///path/clamd.sock atau tcp://host:port "
                    "(juga dari WADAH_CLAMD_URL).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Direktori cache putusan: berkas yang isinya, mesin, aturan, signature dan "
+                   "kebijakannya sama dengan pemindaian sebelumnya tidak dipindai ulang.")
 @click.pass_context
 def scan(ctx: click.Context, path: str, as_json: bool, html_path: str | None,
-         policy_path: str | None, clamd_url: str | None) -> None:
+         policy_path: str | None, clamd_url: str | None, cache_dir: str | None) -> None:
     """Pindai PATH (direktori, .zip, .tar, .tar.gz, .tgz) dengan semua mesin pemindai.
 
     Status keluar: 0 bersih, 1 perlu tinjauan, 2 terinfeksi, 3 ditolak, 4 galat.
@@ -53,7 +56,8 @@ def scan(ctx: click.Context, path: str, as_json: bool, html_path: str | None,
         click.echo(f"Kebijakan tidak sah: {exc}", err=True)
         ctx.exit(Verdict.ERROR.exit_code)
     progress = _progress_printer() if not as_json and sys.stderr.isatty() else None
-    report = scan_path(path, policy=policy, clamd_url=clamd_url, progress=progress)
+    report = scan_path(path, policy=policy, clamd_url=clamd_url, progress=progress,
+                       cache_dir=cache_dir)
     if html_path:
         try:
             with open(html_path, "w", encoding="utf-8") as handle:

@@ -25,6 +25,13 @@ from scanners.findings import EngineError, Finding, Severity, Verdict
 from scanners.intake import FileEntry, Limits, RejectedUpload, Tree, open_upload
 from scanners.policy import SIGNATURE_ENGINES, Policy
 from scanners.report import ScanReport
+from scanners.verdict_cache import (
+    CacheUnavailable,
+    VerdictCache,
+    code_digest,
+    fingerprint,
+    sha256_files,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,16 +87,33 @@ class Scanner:
                 compiled[key] = compile_rules(wanted)
             self.rules_by_kind[kind] = compiled[key]
 
+    def fingerprint(self) -> str:
+        """Return the digest of this scanner's code, engine versions, rules, signatures and policy."""
+        return fingerprint({
+            "code": code_digest(),
+            "engines": {engine.name: engine.cache_identity() for engine in self.engines},
+            "policy": self.policy.fingerprint(),
+            "max_content_bytes": self.max_content_bytes,
+        })
+
     def scan(self, path: str | os.PathLike[str], limits: Limits | None = None,
-             progress: Progress | None = None) -> ScanReport:
-        """Scan the directory or archive at `path` and return the report."""
+             progress: Progress | None = None, cache: VerdictCache | None = None) -> ScanReport:
+        """Scan the directory or archive at `path` and return the report.
+
+        With `cache`, files whose findings it remembers for this very scanner are not scanned again.
+        """
         started = time.monotonic()
         started_at = datetime.now(UTC)
         source = os.fspath(path)
+        cached = 0
         try:
             with open_upload(source, limits or self.policy.limits) as tree:
-                findings, errors = self._run(tree, progress)
-                findings, allowed = self._apply_allowlist(tree, findings)
+                hashes: dict[str, str] = {}
+                if cache is not None:
+                    findings, errors, hashes, cached = self._run_cached(tree, progress, cache)
+                else:
+                    findings, errors = self._run(tree, progress)
+                findings, allowed = self._apply_allowlist(tree, findings, hashes)
                 files, size = len(tree.files), tree.total_bytes
         except RejectedUpload as exc:
             return self._report(Verdict.REJECTED, source, started, started_at,
@@ -106,9 +130,36 @@ class Scanner:
         return self._report(verdict, source, started, started_at, findings=findings,
                             files=files, size=size, reason=reason,
                             reason_code="engine_error" if errors else None,
-                            allowlisted=allowed)
+                            allowlisted=allowed, cached=cached)
 
     # -- running the engines ---------------------------------------------------------------------
+
+    def _run_cached(self, tree: Tree, progress: Progress | None, cache: VerdictCache
+                    ) -> tuple[list[Finding], list[str], dict[str, str], int]:
+        """Run the engines over the files `cache` does not know; return findings, errors, hashes."""
+        hashes = sha256_files(tree.files)
+        try:
+            identity = self.fingerprint()
+            known = cache.lookup(identity, hashes)
+        except (CacheUnavailable, EngineError) as exc:
+            # Without a usable cache every file is scanned: slower, never less safe.
+            logger.warning("verdict cache not used: %s", exc)
+            findings, errors = self._run(tree, progress)
+            return findings, errors, hashes, 0
+        missing = [entry for entry in tree.files if entry.path not in known]
+        partial = Tree(tree.source, files=missing, roots=tree.roots,
+                       complete=len(missing) == len(tree.files))
+        findings, errors = self._run(partial, progress) if missing else ([], [])
+        if not errors and missing:
+            try:
+                cache.store(identity, {entry.path: hashes[entry.path] for entry in missing},
+                            findings)
+            except CacheUnavailable as exc:
+                logger.warning("verdict cache not written: %s", exc)
+        for items in known.values():
+            findings.extend(items)
+        findings.sort(key=lambda f: (f.path, f.line or 0, -f.severity, f.engine, f.rule))
+        return findings, errors, hashes, len(known)
 
     def _run(self, tree: Tree, progress: Progress | None) -> tuple[list[Finding], list[str]]:
         findings: list[Finding] = []
@@ -171,12 +222,12 @@ class Scanner:
                     errors.append(f"{engine.name}: {entry.path}: {type(exc).__name__}: {exc}")
         return findings, errors, len(entries)
 
-    def _apply_allowlist(self, tree: Tree,
-                         findings: list[Finding]) -> tuple[list[Finding], int]:
+    def _apply_allowlist(self, tree: Tree, findings: list[Finding],
+                         known: dict[str, str]) -> tuple[list[Finding], int]:
         if not self.policy.allowlist or not findings:
             return findings, 0
         by_path = {entry.path: entry for entry in tree.files}
-        hashes: dict[str, str] = {}
+        hashes = dict(known)
         kept = []
         for finding in findings:
             entry = by_path.get(finding.path)
@@ -192,7 +243,7 @@ class Scanner:
     def _report(self, verdict: Verdict, source: str, started: float, started_at: datetime,
                 findings: list[Finding] | None = None, files: int = 0, size: int = 0,
                 reason: str | None = None, reason_code: str | None = None,
-                allowlisted: int = 0) -> ScanReport:
+                allowlisted: int = 0, cached: int = 0) -> ScanReport:
         findings = findings or []
         engines = {}
         for engine in self.engines:
@@ -213,6 +264,7 @@ class Scanner:
             engines=engines,
             started_at=started_at.isoformat(timespec="seconds"),
             allowlisted=allowlisted,
+            cached=cached,
         )
 
 
@@ -227,11 +279,13 @@ def sha256_file(path: str) -> str:
 def scan_path(path: str | os.PathLike[str], policy: Policy | None = None,
               clamd_url: str | None = None, limits: Limits | None = None,
               progress: Progress | None = None,
-              engines: Iterable[str] | None = None) -> ScanReport:
+              engines: Iterable[str] | None = None,
+              cache_dir: str | os.PathLike[str] | None = None) -> ScanReport:
     """Scan a directory or archive with every engine and return the report with its verdict.
 
     `progress(files_done, files_total)` is called from the calling thread as files are scanned.
-    `engines` restricts the scan to the named engines (all by default).
+    `engines` restricts the scan to the named engines (all by default). `cache_dir` holds the
+    verdict cache: files it remembers for this scanner are not scanned again.
     """
     policy = policy or Policy.load()
     try:
@@ -241,4 +295,5 @@ def scan_path(path: str | os.PathLike[str], policy: Policy | None = None,
         return ScanReport(verdict=Verdict.ERROR, source=os.fspath(path),
                           reason=f"konfigurasi pemindai tidak sah: {exc}",
                           reason_code="configuration", started_at=now.isoformat(timespec="seconds"))
-    return scanner.scan(path, limits=limits, progress=progress)
+    cache = VerdictCache(cache_dir) if cache_dir is not None else None
+    return scanner.scan(path, limits=limits, progress=progress, cache=cache)

@@ -165,7 +165,9 @@ def test_a_new_install_deploys_a_php_app_with_a_database(
         subkoor.call("POST", f"{path}/step", {"decision": "ya", "note": "Lengkap"})
         scan = teknisi.finished(teknisi.call("POST", f"{path}/scan"))
         assert scan["status"] == "succeeded", scan
-        allocated = teknisi.call("POST", f"{path}/allocation")
+        allocation = teknisi.finished(teknisi.call("POST", f"{path}/allocation"))
+        assert allocation["status"] == "succeeded", allocation
+        allocated = teknisi.call("GET", path)["app"]
         deploy = teknisi.finished(teknisi.call("POST", f"{path}/deployment"))
         assert deploy["status"] == "succeeded", deploy
 

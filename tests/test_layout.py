@@ -17,7 +17,8 @@ FORBIDDEN = {
 }
 # What the panel may use of the agents: how to talk to them (and enrol them), and the
 # content-addressed store both keep, and the owner-only file primitives.
-ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files"}
+ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files",
+           "agents.backups"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -133,9 +134,45 @@ def test_no_import_cycles() -> None:
 
 def test_services_import_no_view_task_or_action() -> None:
     """Services are the domain's verbs: the pages, the API, the jobs and the wiring call them."""
-    above = ("panel.blueprints", "panel.tasks", "panel.request_actions", "panel.app_actions")
+    above = ("panel.blueprints", "panel.tasks", "panel.actions")
     graph = _module_graph()
     offending = sorted(f"{name} → {target}" for name, targets in graph.items()
                        if name.startswith("panel.services") for target in targets
                        if target.startswith(above))
+    assert offending == []
+
+
+# The modules that own a workflow's status: each assigns its model's, and nothing else assigns one.
+STATUS_OWNERS = {
+    "panel/services/releases/release_lifecycle.py",  # Release
+    "panel/services/apps/app_lifecycle.py",  # App
+    "panel/services/infra/host_lifecycle.py",  # Host
+    "panel/services/releases/app_uploads.py",  # AppUpload
+    "panel/services/requests/workflow.py",  # HostingRequest
+    "panel/jobs.py",  # Job
+}
+
+
+def test_statuses_are_assigned_only_by_their_lifecycle_module() -> None:
+    offending = []
+    for path in sorted((ROOT / "panel").rglob("*.py")):
+        where = str(path.relative_to(ROOT))
+        if where in STATUS_OWNERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), where)):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = list(node.targets)
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                targets = [node.target]
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+                named = node.args[1] if len(node.args) > 1 else None
+                if isinstance(named, ast.Constant) and named.value == "status":
+                    offending.append(f"{where}:{node.lineno}")
+            while targets:
+                target = targets.pop()
+                if isinstance(target, (ast.Tuple, ast.List)):
+                    targets.extend(target.elts)
+                elif isinstance(target, ast.Attribute) and target.attr == "status":
+                    offending.append(f"{where}:{node.lineno}")
     assert offending == []

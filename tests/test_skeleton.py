@@ -17,7 +17,7 @@ import pytest
 
 from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import AppSpec, HealthCheck, Limits
 from agents.vhosts import NginxSettings
 from tests.support import fetch, tar_gz
@@ -44,12 +44,12 @@ def listening(port: int) -> bool:
 @pytest.fixture(scope="module")
 def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
          runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostAgent]:
     root = tmp_path_factory.mktemp("skeleton")
     mariadb = MariaDBSettings(user=mariadb_admin["user"], password=mariadb_admin["password"],
                               host=mariadb_admin["host"], port=mariadb_admin["port"],
                               app_socket=Path(testbed["mariadb"]["socket"]))
-    agent = Host(docker_client, nginx_settings(testbed), root / "agent",
+    agent = HostAgent(docker_client, nginx_settings(testbed), root / "agent",
                  ArtifactStore(root / "artifacts"), mariadb)
     yield agent
     for status in agent.apps():  # whatever a failed assertion left behind
@@ -63,7 +63,7 @@ def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
      "Halo dari PHP 42"),
 ])
 def test_archive_to_page_through_nginx_and_back_to_nothing(
-        host: Host, testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
+        host: HostAgent, testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
         stack: str, files: dict[str, str], expected: str) -> None:
     sha256, _ = host.artifacts.put(io.BytesIO(tar_gz(files)), max_bytes=10**6)
     assert host.artifacts.path(sha256).name == sha256

@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from panel import jobs, tasks
+from panel import jobs
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
@@ -35,6 +35,7 @@ from panel.models.workflow import SopTemplateVersion
 from panel.permissions import require_role
 from panel.services.infra import administration, dns, hosts
 from panel.services.requests import sop, workflow
+from panel.tasks import infra as infra_tasks
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -168,7 +169,7 @@ def refresh_host(host_id: int) -> Any:
         flash(str(refused), category="error")
         return redirect(url_for("admin.hosts_index"))
     if wanted:
-        launch(administration.REFRESH_JOB, host, current_user, tasks.refresh_host, host.id)
+        launch(administration.REFRESH_JOB, host, current_user, infra_tasks.refresh_host, host.id)
     flash(_("Fakta %(host)s sedang diperbarui.", host=host.name), category="info")
     return redirect(url_for("admin.hosts_index"))
 
@@ -233,7 +234,7 @@ def probe_zone(zone_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     if administration.want_probe(found, current_user):
-        launch(administration.PROBE_JOB, found, current_user, tasks.probe_zone, found.id)
+        launch(administration.PROBE_JOB, found, current_user, infra_tasks.probe_zone, found.id)
     return redirect(url_for("admin.zone", zone_id=found.id))
 
 

@@ -2,7 +2,7 @@
 
 Callers authenticate with a personal API token (`Authorization: Bearer wadah_...`); the API reads
 no session cookie, so a browser cannot be tricked into calling it. Every action goes through the
-same functions as the web pages (`panel.request_actions`, `panel.services`). The contract is the
+same functions as the web pages (`panel.actions`, `panel.services`). The contract is the
 OpenAPI document in `panel/openapi.yaml`, served at /api/v1/openapi.json.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from agents.pki import EnrolmentRefused
 from panel import health as panel_health
-from panel import jobs, request_actions, storage
+from panel import jobs, storage
+from panel.actions import requests as request_actions
 from panel.extensions import csrf, db, limiter, login_manager
 from panel.i18n import gettext as _
 from panel.models import (
@@ -351,10 +352,8 @@ def replace_bundle(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/allocation")
 @require_role(RoleKey.TECHNICIAN)
 def allocate(request_id: int) -> Any:
-    hosting_request = _load(request_id)
-    app = request_actions.allocate(hosting_request, current_user)
-    db.session.commit()
-    return _app(app), 201
+    job = request_actions.start_allocation(_load(request_id), current_user)
+    return _job(job), 202
 
 
 @bp.post("/requests/<int:request_id>/deployment")

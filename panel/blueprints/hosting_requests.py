@@ -14,7 +14,8 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from panel import jobs, request_actions, storage
+from panel import jobs, storage
+from panel.actions import requests as request_actions
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
@@ -40,7 +41,9 @@ from panel.services.requests import fulfilment, hosting_requests, workflow
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
 READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
-JOB_LABELS = {"scan": _l("Pemindaian keamanan"), "deploy": _l("Pemasangan aplikasi")}
+JOB_LABELS = {request_actions.SCAN: _l("Pemindaian keamanan"),
+              request_actions.ALLOCATE: _l("Pemeriksaan dan alokasi sub-domain"),
+              request_actions.DEPLOY: _l("Pemasangan aplikasi")}
 LETTER_KINDS = (AttachmentKind.REQUEST_LETTER, AttachmentKind.RECOMMENDATION,
                 AttachmentKind.APPOINTMENT_LETTER, AttachmentKind.INSTALL_GUIDE)
 STACK_CHOICES = [SelectChoice("php", _l("PHP (Laravel, CodeIgniter, WordPress, PHP native)")),
@@ -284,12 +287,9 @@ def allocate(request_id: int) -> Any:
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        app = request_actions.allocate(hosting_request, current_user)
+        request_actions.start_allocation(hosting_request, current_user)
     except request_actions.REFUSALS as refused:
         _refused(refused)
-    else:
-        db.session.commit()
-        flash(_("%(fqdn)s dialokasikan.", fqdn=app.fqdn), category="info")
     return _back(request_id)
 
 

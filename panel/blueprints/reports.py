@@ -13,11 +13,11 @@ from flask_login import current_user
 
 from panel import audit, i18n
 from panel.extensions import db
-from panel.models import RoleKey
+from panel.models import RoleKey, User
 from panel.models.base import utcnow
 from panel.permissions import require_role
 from panel.services.documents import hosting_letters, report_pdf, spreadsheets
-from panel.services.reports import reports
+from panel.services.reports import charts, exports, figures, periods
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -25,8 +25,8 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 # (SOP Inventarisasi Aplikasi) and the servers' capacity these figures come from.
 READERS = (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.AUDITOR, RoleKey.SUPERADMIN, RoleKey.TECHNICIAN)
 EXPORTS = {
-    "apps": ("aplikasi", "Inventaris aplikasi", reports.APP_HEADER),
-    "requests": ("permohonan", "Permohonan", reports.REQUEST_HEADER),
+    "apps": ("aplikasi", "Inventaris aplikasi", exports.APP_HEADER),
+    "requests": ("permohonan", "Permohonan", exports.REQUEST_HEADER),
 }
 
 
@@ -35,12 +35,12 @@ EXPORTS = {
 def index() -> Any:
     now = utcnow()
     try:
-        month = reports.Month.parse(request.args.get("bulan"), now)
-    except reports.InvalidPeriod as invalid:
+        month = periods.Month.parse(request.args.get("bulan"), now)
+    except periods.InvalidPeriod as invalid:
         return _render_errors(invalid.errors, now)
-    report = reports.monthly_report(month, now)
-    return render_template("reports/index.html", report=report, charts=reports.charts_for(report),
-                           month=month, current=reports.Month.current(now), errors=[])
+    report = figures.monthly_report(month, now)
+    return render_template("reports/index.html", report=report, charts=charts.charts_for(report),
+                           month=month, current=periods.Month.current(now), errors=[])
 
 
 @bp.get("/monthly/<period>.pdf")
@@ -48,12 +48,12 @@ def index() -> Any:
 def monthly_pdf(period: str) -> Any:
     now = utcnow()
     try:
-        month = reports.Month.parse(period, now)
-    except reports.InvalidPeriod as invalid:
+        month = periods.Month.parse(period, now)
+    except periods.InvalidPeriod as invalid:
         return _render_errors(invalid.errors, now)
     with i18n.speaking(i18n.DEFAULT_LOCALE):
-        report = reports.monthly_report(month, now)
-        pdf = report_pdf.render_monthly_report(report, reports.charts_for(report),
+        report = figures.monthly_report(month, now)
+        pdf = report_pdf.render_monthly_report(report, charts.charts_for(report),
                                                hosting_letters.letterhead(current_app.config))
     audit.record("report.monthly_pdf", month=month.key)
     db.session.commit()
@@ -68,12 +68,12 @@ def monthly_pdf(period: str) -> Any:
 def export(dataset: str, fmt: str) -> Any:
     now = utcnow()
     try:
-        span = reports.DateRange.parse(request.args, reports.Month.current(now))
-    except reports.InvalidPeriod as invalid:
+        span = periods.DateRange.parse(request.args, periods.Month.current(now))
+    except periods.InvalidPeriod as invalid:
         return _render_errors(invalid.errors, now)
     slug, sheet, header = EXPORTS[dataset]
-    rows = (reports.app_rows(current_user, span) if dataset == "apps"
-            else reports.request_rows(span, now))
+    rows = (_app_rows(current_user.id, span) if dataset == "apps"
+            else exports.request_rows(span, now))
     audit.record("report.export", dataset=dataset, format=fmt, since=span.first.isoformat(),
                  until=span.last.isoformat())
     db.session.commit()
@@ -92,6 +92,13 @@ def export(dataset: str, fmt: str) -> Any:
     return response
 
 
+def _app_rows(user_id: int, span: periods.DateRange) -> Iterator[tuple[Any, ...]]:
+    """Yield the apps export for the user `user_id`, read in the session the rows are read in."""
+    # A CSV streams after the request's session has closed, and the signed-in user loaded in it
+    # can no longer load its roles: take the user again from the session the stream reads with.
+    yield from exports.app_rows(db.session.get_one(User, user_id), span)
+
+
 def _in_indonesian(chunks: Iterator[str]) -> Iterator[str]:
     """Yield `chunks`, made while streaming, with the labels in them (status, stack...) in Indonesian."""
     with i18n.speaking(i18n.DEFAULT_LOCALE):
@@ -100,4 +107,4 @@ def _in_indonesian(chunks: Iterator[str]) -> Iterator[str]:
 
 def _render_errors(errors: list[str], now: Any) -> tuple[str, int]:
     return render_template("reports/index.html", report=None, charts=None, month=None,
-                           current=reports.Month.current(now), errors=errors), 400
+                           current=periods.Month.current(now), errors=errors), 400

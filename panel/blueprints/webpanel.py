@@ -19,7 +19,8 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from panel import app_actions, charts, jobs, storage
+from panel import charts, jobs, storage
+from panel.actions import apps as app_actions
 from panel.extensions import db
 from panel.formatting import WIB
 from panel.i18n import gettext as _

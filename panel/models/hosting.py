@@ -16,7 +16,7 @@ class RequestStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     NEEDS_CORRECTION = "needs_correction"
     REJECTED = "rejected"
-    DEPLOYED = "deployed"
+    DEPLOYED = "deployed"  # the app runs with its Web Panel login; the SOP's reports remain
     CLOSED = "closed"
 
 

@@ -62,6 +62,10 @@ class BanditEngine(Engine):
         except importlib.metadata.PackageNotFoundError:
             return {"version": None}
 
+    def cache_identity(self) -> dict[str, Any]:
+        return {"class": type(self).__qualname__, **self.describe(), "python": self.python,
+                "max_file_bytes": self.max_file_bytes}
+
     def scan(self, tree: Tree) -> list[Finding]:
         findings: list[Finding] = []
         batch: list[FileEntry] = []

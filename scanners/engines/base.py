@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import hashlib
 import mmap
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,10 @@ class Engine(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Return what the report shows about this engine (version, rule or signature count)."""
         return {}
+
+    def cache_identity(self) -> dict[str, Any]:
+        """Return what decides this engine's findings besides the file (versions, rules, options)."""
+        return {"class": type(self).__qualname__, **self.describe()}
 
     @abc.abstractmethod
     def scan(self, tree: Tree) -> list[Finding]:
@@ -242,6 +247,11 @@ class FileEngine(Engine):
     def check(self, item: ScannedFile) -> list[Finding]:
         """Return the findings for one file."""
 
+    def cache_identity(self) -> dict[str, Any]:
+        # The rules' text, not their count: an edited rule must invalidate remembered findings.
+        return {"class": type(self).__qualname__, "yara": yara_version_label(),
+                "rules": files_digest(self.rule_paths())}
+
     def describe(self) -> dict[str, Any]:
         paths = self.rule_paths()
         if not paths:
@@ -297,6 +307,19 @@ def first_offset(match: Any) -> int | None:
     first = min(instances, key=lambda instance: instance.offset)
     data = bytes(first.matched_data)
     return int(first.offset) + len(data) - len(data.lstrip(_LEADING_CONTEXT))
+
+
+def files_digest(paths: Iterable[str]) -> str:
+    """Return a digest of the named files' contents (a missing file counts as missing)."""
+    digest = hashlib.sha256()
+    for path in sorted(set(paths)):
+        digest.update(path.encode() + b"\0")
+        try:
+            with open(path, "rb") as handle:
+                digest.update(hashlib.sha256(handle.read()).digest())
+        except OSError:
+            digest.update(b"missing")
+    return digest.hexdigest()
 
 
 def yara_version_label() -> str:

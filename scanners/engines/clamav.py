@@ -7,6 +7,7 @@ unix socket, or streamed (INSTREAM) to a clamd elsewhere.
 from __future__ import annotations
 
 import array
+import hashlib
 import ipaddress
 import logging
 import os
@@ -17,8 +18,6 @@ import urllib.parse
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import clamd
 
 from scanners.engines.base import Engine
 from scanners.engines.registry import register
@@ -73,10 +72,8 @@ class ClamdAddress:
         except ValueError:
             return False
 
-    def client(self, timeout: float) -> clamd.ClamdNetworkSocket:
-        if self.kind == "unix":
-            return clamd.ClamdUnixSocket(path=self.path, timeout=timeout)
-        return clamd.ClamdNetworkSocket(host=self.host, port=self.port, timeout=timeout)
+    def client(self, timeout: float) -> ClamdClient:
+        return ClamdClient(self, timeout)
 
     def connect(self, timeout: float) -> socket.socket:
         if self.kind == "unix":
@@ -93,6 +90,57 @@ class ClamdAddress:
             sock.close()
             raise
         return sock
+
+
+class ClamdError(Exception):
+    """clamd answered something other than what its protocol promises."""
+
+
+class ClamdClient:
+    """The few clamd commands the engine needs (PING, VERSION, MULTISCAN), one connection each.
+
+    Written here rather than taken from the `clamd` package, whose import pulls in pkg_resources
+    and costs every `wadah scan` more than half a second.
+    """
+
+    def __init__(self, address: ClamdAddress, timeout: float) -> None:
+        self.address = address
+        self.timeout = timeout
+
+    def _command(self, command: str) -> str:
+        with self.address.connect(self.timeout) as sock:
+            sock.sendall(b"z" + command.encode() + b"\0")
+            chunks = []
+            while data := sock.recv(65536):
+                chunks.append(data)
+        return b"".join(chunks).decode("utf-8", "replace").rstrip("\0")
+
+    def ping(self) -> str:
+        return self._command("PING").strip()
+
+    def version(self) -> str:
+        return self._command("VERSION").strip()
+
+    def multiscan(self, path: str) -> dict[str, tuple[str, str | None]]:
+        """Scan `path` inside clamd; return file -> (OK|FOUND|ERROR, signature or reason)."""
+        if "\0" in path or "\n" in path:
+            raise ClamdError(f"clamd cannot be given the path {path!r}")
+        results: dict[str, tuple[str, str | None]] = {}
+        for line in self._command(f"MULTISCAN {path}").replace("\0", "\n").splitlines():
+            if not line.strip():
+                continue
+            # The file name is everything up to the last ": " (as clamd's own clients read it).
+            name, separator, result = line.rpartition(": ")
+            if not separator:
+                raise ClamdError(f"jawaban clamd tidak dikenal: {line[:200]!r}")
+            for status in ("FOUND", "ERROR", "OK"):
+                if result == status or result.endswith(" " + status):
+                    detail = result[: -len(status)].strip() or None
+                    results[name] = (status, detail)
+                    break
+            else:
+                raise ClamdError(f"jawaban clamd tidak dikenal: {line[:200]!r}")
+        return results
 
 
 @register
@@ -122,14 +170,14 @@ class ClamAVEngine(Engine):
     def available(self) -> bool:
         try:
             return self.address.client(timeout=5).ping() == "PONG"
-        except (clamd.ClamdError, OSError, ValueError):
+        except (ClamdError, OSError, ValueError):
             return False
 
     def describe(self) -> dict[str, Any]:
         if self._version is None:
             try:
                 self._version = str(self.address.client(timeout=5).version())
-            except (clamd.ClamdError, OSError):
+            except (ClamdError, OSError):
                 self._version = None
         version, _, database = (self._version or "").partition("/")
         info: dict[str, Any] = {
@@ -143,6 +191,16 @@ class ClamAVEngine(Engine):
             info["mode"] = "+".join(sorted(self._used))
         return info
 
+    def cache_identity(self) -> dict[str, Any]:
+        """Return clamd's live `VERSION` (engine/database/date) and a digest of the signature files."""
+        try:
+            version = str(self.address.client(timeout=5).version())
+        except (ClamdError, OSError) as exc:
+            raise EngineError(f"clamd tidak dapat dihubungi di {self.address.url}: {exc}") from exc
+        return {"class": type(self).__qualname__, "version": version,
+                "signatures": signatures_digest(self.signature_dirs),
+                "max_file_bytes": self.max_file_bytes}
+
     # -- scanning ------------------------------------------------------------------------------
 
     def scan(self, tree: Tree) -> list[Finding]:
@@ -151,7 +209,7 @@ class ClamAVEngine(Engine):
             if client.ping() != "PONG":
                 raise EngineError(f"clamd di {self.address.url} tidak menjawab PING")
             self._version = str(client.version())
-        except (clamd.ClamdError, OSError) as exc:
+        except (ClamdError, OSError) as exc:
             raise EngineError(f"clamd tidak dapat dihubungi di {self.address.url}: {exc}") from exc
 
         findings: list[Finding] = []
@@ -161,13 +219,15 @@ class ClamAVEngine(Engine):
                     self.name, "clamav_not_scanned", Severity.LOW, entry.path,
                     f"Berkas melebihi batas ukuran ClamAV ({self.max_file_bytes} bita)"))
         pending = [entry for entry in tree.files if entry.size <= self.max_file_bytes]
-        if self.mode in ("auto", "multiscan") and self.address.local:
+        # A partial tree (the rest judged from the verdict cache) goes file by file: MULTISCAN
+        # would read every file under the roots again.
+        if self.mode in ("auto", "multiscan") and self.address.local and tree.complete:
             pending = self._multiscan(client, tree, pending, findings)
         if pending:
             findings.extend(self._scan_each(pending))
         return findings
 
-    def _multiscan(self, client: clamd.ClamdNetworkSocket, tree: Tree,
+    def _multiscan(self, client: ClamdClient, tree: Tree,
                    entries: list[FileEntry], findings: list[Finding]) -> list[FileEntry]:
         """Scan the tree's directories inside clamd; return the entries it could not cover."""
         by_fs_path = {entry.fs_path: entry for entry in entries}
@@ -182,7 +242,7 @@ class ClamAVEngine(Engine):
                     leftover[entry.fs_path] = entry
             try:
                 results = client.multiscan(root)
-            except (clamd.ClamdError, OSError) as exc:
+            except (ClamdError, OSError) as exc:
                 raise EngineError(f"clamd gagal memindai {root}: {exc}") from exc
             self._note("multiscan")
             if not results:
@@ -193,7 +253,7 @@ class ClamAVEngine(Engine):
                 if status == "FOUND":
                     found = by_fs_path.get(path)
                     findings.append(self._detection(found.path if found else _relative(tree, path),
-                                                    reason))
+                                                    reason or "ClamAV"))
                 elif status == "ERROR":
                     failed = by_fs_path.get(path)
                     inside = [e for e in under if e.fs_path.startswith(path.rstrip(os.sep) + os.sep)]
@@ -291,6 +351,27 @@ def _relative(tree: Tree, path: str) -> str:
         if path.startswith(root + os.sep):
             return path[len(root) + 1:]
     return os.path.basename(path)
+
+
+def signatures_digest(directories: Iterable[str]) -> str:
+    """Return a digest of the signature files in ClamAV database directories."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.stat(path)
+                digest.update(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+                if name.endswith(_SIGNATURE_LINE_FILES + (".yar", ".yara")):
+                    with open(path, "rb") as handle:
+                        digest.update(hashlib.sha256(handle.read()).digest())
+            except OSError:
+                continue
+    return digest.hexdigest()
 
 
 def count_signatures(directories: Iterable[str]) -> int:

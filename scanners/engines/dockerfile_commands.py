@@ -40,6 +40,26 @@ def decoder_of(command: shell.Command) -> str | None:
     """Return how a command decodes its input ("base64 -d"...), or None when it does not."""
     name, arguments = command.name, command.arguments
     short = [word for word in arguments if re.fullmatch(r"-[A-Za-z]+", word)]
+    if name in ("base64", "base32", "basenc", "xxd", "openssl") or name in _COMPRESSORS:
+        return _decoding_mode(name, arguments, short)
+    if name in _DECOMPRESSORS or name == "rev":
+        return name
+    if name in ("printf", "echo"):
+        text = " ".join(arguments)
+        if len(_ESCAPE_SEQUENCE.findall(text)) >= 4:
+            return f"{name} dengan escape heksadesimal/oktal"
+        return None
+    if name == "tr" and len(arguments) >= 2 and re.search(r"n-za-m|N-ZA-M", arguments[1]):
+        return "tr rot13"
+    language = inline_language(command)
+    code = inline_code_of(command, language) if language else None
+    if code is not None and DECODE_API.search(code) and not WRITE_API.search(code):
+        return f"{language} sebaris"
+    return None
+
+
+def _decoding_mode(name: str, arguments: list[str], short: list[str]) -> str | None:
+    """Return how an encoder or compressor `name` decodes, when its options ask it to."""
     if name in ("base64", "base32", "basenc"):
         if "--decode" in arguments or any("d" in word or "D" in word for word in short):
             return f"{name} -d"
@@ -49,25 +69,8 @@ def decoder_of(command: shell.Command) -> str | None:
     elif name == "openssl":
         if "-d" in arguments or (arguments[:1] in (["base64"], ["enc"]) and "-d" in short):
             return "openssl -d"
-    elif name in _DECOMPRESSORS:
-        return name
-    elif name in _COMPRESSORS:
-        if "--decompress" in arguments or "--uncompress" in arguments or any(
-                "d" in word for word in short):
-            return f"{name} -d"
-    elif name in ("printf", "echo"):
-        text = " ".join(arguments)
-        if len(_ESCAPE_SEQUENCE.findall(text)) >= 4:
-            return f"{name} dengan escape heksadesimal/oktal"
-    elif name == "tr" and len(arguments) >= 2 and re.search(r"n-za-m|N-ZA-M", arguments[1]):
-        return "tr rot13"
-    elif name == "rev":
-        return "rev"
-    else:
-        language = inline_language(command)
-        code = inline_code_of(command, language) if language else None
-        if code is not None and DECODE_API.search(code) and not WRITE_API.search(code):
-            return f"{language} sebaris"
+    elif "--decompress" in arguments or "--uncompress" in arguments or any("d" in word for word in short):
+        return f"{name} -d"
     return None
 
 

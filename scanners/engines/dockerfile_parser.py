@@ -100,27 +100,41 @@ def _instruction(logical: str, line: int, lines: list[str], index: int,
             instruction.flags = flags.group(0).split()
             rest = rest[flags.end():]
     instruction.arguments = rest
-    if rest.startswith("["):
-        try:
-            value = json.loads(rest)
-        except ValueError:
-            value = None
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            instruction.exec_form = value
+    instruction.exec_form = _exec_form(rest)
     if keyword in ("RUN", "COPY", "ADD") and instruction.exec_form is None:
-        for mark in _HEREDOC_MARK.finditer(rest):
-            if rest[max(0, mark.start() - 1): mark.start()] == "<":  # a here-string, <<<
-                continue
-            delimiter, strip_tabs = mark.group(3), mark.group(1) == "-"
-            body: list[str] = []
-            while True:
-                if index >= len(lines):
-                    result.problems.append((line, f"heredoc {delimiter} tidak pernah ditutup"))
-                    break
-                current = lines[index]
-                index += 1
-                if (current.lstrip("\t") if strip_tabs else current) == delimiter:
-                    break
-                body.append(current.lstrip("\t") if strip_tabs else current)
-            instruction.heredocs.append((delimiter, "\n".join(body) + "\n" if body else ""))
+        index = _read_heredocs(instruction, rest, line, lines, index, result)
     return instruction, index
+
+
+def _exec_form(rest: str) -> list[str] | None:
+    """Return the arguments of a JSON (exec) form instruction, or None for a shell form."""
+    if not rest.startswith("["):
+        return None
+    try:
+        value = json.loads(rest)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return None
+
+
+def _read_heredocs(instruction: Instruction, rest: str, line: int, lines: list[str], index: int,
+                   result: Dockerfile) -> int:
+    """Read the bodies of the here-documents `rest` opens from `lines`; return the next line's index."""
+    for mark in _HEREDOC_MARK.finditer(rest):
+        if rest[max(0, mark.start() - 1): mark.start()] == "<":  # a here-string, <<<
+            continue
+        delimiter, strip_tabs = mark.group(3), mark.group(1) == "-"
+        body: list[str] = []
+        while True:
+            if index >= len(lines):
+                result.problems.append((line, f"heredoc {delimiter} tidak pernah ditutup"))
+                break
+            current = lines[index]
+            index += 1
+            if (current.lstrip("\t") if strip_tabs else current) == delimiter:
+                break
+            body.append(current.lstrip("\t") if strip_tabs else current)
+        instruction.heredocs.append((delimiter, "\n".join(body) + "\n" if body else ""))
+    return index

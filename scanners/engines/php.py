@@ -20,7 +20,9 @@ from scanners.engines.base import (
     yara_externals,
     yara_findings,
 )
-from scanners.engines.php_deobfuscation import looks_like_php, normalize
+from scanners.engines.php_assembled_names import find_assembled_calls
+from scanners.engines.php_deobfuscation import Normalized, looks_like_php, normalize
+from scanners.engines.php_droppers import find_droppers
 from scanners.engines.php_hidden_loads import find_hidden_loads
 from scanners.engines.php_source import strip_comments
 from scanners.engines.php_taint import find_tainted_sinks
@@ -82,6 +84,24 @@ class PhpEngine(FileEngine):
             reported = {finding.rule for finding in findings}
             code = strip_comments(data.decode("latin-1"))
             findings.extend(self._analyse(item, code, 0, None, reported))
+        if "php_marker_assembly" in markers:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for call in find_assembled_calls(code):
+                how = "ditulis utuh lalu dipindah ke variabel" if call.plain else "disusun potongan"
+                findings.append(self._finding(
+                    item, "php_assembled_function_call",
+                    Severity.HIGH if call.plain else Severity.CRITICAL,
+                    f"Fungsi berbahaya '{call.name}' dipanggil lewat {call.variable} ({how})",
+                    call.line))
+        if "php_marker_dropper" in markers:
+            if code is None:
+                code = strip_comments(data.decode("latin-1"))
+            for dropped in find_droppers(code):
+                findings.append(self._finding(
+                    item, "php_remote_dropper", Severity.CRITICAL,
+                    f"Dropper: kode diunduh dari internet, ditulis ke {dropped.target}, lalu "
+                    "di-include/require", dropped.line))
         # JavaScript's require("./x") looks like PHP's; a script with a PHP tag is judged elsewhere.
         if "php_marker_load" in markers and len(data) <= MAX_ANALYSIS_BYTES \
                 and item.extension not in JAVASCRIPT_EXTENSIONS:
@@ -98,47 +118,38 @@ class PhpEngine(FileEngine):
                  reported: set[str]) -> list[Finding]:
         """Deobfuscate comment-free `code` and follow request input, decoded payloads included."""
         normalized = normalize(code)
-        findings: list[Finding] = []
         suffix = " (dalam muatan tersandi)" if depth else ""
+        hits = [*_built_name_hits(normalized),
+                *self._deobfuscated_rule_hits(item, normalized, depth, reported),
+                *_input_hits(normalized.code, depth), *_long_blob_hits(normalized.code)]
+        findings = [self._finding(item, rule, severity, message + suffix, at_line or line)
+                    for rule, severity, message, line in hits]
+        findings.extend(self._payload_findings(item, normalized, depth, at_line, reported))
+        return findings
 
-        def add(rule: str, severity: Severity, message: str, line: int) -> None:
-            findings.append(self._finding(item, rule, severity, message + suffix, at_line or line))
+    def _deobfuscated_rule_hits(self, item: ScannedFile, normalized: Normalized, depth: int,
+                                reported: set[str]) -> list[_Hit]:
+        """Return the marker rules that match only once the code is deobfuscated (or decoded)."""
+        if not (normalized.changed or depth):
+            return []
+        text = normalized.code.encode("latin-1", "replace")
+        hits: list[_Hit] = []
+        for match in self._match(text, item):
+            severity_name = str(match.meta.get("severity", "medium"))
+            if severity_name == "none" or (not depth and match.rule in reported):
+                continue
+            offset = first_offset(match) or 0
+            line = text.count(b"\n", 0, offset) + 1
+            message = str(match.meta.get("message", match.rule))
+            if not depth:
+                message += " (setelah deobfuskasi)"
+            hits.append((match.rule, Severity.parse(severity_name), message, line))
+        return hits
 
-        for name in sorted(normalized.built_names):
-            line = _line_of_literal(normalized.code, name)
-            add("php_built_function_name", Severity.HIGH,
-                f"Nama fungsi berbahaya '{name}' disusun secara tersamar", line)
-
-        if normalized.changed or depth:
-            text = normalized.code.encode("latin-1", "replace")
-            for match in self._match(text, item):
-                severity_name = str(match.meta.get("severity", "medium"))
-                if severity_name == "none" or (not depth and match.rule in reported):
-                    continue
-                offset = first_offset(match) or 0
-                line = text.count(b"\n", 0, offset) + 1
-                message = str(match.meta.get("message", match.rule))
-                if not depth:
-                    message += " (setelah deobfuskasi)"
-                add(match.rule, Severity.parse(severity_name), message, line)
-
-        for hit in find_tainted_sinks(normalized.code):
-            add(hit.rule, Severity.parse(hit.severity), hit.message, hit.line)
-        if depth:
-            # A decoded payload is read whole: its includes are not seen by the marker rules.
-            for load in find_hidden_loads(normalized.code):
-                add(load.rule, Severity.parse(load.severity), load.message, load.line)
-
-        lower = normalized.code.lower()
-        blob = None
-        if any(word in lower for word in ("eval", "assert", "create_function")):
-            blob = _LONG_BLOB.search(normalized.code)
-        if blob is not None and _EXEC_HINT.search(normalized.code):
-            match = blob
-            add("php_long_encoded_blob", Severity.HIGH,
-                "Blok data tersandi sangat panjang di berkas yang menjalankan kode dinamis",
-                normalized.code.count("\n", 0, match.start()) + 1)
-
+    def _payload_findings(self, item: ScannedFile, normalized: Normalized, depth: int,
+                          at_line: int | None, reported: set[str]) -> list[Finding]:
+        """Analyse each decoded payload in turn, or report it as hidden PHP when it goes deeper still."""
+        findings: list[Finding] = []
         for payload in normalized.payloads:
             line = at_line or payload.line
             inner: list[Finding] = []
@@ -169,6 +180,42 @@ class PhpEngine(FileEngine):
         offset = _offset_of_line(item.data, line)
         number, snippet = line_at(item.data, offset)
         return Finding(self.name, rule, severity, item.path, message, number, snippet)
+
+
+# A finding before it is placed in its file: rule, severity, message and line.
+_Hit = tuple[str, Severity, str, int]
+
+
+def _built_name_hits(normalized: Normalized) -> list[_Hit]:
+    """Return the dangerous function names that only deobfuscation spelled out."""
+    return [("php_built_function_name", Severity.HIGH,
+             f"Nama fungsi berbahaya '{name}' disusun secara tersamar",
+             _line_of_literal(normalized.code, name))
+            for name in sorted(normalized.built_names)]
+
+
+def _input_hits(code: str, depth: int) -> list[_Hit]:
+    """Return the dangerous calls fed by request input, and in a decoded payload its hidden loads."""
+    hits = [(hit.rule, Severity.parse(hit.severity), hit.message, hit.line)
+            for hit in find_tainted_sinks(code)]
+    if depth:
+        # A decoded payload is read whole: its includes are not seen by the marker rules.
+        hits += [(load.rule, Severity.parse(load.severity), load.message, load.line)
+                 for load in find_hidden_loads(code)]
+    return hits
+
+
+def _long_blob_hits(code: str) -> list[_Hit]:
+    """Return a very long encoded literal in code that runs dynamic code."""
+    lower = code.lower()
+    if not any(word in lower for word in ("eval", "assert", "create_function")):
+        return []
+    blob = _LONG_BLOB.search(code)
+    if blob is None or not _EXEC_HINT.search(code):
+        return []
+    return [("php_long_encoded_blob", Severity.HIGH,
+             "Blok data tersandi sangat panjang di berkas yang menjalankan kode dinamis",
+             code.count("\n", 0, blob.start()) + 1)]
 
 
 def _line_of_literal(code: str, name: str) -> int:

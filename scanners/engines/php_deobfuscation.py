@@ -177,77 +177,33 @@ def _substitute(pattern: re.Pattern[str], code: str,
 def normalize(code: str, max_rounds: int = 4) -> Normalized:
     """Undo string-building tricks in comment-free PHP code, collecting decoded payloads."""
     result = Normalized(code)
-    seen_payloads: set[str] = set()
-
-    def record(match: re.Match[str], text: str, how: str) -> None:
-        if text in seen_payloads or len(text) < 16:
-            return
-        seen_payloads.add(text)
-        result.payloads.append(Payload(_line_of(result.code, match.start()), text, how))
-
-    def on_dq(match: re.Match[str]) -> str | None:
-        body = match.group(1)
-        if len(body) > 1000 or "$" in body:
-            return None
-        return _literal(decode_escapes(body) if "\\" in body else body)
-
-    def on_chr(match: re.Match[str]) -> str | None:
-        token = match.group(1)
-        value = int(token, 16) if token.lower().startswith("0x") else int(token)
-        return _literal(chr(value)) if 32 <= value < 127 else None
-
-    def on_concat(match: re.Match[str]) -> str | None:
-        return _literal(match.group(1) + match.group(2))
-
-    def on_call(match: re.Match[str]) -> str | None:
-        decoded = decode_call(match.group(1), match.group(2))
-        if decoded is None:
-            return None
-        short = _literal(decoded)
-        if short is not None:
-            return short
-        if match.group(1).lower() == "base64_decode":
-            raw = decoded.encode("latin-1")
-            inflated = inflate(raw)
-            if inflated is not None:
-                record(match, inflated.decode("latin-1"), "base64+inflate")
-                return None
-        if _printable_ratio(decoded) > 0.9:
-            record(match, decoded, match.group(1).lower())
-        return None
-
-    def on_gz(match: re.Match[str]) -> str | None:
-        try:
-            raw = base64.b64decode(re.sub(r"\s+", "", match.group(2)) + "===")
-        except (ValueError, binascii.Error):
-            return None
-        inflated = inflate(raw)
-        if inflated is None:
-            return None
-        text = inflated.decode("latin-1")
-        short = _literal(text)
-        if short is None:
-            record(match, text, "gzinflate(base64_decode)")
-        return short
-
-    def on_replace(match: re.Match[str]) -> str | None:
-        return _literal(match.group(3).replace(match.group(1), match.group(2)))
-
-    def on_alias(match: re.Match[str]) -> str | None:
-        return "$" + (match.group(1) or match.group(2))
-
+    payloads = _Payloads(result)
     # Each step runs only when its trigger is in the file: most files need few of them.
     # A plain substring test comes first; it is far cheaper than the trigger's regex.
-    candidates: list[tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str],
-                           Callable[[re.Match[str]], str | None]]] = [
-        (("\\", '"'), _TRIGGER_ESCAPE, _DQ_ESCAPE, on_dq),
-        (("chr",), _TRIGGER_CHR, _CHR, on_chr),
-        (("'",), _TRIGGER_CONCAT, _CONCAT, on_concat),
-        (DECODERS, _TRIGGER_CALL, _CALL_ON_LITERAL, on_call),
-        (("gz",), _TRIGGER_GZ, _GZ_ON_BASE64, on_gz),
-        (("str_replace",), _TRIGGER_REPLACE, _STR_REPLACE, on_replace),
-        (("${", "$globals"), _TRIGGER_ALIAS, _SUPERGLOBAL_ALIAS, on_alias),
+    candidates: list[_Step] = [
+        (("\\", '"'), _TRIGGER_ESCAPE, _DQ_ESCAPE, _on_double_quoted),
+        (("chr",), _TRIGGER_CHR, _CHR, _on_chr),
+        (("'",), _TRIGGER_CONCAT, _CONCAT, _on_concat),
+        (DECODERS, _TRIGGER_CALL, _CALL_ON_LITERAL, payloads.on_call),
+        (("gz",), _TRIGGER_GZ, _GZ_ON_BASE64, payloads.on_gz),
+        (("str_replace",), _TRIGGER_REPLACE, _STR_REPLACE, _on_replace),
+        (("${", "$globals"), _TRIGGER_ALIAS, _SUPERGLOBAL_ALIAS, _on_alias),
     ]
+    _rewrite(result, candidates, max_rounds)
+    for match in _LONG_LITERAL.finditer(result.code):
+        _decode_blob(match, result, payloads.record)
+    if result.changed:
+        result.built_names |= _built_names(code, result.code)
+    return result
+
+
+# A rewriting step: the substrings and the regex that say it may apply, what it matches, and what it
+# makes of a match (None leaves the match as it is).
+_Step = tuple[tuple[str, ...], re.Pattern[str], re.Pattern[str], Callable[[re.Match[str]], str | None]]
+
+
+def _rewrite(result: Normalized, candidates: list[_Step], max_rounds: int) -> None:
+    """Apply the steps whose triggers are in the code, round after round, until nothing changes."""
     for _round in range(max_rounds):
         round_changed = False
         # Triggers are checked again each round: one step's output feeds another's input.
@@ -263,15 +219,83 @@ def normalize(code: str, max_rounds: int = 4) -> Normalized:
         result.changed |= round_changed
         if not round_changed:
             break
-    for match in _LONG_LITERAL.finditer(result.code):
-        _decode_blob(match, result, record)
-    if result.changed:
-        original = set(re.findall(r"[a-z_0-9]+", code.lower()))
-        for literal in re.findall(r"'([A-Za-z_][\w]{1,40})'", result.code):
-            lower = literal.lower()
-            if lower in DANGEROUS_NAMES and lower not in original:
-                result.built_names.add(lower)
-    return result
+
+
+def _built_names(original_code: str, code: str) -> set[str]:
+    """Return the dangerous function names that appear as literals only once the code was rewritten."""
+    original = set(re.findall(r"[a-z_0-9]+", original_code.lower()))
+    return {literal.lower() for literal in re.findall(r"'([A-Za-z_][\w]{1,40})'", code)
+            if literal.lower() in DANGEROUS_NAMES and literal.lower() not in original}
+
+
+def _on_double_quoted(match: re.Match[str]) -> str | None:
+    body = match.group(1)
+    if len(body) > 1000 or "$" in body:
+        return None
+    return _literal(decode_escapes(body) if "\\" in body else body)
+
+
+def _on_chr(match: re.Match[str]) -> str | None:
+    token = match.group(1)
+    value = int(token, 16) if token.lower().startswith("0x") else int(token)
+    return _literal(chr(value)) if 32 <= value < 127 else None
+
+
+def _on_concat(match: re.Match[str]) -> str | None:
+    return _literal(match.group(1) + match.group(2))
+
+
+def _on_replace(match: re.Match[str]) -> str | None:
+    return _literal(match.group(3).replace(match.group(1), match.group(2)))
+
+
+def _on_alias(match: re.Match[str]) -> str | None:
+    return "$" + (match.group(1) or match.group(2))
+
+
+class _Payloads:
+    """The steps that decode a payload too long to inline, and the record of the payloads they found."""
+
+    def __init__(self, result: Normalized) -> None:
+        self.result = result
+        self.seen: set[str] = set()
+
+    def record(self, match: re.Match[str], text: str, how: str) -> None:
+        if text in self.seen or len(text) < 16:
+            return
+        self.seen.add(text)
+        self.result.payloads.append(Payload(_line_of(self.result.code, match.start()), text, how))
+
+    def on_call(self, match: re.Match[str]) -> str | None:
+        decoded = decode_call(match.group(1), match.group(2))
+        if decoded is None:
+            return None
+        short = _literal(decoded)
+        if short is not None:
+            return short
+        if match.group(1).lower() == "base64_decode":
+            raw = decoded.encode("latin-1")
+            inflated = inflate(raw)
+            if inflated is not None:
+                self.record(match, inflated.decode("latin-1"), "base64+inflate")
+                return None
+        if _printable_ratio(decoded) > 0.9:
+            self.record(match, decoded, match.group(1).lower())
+        return None
+
+    def on_gz(self, match: re.Match[str]) -> str | None:
+        try:
+            raw = base64.b64decode(re.sub(r"\s+", "", match.group(2)) + "===")
+        except (ValueError, binascii.Error):
+            return None
+        inflated = inflate(raw)
+        if inflated is None:
+            return None
+        text = inflated.decode("latin-1")
+        short = _literal(text)
+        if short is None:
+            self.record(match, text, "gzinflate(base64_decode)")
+        return short
 
 
 def _decode_blob(match: re.Match[str], result: Normalized,

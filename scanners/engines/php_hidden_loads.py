@@ -172,9 +172,21 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
     """Yield includes and evals in comment-free PHP that run code hidden from the scanner."""
     resolver = Resolver(code)
     lines: LineIndex | None = None
+    hits = _include_hits(code, resolver) + _eval_hits(code, resolver)
+    for start, rule, severity, message in sorted(hits):
+        lines = lines or LineIndex(code)
+        yield LoadHit(rule, severity, lines.line(start), message)
+
+
+# Where in the code, rule, severity and message.
+_Hit = tuple[int, str, str, str]
+
+
+def _include_hits(code: str, resolver: Resolver) -> list[_Hit]:
+    """Return the include/require statements whose target is a file that hides code."""
     # Searched in the lower-cased code (same offsets: the code is decoded as latin-1).
     lowered = resolver.lowered
-    hits: list[tuple[int, str, str, str]] = []
+    hits: list[_Hit] = []
     for seen, (start, end) in enumerate(whole_words(lowered, ("include", "require"), ("_once", ""))):
         if seen >= MAX_KEYWORDS:
             break
@@ -190,7 +202,14 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
             if verdict is not None and verdict[0] not in reported:
                 reported.add(verdict[0])
                 hits.append((start, *verdict))
+    return hits
+
+
+def _eval_hits(code: str, resolver: Resolver) -> list[_Hit]:
+    """Return the eval() calls that run the contents of a file."""
     # assert() has not run strings as code since PHP 8, the runtime images' PHP.
+    lowered = resolver.lowered
+    hits: list[_Hit] = []
     for seen, (start, end) in enumerate(whole_words(lowered, ("eval",), ("",))):
         if seen >= MAX_KEYWORDS:
             break
@@ -201,9 +220,7 @@ def find_hidden_loads(code: str) -> Iterator[LoadHit]:
             verdict = _evaluated_file(code, resolver, start, opening + 1)
             if verdict is not None:
                 hits.append((start, *verdict))
-    for start, rule, severity, message in sorted(hits):
-        lines = lines or LineIndex(code)
-        yield LoadHit(rule, severity, lines.line(start), message)
+    return hits
 
 
 def _starts_expression(lowered: str, start: int) -> bool:

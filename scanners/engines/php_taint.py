@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from scanners.engines.php_source import (
@@ -219,9 +219,14 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
     """Yield dangerous calls in comment-free, normalized PHP that receive request input."""
     # Most files reach no sink worth asking about: the taint analysis runs only when one does.
     taint = functools.cache(lambda: Taint(code))
-    assigned = set(_ASSIGNED.findall(code))
     lines = LineIndex(code)
+    yield from _sink_calls(code, taint, lines)
+    yield from _backtick_commands(code, taint, lines)
+    yield from _variable_calls(code, taint, lines)
 
+
+def _sink_calls(code: str, taint: Callable[[], Taint], lines: LineIndex) -> Iterator[TaintHit]:
+    """Yield the calls of dangerous functions by name that receive request input."""
     for match in _SINK_CALL.finditer(code):
         if not is_call_site(code, match.start()):
             continue
@@ -231,50 +236,80 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
             continue
         open_paren = match.end() - 1 if has_paren else match.end()
         arguments = split_arguments(call_arguments(code, open_paren))
-        line = lines.line(match.start())
-        first = arguments[0] if arguments else ""
-        literal = _literal_name(arguments[1] if name in SECOND_CALLBACK_SINKS and
-                                len(arguments) > 1 else first)
-        if (name in CALLBACK_SINKS or name in SECOND_CALLBACK_SINKS) and literal in HIDDEN_CALL_NAMES:
-            if taint().carries_input(",".join(arguments)):
-                yield TaintHit("php_tainted_exec", "critical", line,
-                               f"{name}() menjalankan {literal}() atas input permintaan")
-        elif name in SECOND_CALLBACK_SINKS:
-            if len(arguments) > 1 and taint().is_input(arguments[1]):
-                yield TaintHit("php_tainted_callback", "critical", line,
-                               f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
-        elif name in CALLBACK_SINKS:
-            if taint().is_input(first):
-                yield TaintHit("php_tainted_callback", "critical", line,
-                               f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
-        elif name in CODE_SINKS or name in COMMAND_SINKS:
-            given = ",".join(arguments[:2])
-            if name in COMMAND_SINKS and _SHELL_ESCAPE.search(given):
-                continue
-            if taint().carries_input(given):
-                yield TaintHit("php_tainted_exec", "critical", line,
-                               f"{name}() menerima input permintaan (webshell)")
-        elif name in INCLUDE_SINKS:
-            if taint().is_input(first):
-                # Routers include a page named by the request after checking it against a list.
-                validated = _VALIDATION.search(code) is not None
-                yield TaintHit("php_tainted_include", "low" if validated else "high", line,
-                               f"{name} memuat berkas dari input permintaan melalui variabel"
-                               + (" (ada validasi di berkas ini)" if validated else ""))
-        elif name == "fopen":
-            mode = arguments[1].strip().strip("'\"") if len(arguments) > 1 else ""
-            if taint().is_input(first) and mode[:1] in ("w", "a", "x", "c"):
-                yield TaintHit("php_tainted_file_write", "high", line,
-                               "Berkas dibuka untuk ditulis dengan nama dari input permintaan")
-        elif name == "file_put_contents":
-            if len(arguments) > 1 and taint().is_input(first) and taint().is_input(arguments[1]):
-                yield TaintHit("php_tainted_file_write", "high", line,
-                               "Nama dan isi berkas diambil dari input permintaan")
-        elif name == "preg_replace" and len(arguments) > 1 and _eval_modifier(first):
-            if taint().is_input(arguments[1]) or (len(arguments) > 2 and taint().is_input(arguments[2])):
-                yield TaintHit("php_tainted_preg_eval", "critical", line,
-                               "preg_replace /e dengan input permintaan")
+        hit = _sink_hit(code, name, arguments, lines.line(match.start()), taint)
+        if hit is not None:
+            yield hit
 
+
+def _sink_hit(code: str, name: str, arguments: list[str], line: int,
+              taint: Callable[[], Taint]) -> TaintHit | None:
+    """Return the finding for one call of the sink `name`, or None when its arguments are not input."""
+    first = arguments[0] if arguments else ""
+    if name in CALLBACK_SINKS or name in SECOND_CALLBACK_SINKS:
+        return _callback_hit(name, arguments, line, taint)
+    if name in CODE_SINKS or name in COMMAND_SINKS:
+        given = ",".join(arguments[:2])
+        if name in COMMAND_SINKS and _SHELL_ESCAPE.search(given):
+            return None
+        if taint().carries_input(given):
+            return TaintHit("php_tainted_exec", "critical", line,
+                            f"{name}() menerima input permintaan (webshell)")
+        return None
+    if name in INCLUDE_SINKS:
+        if taint().is_input(first):
+            # Routers include a page named by the request after checking it against a list.
+            validated = _VALIDATION.search(code) is not None
+            return TaintHit("php_tainted_include", "low" if validated else "high", line,
+                            f"{name} memuat berkas dari input permintaan melalui variabel"
+                            + (" (ada validasi di berkas ini)" if validated else ""))
+        return None
+    return _file_or_eval_hit(name, arguments, line, taint)
+
+
+def _callback_hit(name: str, arguments: list[str], line: int,
+                  taint: Callable[[], Taint]) -> TaintHit | None:
+    """Return the finding for a function that calls back a function named by one of its arguments."""
+    first = arguments[0] if arguments else ""
+    literal = _literal_name(arguments[1] if name in SECOND_CALLBACK_SINKS and
+                            len(arguments) > 1 else first)
+    if literal in HIDDEN_CALL_NAMES:
+        if taint().carries_input(",".join(arguments)):
+            return TaintHit("php_tainted_exec", "critical", line,
+                            f"{name}() menjalankan {literal}() atas input permintaan")
+        return None
+    # The second argument names the callback of SECOND_CALLBACK_SINKS, the first of the others.
+    if name in SECOND_CALLBACK_SINKS:
+        callback = arguments[1] if len(arguments) > 1 else None
+    else:
+        callback = first
+    if callback is not None and taint().is_input(callback):
+        return TaintHit("php_tainted_callback", "critical", line,
+                        f"{name}() memanggil fungsi yang namanya berasal dari input permintaan")
+    return None
+
+
+def _file_or_eval_hit(name: str, arguments: list[str], line: int,
+                      taint: Callable[[], Taint]) -> TaintHit | None:
+    """Return the finding for a file written, or a /e pattern evaluated, from request input."""
+    first = arguments[0] if arguments else ""
+    if name == "fopen":
+        mode = arguments[1].strip().strip("'\"") if len(arguments) > 1 else ""
+        if taint().is_input(first) and mode[:1] in ("w", "a", "x", "c"):
+            return TaintHit("php_tainted_file_write", "high", line,
+                            "Berkas dibuka untuk ditulis dengan nama dari input permintaan")
+    elif name == "file_put_contents":
+        if len(arguments) > 1 and taint().is_input(first) and taint().is_input(arguments[1]):
+            return TaintHit("php_tainted_file_write", "high", line,
+                            "Nama dan isi berkas diambil dari input permintaan")
+    elif name == "preg_replace" and len(arguments) > 1 and _eval_modifier(first):
+        if taint().is_input(arguments[1]) or (len(arguments) > 2 and taint().is_input(arguments[2])):
+            return TaintHit("php_tainted_preg_eval", "critical", line,
+                            "preg_replace /e dengan input permintaan")
+    return None
+
+
+def _backtick_commands(code: str, taint: Callable[[], Taint], lines: LineIndex) -> Iterator[TaintHit]:
+    """Yield the shell commands in backticks that carry request input."""
     for match in _BACKTICK.finditer(code):
         # A shell command in code, not backticks quoted inside a string or doc comment.
         if not _BACKTICK_CONTEXT.search(code, max(0, match.start() - 12), match.start()):
@@ -283,6 +318,10 @@ def find_tainted_sinks(code: str) -> Iterator[TaintHit]:
             yield TaintHit("php_tainted_exec", "critical", lines.line(match.start()),
                            "Perintah shell (backtick) berisi input permintaan")
 
+
+def _variable_calls(code: str, taint: Callable[[], Taint], lines: LineIndex) -> Iterator[TaintHit]:
+    """Yield the calls through a variable whose function name is request input or a hidden literal."""
+    assigned = set(_ASSIGNED.findall(code))
     literal_functions = {
         m.group(1): m.group(2).lower() for m in _LITERAL_ASSIGN.finditer(code)
         if m.group(2).lower() in HIDDEN_CALL_NAMES

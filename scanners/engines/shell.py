@@ -173,24 +173,7 @@ class _Lexer:
                 value.append(text[self.index + 1:end])
                 self.index = end + 1
             elif ch == '"':
-                self.index += 1
-                while self.index < len(text) and text[self.index] != '"':
-                    inner = text[self.index]
-                    if inner == "\\" and self.index + 1 < len(text):
-                        following = text[self.index + 1]
-                        if following in '"\\$`':
-                            value.append(following)
-                        elif following != "\n":
-                            value.append(inner + following)
-                        self.index += 2
-                    elif text.startswith("$(", self.index):
-                        value.append(self._substitution(substitutions))
-                    elif inner == "`":
-                        value.append(self._backticks(substitutions))
-                    else:
-                        value.append(inner)
-                        self.index += 1
-                self.index += 1
+                self._double_quoted(value, substitutions)
             elif ch == "\\":
                 following = text[self.index + 1: self.index + 2]
                 if following != "\n":
@@ -209,6 +192,28 @@ class _Lexer:
                 value.append(ch)
                 self.index += 1
         return _Word(text[start:self.index], "".join(value), substitutions)
+
+    def _double_quoted(self, value: list[str], substitutions: list[str]) -> None:
+        """Read a "..." string from its opening quote: escapes and substitutions work inside it."""
+        text = self.text
+        self.index += 1
+        while self.index < len(text) and text[self.index] != '"':
+            inner = text[self.index]
+            if inner == "\\" and self.index + 1 < len(text):
+                following = text[self.index + 1]
+                if following in '"\\$`':
+                    value.append(following)
+                elif following != "\n":
+                    value.append(inner + following)
+                self.index += 2
+            elif text.startswith("$(", self.index):
+                value.append(self._substitution(substitutions))
+            elif inner == "`":
+                value.append(self._backticks(substitutions))
+            else:
+                value.append(inner)
+                self.index += 1
+        self.index += 1
 
     def _substitution(self, substitutions: list[str]) -> str:
         text = self.text

@@ -25,6 +25,8 @@ class Tree:
     source: str
     files: list[FileEntry] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    # False when `files` is only part of what lies under `roots` (the rest judged already).
+    complete: bool = True
 
     @property
     def total_bytes(self) -> int:

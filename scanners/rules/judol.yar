@@ -130,3 +130,30 @@ rule judol_marker_hidden
     condition:
         $h
 }
+
+rule judol_cloaking_redirect
+{
+    meta:
+        severity = "high"
+        message = "JavaScript mengalihkan pengunjung dari mesin pencari atau ponsel ke alamat yang disamarkan"
+    strings:
+        $ref_word = "referrer" nocase
+        $ua = /navigator\s*\.\s*(userAgent|vendor|platform)/ nocase
+        $engine = /(google|bing|yahoo|yandex|baidu|duckduckgo)/ nocase
+        $mobile = /(android|iphone|ipad|mobi)/ nocase
+        $go1 = /location(\s*\.\s*href)?\s*=[^=]/ nocase
+        $go2 = /location\s*\.\s*(replace|assign)\s*\(/ nocase
+        $go3 = /(window|top|self|document)\s*\.\s*location\s*=/ nocase
+        $hidden1 = /String\s*\.\s*fromCharCode\s*\(\s*\d{2,3}\s*,\s*\d{2,3}\s*,\s*\d{2,3}/ nocase
+        $hidden2 = /atob\s*\(/
+        $hidden3 = /['"]aHR0c[A-Za-z0-9+\/=]{8,}['"]/
+        // In a big (often minified) library the check and the jump must sit close together.
+        $near = /(referrer|userAgent)[^\n]{0,300}(location(\s*\.\s*href)?\s*=[^=]|location\s*\.\s*(replace|assign)\s*\()/ nocase
+    condition:
+        any of ($go*) and (
+            (filesize < 64KB and (
+                ($ref_word and $engine and any of ($hidden*))
+                or ($ua and $mobile and any of ($hidden*))))
+            or (filesize < 2MB and $near and any of ($hidden*) and ($engine or $mobile))
+        )
+}

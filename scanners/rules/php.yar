@@ -411,6 +411,57 @@ rule php_error_suppressed_remote_code
         any of them
 }
 
+/* ---- behaviour: droppers and hidden administrator accounts ---- */
+
+rule php_admin_user_backdoor
+{
+    meta:
+        severity = "critical"
+        message = "Pintu belakang WordPress: akun administrator dibuat setelah pemeriksaan kata sandi/hash yang tertanam di kode"
+    strings:
+        $create = /(wp_insert_user|wp_create_user|wp_update_user|register_new_user)\s*\(/ nocase
+        $sql = /INSERT\s+INTO\s+[^;]{0,80}(users|usermeta)\b/ nocase
+        $admin = /['"]administrator['"]/ nocase
+        $caps = /(capabilities|user_level)/ nocase
+        // A secret written into the code: the input's hash compared with a literal hash, or
+        // hash_equals/password_verify against a literal.
+        $cmp1 = /(md5|sha1|crc32|hash)\s*\([^;]{0,80}\)\s*\)?\s*(===?|!==?)\s*['"][0-9a-fA-F]{32,128}['"]/
+        $cmp2 = /['"][0-9a-fA-F]{32,128}['"]\s*(===?|!==?)\s*(md5|sha1|crc32|hash)\s*\(/
+        $cmp3 = /hash_equals\s*\(\s*['"][0-9a-fA-F]{32,128}['"]/
+        $cmp4 = /password_verify\s*\([^;]{1,120},\s*['"]\$(2[aby]|argon2i?d?)\$/
+        $req = /\$_(GET|POST|REQUEST|COOKIE)\s*\[|\$_SERVER\s*\[\s*['"]HTTP_/ nocase
+    condition:
+        filesize < 256KB and ($create or ($sql and $caps)) and $admin and $req and any of ($cmp*)
+}
+
+rule php_admin_user_sql
+{
+    meta:
+        severity = "high"
+        message = "Akun dengan hak administrator ditulis langsung ke tabel pengguna WordPress"
+    strings:
+        $users = /INSERT\s+INTO\s+[^;(]{0,80}users\b/ nocase
+        $meta = /INSERT\s+INTO\s+[^;(]{0,80}usermeta\b/ nocase
+        $caps = /capabilities/ nocase
+        $admin = /administrator/ nocase
+    condition:
+        filesize < 256KB and $users and $meta and $caps and $admin
+}
+
+rule php_admin_user_hidden_plugin
+{
+    meta:
+        severity = "high"
+        message = "Plugin membuat akun administrator dan menyembunyikan diri dari daftar plugin atau pengguna"
+    strings:
+        $create = /(wp_insert_user|wp_create_user)\s*\(/ nocase
+        $role = /(set_role\s*\(\s*['"]administrator['"]|['"]role['"]\s*=>\s*['"]administrator['"])/ nocase
+        $hide1 = /add_filter\s*\(\s*['"](all_plugins|pre_user_query|views_users)['"]/ nocase
+        $hide2 = /unset\s*\(\s*\$\w+\s*\[\s*plugin_basename\s*\(\s*__FILE__/ nocase
+    condition:
+        filesize < 256KB and $create and $role and any of ($hide*)
+}
+
 /* ---- markers: not reported, they send the file to the engine's deeper analysis ---- */
 
 rule php_marker_obfuscation
@@ -427,6 +478,40 @@ rule php_marker_obfuscation
         $sr = /str_replace\s*\(\s*['"][^'"]{1,6}['"]\s*,\s*['"]['"]\s*,\s*['"]/
     condition:
         any of them
+}
+
+rule php_marker_dropper
+{
+    meta:
+        severity = "none"
+    strings:
+        $fetch_url = /([^\w>:$]|[^\-]>)(file_get_contents|fopen|file|readfile|stream_get_contents|copy|curl_init)\s*\(\s*@?['"](https?|ftp):\/\// nocase
+        $fetch_var = /([^\w>:$]|[^\-]>)(file_get_contents|curl_exec|stream_get_contents|wp_remote_retrieve_body|fsockopen)\s*\(/ nocase
+        $url = /['"](https?|ftp):\/\/[^'"\s]{4,200}['"]/ nocase
+        $write = /([^\w>:$]|[^\-]>)(file_put_contents|fwrite|fputs|copy|rename)\s*\(/ nocase
+        $include = /([^\w>:$]|[^\-]>)(include|require)(_once)?[\s(@]/ nocase
+    condition:
+        filesize < 256KB and ($fetch_url or ($fetch_var and $url)) and $write and $include
+}
+
+rule php_marker_assembly
+{
+    meta:
+        severity = "none"
+    strings:
+        // A function called through a variable (or handed to a callback taker)...
+        $call = /\$\w{1,40}\s*(\[\s*\d{1,3}\s*\]\s*)?\(/
+        $callback = /(call_user_func|call_user_func_array|array_map|array_filter|array_walk|usort|uasort|register_shutdown_function|ob_start)\s*\([^;]{0,200}\$/ nocase
+        // ...in a file that builds a name from pieces or keeps a sink's name in a variable.
+        $cat = /['"][A-Za-z_]{1,12}['"]\s*\.\s*['"][A-Za-z_]{1,12}['"]/
+        $implode = /(implode|join)\s*\(\s*(['"]['"]\s*,|array\s*\(|\[)/ nocase
+        $rev = /(strrev|str_rot13)\s*\(\s*['"][A-Za-z_]{3,20}['"]/ nocase
+        $chr = /chr\s*\(\s*(0x)?[0-9a-fA-F]{2,3}\s*\)\s*\./ nocase
+        $sr = /str_replace\s*\(\s*['"][^'"]{1,6}['"]\s*,\s*['"]['"]\s*,\s*['"]/ nocase
+        $substr = /substr\s*\(\s*['"][^'"]{4,80}['"]\s*,\s*\d/ nocase
+        $plain = /\$\w{1,40}\s*=\s*['"](system|exec|shell_exec|passthru|popen|proc_open|assert|pcntl_exec)['"]\s*;/ nocase
+    condition:
+        filesize < 128KB and ($call or $callback) and ($cat or $implode or $rev or $chr or $sr or $substr or $plain)
 }
 
 rule php_marker_exec

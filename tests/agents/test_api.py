@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,25 +16,11 @@ import pytest
 
 from agents import protocol
 from agents.client import AgentRefused
-from agents.errors import DeployFailed, UnknownApp
-from tests.agents.test_channel import (
-    BUILT_IMAGE,
-    Agent,
-    error_of,
-    refused,
-    start_agent,
-    stop_agent,
-)
+from agents.errors import DeployAborted, UnknownApp
+from tests.agents.support import BUILT_IMAGE, Agent, error_of, refused, start_agent, stop_agent
 
 BUNDLE = b"PK\x03\x04 pretend this is a zip of index.html" * 100
 SHA = hashlib.sha256(BUNDLE).hexdigest()
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    running = start_agent(tmp_path)
-    yield running
-    stop_agent(running)
 
 
 def spec(name: str = "portal", release_id: int = 3, sha256: str = SHA,
@@ -220,7 +205,7 @@ def test_a_malformed_spec_is_refused(uploaded: Agent, change: dict[str, object],
 
 
 def test_a_failed_deploy_reports_the_container_logs(uploaded: Agent) -> None:
-    uploaded.host.fail = DeployFailed("rilis 3 tidak sehat", logs="PHP Fatal error")
+    uploaded.host.fail = DeployAborted("rilis 3 tidak sehat", logs="PHP Fatal error")
     app = spec()
     with uploaded.client() as client:
         with pytest.raises(AgentRefused) as excinfo:

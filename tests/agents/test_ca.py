@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from agents import pki, protocol
 from agents.cli import agent as agent_command
-from tests.agents.test_channel import Agent, RecordingHost, stop_agent
+from tests.agents.support import Agent, RecordingHost, stop_agent
 
 
 @pytest.fixture

@@ -12,10 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -27,165 +24,18 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from agents import pki, protocol
 from agents.api import AgentAPI, NonceLedger
 from agents.artifacts import ArtifactStore
-from agents.client import AgentClient, AgentRefused, AgentUnreachable
-from agents.daemon import AgentServer, build_api_server
-
-AGENT = "agent-1"
-BUILT_IMAGE = "sha256:" + "ab" * 32  # what the recording host says a build made
-
-
-class RecordingHost:
-    """Stands in for the host operations; records every call so tests can assert none happened."""
-
-    def __init__(self, state: Path | None = None) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.fail: Exception | None = None
-        self.state = state or Path("/nonexistent")  # where build outputs are, for build_output
-
-    def _record(self, *call: Any) -> None:
-        self.calls.append(call)
-        if self.fail is not None:
-            raise self.fail
-
-    def facts(self) -> dict[str, Any]:
-        self._record("facts")
-        return {"hostname": "test-host", "apps": []}
-
-    def reconcile(self) -> dict[str, Any]:
-        self._record("reconcile")
-        return {"changed": []}
-
-    def deploy(self, spec: protocol.AppSpec, image_id: str | None = None) -> dict[str, Any]:
-        self._record(*(("deploy", spec) if image_id is None else ("deploy", spec, image_id)))
-        return {"app": spec.name, "release_id": spec.release_id}
-
-    def build(self, spec: protocol.AppSpec) -> dict[str, Any]:
-        self._record("build", spec)
-        return {"app": spec.name, "release_id": spec.release_id, "image_id": BUILT_IMAGE}
-
-    def build_output(self, name: str, release_id: int) -> Path:
-        self._record("build_output", name, release_id)
-        path = self.state / f"{name}-{release_id}.tar"
-        if not path.is_file():
-            from agents.errors import UnknownBuild
-
-            raise UnknownBuild(f"build rilis {release_id} aplikasi {name} tidak ada di host ini")
-        return path
-
-    def discard_build(self, name: str, release_id: int) -> None:
-        self._record("discard_build", name, release_id)
-
-    def set_env(self, name: str, env: dict[str, str]) -> dict[str, Any]:
-        self._record("set_env", name, env)
-        return {"app": name}
-
-    def set_storage(self, name: str, storage_mb: int) -> dict[str, Any]:
-        self._record("set_storage", name, storage_mb)
-        return {"name": name, "storage_mb": storage_mb}
-
-    def stop(self, name: str) -> dict[str, Any]:
-        self._record("stop", name)
-        return {"app": name, "state": "stopped"}
-
-    def logs(self, name: str, tail: int, since: int | None, source: str) -> str:
-        self._record("logs", name, tail, since, source)
-        return "line\n"
-
-
-def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
-                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> pki.AgentCredentials:
-    """Enrol an agent the way `wadah agent enroll` does, without the HTTP hop."""
-    enrolments = pki.Enrolments(ca, pki.SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
-    token = enrolments.issue_token(name, addresses)
-    key = pki.new_agent_key()
-    enrolled = enrolments.redeem(token, pki.make_csr(key, name))
-    credentials = pki.AgentCredentials(state_dir)
-    credentials.save(key, enrolled.bundle, ca.ca_sha256, "https://panel.test")
-    return credentials
-
-
-@dataclass
-class Agent:
-    """A running agent API server and what a test needs to talk to it."""
-
-    ca: pki.PanelCA
-    credentials: pki.AgentCredentials
-    host: RecordingHost
-    store: ArtifactStore
-    api: AgentAPI
-    server: AgentServer
-    tmp: Path
-    threads: list[threading.Thread] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def client(self, **options: Any) -> AgentClient:
-        return AgentClient(self.url, options.pop("agent_name", AGENT),
-                           options.pop("client_cert", self.ca.client_cert_path),
-                           options.pop("client_key", self.ca.client_key_path),
-                           options.pop("ca_cert", self.ca.ca_cert_path), **options)
-
-    def send(self, method: str, target: str, body: bytes = b"", *,
-             signed_body: bytes | None = None, headers: dict[str, str] | None = None,
-             signed_target: str | None = None, sign: bool = True,
-             content_type: str = "application/json") -> requests.Response:
-        """Send a hand-made request with the panel's certificate; sign what the test says."""
-        sent_headers = {"Content-Type": content_type}
-        if sign:
-            digest = hashlib.sha256(body if signed_body is None else signed_body).hexdigest()
-            with self.client() as client:
-                sent_headers.update(client.signed_headers(method, signed_target or target, digest))
-        sent_headers.update(headers or {})
-        return requests.request(method, self.url + target, data=body, headers=sent_headers,
-                                cert=(str(self.ca.client_cert_path), str(self.ca.client_key_path)),
-                                verify=str(self.ca.ca_cert_path), timeout=10)
-
-    def store_files(self) -> list[Path]:
-        return [p for p in self.store.root.rglob("*") if p.is_file()]
-
-
-def start_agent(tmp: Path, ca: pki.PanelCA | None = None, host: Any = None,
-                **api_options: Any) -> Agent:
-    ca = ca or pki.PanelCA.create(tmp / "panel-ca")
-    state = tmp / "agent-state"
-    credentials = issue_agent(ca, state)
-    store = ArtifactStore(state / "artifacts")
-    recording = host or RecordingHost(state)
-    api = AgentAPI(recording, store, NonceLedger(state / "nonces.sqlite3"), credentials.agent_name,
-                   credentials.release_public_key(), **api_options)
-    server = build_api_server(api, "127.0.0.1:0", credentials.server_context(),
-                              handshake_timeout=2.0, io_timeout=5.0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    return Agent(ca, credentials, recording, store, api, server, tmp, [thread])
-
-
-def stop_agent(agent: Agent) -> None:
-    agent.server.shutdown()
-    agent.server.server_close()
-    agent.api.nonces.close()
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    running = start_agent(tmp_path)
-    yield running
-    stop_agent(running)
-
-
-def refused(excinfo: pytest.ExceptionInfo[AgentRefused]) -> tuple[int, str]:
-    return excinfo.value.status, excinfo.value.code
-
-
-def error_of(response: requests.Response) -> tuple[int, str]:
-    body = response.json()
-    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
-    assert body["error"]["message"]
-    return response.status_code, body["error"]["code"]
-
+from agents.client import AgentRefused, AgentUnreachable
+from agents.daemon import build_api_server
+from tests.agents.support import (
+    AGENT,
+    Agent,
+    RecordingHost,
+    error_of,
+    issue_agent,
+    refused,
+    start_agent,
+    stop_agent,
+)
 
 # --- a good request ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from agents.api import AgentAPI, NonceLedger
 from agents.artifacts import ArtifactStore
 from agents.client import AgentClient, AgentUnreachable
 from agents.daemon import AgentDaemon, AgentServer
-from tests.agents.test_channel import AGENT, RecordingHost, issue_agent
+from tests.agents.support import AGENT, RecordingHost, issue_agent
 from tests.support import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
-from agents import pki
+from agents import defaults, pki
 from agents.client import AgentClient, AgentRefused, AgentUnreachable
 from agents.protocol import AppSpec, HealthCheck, Limits
-from tests.agents.test_channel import AGENT, issue_agent
+from tests.agents.support import AGENT, issue_agent
 from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
@@ -61,6 +62,7 @@ def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, 
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
             "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
+            "--clamd-url", testbed["clamd"]["address"],
         ], stdout=out, stderr=subprocess.STDOUT, env=env)
     client = AgentClient(f"https://127.0.0.1:{port}", AGENT, ca.client_cert_path,
                          ca.client_key_path, ca.ca_cert_path, timeout=120)
@@ -84,7 +86,8 @@ def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, 
         client.close()
 
 
-def test_the_panel_deploys_through_a_running_agent(running_agent: RunningAgent) -> None:
+def test_the_panel_deploys_through_a_running_agent(running_agent: RunningAgent,
+                                                  docker_client: docker.DockerClient) -> None:
     client, ca = running_agent.client, running_agent.ca
     name = f"e2e-{secrets.token_hex(3)}"
     fqdn = f"{name}.contoh.go.id"
@@ -119,6 +122,17 @@ def test_the_panel_deploys_through_a_running_agent(running_agent: RunningAgent) 
         assert excinfo.value.code == "verdict_refused"
         assert client.status(name)["release_id"] == 1
         assert fetch(running_agent.nginx_http, fqdn)[1] == f"<h1>Halo dari {name}</h1>\n"
+
+        # Its container killed: the agent follows Docker's events and brings it back long before
+        # the periodic reconcile (5 minutes) would.
+        (container,) = docker_client.containers.list(
+            filters={"label": f"{defaults.LABEL_APP}={name}"})
+        container.kill()
+        deadline = time.monotonic() + 30
+        while fetch(running_agent.nginx_http, fqdn)[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert fetch(running_agent.nginx_http, fqdn) == (200, f"<h1>Halo dari {name}</h1>\n"), (
+            running_agent.log.read_text()[-3000:])
     finally:
         client.remove(name)
 

@@ -8,33 +8,22 @@ import io
 import secrets
 import tarfile
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pymysql
 import pytest
 
 from agents.databases import Databases, MariaDBSettings, identifier
 from agents.errors import DatabaseError, InvalidRequest
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import HealthCheck, Limits
-from tests.agents.test_host import fetch, make_host, remove_everything, spec, unique
+from tests.agents.support import fetch, spec, unique
 from tests.support import unavailable
 
 pytestmark = pytest.mark.slow
 
 WORDPRESS = Path("/usr/share/wordpress")
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("db"))
-    yield agent
-    remove_everything(agent)
 
 
 @pytest.fixture
@@ -109,7 +98,7 @@ PDO_APP = {
 
 
 def test_app_gets_laravel_named_variables_and_keeps_working_after_a_reset(
-        host: Host, testbed: dict[str, Any]) -> None:
+        host: HostAgent, testbed: dict[str, Any]) -> None:
     name = unique("pdo")
     result = host.deploy(spec(host, name, 1, PDO_APP, database=True))
     assert result.database is not None and result.database.database == identifier(name)
@@ -134,7 +123,7 @@ def test_app_gets_laravel_named_variables_and_keeps_working_after_a_reset(
     assert host.databases is not None and not host.databases.exists(name)
 
 
-def _app_without_database(host: Host) -> str:
+def _app_without_database(host: HostAgent) -> str:
     name = unique("polos")
     host.deploy(spec(host, name, 1, {"index.php": "<?php echo 1;"}))
     return name
@@ -197,7 +186,7 @@ def wordpress_archive() -> bytes:
     return buffer.getvalue()
 
 
-def test_wordpress_installs_and_works_through_its_vhost(host: Host,
+def test_wordpress_installs_and_works_through_its_vhost(host: HostAgent,
                                                        mariadb_admin: dict[str, Any]) -> None:
     if not (WORDPRESS / "wp-settings.php").is_file():
         unavailable("Debian's wordpress package is not installed")
@@ -235,7 +224,7 @@ def test_wordpress_installs_and_works_through_its_vhost(host: Host,
         Path(report.dump).read_bytes()).decode()
 
 
-def fetch_form(host: Host, fqdn: str, path: str, body: bytes, cookie: str = ""
+def fetch_form(host: HostAgent, fqdn: str, path: str, body: bytes, cookie: str = ""
                ) -> tuple[int, str, dict[str, str]]:
     import http.client
 

@@ -6,140 +6,35 @@ test_databases* modules.
 """
 from __future__ import annotations
 
-import http.client
-import io
 import re
-import secrets
 import socket
-import tarfile
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
 from agents import defaults
-from agents.artifacts import ArtifactStore
-from agents.databases import MariaDBSettings
 from agents.errors import (
     AppBusy,
     ArtifactRejected,
     BuildFailed,
-    DeployFailed,
+    DeployAborted,
     InvalidRequest,
     UnknownApp,
     UnknownArtifact,
 )
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import AppSpec, HealthCheck, InvalidName, Limits
-from agents.vhosts import NginxSettings
+from tests.agents.support import FAST, SMALL, containers_of, fetch, php_release, put, spec, unique
 
 pytestmark = pytest.mark.slow
 
-FAST = HealthCheck(attempts=40, interval_s=0.1, timeout_s=2.0)
-SMALL = Limits(memory_mb=96, cpus=0.5, pids=64)
+# --- helpers of this module -------------------------------------------------------------------------
 
 
-# --- helpers shared by the host test modules -----------------------------------------------------
-
-
-def nginx_settings(testbed: dict[str, dict[str, Any]], **overrides: Any) -> NginxSettings:
-    nginx = testbed["nginx"]
-    prefix = Path(nginx["prefix"])
-    settings: dict[str, Any] = dict(
-        sites_dir=Path(nginx["sites_dir"]), log_dir=prefix / "logs", binary=nginx["binary"],
-        prefix=nginx["prefix"], conf=nginx["conf"], pid_file=prefix / "run" / "nginx.pid",
-        listen=nginx["http"], probe=nginx["http"])
-    settings.update(overrides)
-    return NginxSettings(**settings)
-
-
-def make_host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-              mariadb_admin: dict[str, Any], root: Path, **nginx: Any) -> Host:
-    """Return an agent's Host on the testbed with its state (and artifact store) under `root`."""
-    mariadb = MariaDBSettings(user=mariadb_admin["user"], password=mariadb_admin["password"],
-                              host=mariadb_admin["host"], port=mariadb_admin["port"],
-                              app_socket=Path(testbed["mariadb"]["socket"]))
-    return Host(docker_client, nginx_settings(testbed, **nginx), root / "agent",
-                ArtifactStore(root / "artifacts"), mariadb)
-
-
-def remove_everything(host: Host) -> None:
-    """Remove every app of `host` and check that nothing it owns is left on Docker or nginx."""
-    for status in host.apps():
-        host.remove(status.name)
-    host.reconcile()
-    assert host.runtime.owned() == []
-    assert host.runtime.owned_networks() == {}
-    assert host.vhosts.owned() == {}
-
-
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("host"))
-    yield agent
-    remove_everything(agent)
-
-
-def unique(prefix: str) -> str:
-    """Return an app name unique to this run, so parallel and repeated runs never collide."""
-    return f"{prefix}-{secrets.token_hex(3)}"
-
-
-def archive(files: dict[str, str | bytes], links: dict[str, str] | None = None) -> bytes:
-    """Return a tar.gz of `files` (path → content) and, for bad-input tests, symlinks."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, content in files.items():
-            data = content.encode() if isinstance(content, str) else content
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o644
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    return buffer.getvalue()
-
-
-def put(host: Host, files: dict[str, str | bytes], links: dict[str, str] | None = None) -> str:
-    sha256, _ = host.artifacts.put(io.BytesIO(archive(files, links)), max_bytes=64 * 1024 * 1024)
-    return sha256
-
-
-def spec(host: Host, name: str, release_id: int, files: dict[str, str | bytes] | None = None,
-         *, stack: str = "php", sha256: str | None = None, **fields: Any) -> AppSpec:
-    sha256 = sha256 or put(host, files or {})
-    fields.setdefault("health", FAST)
-    fields.setdefault("limits", SMALL)
-    return AppSpec(name=name, fqdn=f"{name}.contoh.go.id", stack=stack, release_id=release_id,
-                   artifact_sha256=sha256, **fields)
-
-
-def php_release(marker: str) -> dict[str, str | bytes]:
-    return {"index.php": f"<?php echo 'rilis {marker} ', getenv('SAPAAN') ?: '-', \"\\n\";\n"}
-
-
-def fetch(host: Host, fqdn: str, path: str = "/", method: str = "GET",
-          body: bytes | None = None) -> tuple[int, str, dict[str, str]]:
-    """Send a request through the testbed's nginx with Host `fqdn`."""
-    address, _, port = host.vhosts.settings.probe.rpartition(":")
-    conn = http.client.HTTPConnection(address, int(port), timeout=15)
-    try:
-        conn.request(method, path, body=body, headers={"Host": fqdn})
-        response = conn.getresponse()
-        text = response.read().decode(errors="replace")
-        return response.status, text, {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        conn.close()
-
-
-def serving_pool(host: Host, app: str) -> str:
+def serving_pool(host: HostAgent, app: str) -> str:
     """Return the upstream the app's vhost proxies to, checking it is the current instance's."""
     text = host.vhosts.read(app)
     assert text is not None
@@ -157,15 +52,11 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def containers_of(docker_client: docker.DockerClient, app: str) -> list[Any]:
-    return docker_client.containers.list(all=True, filters={"label": f"org.wadah.app={app}"})
-
-
 # --- deploy, redeploy, rollback ------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def served(host: Host) -> str:
+def served(host: HostAgent) -> str:
     """An app with releases 1 and 2 deployed (2 current), shared by the tests below."""
     name = unique("portal")
     host.deploy(spec(host, name, 1, php_release("satu")))
@@ -174,7 +65,7 @@ def served(host: Host) -> str:
 
 
 def test_redeploy_switches_and_keeps_the_old_release_for_rollback(
-        host: Host, served: str, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, served: str, docker_client: docker.DockerClient) -> None:
     fqdn = f"{served}.contoh.go.id"
     status = host.status(served)
     assert (status.release_id, status.previous_release_ids) == (2, [1])
@@ -196,13 +87,13 @@ def test_redeploy_switches_and_keeps_the_old_release_for_rollback(
 
 
 def test_failing_release_is_removed_and_the_old_one_keeps_serving(
-        host: Host, served: str, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, served: str, docker_client: docker.DockerClient) -> None:
     fqdn = f"{served}.contoh.go.id"
     broken = {"index.php": "<?php error_log('koneksi basis data gagal'); "
                            "http_response_code(500); echo 'rusak';\n"}
     releases_before = sorted(p.name for p in host.state.releases_dir(served).iterdir())
 
-    with pytest.raises(DeployFailed) as failure:
+    with pytest.raises(DeployAborted) as failure:
         host.deploy(spec(host, served, 3, broken,
                          health=HealthCheck(attempts=3, interval_s=0.1, timeout_s=2.0)))
 
@@ -214,10 +105,10 @@ def test_failing_release_is_removed_and_the_old_one_keeps_serving(
     assert sorted(p.name for p in host.state.releases_dir(served).iterdir()) == releases_before
 
 
-def test_a_first_deploy_that_fails_leaves_nothing(host: Host,
+def test_a_first_deploy_that_fails_leaves_nothing(host: HostAgent,
                                                   docker_client: docker.DockerClient) -> None:
     name = unique("gagal")
-    with pytest.raises(DeployFailed):
+    with pytest.raises(DeployAborted):
         host.deploy(spec(host, name, 1, {"index.php": "<?php http_response_code(503);\n"},
                          health=HealthCheck(attempts=2, interval_s=0.1, timeout_s=1.0),
                          database=True))
@@ -234,7 +125,7 @@ def test_a_first_deploy_that_fails_leaves_nothing(host: Host,
 
 @pytest.mark.parametrize("bad", ["Portal", "-portal", "portal_dinas", "a", "x" * 41, "a--b",
                                  "../etc", "portal;rm"])
-def test_names_outside_the_grammar_are_refused(host: Host, bad: str) -> None:
+def test_names_outside_the_grammar_are_refused(host: HostAgent, bad: str) -> None:
     with pytest.raises(InvalidName):
         AppSpec(name=bad, fqdn="portal.contoh.go.id", stack="php", release_id=1,
                 artifact_sha256="0" * 64)
@@ -254,7 +145,7 @@ def test_spec_fields_outside_the_grammar_are_refused(field: str, value: Any) -> 
         AppSpec(**fields)
 
 
-def test_bad_requests_leave_the_host_as_it_was(host: Host, served: str) -> None:
+def test_bad_requests_leave_the_host_as_it_was(host: HostAgent, served: str) -> None:
     before = host.status(served)
     name = unique("tolak")
     with pytest.raises(UnknownArtifact):
@@ -285,7 +176,7 @@ def test_bad_requests_leave_the_host_as_it_was(host: Host, served: str) -> None:
     ({"index.php": "<?php echo 1;"}, {"tautan": "/etc/passwd"}),
 ])
 def test_unsafe_archives_are_rejected_before_anything_runs(
-        host: Host, docker_client: docker.DockerClient, files: dict[str, str | bytes],
+        host: HostAgent, docker_client: docker.DockerClient, files: dict[str, str | bytes],
         links: dict[str, str] | None) -> None:
     name = unique("arsip")
     with pytest.raises(ArtifactRejected):
@@ -294,7 +185,7 @@ def test_unsafe_archives_are_rejected_before_anything_runs(
     assert not any(host.state.releases_dir(name).glob("*"))
 
 
-def test_a_second_operation_on_a_busy_app_is_refused(host: Host, served: str) -> None:
+def test_a_second_operation_on_a_busy_app_is_refused(host: HostAgent, served: str) -> None:
     before = host.status(served)
     with host.state.lock_app(served):  # as another process deploying it would
         for operation in (lambda: host.deploy(spec(host, served, 7, php_release("tujuh"))),
@@ -306,7 +197,7 @@ def test_a_second_operation_on_a_busy_app_is_refused(host: Host, served: str) ->
 
 
 def test_two_deploys_of_one_app_at_once_never_both_half_apply(
-        host: Host, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, docker_client: docker.DockerClient) -> None:
     name = unique("serentak")
     specs = [spec(host, name, 1, php_release("pertama")), spec(host, name, 2, php_release("kedua"))]
     outcomes: list[Any] = [None, None]
@@ -336,7 +227,7 @@ def test_two_deploys_of_one_app_at_once_never_both_half_apply(
 # --- env, stop/start, logs, stats, facts -------------------------------------------------------------
 
 
-def test_env_change_rolls_the_release_and_reserved_names_are_refused(host: Host,
+def test_env_change_rolls_the_release_and_reserved_names_are_refused(host: HostAgent,
                                                                    served: str) -> None:
     fqdn = f"{served}.contoh.go.id"
     result = host.set_env(served, {"SAPAAN": "selamat-pagi"})
@@ -356,7 +247,7 @@ def _container_envs(docker_client: docker.DockerClient, app: str) -> list[tuple[
 
 
 def test_env_that_makes_the_runtime_load_code_is_refused_and_changes_nothing(
-        host: Host, served: str, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, served: str, docker_client: docker.DockerClient) -> None:
     # A webshell drops x.so (or an ini file) in a writable path and asks for a variable naming it.
     before = (host.status(served), host.env(served), _container_envs(docker_client, served))
     assert before[2] and before[0].state == "running"
@@ -378,7 +269,7 @@ def test_env_that_makes_the_runtime_load_code_is_refused_and_changes_nothing(
     assert host.state.load(name) is None and containers_of(docker_client, name) == []
 
 
-def test_stop_answers_503_and_start_brings_the_app_back(host: Host, served: str) -> None:
+def test_stop_answers_503_and_start_brings_the_app_back(host: HostAgent, served: str) -> None:
     fqdn = f"{served}.contoh.go.id"
     stopped = host.stop(served)
     assert (stopped.desired, stopped.state) == ("stopped", "exited")
@@ -389,7 +280,7 @@ def test_stop_answers_503_and_start_brings_the_app_back(host: Host, served: str)
     assert fetch(host, fqdn)[0] == 200
 
 
-def test_logs_stats_and_facts(host: Host, served: str) -> None:
+def test_logs_stats_and_facts(host: HostAgent, served: str) -> None:
     fetch(host, f"{served}.contoh.go.id", "/?jejak=1")
     deadline = time.monotonic() + 10  # the server logs after it answered; Docker ships it later
     while "/?jejak=1" not in host.logs(served, tail=50):
@@ -411,7 +302,7 @@ def test_logs_stats_and_facts(host: Host, served: str) -> None:
     assert all(d["total_bytes"] >= d["free_bytes"] > 0 for d in facts.disk.values())
 
 
-def test_rotated_logs_are_still_read_and_go_with_the_app(host: Host) -> None:
+def test_rotated_logs_are_still_read_and_go_with_the_app(host: HostAgent) -> None:
     name = unique("jejak")
     host.deploy(spec(host, name, 1, php_release("log")))
     fetch(host, f"{name}.contoh.go.id", "/?jejak=lama")
@@ -453,7 +344,7 @@ WORDPRESS_LIKE = {
 }
 
 
-def test_laravel_gets_public_docroot_and_writable_storage_only(host: Host) -> None:
+def test_laravel_gets_public_docroot_and_writable_storage_only(host: HostAgent) -> None:
     name = unique("laravel")
     result = host.deploy(spec(host, name, 1, LARAVEL))
     assert result.framework == "laravel" and result.docroot == "public"
@@ -467,7 +358,7 @@ def test_laravel_gets_public_docroot_and_writable_storage_only(host: Host) -> No
     assert not host.state.data_dir(name).exists()
 
 
-def test_php_never_runs_from_a_writable_path(host: Host) -> None:
+def test_php_never_runs_from_a_writable_path(host: HostAgent) -> None:
     name = unique("wp")
     result = host.deploy(spec(host, name, 1, WORDPRESS_LIKE))
     assert result.framework == "wordpress" and result.writable_paths == ["wp-content/uploads"]
@@ -479,7 +370,7 @@ def test_php_never_runs_from_a_writable_path(host: Host) -> None:
     host.remove(name)
 
 
-def test_overrides_take_precedence_over_detection(host: Host) -> None:
+def test_overrides_take_precedence_over_detection(host: HostAgent) -> None:
     name = unique("atur")
     files = dict(LARAVEL)
     files["web/index.php"] = "<?php echo 'web';\n"
@@ -489,7 +380,7 @@ def test_overrides_take_precedence_over_detection(host: Host) -> None:
     host.remove(name)
 
 
-def test_static_site_serves_its_docroot(host: Host) -> None:
+def test_static_site_serves_its_docroot(host: HostAgent) -> None:
     name = unique("statis")
     host.deploy(spec(host, name, 1, {"dist/index.html": "<p>statis</p>", "README": "x"},
                      stack="static", docroot="dist"))
@@ -508,7 +399,7 @@ def test_static_site_serves_its_docroot(host: Host) -> None:
 # --- Dockerfile apps, retention ----------------------------------------------------------------------
 
 
-def test_dockerfile_app_builds_from_a_runtime_image_only(host: Host,
+def test_dockerfile_app_builds_from_a_runtime_image_only(host: HostAgent,
                                                          docker_client: docker.DockerClient) -> None:
     name = unique("dockerfile")
     files = {"Dockerfile": "FROM wadah/php:8.2\nCOPY index.php /srv/app/index.php\n",
@@ -536,7 +427,7 @@ def test_dockerfile_app_builds_from_a_runtime_image_only(host: Host,
             for t in i.tags] == []
 
 
-def test_old_releases_beyond_the_retention_are_dropped(host: Host) -> None:
+def test_old_releases_beyond_the_retention_are_dropped(host: HostAgent) -> None:
     name = unique("simpan")
     for release in range(1, defaults.KEEP_RELEASES + 3):
         host.deploy(spec(host, name, release, php_release(str(release))))

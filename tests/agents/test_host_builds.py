@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,10 @@ import docker
 import pytest
 
 from agents.errors import BuildFailed, UnknownApp, UnsignedImage
-from agents.host import BuildResult, Host
+from agents.host import HostAgent
+from agents.image_builds import BuildResult
 from scanners.scan import scan_path
-from tests.agents.test_host import (
-    containers_of,
-    fetch,
-    make_host,
-    remove_everything,
-    spec,
-    unique,
-)
+from tests.agents.support import containers_of, fetch, spec, unique
 
 pytestmark = pytest.mark.slow
 
@@ -32,21 +25,12 @@ ATTACK = ("FROM wadah/php:8.2\nUSER root\nCOPY . /srv/app/\n"
           f"RUN echo {base64.b64encode(WEBSHELL).decode()} | base64 -d > /srv/app/s.php\n")
 
 
-@pytest.fixture(scope="module")
-def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
-         runtime_images: dict[str, Any], mariadb_admin: dict[str, Any],
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
-    agent = make_host(testbed, docker_client, mariadb_admin, tmp_path_factory.mktemp("builds"))
-    yield agent
-    remove_everything(agent)
-
-
 def app_images(docker_client: docker.DockerClient, name: str) -> list[str]:
     return sorted(str(i.id) for i in docker_client.images.list(
         filters={"label": f"org.wadah.app={name}"}))
 
 
-def output_files(host: Host, built: BuildResult) -> dict[str, bytes | str]:
+def output_files(host: HostAgent, built: BuildResult) -> dict[str, bytes | str]:
     found: dict[str, bytes | str] = {}
     with tarfile.open(host.build_output(built.app, built.release_id)) as tar:
         for member in tar:
@@ -61,7 +45,7 @@ def page(marker: str) -> dict[str, str | bytes]:
 
 
 def test_a_build_answers_the_files_it_wrote_and_runs_nothing(
-        host: Host, docker_client: docker.DockerClient, testbed: dict[str, dict[str, Any]],
+        host: HostAgent, docker_client: docker.DockerClient, testbed: dict[str, dict[str, Any]],
         tmp_path: Path) -> None:
     name = unique("bangun")
     release = spec(host, name, 1, {"Dockerfile": ATTACK, "index.php": "<?php echo 'halo';\n"},
@@ -91,7 +75,7 @@ def test_a_build_answers_the_files_it_wrote_and_runs_nothing(
 
 
 def test_a_dockerfile_app_runs_only_the_image_of_its_own_build(
-        host: Host, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, docker_client: docker.DockerClient) -> None:
     name, other = unique("hanya"), unique("lain")
     first = spec(host, name, 1, page("satu"), stack="dockerfile")
     built = host.build(first)
@@ -120,7 +104,7 @@ def test_a_dockerfile_app_runs_only_the_image_of_its_own_build(
     host.discard_build(other, 1)
 
 
-def test_a_build_has_no_network_and_no_privileges(host: Host) -> None:
+def test_a_build_has_no_network_and_no_privileges(host: HostAgent) -> None:
     name = unique("terkurung")
     dockerfile = ("FROM wadah/php:8.2\nUSER root\n"
                   "RUN cat /proc/net/dev > /srv/app/net.txt && grep ^Cap /proc/self/status"
@@ -147,7 +131,7 @@ def test_a_build_has_no_network_and_no_privileges(host: Host) -> None:
     ("FROM wadah/php:8.2\nCOPY --from=wadah/static:latest /etc /srv/app/etc\n", "--from"),
 ])
 def test_a_dockerfile_that_reaches_out_is_refused_before_building(
-        host: Host, docker_client: docker.DockerClient, dockerfile: str, said: str) -> None:
+        host: HostAgent, docker_client: docker.DockerClient, dockerfile: str, said: str) -> None:
     name = unique("keluar")
     with pytest.raises(BuildFailed) as failure:
         host.build(spec(host, name, 1, {"Dockerfile": dockerfile, "index.php": "x"},
@@ -172,7 +156,7 @@ RUNTIME_SHELL = (f"echo {base64.b64encode(WEBSHELL).decode()} | base64 -d > /tmp
     ("FROM wadah/php:8.2\nVOLUME /srv/app/simpan\n", "VOLUME"),
 ])
 def test_a_build_may_not_change_how_its_container_starts(
-        host: Host, docker_client: docker.DockerClient, dockerfile: str, said: str) -> None:
+        host: HostAgent, docker_client: docker.DockerClient, dockerfile: str, said: str) -> None:
     name = unique("mulai")
     with pytest.raises(BuildFailed) as failure:
         host.build(spec(host, name, 1, {"Dockerfile": dockerfile, "index.php": "x"},
@@ -183,7 +167,7 @@ def test_a_build_may_not_change_how_its_container_starts(
 
 
 def test_a_build_cannot_copy_from_another_apps_image(
-        host: Host, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, docker_client: docker.DockerClient) -> None:
     other = unique("tetangga")
     theirs = host.build(spec(host, other, 1, page("rahasia"), stack="dockerfile"))
     tag = docker_client.images.get(theirs.image_id).tags[0]
@@ -196,7 +180,7 @@ def test_a_build_cannot_copy_from_another_apps_image(
     host.discard_build(other, 1)
 
 
-def test_a_build_no_deploy_used_is_dropped_by_prune(host: Host,
+def test_a_build_no_deploy_used_is_dropped_by_prune(host: HostAgent,
                                                      docker_client: docker.DockerClient) -> None:
     name = unique("basi")
     old = host.build(spec(host, name, 1, page("lama"), stack="dockerfile"))
@@ -214,7 +198,7 @@ def test_a_build_no_deploy_used_is_dropped_by_prune(host: Host,
     assert app_images(docker_client, name) == []
 
 
-def test_rollback_runs_the_image_of_the_kept_release(host: Host,
+def test_rollback_runs_the_image_of_the_kept_release(host: HostAgent,
                                                      docker_client: docker.DockerClient) -> None:
     name = unique("kembali")
     images = []

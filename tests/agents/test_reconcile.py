@@ -18,12 +18,12 @@ import docker
 import pytest
 
 from agents import defaults
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import HealthCheck
 from agents.state import REMOVED
 from agents.vhosts import Site
 from panel.testbed import Testbed
-from tests.agents.test_host import (
+from tests.agents.support import (
     containers_of,
     fetch,
     make_host,
@@ -46,13 +46,13 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def host(testbed: dict[str, dict[str, Any]], docker_client: docker.DockerClient,
          runtime_images: dict[str, Any], mariadb_admin: dict[str, Any], root: Path
-         ) -> Iterator[Host]:
+         ) -> Iterator[HostAgent]:
     agent = make_host(testbed, docker_client, mariadb_admin, root)
     yield agent
     remove_everything(agent)
 
 
-def wait_answers(host: Host, fqdn: str, expected: str, timeout: float = 30) -> None:
+def wait_answers(host: HostAgent, fqdn: str, expected: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -67,7 +67,7 @@ def wait_answers(host: Host, fqdn: str, expected: str, timeout: float = 30) -> N
 
 
 def test_a_killed_container_and_a_deleted_vhost_come_back(
-        host: Host, docker_client: docker.DockerClient) -> None:
+        host: HostAgent, docker_client: docker.DockerClient) -> None:
     name = unique("pulih")
     fqdn = f"{name}.contoh.go.id"
     host.deploy(spec(host, name, 1, php_release("pulih")))
@@ -86,7 +86,7 @@ def test_a_killed_container_and_a_deleted_vhost_come_back(
 
 
 def test_what_it_owns_but_should_not_exist_goes_and_the_rest_stays(
-        host: Host, docker_client: docker.DockerClient, runtime_images: dict[str, Any]) -> None:
+        host: HostAgent, docker_client: docker.DockerClient, runtime_images: dict[str, Any]) -> None:
     orphan, foreign = unique("yatim"), unique("asing")
     image = defaults.RUNTIME_IMAGES["static"]
     command = ["/usr/sbin/nginx", "-c", "/etc/wadah/nginx.conf", "-e", "stderr"]
@@ -122,21 +122,21 @@ import json, sys
 from pathlib import Path
 from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import AppSpec
 from agents.vhosts import NginxSettings
 import docker
 args = json.loads(sys.argv[1])
 nginx = {k: Path(v) if k in ("sites_dir", "log_dir", "pid_file") else v
          for k, v in args["nginx"].items()}
-host = Host(docker.DockerClient(base_url=args["docker"]), NginxSettings(**nginx), args["state"],
+host = HostAgent(docker.DockerClient(base_url=args["docker"]), NginxSettings(**nginx), args["state"],
             ArtifactStore(args["artifacts"]), None)
 host.deploy(AppSpec.from_dict(args["spec"]))
 """
 
 
 def test_an_agent_killed_mid_deploy_converges_to_the_old_release(
-        host: Host, root: Path, testbed: dict[str, Any],
+        host: HostAgent, root: Path, testbed: dict[str, Any],
         docker_client: docker.DockerClient) -> None:
     name = unique("putus")
     fqdn = f"{name}.contoh.go.id"
@@ -165,9 +165,9 @@ def test_an_agent_killed_mid_deploy_converges_to_the_old_release(
     record = host.state.load(name)
     assert record is not None and record.pending is not None  # it died half-way
 
-    # The agent starts again: a new Host on the same state directory reconciles at start.
+    # The agent starts again: a new HostAgent on the same state directory reconciles at start.
     assert host.databases is not None
-    restarted = Host(docker_client, host.vhosts.settings, host.state.root, host.artifacts,
+    restarted = HostAgent(docker_client, host.vhosts.settings, host.state.root, host.artifacts,
                      host.databases.settings)
     report = restarted.reconcile()
 
@@ -180,7 +180,7 @@ def test_an_agent_killed_mid_deploy_converges_to_the_old_release(
     wait_answers(host, fqdn, "rilis baru")
 
 
-def test_an_interrupted_removal_is_finished(host: Host, docker_client: docker.DockerClient) -> None:
+def test_an_interrupted_removal_is_finished(host: HostAgent, docker_client: docker.DockerClient) -> None:
     name = unique("hapus")
     host.deploy(spec(host, name, 1, php_release("hapus"), database=True))
     record = host.state.load(name)
@@ -197,7 +197,7 @@ def test_an_interrupted_removal_is_finished(host: Host, docker_client: docker.Do
     assert list(host.state.dumps_dir.glob(f"{name}-*.sql.gz"))
 
 
-def test_everything_converges_after_dockerd_restarts(host: Host,
+def test_everything_converges_after_dockerd_restarts(host: HostAgent,
                                                      docker_client: docker.DockerClient) -> None:
     running, stopped = unique("hidup"), unique("mati")
     sha256 = put(host, php_release("tetap"))

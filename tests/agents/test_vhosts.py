@@ -23,9 +23,10 @@ from cryptography.x509.oid import NameOID
 
 from agents import defaults
 from agents.errors import InvalidRequest, VhostError
-from agents.host import Host, _tail
+from agents.facts import tail_lines
+from agents.host import HostAgent
 from agents.vhosts import Site, Vhosts, rotated
-from tests.agents.test_host import (
+from tests.agents.support import (
     fetch,
     make_host,
     nginx_settings,
@@ -356,11 +357,11 @@ def test_log_tail_reads_on_into_the_rotated_file(tmp_path: Path) -> None:
     current, old = tmp_path / "a.access.log", tmp_path / "a.access.log.1"
     old.write_text("satu\ndua\ntiga")  # cut off by the rotation, without its newline
     current.write_text("empat\nlima\n")
-    assert _tail([old, current], 2) == "empat\nlima"
-    assert _tail([old, current], 4) == "dua\ntiga\nempat\nlima"
-    assert _tail([old, current], 100) == "satu\ndua\ntiga\nempat\nlima"
-    assert _tail([tmp_path / "tidak-ada", current], 3) == "empat\nlima"
-    assert _tail([old, current], 0) == ""
+    assert tail_lines([old, current], 2) == "empat\nlima"
+    assert tail_lines([old, current], 4) == "dua\ntiga\nempat\nlima"
+    assert tail_lines([old, current], 100) == "satu\ndua\ntiga\nempat\nlima"
+    assert tail_lines([tmp_path / "tidak-ada", current], 3) == "empat\nlima"
+    assert tail_lines([old, current], 0) == ""
 
 
 def test_the_operators_rules_are_included_and_a_broken_one_changes_nothing(
@@ -440,7 +441,7 @@ def test_tls_from_the_wildcard_and_from_an_apps_own_certificate(
     (tmp_path / "wildcard.pem").write_text(wildcard_cert)
     (tmp_path / "wildcard.key").write_text(wildcard_key)
     port = free_port()
-    host: Host = make_host(testbed, docker_client, mariadb_admin, tmp_path,
+    host: HostAgent = make_host(testbed, docker_client, mariadb_admin, tmp_path,
                            https_listen=f"127.0.0.1:{port}",
                            wildcard_cert=tmp_path / "wildcard.pem",
                            wildcard_key=tmp_path / "wildcard.key", wildcard_domain="contoh.go.id")

@@ -56,7 +56,8 @@ def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[
             "--nginx-sites-dir", nginx["sites_dir"], "--nginx-log-dir", str(prefix / "logs"),
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
-            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"], *database,
+            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
+            "--clamd-url", testbed["clamd"]["address"], *database,
         ], stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60

@@ -17,6 +17,7 @@ from panel.blueprints.api import openapi_document
 from panel.extensions import db
 from panel.models import (
     ApiToken,
+    App,
     Artifact,
     AttachmentKind,
     AuditEvent,
@@ -383,3 +384,48 @@ def test_a_second_scan_while_one_is_queued_is_refused(app: Flask) -> None:
 def test_unknown_api_path_answers_json(app: Flask) -> None:
     response = app.test_client().get("/api/v1/tidak-ada")
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+def _at_allocation() -> HostingRequest:
+    filed = factories.hosting_request()
+    workflow.act(filed, factories.user([RoleKey.HEAD]), None, "Disposisi")
+    workflow.act(filed, factories.user([RoleKey.COORDINATOR]), "ya", "Lengkap")
+    filed.artifact_sha256 = factories.scan_report("clean").artifact_sha256
+    workflow.act(filed, factories.user([RoleKey.TECHNICIAN]), None, "Bersih")
+    assert filed.current_step == "cek_ketersediaan"
+    db.session.commit()
+    return filed
+
+
+def test_allocation_is_a_job_that_fails_with_the_reason_and_allocates_nothing(app: Flask) -> None:
+    filed = _at_allocation()
+    factories.zone(name="contoh.go.id")  # its DNS server is a closed loopback port: the check cannot pass
+    technician = bearer(factories.user([RoleKey.TECHNICIAN]))
+    db.session.commit()
+    client = app.test_client()
+    response = client.post(f"/api/v1/requests/{filed.id}/allocation", headers=technician)
+    started = conforms(response, "/requests/{request_id}/allocation", "post")
+    assert response.status_code == 202 and started["kind"] == "allocate"
+    job = conforms(client.get(f"/api/v1/jobs/{started['id']}", headers=technician), "/jobs/{job_id}", "get")
+    # Jobs run inline in tests: by now it has asked the zone's server, which does not answer.
+    assert job["status"] == "failed" and "DNS belum dapat diperiksa" in job["error"]
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(App)) == 0
+    assert filed.current_step == "cek_ketersediaan"
+
+
+def test_a_second_allocation_while_one_is_queued_is_refused(app: Flask, client: FlaskClient,
+                                                            login_as: Any) -> None:
+    filed = _at_allocation()
+    factories.zone(name="contoh.go.id")
+    db.session.add(Job(kind="allocate", target_type="HostingRequest", target_id=str(filed.id),
+                       status=JobStatus.QUEUED))
+    user = login_as(RoleKey.TECHNICIAN)
+    response = app.test_client().post(f"/api/v1/requests/{filed.id}/allocation", headers=bearer(user))
+    assert conforms(response, "/requests/{request_id}/allocation", "post")["error"]["code"] == "job_running"
+    path = f"/requests/{filed.id}"
+    page = client.post(f"{path}/allocate", data={"csrf_token": csrf_token(client, path)},
+                       follow_redirects=True)
+    assert "Pekerjaan yang sama sedang berjalan" in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Job)) == 1
+    assert db.session.scalar(select(func.count()).select_from(App)) == 0

@@ -67,7 +67,10 @@ def test_muara_enim_request_through_the_api(
             state = call("GET", path, RoleKey.TECHNICIAN, one)
             assert state["scan"]["verdict"] == "clean" and state["current_step"] == "cek_ketersediaan"
 
-            allocated = call("POST", f"{path}/allocation", RoleKey.TECHNICIAN, one + "/allocation")
+            allocation = call("POST", f"{path}/allocation", RoleKey.TECHNICIAN, one + "/allocation")
+            job = call("GET", f"/jobs/{allocation['id']}", RoleKey.TECHNICIAN, "/jobs/{job_id}")
+            assert job["status"] == "succeeded", job
+            allocated = call("GET", path, RoleKey.TECHNICIAN, one)["app"]
             assert allocated["fqdn"] == f"{subdomain}.{dns_zone['zone']}" and allocated["host"] == host.name
             deploy = call("POST", f"{path}/deployment", RoleKey.TECHNICIAN, one + "/deployment")
             job = call("GET", f"/jobs/{deploy['id']}", RoleKey.TECHNICIAN, "/jobs/{job_id}")

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from panel import app_actions
+from panel.actions import apps as app_actions
 from panel.extensions import db
 from panel.models import App, JobStatus, RoleKey
 from panel.services.infra import hosts

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from panel import app_actions
+from panel.actions import apps as app_actions
 from panel.extensions import db
 from panel.models import App, AppStatus, AppUpload, JobStatus, ReleaseStatus, RoleKey, UploadStatus
 from panel.services.infra import hosts

@@ -31,8 +31,10 @@ TRANSLATABLE_ATTRIBUTES = {"title", "placeholder", "aria-label", "alt"}
 CODE_TAGS = ("code", "kbd", "samp")
 # Official documents stay in Bahasa Indonesia (panel/i18n.py); the testbed and CLI speak to engineers.
 NOT_UI = ("services/documents/letters.py", "services/documents/hosting_letters.py",
+          "services/documents/letter_pdf.py", "services/documents/indonesian.py",
           "services/documents/report_pdf.py",
-          "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py")
+          "services/documents/spreadsheets.py", "testbed/", "cli.py", "embedded.py",
+          "backup.py")  # the panel backup speaks only through `wadah backup` (the CLI)
 # Errors a user never reads: they mean a bug or a broken installation, and go to the log.
 INTERNAL_ERRORS = {"RuntimeError", "TypeError", "AssertionError", "NotImplementedError", "KeyError",
                    "ValueError", "PermissionError", "SecretUnreadable"}

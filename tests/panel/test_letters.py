@@ -12,16 +12,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from panel.services.documents import letters
+from panel.services.documents import indonesian, letter_pdf
+from panel.services.documents.indonesian import LetterError
+from panel.services.documents.letter_pdf import Letterhead, Recipient, Signatory, TimelineRow
 from panel.services.documents.letters import (
     HANDOVER_NOTICE,
     HostingReport,
-    LetterError,
-    Letterhead,
-    Recipient,
     ResponseLetter,
-    Signatory,
-    TimelineRow,
     render_hosting_report,
     render_response_letter,
 )
@@ -40,7 +37,7 @@ def need(present: bool, what: str) -> None:
 
 @pytest.fixture(autouse=True)
 def dejavu_font() -> None:
-    need((letters.FONT_DIR / "DejaVuSans.ttf").is_file(), "fonts-dejavu-core")
+    need((letter_pdf.FONT_DIR / "DejaVuSans.ttf").is_file(), "fonts-dejavu-core")
 
 MUARA_ENIM = Letterhead(
     pemda="Kabupaten Muara Enim",
@@ -322,14 +319,14 @@ def test_missing_facts_and_fonts_are_reported() -> None:
 
 def test_indonesian_dates_and_durations() -> None:
     moment = datetime(2026, 8, 17, 3, 5, tzinfo=UTC)
-    assert letters.format_date(moment) == "17 Agustus 2026"
-    assert letters.format_time(moment) == "10.05 WIB"
-    assert letters.format_time(moment, "WITA") == "11.05 WITA"
-    assert letters.format_datetime(moment, "WIT") == "17 Agustus 2026 pukul 12.05 WIT"
-    assert letters.format_date(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == "1 Januari 2027"
-    assert [letters.format_duration(m) for m in (None, 0, 0.4, 7, 65, 60, 1440, 1440 + 185)] == [
+    assert indonesian.format_date(moment) == "17 Agustus 2026"
+    assert indonesian.format_time(moment) == "10.05 WIB"
+    assert indonesian.format_time(moment, "WITA") == "11.05 WITA"
+    assert indonesian.format_datetime(moment, "WIT") == "17 Agustus 2026 pukul 12.05 WIT"
+    assert indonesian.format_date(datetime(2026, 12, 31, 23, 30, tzinfo=UTC)) == "1 Januari 2027"
+    assert [indonesian.format_duration(m) for m in (None, 0, 0.4, 7, 65, 60, 1440, 1440 + 185)] == [
         "-", "0 menit", "< 1 menit", "7 menit", "1 jam 5 menit", "1 jam", "1 hari", "1 hari 3 jam"]
-    assert letters.verdict_label("review").startswith("Perlu tinjauan")
+    assert indonesian.verdict_label("review").startswith("Perlu tinjauan")
 
 
 def test_page_one_renders_to_an_image(tmp_path: Path) -> None:

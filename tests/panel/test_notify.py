@@ -8,7 +8,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from panel import tasks
 from panel.extensions import db
 from panel.models import (
     AppAccount,
@@ -24,6 +23,7 @@ from panel.models.base import utcnow
 from panel.services import notify
 from panel.services.notify import Delivery, Notice, SmtpSettings
 from panel.services.requests import sla, workflow
+from panel.tasks import notices
 from tests.panel import factories
 from tests.panel.smtp import Inbox, smtp_server, unused_port
 
@@ -161,8 +161,8 @@ def test_credentials_are_never_sent_in_clear_to_a_remote_server(people, monkeypa
 
 def test_an_opened_step_is_mailed_to_its_role_after_commit(people, inbox) -> None:
     request = _submit(people)
-    tasks.announce_step(workflow.current_step(request))
-    tasks.announce_step(workflow.current_step(request))  # announced twice, mailed once
+    notices.announce_step(workflow.current_step(request))
+    notices.announce_step(workflow.current_step(request))  # announced twice, mailed once
     assert inbox.messages == []  # not before the step is committed
     db.session.commit()
     assert inbox.recipients() == ["kadis@contoh.go.id", "kabid@contoh.go.id"]
@@ -170,7 +170,7 @@ def test_an_opened_step_is_mailed_to_its_role_after_commit(people, inbox) -> Non
 
 
 def test_a_rolled_back_step_is_never_announced(people, inbox) -> None:
-    tasks.announce_step(workflow.current_step(_submit(people)))
+    notices.announce_step(workflow.current_step(_submit(people)))
     db.session.rollback()
     factories.opd()
     db.session.commit()
@@ -181,7 +181,7 @@ def test_a_rolled_back_savepoint_keeps_the_announcement(people, inbox) -> None:
     request = _submit(people)
     db.session.commit()
     inbox.clear()
-    tasks.announce_step(workflow.current_step(request))
+    notices.announce_step(workflow.current_step(request))
     with pytest.raises(RuntimeError), db.session.begin_nested():  # as submit() retries a number
         raise RuntimeError
     db.session.commit()
@@ -194,7 +194,7 @@ def test_a_step_acted_on_before_its_notice_is_skipped(people, inbox) -> None:
     workflow.act(request, people["head"])
     db.session.commit()
     inbox.clear()
-    assert tasks.notify_step_opened(step.id).get() == "skipped"
+    assert notices.notify_step_opened(step.id).get() == "skipped"
     assert inbox.messages == []
 
 
@@ -204,12 +204,12 @@ def test_check_overdue_mails_each_overdue_step_once(people, inbox) -> None:
     db.session.commit()
     inbox.clear()
 
-    tasks.check_overdue()  # periodic tasks keep no result: judge by the mail
+    notices.check_overdue()  # periodic tasks keep no result: judge by the mail
     assert sorted(inbox.recipients()) == sorted(["kadis@contoh.go.id", "kabid@contoh.go.id"] * 2)
     subjects = {received.message["Subject"] for received in inbox.messages}
     assert subjects == {f"Permohonan {r.number} melewati Mutu Baku" for r in (late, later)}
-    tasks.check_overdue()
-    assert tasks.check_overdue.call_local() == 0
+    notices.check_overdue()
+    assert notices.check_overdue.call_local() == 0
     assert len(inbox.messages) == 4
 
     db.session.expire_all()
@@ -225,7 +225,7 @@ def test_check_overdue_survives_smtp_down_and_records_it(people, app, caplog) ->
     _overdue(people)
     db.session.commit()
     with caplog.at_level(logging.WARNING, logger="panel.services.notify"):
-        assert tasks.check_overdue.call_local() == 1
+        assert notices.check_overdue.call_local() == 1
     assert "tidak terkirim" in caplog.text
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "request.step_overdue"))
     assert event.details["delivery"] == "failed"
@@ -252,8 +252,8 @@ def test_deploy_results_reach_the_apps_administrators(people, inbox) -> None:
     second = _release(hosted, 2, ReleaseStatus.FAILED)
     db.session.commit()
 
-    assert tasks.notify_release(first.id).get() == "sent"
-    assert tasks.notify_release(second.id).get() == "sent"
+    assert notices.notify_release(first.id).get() == "sent"
+    assert notices.notify_release(second.id).get() == "sent"
     assert inbox.recipients() == ["admin@dinkes.contoh.go.id", "pengelola@simpeg.contoh.go.id"] * 2
     finished, failed = inbox.messages[0].message, inbox.messages[2].message
     assert finished["Subject"] == "Rilis #1 simpeg.contoh.go.id berhasil diterapkan"
@@ -268,8 +268,8 @@ def test_no_message_carries_a_secret(people, app, inbox) -> None:
     request = _overdue(people)
     db.session.commit()
     inbox.clear()
-    tasks.notify_step_opened(workflow.current_step(request).id).get()
-    tasks.check_overdue()
+    notices.notify_step_opened(workflow.current_step(request).id).get()
+    notices.check_overdue()
     assert len(inbox.messages) == 4
     secrets = [SMTP_PASSWORD, app.config["SECRET_KEY"], app.config["SECRETS_KEY"], factories.PASSWORD,
                people["head"].password_hash]

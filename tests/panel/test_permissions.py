@@ -156,7 +156,7 @@ def _sop_template() -> dict[str, Any]:
 
 def _report_month() -> dict[str, Any]:
     from panel.models.base import utcnow
-    from panel.services.reports.reports import Month
+    from panel.services.reports.periods import Month
 
     return {"period": Month.current(utcnow()).key}
 

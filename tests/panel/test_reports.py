@@ -20,8 +20,10 @@ from panel.models import AppStatus, AuditEvent, HostStatus, RequestStatus, RoleK
 from panel.models.base import utcnow
 from panel.models.workflow import RequestStep
 from panel.services.documents import spreadsheets
-from panel.services.reports import reports
-from panel.services.reports.reports import DateRange, InvalidPeriod, Month
+from panel.services.reports import charts as report_charts
+from panel.services.reports import exports as report_exports
+from panel.services.reports import figures
+from panel.services.reports.periods import DateRange, InvalidPeriod, Month
 from tests.panel import factories
 from tests.panel.test_sla import postgres_app  # noqa: F401 - a fixture, used by name
 
@@ -161,7 +163,7 @@ def test_date_range_defaults_to_the_month_and_refuses_bad_dates() -> None:
 
 def test_figures_for_seeded_data(app, month: Month) -> None:
     seed(month)
-    report = reports.monthly_report(month, utcnow())
+    report = figures.monthly_report(month, utcnow())
     apps = report.apps
     assert (apps.total, apps.new) == (4, 3)
     assert [(c.label, c.count) for c in apps.by_opd] == [("Dinas Kesehatan", 3), ("Dinas Pendidikan", 1)]
@@ -201,7 +203,7 @@ def test_figures_for_seeded_data(app, month: Month) -> None:
 
 def test_an_earlier_month_counts_what_existed_then(app, month: Month) -> None:
     seed(month)
-    report = reports.monthly_report(month.shifted(-1), utcnow())
+    report = figures.monthly_report(month.shifted(-1), utcnow())
     assert (report.apps.total, report.apps.new) == (1, 1)
     assert report.requests_total == 1 and report.scans.blocked == 1
 
@@ -223,7 +225,7 @@ def test_statement_count_does_not_grow_with_the_data(app, client, login_as, mont
 
 def test_charts_are_accessible_svg_without_style_or_script(app, month: Month) -> None:
     seed(month)
-    drawn = reports.charts_for(reports.monthly_report(month, utcnow()))
+    drawn = report_charts.charts_for(figures.monthly_report(month, utcnow()))
     svgs = [value for value in vars(drawn).values() if value is not None]
     assert len(svgs) == 8
     for svg in svgs:
@@ -343,7 +345,7 @@ def test_app_inventory_exports_as_streamed_csv_and_xlsx(client, login_as, month:
     assert response.mimetype == "text/csv"
     assert f"aplikasi-{month.first_day:%Y%m%d}" in response.headers["Content-Disposition"]
     rows = _csv(response)
-    assert rows[0] == list(reports.APP_HEADER)
+    assert rows[0] == list(report_exports.APP_HEADER)
     body = {row[0]: row for row in rows[1:]}
     assert len(body) == 4  # registered in the month, removed ones left out
     assert {row[2] for row in body.values()} == {seeded["health"].name, seeded["school"].name,
@@ -356,7 +358,7 @@ def test_app_inventory_exports_as_streamed_csv_and_xlsx(client, login_as, month:
     assert workbook.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = _xlsx(workbook.get_data())
     workbook.close()
-    assert sheet[0] == list(reports.APP_HEADER)
+    assert sheet[0] == list(report_exports.APP_HEADER)
     assert sorted(row[0] for row in sheet[1:]) == sorted(body)
     assert "'=HYPERLINK(\"http://contoh\")" in {row[2] for row in sheet[1:]}
 
@@ -377,7 +379,7 @@ def test_requests_export_lists_each_step_with_its_timing(client, login_as, month
     assert response.is_streamed
     rows = _csv(response)
     header = rows[0]
-    assert header == list(reports.REQUEST_HEADER)
+    assert header == list(report_exports.REQUEST_HEADER)
     by_app = {}
     for row in rows[1:]:
         by_app.setdefault(row[header.index("aplikasi")], []).append(dict(zip(header, row, strict=True)))
@@ -391,7 +393,7 @@ def test_requests_export_lists_each_step_with_its_timing(client, login_as, month
     workbook = client.get(f"/reports/requests.xlsx?{_range(month)}")
     sheet = _xlsx(workbook.get_data())
     workbook.close()  # which closes, and so deletes, the temporary file
-    assert sheet[0] == list(reports.REQUEST_HEADER)
+    assert sheet[0] == list(report_exports.REQUEST_HEADER)
     assert len(sheet) == len(rows)
 
 
@@ -402,7 +404,7 @@ def test_exports_are_read_lazily_in_chunks(app, month: Month) -> None:
     db.session.commit()
     span = DateRange(month.first_day, month.last_day)
     with counted_statements() as statements:
-        rows = reports.app_rows(auditor, span, chunk_rows=2)
+        rows = report_exports.app_rows(auditor, span, chunk_rows=2)
         assert statements == []  # nothing is read before the response starts
         assert len(list(rows)) == 8
     pieces = list(spreadsheets.csv_chunks(("n",), ([n] for n in range(5)), chunk_rows=2))
@@ -444,15 +446,15 @@ def test_report_queries_run_on_postgresql(month: Month) -> None:
     assert db.engine.dialect.name == "postgresql"
     workflow.ensure_builtin_templates()
     seed(month)
-    report = reports.monthly_report(month, utcnow())
+    report = figures.monthly_report(month, utcnow())
     assert (report.apps.total, report.requests_total, report.scans.blocked) == (4, 2, 2)
     steps = {step.step_key: (step.finished, step.on_time) for step in report.steps}
     assert steps == {"terima_permohonan": (2, 2), "telaah_koordinasi": (1, 0)}
     assert [(p.finished, p.on_time) for p in report.trend[-2:]] == [(1, 1), (3, 2)]
     assert report.scans.top_rules[0].rule == "php_eval_request"
     span = DateRange(month.first_day, month.last_day)
-    assert len(list(reports.app_rows(factories.user([RoleKey.AUDITOR]), span))) == 3
-    assert [row[-1] for row in reports.request_rows(span, utcnow())].count("Tidak") == 1
-    unfinished = reports.request_rows(span, utcnow(), chunk_rows=1)
+    assert len(list(report_exports.app_rows(factories.user([RoleKey.AUDITOR]), span))) == 3
+    assert [row[-1] for row in report_exports.request_rows(span, utcnow())].count("Tidak") == 1
+    unfinished = report_exports.request_rows(span, utcnow(), chunk_rows=1)
     next(unfinished)
     unfinished.close()  # a download cut short closes its server-side cursor at once

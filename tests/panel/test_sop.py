@@ -55,3 +55,12 @@ def test_broken_templates_are_refused_with_the_reason(breakage, message: str) ->
     breakage(data)
     with pytest.raises(sop.InvalidTemplate, match=message):
         sop.parse(data)
+
+
+def test_every_step_action_and_branch_end_is_a_named_value() -> None:
+    for template in sop.builtin_templates().values():
+        keys = {step.key for step in template.steps}
+        assert all(isinstance(step.action, sop.StepAction) for step in template.steps)
+        ends = {target for step in template.steps for target in step.branches.values()} - keys
+        assert ends <= set(sop.EndState)
+    assert sop.builtin_templates()["muara_enim"].next_key("laporan_kabid") is sop.EndState.DONE

@@ -20,7 +20,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from agents import defaults as agent_defaults
-from panel import app_actions, crypto, storage, tasks
+from panel import crypto, storage
+from panel.actions import apps as app_actions
 from panel.extensions import db
 from panel.models import (
     App,
@@ -44,6 +45,9 @@ from panel.models.base import utcnow
 from panel.permissions import access_of
 from panel.services.apps import app_operations
 from panel.services.releases import deployment
+from panel.tasks import apps as app_tasks
+from panel.tasks import notices, shared
+from panel.tasks import releases as release_tasks
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
@@ -134,7 +138,7 @@ class FakePKI:
 @pytest.fixture
 def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
     fake = FakeAgent()
-    monkeypatch.setattr(tasks, "_pki", lambda: FakePKI(fake))
+    monkeypatch.setattr(shared, "pki", lambda: FakePKI(fake))
     return fake
 
 
@@ -402,7 +406,7 @@ def test_logs_are_fetched_by_a_job_and_a_followed_log_can_be_stopped(app, agent:
     assert job.status == JobStatus.SUCCEEDED
     # The fetch already scheduled finds the job stopped and leaves it as it is.
     calls = len(agent.calls)
-    tasks.fetch_logs.call_local(job.id, own.id, 20, job.result["follow_until"])
+    app_tasks.fetch_logs.call_local(job.id, own.id, 20, job.result["follow_until"])
     db.session.expire_all()
     assert job.status == JobStatus.SUCCEEDED and len(agent.calls) == calls
 
@@ -416,7 +420,7 @@ def test_metrics_are_sampled_pruned_and_drawn(app, agent: FakeAgent) -> None:
     db.session.add(AppMetric(app_id=own.id, at=utcnow() - timedelta(days=8), cpu_percent=1, memory_bytes=1,
                              memory_limit_bytes=2))
     db.session.commit()
-    assert tasks.collect_metrics.call_local() == 1
+    assert app_tasks.collect_metrics.call_local() == 1
     assert [c for c in agent.calls if c[0] == "stats"] == [("stats", (own.name,))]
     assert stopped.id not in db.session.scalars(select(AppMetric.app_id)).all()
     rows = db.session.scalars(select(AppMetric)).all()
@@ -490,7 +494,7 @@ def test_an_interrupted_upload_stores_nothing_and_can_be_sent_again(app, agent: 
     login = factories.app_account(own)
     db.session.commit()
     scanned: list[int] = []
-    monkeypatch.setattr(tasks, "process_upload", lambda job_id, upload_id: scanned.append(upload_id))
+    monkeypatch.setattr(release_tasks, "process_upload", lambda job_id, upload_id: scanned.append(upload_id))
     client = flow.signed_in(app, login)
     path = f"/apps/{own.id}/uploads"
     bundle = tar_gz({"index.html": "<h1>versi baru</h1>\n", "data.bin": os.urandom(96_000).hex()})
@@ -547,7 +551,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
     monkeypatch.setattr("panel.services.releases.deployment.deploy", fake_deploy)
     monkeypatch.setattr("panel.services.requests.fulfilment.pemda_zone", lambda name: None)
     notified: list[int] = []
-    monkeypatch.setattr(tasks, "notify_release", lambda release_id: notified.append(release_id))
+    monkeypatch.setattr(notices, "notify_release", lambda release_id: notified.append(release_id))
 
     client = flow.signed_in(app, technician)
     queue = client.get("/apps/reviews").get_data(as_text=True)
@@ -583,7 +587,7 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
     monkeypatch.setattr("panel.services.releases.deployment.deploy", failing_deploy)
     monkeypatch.setattr("panel.services.requests.fulfilment.pemda_zone", lambda name: None)
     notified: list[int] = []
-    monkeypatch.setattr(tasks, "notify_release", lambda release_id: notified.append(release_id))
+    monkeypatch.setattr(notices, "notify_release", lambda release_id: notified.append(release_id))
     post(flow.signed_in(app, technician), f"/apps/reviews/{upload.id}/accept", reason="x" * 30)
     db.session.expire_all()
     assert upload.status == UploadStatus.FAILED and "pemeriksaan kesehatan gagal" in upload.reason
@@ -596,7 +600,7 @@ def test_a_newer_upload_replaces_one_waiting_for_review(app, monkeypatch: pytest
     login = factories.app_account(own)
     waiting = _review_upload(own, login)
     db.session.commit()
-    monkeypatch.setattr(tasks, "process_upload", lambda job_id, upload_id: None)
+    monkeypatch.setattr(release_tasks, "process_upload", lambda job_id, upload_id: None)
     client = flow.signed_in(app, login)
     path = f"/apps/{own.id}/uploads"
     client.post(path, content_type="multipart/form-data", data={

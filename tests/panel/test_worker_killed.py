@@ -177,6 +177,8 @@ def test_a_worker_killed_mid_scan_and_mid_deploy_leaves_jobs_that_fail_and_can_b
             retry = _wait(retry.id, _ended, WORK_WITHIN_S, "scan retry", log)
             assert retry.status == JobStatus.SUCCEEDED and retry.result["verdict"] == "clean", retry.error
             _post(technician, f"{path}/allocate")
+            allocated = _wait(_newest("allocate").id, _ended, WORK_WITHIN_S, "allocate", log)
+            assert allocated.status == JobStatus.SUCCEEDED, allocated.error
             db.session.expire_all()
             assert db.session.get_one(HostingRequest, filed.id).current_step == "unggah_aplikasi", \
                 flow.flashes(technician, path)

@@ -87,3 +87,26 @@ def test_a_template_edit_applies_to_new_requests_only(people) -> None:
     db.session.flush()
     new = _submit(people)
     assert old.steps[1].due_minutes == 5 and new.steps[1].due_minutes == 30
+
+
+def test_a_request_reads_deployed_once_its_app_is_live_until_it_closes(people) -> None:
+    from panel.models import Attachment, AttachmentKind
+
+    request = _submit(people)
+    workflow.act(request, people["head"])
+    workflow.act(request, people["coordinator"], decision="ya")
+    request.artifact_sha256 = factories.scan_report("clean").artifact_sha256
+    workflow.act(request, people["technician"])
+    hosted = factories.app(people["opd"], request_id=request.id)
+    workflow.act(request, people["technician"])
+    assert request.status == RequestStatus.IN_PROGRESS and request.current_step == "unggah_aplikasi"
+    factories.release(hosted)
+    factories.app_account(hosted)
+    workflow.act(request, people["technician"])  # the deploy step: live, with its Web Panel login
+    assert request.status == RequestStatus.DEPLOYED and request.current_step == "laporan_subkoordinator"
+    db.session.add(Attachment(request_id=request.id, kind=AttachmentKind.HOSTING_REPORT, filename="l.pdf",
+                              sha256="cd" * 32, size=1, content_type="application/pdf"))
+    workflow.act(request, people["coordinator"])
+    assert request.status == RequestStatus.DEPLOYED and request.current_step == "laporan_kabid"
+    workflow.act(request, people["head"])
+    assert request.status == RequestStatus.CLOSED

@@ -109,3 +109,18 @@ def test_the_wadah_group_exposes_scan() -> None:
 
     result = CliRunner().invoke(main, ["scan", "--help"])
     assert result.exit_code == 0 and "--clamd" in result.output
+
+
+def test_cache_option_rescans_only_changed_files(clamd_url: str, tmp_path: Path) -> None:
+    root = site(tmp_path, {"index.php": b"<?php echo 'beranda';\n", "ok.txt": b"ok",
+                           "lib/db.php": b"<?php $db = new PDO('sqlite::memory:');\n"})
+    cache = tmp_path / "cache"
+    code, output = run(str(root), "--json", "--clamd", clamd_url, "--cache", str(cache))
+    assert code == 0 and "cached" not in json.loads(output)["stats"]
+    (root / "lib" / "db.php").write_bytes(b"<?php system($_GET['c']);\n")
+    code, output = run(str(root), "--json", "--clamd", clamd_url, "--cache", str(cache))
+    report = json.loads(output)
+    assert (code, report["verdict"], report["stats"]["cached"]) == (2, "infected", 2)
+    assert {f["path"] for f in report["findings"]} == {"lib/db.php"}
+    code, output = run(str(root), "--clamd", clamd_url, "--cache", str(cache))
+    assert code == 2 and "3 berkas dari cache putusan" in output

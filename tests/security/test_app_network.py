@@ -27,7 +27,7 @@ from docker.models.containers import Container
 from agents import defaults
 from agents.firewall import AppFirewall, FirewallSettings, host_resolvers, ipv4_networks
 from agents.runtime import Runtime
-from tests.agents.test_host import make_host, unique
+from tests.agents.support import make_host, unique
 from tests.support import unavailable
 
 pytestmark = pytest.mark.slow

@@ -20,10 +20,10 @@ import pytest
 
 from agents import defaults
 from agents.errors import InvalidRequest
-from agents.host import Host
+from agents.host import HostAgent
 from agents.volumes import MIB, Volumes
-from tests.agents.test_host import containers_of, fetch, spec, unique
-from tests.security.conftest import as_app
+from tests.agents.support import containers_of, fetch, spec, unique
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 
@@ -50,14 +50,14 @@ FILLER_APP = {
 }
 
 
-def deploy(host: Host, name: str, storage_mb: int | None = None) -> Path:
+def deploy(host: HostAgent, name: str, storage_mb: int | None = None) -> Path:
     """Deploy the filler app with writable path `uploads`; return its data directory on the host."""
     fields = {} if storage_mb is None else {"storage_mb": storage_mb}
     host.deploy(spec(host, name, 1, FILLER_APP, writable_paths=("uploads",), **fields))
     return host.state.data_dir(name)
 
 
-def fill(host: Host, name: str, target: str, megabytes: int = ATTEMPT_MB) -> tuple[int, str]:
+def fill(host: HostAgent, name: str, target: str, megabytes: int = ATTEMPT_MB) -> tuple[int, str]:
     """Write `megabytes` of zeros into `target` as the app's user; return dd's exit code and output."""
     (container,) = [c for c in host.runtime.owned(name) if c.status == "running"]
     code, output = container.exec_run(
@@ -84,7 +84,7 @@ def loop_backed(image: Path) -> bool:
     return False
 
 
-def test_a_tenant_filling_its_writable_path_fills_only_its_own_volume(host: Host) -> None:
+def test_a_tenant_filling_its_writable_path_fills_only_its_own_volume(host: HostAgent) -> None:
     name, neighbour = unique("penuh"), unique("tetangga")
     data = deploy(host, name, storage_mb=LIMIT_MB)
     deploy(host, neighbour)  # the default limit
@@ -121,7 +121,7 @@ def test_a_tenant_filling_its_writable_path_fills_only_its_own_volume(host: Host
     host.remove(neighbour)
 
 
-def test_raising_the_limit_lets_it_write_more_and_keeps_its_data(host: Host) -> None:
+def test_raising_the_limit_lets_it_write_more_and_keeps_its_data(host: HostAgent) -> None:
     name = unique("tumbuh")
     data = deploy(host, name, storage_mb=LIMIT_MB)
     fqdn = f"{name}.contoh.go.id"
@@ -155,7 +155,7 @@ def test_raising_the_limit_lets_it_write_more_and_keeps_its_data(host: Host) -> 
     host.remove(name)
 
 
-def test_reconcile_mounts_the_volume_again_after_a_reboot(host: Host,
+def test_reconcile_mounts_the_volume_again_after_a_reboot(host: HostAgent,
                                                           docker_client: docker.DockerClient) -> None:
     name = unique("reboot")
     data = deploy(host, name, storage_mb=LIMIT_MB)
@@ -181,7 +181,7 @@ def test_reconcile_mounts_the_volume_again_after_a_reboot(host: Host,
     host.remove(name)
 
 
-def test_removing_the_app_leaves_no_mount_and_no_image(host: Host) -> None:
+def test_removing_the_app_leaves_no_mount_and_no_image(host: HostAgent) -> None:
     name = unique("hapus")
     data = deploy(host, name, storage_mb=LIMIT_MB)
     image = host.volumes.image(name)
@@ -194,7 +194,7 @@ def test_removing_the_app_leaves_no_mount_and_no_image(host: Host) -> None:
     assert name not in host.volumes.apps()
 
 
-def test_data_kept_from_before_volumes_moves_onto_one_and_links_stay_links(host: Host) -> None:
+def test_data_kept_from_before_volumes_moves_onto_one_and_links_stay_links(host: HostAgent) -> None:
     name = unique("lama")
     data = host.state.data_dir(name)
     (data / "uploads").mkdir(parents=True)
@@ -213,7 +213,7 @@ def test_data_kept_from_before_volumes_moves_onto_one_and_links_stay_links(host:
 
 @pytest.mark.parametrize("storage_mb", [0, defaults.STORAGE_MIN_MB - 1, defaults.STORAGE_MAX_MB + 1,
                                         True])
-def test_limits_outside_the_range_are_refused_and_nothing_is_made(host: Host, storage_mb: int) -> None:
+def test_limits_outside_the_range_are_refused_and_nothing_is_made(host: HostAgent, storage_mb: int) -> None:
     name = unique("batas")
     with pytest.raises(InvalidRequest, match="batas penyimpanan"):
         deploy(host, name, storage_mb=storage_mb)

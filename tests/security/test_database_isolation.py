@@ -13,10 +13,10 @@ import pytest
 
 from agents.databases import Databases, MariaDBSettings, grant_pattern, identifier
 from agents.errors import DatabaseError
-from agents.host import Host
+from agents.host import HostAgent
 from agents.protocol import app_name
-from tests.agents.test_host import fetch, spec
-from tests.security.conftest import as_app
+from tests.agents.support import fetch, spec
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +33,7 @@ echo implode(',', $seen), '|', $opened, '|', $read ? $read->fetch_row()[0] : 'TA
 """
 
 
-def test_an_app_cannot_open_a_database_its_name_matches_by_wildcard(host: Host) -> None:
+def test_an_app_cannot_open_a_database_its_name_matches_by_wildcard(host: HostAgent) -> None:
     token = secrets.token_hex(3)
     victim, attacker = f"s{token}p3b4", f"s{token}-3b4"
     # Unescaped, the attacker's grant `wadah_sX_3b4`.* would match the victim's wadah_sXp3b4.

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.host import Host
-from tests.agents.test_host import fetch, spec, unique
-from tests.security.conftest import as_app
+from agents.host import HostAgent
+from tests.agents.support import fetch, spec, unique
+from tests.security.support import as_app
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def host_side(tmp_path: Path) -> Path:
     return directory
 
 
-def test_restart_never_writes_through_a_planted_file_link(host: Host, host_side: Path) -> None:
+def test_restart_never_writes_through_a_planted_file_link(host: HostAgent, host_side: Path) -> None:
     name = unique("tautan")
     host.deploy(spec(host, name, 1, LARAVEL))
     planted = host_side / "cron-x"  # dangling: the attack wants the agent to create it
@@ -63,7 +63,7 @@ def test_restart_never_writes_through_a_planted_file_link(host: Host, host_side:
     assert (host_side / "shadow").read_text() == "rahasia\n"
 
 
-def test_a_later_writable_path_cannot_mount_a_planted_link(host: Host, host_side: Path) -> None:
+def test_a_later_writable_path_cannot_mount_a_planted_link(host: HostAgent, host_side: Path) -> None:
     """Release 1 writes `storage`; its code links storage/app to a host directory; release 2
     declares `storage/app` writable. Docker must not be handed the link as a mount source."""
     name = unique("pasang")

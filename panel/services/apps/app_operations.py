@@ -35,10 +35,11 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services.apps import tls
+from panel.services.apps import app_lifecycle, tls
 from panel.services.infra import dns
 from panel.services.infra.hosts import PanelPKI
 from panel.services.refused import Refused
+from panel.services.releases import release_lifecycle
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,13 +90,13 @@ def control(app: App, action: str, user: User | None, pki: PanelPKI) -> dict[str
     """Start, stop or restart the app's container, or just read its state; return the agent's status."""
     if action not in CONTROL_ACTIONS:
         raise OperationRefused(_("Tindakan tidak dikenal: %(action)s", action=action))
+    moves = action in app_lifecycle.CONTROLLED
+    if moves and not app_lifecycle.may_move(app, app_lifecycle.CONTROLLED[action]):
+        raise OperationRefused(_("Aplikasi berstatus %(status)s tidak dapat menerima tindakan %(action)s.",
+                                 status=app.status, action=action))
     status: dict[str, Any] = _with_agent(app, pki, lambda agent: getattr(agent, action)(app.name))
-    if action == "stop":
-        app.status = AppStatus.STOPPED
-    elif action in ("start", "restart"):
-        app.status = AppStatus.RUNNING
-    if action != "status":
-        audit.record(f"app.{action}", app, actor=user, state=status.get("state"))
+    if moves:
+        app_lifecycle.controlled(app, action, user, status.get("state"))
     return status
 
 
@@ -127,12 +128,9 @@ def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
     if target is None or target.app_id != app.id:
         raise OperationRefused(_("Agen kembali ke rilis yang tidak dikenal panel."))
     left = app.live_release
-    for release in app.releases:
-        if release.status == ReleaseStatus.LIVE and release is not target:
-            release.status = ReleaseStatus.RETIRED
-    target.status, app.status = ReleaseStatus.LIVE, AppStatus.RUNNING
-    audit.record("release.rollback", target, actor=user, app=app.name, number=target.number,
-                 left=left.number if left else None)
+    release_lifecycle.rolled_back_to(target, user, app=app.name, number=target.number,
+                                     left=left.number if left else None)
+    app_lifecycle.rolled_back(app, user, target.number)
     return target
 
 

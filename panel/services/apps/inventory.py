@@ -27,6 +27,7 @@ from panel.permissions import DATA_CENTER_ROLES, visible_apps, visible_requests
 
 OPEN_REQUEST_STATUSES = (
     RequestStatus.SUBMITTED, RequestStatus.IN_PROGRESS, RequestStatus.NEEDS_CORRECTION,
+    RequestStatus.DEPLOYED,  # its reporting steps are still open
 )
 
 

@@ -12,7 +12,8 @@ from panel import audit
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
-from panel.services.documents import letters
+from panel.services.documents import letter_pdf, letters
+from panel.services.documents.indonesian import LetterError
 from panel.services.infra import allocation
 from panel.services.releases import scanning
 from panel.services.requests import sla
@@ -21,8 +22,8 @@ LETTER_MAX_BYTES = 20 * 1024 * 1024
 ON_TIME = {sla.TimingState.DONE_ON_TIME: True, sla.TimingState.DONE_LATE: False}
 
 
-def letterhead(config: Mapping[str, Any]) -> letters.Letterhead:
-    return letters.Letterhead(pemda=config["PEMDA_NAME"], dinas=config["DINAS_NAME"],
+def letterhead(config: Mapping[str, Any]) -> letter_pdf.Letterhead:
+    return letter_pdf.Letterhead(pemda=config["PEMDA_NAME"], dinas=config["DINAS_NAME"],
                               address=config["DINAS_ADDRESS"], city=config["DINAS_CITY"],
                               unit=config.get("DINAS_UNIT", ""), contact=config.get("DINAS_CONTACT", ""),
                               zone=config.get("TIMEZONE", "WIB"))
@@ -34,17 +35,17 @@ def hosting_report(request: HostingRequest, author: User, config: Mapping[str, A
     app = allocation.app_of(request)
     live = app.live_release if app else None
     if app is None or live is None or app.account is None:
-        raise letters.LetterError("aplikasi belum terpasang atau login Web Panel belum diterbitkan")
+        raise LetterError("aplikasi belum terpasang atau login Web Panel belum diterbitkan")
     report = scanning.latest_report(live.artifact_sha256)
     rows = tuple(
-        letters.TimelineRow(step=row.label, role=row.role_label, actor=row.actor or "-",
+        letter_pdf.TimelineRow(step=row.label, role=row.role_label, actor=row.actor or "-",
                             started=row.started_at, finished=row.finished_at,
                             mutu_baku_minutes=row.timing.due_minutes, on_time=ON_TIME.get(row.timing.state))
         for row in sla.timeline(request, now))
     return letters.HostingReport(
         letterhead=letterhead(config), number=f"{request.number}/LAP", date=now,
-        recipient=letters.Recipient(DEFAULT_ROLE_LABELS["coordinator"]),
-        signatory=letters.Signatory(author.full_name or author.username,
+        recipient=letter_pdf.Recipient(DEFAULT_ROLE_LABELS["coordinator"]),
+        signatory=letter_pdf.Signatory(author.full_name or author.username,
                                     DEFAULT_ROLE_LABELS["technician"]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn, host_name=app.host.name if app.host else "-",
@@ -71,8 +72,9 @@ def response_letter(request: HostingRequest, author: User, config: Mapping[str, 
     refusal = next((s.note for s in reversed(request.steps) if s.decision == "tidak" and s.note), "")
     return letters.ResponseLetter(
         letterhead=letterhead(config), number=f"{request.number}/TGP", date=now,
-        recipient=letters.Recipient(f"Kepala {request.opd.name}"),
-        signatory=letters.Signatory(author.full_name or author.username, DEFAULT_ROLE_LABELS["coordinator"]),
+        recipient=letter_pdf.Recipient(f"Kepala {request.opd.name}"),
+        signatory=letter_pdf.Signatory(author.full_name or author.username,
+                                       DEFAULT_ROLE_LABELS["coordinator"]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn if app else f"{request.subdomain}.{config['PEMDA_DOMAIN']}",
         approved=approved, reason=refusal or ("" if approved else "Permohonan tidak dapat dipenuhi."),

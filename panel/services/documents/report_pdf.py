@@ -12,23 +12,24 @@ from markupsafe import Markup
 
 from panel import charts
 from panel.formatting import HOST_STATUS_LABELS, angka, durasi, tanggal, ukuran
-from panel.services.documents import letters
-from panel.services.reports.reports import Count, MonthlyReport, ReportCharts
+from panel.services.documents import letter_pdf
+from panel.services.reports.charts import ReportCharts
+from panel.services.reports.figures import Count, MonthlyReport
 
 HEADING_PT = 11.5
 EMPTY = "Tidak ada data pada periode ini."
 
 
-class MonthlyReportPdf(letters.Letter):
+class MonthlyReportPdf(letter_pdf.Letter):
     """A letter-styled document with numbered section headings, plain tables and vector charts."""
 
     def heading(self, text: str) -> None:
         if self.get_y() + 30 > self.page_break_trigger:  # keep a heading with what follows it
             self.add_page()
         self.ln(2)
-        self.set_font(letters.FONT, "B", HEADING_PT)
+        self.set_font(letter_pdf.FONT, "B", HEADING_PT)
         self.multi_cell(0, 6, self.clean(text), align=Align.L, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_font(letters.FONT, "", letters.BODY_PT)
+        self.set_font(letter_pdf.FONT, "", letter_pdf.BODY_PT)
         self.ln(1)
 
     def grid(self, headings: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
@@ -38,11 +39,11 @@ class MonthlyReportPdf(letters.Letter):
             self.note(EMPTY)
             self.ln(3)
             return
-        self.set_font(letters.FONT, "", letters.TABLE_PT)
+        self.set_font(letter_pdf.FONT, "", letter_pdf.TABLE_PT)
         align = align or [Align.L, *[Align.R] * (len(headings) - 1)]
         with self.table(col_widths=tuple(widths), width=self.epw, align=Align.L, text_align=tuple(align),
                         v_align="MIDDLE", line_height=4.2, padding=(1.0, 1.5), repeat_headings=1,
-                        headings_style=FontFace(emphasis="BOLD", fill_color=letters.HEADING_FILL),
+                        headings_style=FontFace(emphasis="BOLD", fill_color=letter_pdf.HEADING_FILL),
                         borders_layout="ALL") as table:
             heading = table.row()
             for text in headings:
@@ -51,7 +52,7 @@ class MonthlyReportPdf(letters.Letter):
                 row = table.row()
                 for value in values:
                     row.cell(self.clean(value) or "-")
-        self.set_font(letters.FONT, "", letters.BODY_PT)
+        self.set_font(letter_pdf.FONT, "", letter_pdf.BODY_PT)
         self.ln(3)
 
     def chart(self, svg: Markup | None) -> None:
@@ -61,8 +62,8 @@ class MonthlyReportPdf(letters.Letter):
         self.ln(3)
 
 
-def render_monthly_report(report: MonthlyReport, drawn: ReportCharts, head: letters.Letterhead, *,
-                          font_dir: Path = letters.FONT_DIR) -> bytes:
+def render_monthly_report(report: MonthlyReport, drawn: ReportCharts, head: letter_pdf.Letterhead, *,
+                          font_dir: Path = letter_pdf.FONT_DIR) -> bytes:
     """Render the month's report as PDF bytes."""
     month = report.month.label
     pdf = MonthlyReportPdf(head, report.generated_at, f"Laporan Bulanan Data Center {month}", font_dir)

@@ -294,10 +294,10 @@ def _edited(definition: dict[str, Any], edits: Mapping[str, StepEdit]) -> dict[s
         raise AdminRefused(_("Isian langkah tidak cocok dengan templat; muat ulang halaman."))
     for raw in steps:
         edit = edits[raw["key"]]
-        if raw.get("action") == "submit" and edit.role != SUBMIT_ROLE:
+        if raw.get("action") == sop.StepAction.SUBMIT and edit.role != SUBMIT_ROLE:
             raise AdminRefused(_("Langkah %(step)s mengajukan permohonan: pelaksananya selalu "
                                  "Pengelola Aplikasi OPD.", step=repr(raw["label"])))
-        if raw.get("action") != "submit" and edit.role not in STEP_ROLES:
+        if raw.get("action") != sop.StepAction.SUBMIT and edit.role not in STEP_ROLES:
             raise AdminRefused(_("Langkah %(step)s dilaksanakan Diskominfo: pilih Kepala Bidang, "
                                  "Sub Koordinator, Pengelola Instalasi TI atau Administrator Platform.",
                                  step=repr(raw["label"])))

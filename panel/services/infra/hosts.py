@@ -19,6 +19,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
+from panel.services.infra import host_lifecycle
 from panel.services.infra.allocation import HOST_MEMORY_RESERVE_MB
 from panel.services.refused import Refused
 
@@ -104,8 +105,9 @@ def record_enrolment(enrolled: EnrolledAgent) -> Host:
     host = db.session.scalar(select(Host).where(Host.name == enrolled.agent_name))
     if host is None:
         raise HostRefused(_("Host %(host)s tidak terdaftar.", host=repr(enrolled.agent_name)))
-    host.cert_fingerprint, host.enrolled_at, host.status = enrolled.fingerprint, utcnow(), HostStatus.ONLINE
-    audit.record("host.enrol", host, actor=None, fingerprint=enrolled.fingerprint)
+    if host.status != HostStatus.PENDING:
+        raise HostRefused(_("Agen %(host)s sudah terdaftar.", host=host.name))
+    host_lifecycle.enrolled(host, enrolled.fingerprint)
     return host
 
 
@@ -123,10 +125,11 @@ def refresh_facts(pki: PanelPKI, host: Host) -> dict[str, Any]:
         with pki.client(host) as agent:
             facts = agent.facts()
     except AgentError as error:
-        host.status = HostStatus.UNREACHABLE
+        host_lifecycle.lost(host, error)
         raise HostRefused(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=host.name,
                             error=error)) from error
-    host.facts, host.last_seen_at, host.status = facts, utcnow(), HostStatus.ONLINE
+    host.facts, host.last_seen_at = facts, utcnow()
+    host_lifecycle.reached(host)
     return facts
 
 

@@ -34,11 +34,11 @@ from panel.models import (
     Verdict,
     Zone,
 )
-from panel.models.base import utcnow
 from panel.services.accounts import accounts, passwords
+from panel.services.apps import app_lifecycle
 from panel.services.infra import dns
 from panel.services.infra.hosts import PanelPKI
-from panel.services.releases import scanning
+from panel.services.releases import release_lifecycle, scanning
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,13 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
     if app.stack == Stack.DOCKERFILE and build_scanning is None:
         raise DeployFailed(_("Aplikasi dengan Dockerfile tidak dapat dipasang tanpa pemindaian "
                              "berkas hasil build."))
+    if not app_lifecycle.may_move(app, AppStatus.DEPLOYING):
+        raise DeployFailed(_("Aplikasi berstatus %(status)s tidak dapat dipasang.", status=app.status))
     number = latest_release_number(app) + 1
     release = Release(app=app, number=number, artifact_sha256=report.artifact_sha256,
                       scan_report_id=report.id, created_by_id=user.id if user else None)
     db.session.add(release)
-    app.status = AppStatus.DEPLOYING
+    app_lifecycle.deploying(app, user, number)
     db.session.flush()
     verdict = "clean" if report.verdict == Verdict.CLEAN else "review_accepted"
     spec = AppSpec(name=app.name, fqdn=app.fqdn, stack=app.stack, release_id=release.id,
@@ -110,21 +112,18 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
                                                 image_id)
             agent.deploy(spec, verdict, signature, image_id=image_id)
     except AgentRefused as refused:
-        _failed(app, release)
+        _failed(app, release, user)
         raise DeployFailed(_("Agen %(host)s menolak rilis: %(reason)s",
                              host=app.host.name, reason=refused)) from refused
     except AgentError as error:
-        _failed(app, release)
+        _failed(app, release, user)
         raise DeployFailed(_("Agen %(host)s tidak dapat dihubungi: %(error)s",
                              host=app.host.name, error=error)) from error
     except DeployFailed:
-        _failed(app, release)
+        _failed(app, release, user)
         raise
-    for older in app.releases:
-        if older.status == ReleaseStatus.LIVE and older is not release:
-            older.status = ReleaseStatus.RETIRED
-    release.status, release.deployed_at, app.status = ReleaseStatus.LIVE, utcnow(), AppStatus.RUNNING
-    audit.record("release.deploy", release, actor=user, app=app.name, number=number, image=release.image_id)
+    release_lifecycle.deployed(release, user, app=app.name, number=number, image=release.image_id)
+    app_lifecycle.deployed(app, user, number)
     try:
         publish_name(app, zone)
     except DeployFailed as unpublished:  # the release serves; only its name waits for the DNS server
@@ -194,15 +193,15 @@ def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAcc
 
 def abandon(app: App) -> None:
     """Fail the app's releases a stopped deploy left pending, so the app can be deployed again."""
-    for release in app.releases:
-        if release.status == ReleaseStatus.PENDING:
-            _failed(app, release)
-    if app.status == AppStatus.DEPLOYING:
-        app.status = AppStatus.RUNNING if any(r.status == ReleaseStatus.LIVE for r in app.releases) \
-            else AppStatus.FAILED
+    pending = [release for release in app.releases if release.status == ReleaseStatus.PENDING]
+    for release in pending:
+        _failed(app, release, None)
+    if not pending and app.status == AppStatus.DEPLOYING:
+        live = any(r.status == ReleaseStatus.LIVE for r in app.releases)
+        app_lifecycle.deploy_failed(app, None, latest_release_number(app), still_live=live)
 
 
-def _failed(app: App, release: Release) -> None:
-    release.status = ReleaseStatus.FAILED
+def _failed(app: App, release: Release, user: User | None) -> None:
+    release_lifecycle.failed(release, user)
     live = any(r.status == ReleaseStatus.LIVE for r in app.releases)
-    app.status = AppStatus.RUNNING if live else AppStatus.FAILED
+    app_lifecycle.deploy_failed(app, user, release.number, still_live=live)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agents.artifacts import ArtifactStore
-from panel import audit
+from panel import audit, private_files
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import (
@@ -26,6 +26,7 @@ from panel.models import (
 from panel.models.base import utcnow
 from panel.services.refused import Refused
 from scanners.scan import scan_path
+from scanners.verdict_cache import DATABASE_NAME
 
 MIN_REASON_LENGTH = 20  # an acceptance is a written judgement, not "ok"
 HTML_REPORT_MAX_BYTES = 50 * 1024 * 1024
@@ -36,6 +37,14 @@ class ScanRefused(Refused):
 
 
 REASON_FINDINGS = 5  # files named in a blocked build's message
+VERDICT_CACHE_DIR = "scan-cache"  # beside the store, in the panel's owner-only state folder
+
+
+def verdict_cache_dir(store: ArtifactStore) -> Path:
+    """Return the verdict cache's directory beside `store`, owner-only, its database 0600."""
+    directory = private_files.private_dir(store.root.parent / VERDICT_CACHE_DIR)
+    private_files.private_sqlite(directory / DATABASE_NAME)
+    return directory
 
 
 def latest_report(sha256: str | None) -> ScanReport | None:
@@ -51,11 +60,15 @@ def scan_artifact(artifact: Artifact, artifacts: ArtifactStore, documents: Artif
                   clamd_url: str | None, progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Scan the stored bundle with every engine and record the verdict; clamd down gives `error`.
 
-    The readable HTML report is kept in `documents` beside the JSON one in the database.
+    The readable HTML report is kept in `documents` beside the JSON one in the database; files the
+    verdict cache remembers for the same scanner are not scanned again.
     """
     record = ScanReport(artifact_sha256=artifact.sha256, started_at=utcnow())
     db.session.add(record)
-    result = scan_path(artifacts.path(artifact.sha256), clamd_url=clamd_url, progress=progress)
+    # A new version of an app rescans only the files that changed since a scan by the same
+    # engines, rules, signatures and policy.
+    result = scan_path(artifacts.path(artifact.sha256), clamd_url=clamd_url, progress=progress,
+                       cache_dir=verdict_cache_dir(artifacts))
     record.verdict = Verdict(result.verdict.value)
     record.report = result.to_dict()
     record.html_sha256, _size = documents.put(io.BytesIO(result.to_html().encode()), HTML_REPORT_MAX_BYTES)
@@ -84,7 +97,7 @@ def scan_build_output(release: Release, output: Path, build: Mapping[str, Any],
     record = ScanReport(artifact_sha256=release.artifact_sha256, kind=ScanKind.BUILD,
                         started_at=utcnow())
     db.session.add(record)
-    result = scan_path(output, clamd_url=clamd_url)
+    result = scan_path(output, clamd_url=clamd_url, cache_dir=verdict_cache_dir(documents))
     result.source = f"build rilis ke-{release.number} {release.app.name} ({build.get('image_id')})"
     record.verdict = Verdict(result.verdict.value)
     record.report = {**result.to_dict(), "build": dict(build)}

@@ -32,13 +32,14 @@ from panel.services.infra.hosts import PanelPKI
 from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import step_outputs, workflow
+from panel.services.requests.sop import StepAction
 
 
 class ActionRefused(Refused):
     """The action does not apply to the request as it stands; the message says why."""
 
 
-def expect_action(request: HostingRequest, action: str) -> None:
+def expect_action(request: HostingRequest, action: StepAction) -> None:
     """Raise ActionRefused unless the request's open step has `action`."""
     try:
         step = workflow.current_step(request)
@@ -84,14 +85,14 @@ def capacity(request: HostingRequest) -> str:
 def write_response_letter(request: HostingRequest, user: User, config: Mapping[str, Any],
                           documents: ArtifactStore) -> None:
     """Make the response letter to the OPD (Bolmut/Batam) and keep it with the request."""
-    expect_action(request, "response_letter")
+    expect_action(request, StepAction.RESPONSE_LETTER)
     hosting_letters.attach_response_letter(request, user, config, documents, utcnow())
 
 
 def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, documents: ArtifactStore,
          clamd_url: str | None, progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Scan the request's bundle (step 4); a clean verdict finishes the step at once."""
-    expect_action(request, "scan")
+    expect_action(request, StepAction.SCAN)
     report = scanning.scan_artifact(bundle_of(request), artifacts, documents, clamd_url, progress)
     scanning.attach_report(request, report, documents, user)
     if report.verdict == Verdict.CLEAN:
@@ -101,7 +102,7 @@ def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, document
 
 def accept_review(request: HostingRequest, user: User, reason: str) -> None:
     """Accept the bundle's `review` verdict with a written reason, then finish step 4."""
-    expect_action(request, "scan")
+    expect_action(request, StepAction.SCAN)
     report = scanning.latest_report(request.artifact_sha256)
     if report is None:
         raise ActionRefused(_("Berkas aplikasi belum dipindai."))
@@ -120,7 +121,7 @@ def replace_bundle(request: HostingRequest, user: User, artifact: Artifact) -> N
 
 def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains.SubdomainPolicy) -> App:
     """Reserve the subdomain and a host (step 5), then finish the step."""
-    expect_action(request, "allocate")
+    expect_action(request, StepAction.ALLOCATE)
     app = allocation.allocate(request, user, zone, policy)
     finish_if_done(request, user, f"Dialokasikan: {app.fqdn} di host {app.host.name if app.host else '-'}.")
     return app
@@ -135,7 +136,7 @@ def deploy(
     A Dockerfile app's build is scanned on the way; its report joins the request's attachments,
     whether it let the release run or not.
     """
-    expect_action(request, "deploy")
+    expect_action(request, StepAction.DEPLOY)
     app = allocation.app_of(request)
     report = scanning.latest_report(request.artifact_sha256)
     if app is None or report is None:
@@ -155,7 +156,7 @@ def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],
 
     When the SOP's next step is the hosting report, the technician's report letter is made with it.
     """
-    expect_action(request, "deploy")
+    expect_action(request, StepAction.DEPLOY)
     app = allocation.app_of(request)
     if app is None or not any(r.status == ReleaseStatus.LIVE for r in app.releases):
         raise ActionRefused(_("Aplikasi belum terpasang."))
@@ -163,6 +164,6 @@ def issue_login(request: HostingRequest, user: User, config: Mapping[str, Any],
     db.session.flush()
     finish_if_done(request, user, f"Login Web Panel diterbitkan untuk {account.user.username}.")
     next_step = request.current_step
-    if next_step and workflow.template_of(request).step(next_step).action == "hosting_report":
+    if next_step and workflow.template_of(request).step(next_step).action == StepAction.HOSTING_REPORT:
         hosting_letters.attach_hosting_report(request, user, config, documents, utcnow())
     return account, password

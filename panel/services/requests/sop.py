@@ -4,6 +4,7 @@ The built-in templates live in `panel/workflows/`; a Pemda edits roles and times
 """
 from __future__ import annotations
 
+import enum
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,13 +17,36 @@ from panel.models import RoleKey
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "workflows"
 DEFAULT_TEMPLATE = "muara_enim"
 
-# What the system does at a step; a step without one is a person's decision or acknowledgement.
-ACTIONS = frozenset({
-    "submit", "dispose", "review", "decide", "capacity_check", "provision", "document_infrastructure",
-    "scan", "allocate", "deploy", "document_application", "hosting_report", "response_letter",
-    "acknowledge",
-})
-TERMINALS = frozenset({"ditolak", "selesai"})  # rejected, done
+
+
+class StepAction(enum.StrEnum):
+    """What the system does at a step; the rest are a person's decision or acknowledgement."""
+
+    SUBMIT = "submit"
+    DISPOSE = "dispose"
+    REVIEW = "review"
+    DECIDE = "decide"
+    CAPACITY_CHECK = "capacity_check"
+    PROVISION = "provision"
+    DOCUMENT_INFRASTRUCTURE = "document_infrastructure"
+    SCAN = "scan"
+    ALLOCATE = "allocate"
+    DEPLOY = "deploy"
+    DOCUMENT_APPLICATION = "document_application"
+    HOSTING_REPORT = "hosting_report"
+    RESPONSE_LETTER = "response_letter"
+    ACKNOWLEDGE = "acknowledge"
+
+
+class EndState(enum.StrEnum):
+    """Where a branch may lead instead of a step: the end of the request."""
+
+    REJECTED = "ditolak"
+    DONE = "selesai"
+
+
+# No byte reaches a server without these steps.
+REQUIRED_ACTIONS = (StepAction.SCAN, StepAction.ALLOCATE, StepAction.DEPLOY)
 
 
 class InvalidTemplate(ValueError):
@@ -34,7 +58,7 @@ class SopStep:
     key: str
     label: str
     role: RoleKey
-    action: str
+    action: StepAction
     kelengkapan: tuple[str, ...] = ()  # required inputs
     waktu: timedelta | None = None  # Mutu Baku time limit
     output: str = ""
@@ -65,7 +89,7 @@ class SopTemplate:
             return step.branches[decision]
         keys = [s.key for s in self.steps]
         position = keys.index(key)
-        return keys[position + 1] if position + 1 < len(keys) else "selesai"
+        return keys[position + 1] if position + 1 < len(keys) else EndState.DONE
 
 
 def parse(data: dict[str, Any]) -> SopTemplate:
@@ -76,7 +100,7 @@ def parse(data: dict[str, Any]) -> SopTemplate:
                 key=raw["key"],
                 label=raw["label"],
                 role=RoleKey(raw["role"]),
-                action=raw["action"],
+                action=_action(data, raw),
                 kelengkapan=tuple(raw.get("kelengkapan", ())),
                 waktu=timedelta(minutes=raw["waktu_menit"]) if "waktu_menit" in raw else None,
                 output=raw.get("output", ""),
@@ -88,6 +112,8 @@ def parse(data: dict[str, Any]) -> SopTemplate:
             key=data["key"], name=data["name"], source=data.get("source", ""), steps=steps,
             request_attachments=tuple(data.get("request_attachments", ())),
         )
+    except InvalidTemplate:
+        raise
     except (KeyError, ValueError, TypeError) as fault:
         raise InvalidTemplate(_("templat SOP tidak sah: %(fault)s", fault=repr(fault))) from fault
     _check(template)
@@ -98,24 +124,29 @@ def _check(template: SopTemplate) -> None:
     keys = [step.key for step in template.steps]
     if len(set(keys)) != len(keys):
         raise InvalidTemplate(_("%(template)s: kunci langkah ganda", template=template.key))
-    if not template.steps or template.steps[0].action != "submit":
+    if not template.steps or template.steps[0].action != StepAction.SUBMIT:
         raise InvalidTemplate(_("%(template)s: langkah pertama harus pengajuan (submit)",
                                 template=template.key))
     for step in template.steps:
-        if step.action not in ACTIONS:
-            raise InvalidTemplate(_("%(template)s.%(step)s: aksi tidak dikenal %(action)s",
-                                    template=template.key, step=step.key, action=repr(step.action)))
         if step.waktu is not None and step.waktu <= timedelta(0):
             raise InvalidTemplate(_("%(template)s.%(step)s: waktu harus positif",
                                     template=template.key, step=step.key))
         for target in step.branches.values():
-            if target not in keys and target not in TERMINALS:
+            if target not in keys and target not in set(EndState):
                 raise InvalidTemplate(_("%(template)s.%(step)s: cabang ke langkah tak dikenal %(target)s",
                                         template=template.key, step=step.key, target=repr(target)))
-    for action in ("scan", "allocate", "deploy"):  # no byte reaches a server without these
+    for action in REQUIRED_ACTIONS:
         if action not in {step.action for step in template.steps}:
             raise InvalidTemplate(_("%(template)s: tidak ada langkah %(action)s",
                                     template=template.key, action=action))
+
+
+def _action(data: dict[str, Any], raw: dict[str, Any]) -> StepAction:
+    try:
+        return StepAction(raw["action"])
+    except ValueError:
+        raise InvalidTemplate(_("%(template)s.%(step)s: aksi tidak dikenal %(action)s",
+                                template=data["key"], step=raw["key"], action=repr(raw["action"]))) from None
 
 
 def builtin_definitions() -> dict[str, dict[str, Any]]:

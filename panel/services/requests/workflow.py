@@ -96,16 +96,25 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
     audit.record("request.step", request, step=step.step_key, decision=decision)
-    if following == "ditolak":
+    if following == sop.EndState.REJECTED:
         request.status, request.current_step = RequestStatus.REJECTED, None
-    elif following == "selesai":
+    elif following == sop.EndState.DONE:
         request.status, request.current_step = RequestStatus.CLOSED, None
     else:
         next_step = template.step(following)
-        request.status = (RequestStatus.NEEDS_CORRECTION if next_step.action == "submit"
-                          else RequestStatus.IN_PROGRESS)
+        request.status = _open_status(request, template.step(step.step_key), next_step)
         _open_step(request, next_step)
     return step
+
+
+def _open_status(request: HostingRequest, finished: sop.SopStep, following: sop.SopStep) -> RequestStatus:
+    if following.action == sop.StepAction.SUBMIT:
+        return RequestStatus.NEEDS_CORRECTION
+    # The deploy step finishes only once the app is live with its Web Panel login: from then on the
+    # request reads "deployed" (lists, reports, API) while the SOP's reporting steps run to CLOSED.
+    if finished.action == sop.StepAction.DEPLOY or request.status == RequestStatus.DEPLOYED:
+        return RequestStatus.DEPLOYED
+    return RequestStatus.IN_PROGRESS
 
 
 def missing_output(request: HostingRequest, step: sop.SopStep, decision: str | None = None) -> str | None:

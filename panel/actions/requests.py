@@ -11,15 +11,19 @@ from collections.abc import Mapping
 from flask import current_app
 from sqlalchemy import select
 
-from panel import jobs, storage, tasks
+from panel import jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
-from panel.models import App, AppAccount, HostingRequest, Job, User
+from panel.models import AppAccount, HostingRequest, Job, User
 from panel.services.infra import subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment
 from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.services.requests.sop import StepAction
+from panel.tasks import requests as request_tasks
 
+# The kinds of the jobs a request's steps launch; each targets the HostingRequest.
+SCAN, ALLOCATE, DEPLOY = "scan", "allocate", "deploy"
 # What the pages flash and the API answers as a refusal (422; a job already running is 409).
 REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
 
@@ -39,10 +43,10 @@ def file_request(user: User, draft: workflow.RequestDraft,
 
 def start_scan(request: HostingRequest, user: User) -> Job:
     """Queue the security scan of the request's bundle (SOP step 4)."""
-    fulfilment.expect_action(request, "scan")
+    fulfilment.expect_action(request, StepAction.SCAN)
     fulfilment.bundle_of(request)
-    _refuse_second("scan", request)
-    return jobs.launch("scan", request, user, tasks.scan_request, request.id, user.id)
+    _refuse_second(SCAN, request)
+    return jobs.launch(SCAN, request, user, request_tasks.scan_request, request.id, user.id)
 
 
 def accept_review(request: HostingRequest, user: User, reason: str) -> None:
@@ -57,18 +61,22 @@ def replace_bundle(request: HostingRequest, user: User, upload: hosting_requests
     fulfilment.replace_bundle(request, user, artifact)
 
 
-def allocate(request: HostingRequest, user: User) -> App:
-    """Allocate the subdomain, host and address for the request (SOP step 5)."""
-    zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-    policy = subdomains.SubdomainPolicy.from_config(current_app.config)
-    return fulfilment.allocate(request, user, zone, policy)
+def start_allocation(request: HostingRequest, user: User) -> Job:
+    """Queue checking and allocating the subdomain, host and address for the request (SOP step 5).
+
+    The check asks the zone's server and probes addresses, so it runs as a job, not in the request.
+    """
+    fulfilment.expect_action(request, StepAction.ALLOCATE)
+    fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
+    _refuse_second(ALLOCATE, request)
+    return jobs.launch(ALLOCATE, request, user, request_tasks.allocate_request, request.id, user.id)
 
 
 def start_deploy(request: HostingRequest, user: User) -> Job:
     """Queue the deploy of the scanned bundle to the allocated host (SOP step 6)."""
-    fulfilment.expect_action(request, "deploy")
-    _refuse_second("deploy", request)
-    return jobs.launch("deploy", request, user, tasks.deploy_request, request.id, user.id)
+    fulfilment.expect_action(request, StepAction.DEPLOY)
+    _refuse_second(DEPLOY, request)
+    return jobs.launch(DEPLOY, request, user, request_tasks.deploy_request, request.id, user.id)
 
 
 def issue_login(request: HostingRequest, user: User) -> tuple[AppAccount, str]:

@@ -2,7 +2,7 @@
 
 Each function checks that the work may start, refuses a second one while the first is unfinished (a
 double submit starts nothing), and launches the job that talks to the host; it raises one of
-`REFUSALS` with a message for the user and leaves committing to the caller, as `request_actions` does.
+`REFUSALS` with a message for the user and leaves committing to the caller, as `panel.actions.requests` does.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from panel import audit, crypto, jobs, storage, tasks
+from panel import audit, crypto, jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppUpload, Job, JobStatus, User
@@ -22,6 +22,8 @@ from panel.services.apps import app_operations
 from panel.services.refused import Refused
 from panel.services.releases import app_uploads
 from panel.services.requests import hosting_requests
+from panel.tasks import apps as app_tasks
+from panel.tasks import releases as release_tasks
 
 # What the pages flash and the API answers as a refusal (a job already running is one too).
 REFUSALS: tuple[type[Exception], ...] = (Refused,)
@@ -42,7 +44,7 @@ def start_control(app: App, user: User, action: str) -> Job:
         raise app_operations.OperationRefused(_("Tindakan tidak dikenal: %(action)s", action=action))
     _expect_host(app)
     _refuse_while(app, HOST_CHANGES if action != "status" else (CONTROL,))
-    return jobs.launch(CONTROL, app, user, tasks.control_app, app.id, user.id, action)
+    return jobs.launch(CONTROL, app, user, app_tasks.control_app, app.id, user.id, action)
 
 
 def last_known_status(app: App) -> tuple[dict[str, Any] | None, Job | None]:
@@ -59,7 +61,7 @@ def start_storage_change(app: App, user: User, storage_mb: int) -> Job:
     _expect_host(app)
     app_operations.check_storage_mb(storage_mb)
     _refuse_while(app, HOST_CHANGES)
-    return jobs.launch(STORAGE, app, user, tasks.set_storage_limit, app.id, user.id, storage_mb)
+    return jobs.launch(STORAGE, app, user, app_tasks.set_storage_limit, app.id, user.id, storage_mb)
 
 
 def last_known_storage(app: App) -> tuple[dict[str, Any] | None, Job | None]:
@@ -81,7 +83,7 @@ def start_logs(app: App, user: User, lines: int, follow: bool) -> Job:
     _refuse_while(app, (LOGS,))
     until = (utcnow() + FOLLOW_FOR).timestamp() if follow else None
     lines = max(1, min(app_operations.LOG_LINES_MAX, lines))
-    return jobs.launch(LOGS, app, user, tasks.fetch_logs, app.id, lines, until)
+    return jobs.launch(LOGS, app, user, app_tasks.fetch_logs, app.id, lines, until)
 
 
 def stop_following(app: App) -> bool:
@@ -95,7 +97,7 @@ def start_rollback(app: App, user: User) -> Job:
     _expect_host(app)
     app_operations.expect_rollback_possible(app)
     _refuse_while(app, HOST_CHANGES)
-    return jobs.launch(ROLLBACK, app, user, tasks.rollback_app, app.id, user.id)
+    return jobs.launch(ROLLBACK, app, user, app_tasks.rollback_app, app.id, user.id)
 
 
 def start_env_apply(app: App, user: User) -> Job:
@@ -103,14 +105,14 @@ def start_env_apply(app: App, user: User) -> Job:
     _expect_host(app)
     _refuse_while(app, HOST_CHANGES)
     app_operations.check_environment(app)
-    return jobs.launch(ENV, app, user, tasks.apply_env, app.id, user.id)
+    return jobs.launch(ENV, app, user, app_tasks.apply_env, app.id, user.id)
 
 
 def start_database_fetch(app: App, user: User) -> Job:
     """Queue reading how the app reaches its database."""
     _expect_host(app)
     _refuse_while(app, (DATABASE,))
-    return jobs.launch(DATABASE, app, user, tasks.fetch_database, app.id)
+    return jobs.launch(DATABASE, app, user, app_tasks.fetch_database, app.id)
 
 
 def start_database_password_reset(app: App, user: User) -> Job:
@@ -118,7 +120,7 @@ def start_database_password_reset(app: App, user: User) -> Job:
     _expect_host(app)
     _refuse_while(app, HOST_CHANGES)
     audit.record("app.database_reset_requested", app, actor=user)
-    return jobs.launch(DATABASE_PASSWORD, app, user, tasks.reset_database_password, app.id, user.id)
+    return jobs.launch(DATABASE_PASSWORD, app, user, app_tasks.reset_database_password, app.id, user.id)
 
 
 def take_database_password(app: App, user: User, job: Job) -> str | None:
@@ -142,7 +144,7 @@ def take_database_password(app: App, user: User, job: Job) -> str | None:
 def start_domain_check(app: App, user: User) -> Job:
     """Queue asking the zone's server about the app's name, and the agent how it is served."""
     _refuse_while(app, (DOMAIN,))
-    return jobs.launch(DOMAIN, app, user, tasks.check_domain, app.id)
+    return jobs.launch(DOMAIN, app, user, app_tasks.check_domain, app.id)
 
 
 # --- new versions ------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def receive_upload(app: App, user: User, bundle: hosting_requests.Upload) -> App
     upload = app_uploads.receive(app, user, bundle, storage.artifacts(),
                                  current_app.config["BUNDLE_MAX_BYTES"])
     db.session.commit()  # the row exists before its job is queued
-    jobs.launch(UPLOAD, upload, user, tasks.process_upload, upload.id)
+    jobs.launch(UPLOAD, upload, user, release_tasks.process_upload, upload.id)
     return upload
 
 
@@ -163,7 +165,7 @@ def accept_upload(upload: AppUpload, user: User, reason: str) -> Job:
     _refuse_while(upload.app, HOST_CHANGES)
     app_uploads.accept(upload, user, reason)
     db.session.commit()
-    return jobs.launch(UPLOAD, upload, user, tasks.deploy_upload, upload.id)
+    return jobs.launch(UPLOAD, upload, user, release_tasks.deploy_upload, upload.id)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,32 @@
+"""What several kinds of job share: starting a Job row, and reading the panel's configuration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app
+
+from panel import jobs, storage
+from panel.extensions import db
+from panel.models import Job
+from panel.services.infra import hosts
+from panel.services.releases import deployment
+
+
+def start(job_id: int) -> Job:
+    """Mark a job running and commit, so pollers see it has begun."""
+    job = db.session.get_one(Job, job_id)
+    jobs.started(job)
+    db.session.commit()
+    return job
+
+
+def pki() -> hosts.PanelPKI:
+    """Return the credentials the panel talks to its agents with."""
+    return hosts.PanelPKI(current_app.instance_path)
+
+
+def build_scanning() -> deployment.BuildScanning:
+    """Return how a deploy scans what a build step makes."""
+    return deployment.BuildScanning(documents=storage.attachments(),
+                                    clamd_url=current_app.config["CLAMD_URL"],
+                                    workdir=Path(current_app.instance_path) / "builds")

