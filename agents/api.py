@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from agents import defaults, pki, private_files, protocol
+from agents import defaults, private_files, protocol
 from agents.api_calls import (
     Call,
     Refusal,
@@ -54,8 +54,9 @@ from agents.api_calls import (
     request_target,
 )
 from agents.api_routes import AppRoutes, HostRoutes, ReleaseRoutes
-from agents.artifacts import ArtifactStore
 from agents.errors import HostOperationError
+from agents.protocol import certificates
+from agents.protocol.artifacts import ArtifactStore
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +188,8 @@ class AgentAPI:
         if not der:
             raise Refusal(401, "unauthenticated", "sertifikat klien panel diperlukan")
         certificate = x509.load_der_x509_certificate(der)
-        caller = pki.fingerprint(certificate)
-        if not pki.is_panel_certificate(certificate):
+        caller = certificates.fingerprint(certificate)
+        if not certificates.is_panel_certificate(certificate):
             logger.warning("refused a certificate that is not the panel's: %s (%s)",
                            certificate.subject.rfc4514_string(), caller)
             raise Refusal(403, "forbidden", "sertifikat ini bukan sertifikat klien panel")

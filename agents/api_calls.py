@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from agents import protocol
-from agents.artifacts import SHA256
+from agents.protocol.artifacts import SHA256
 
 
 class Refusal(Exception):

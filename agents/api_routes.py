@@ -19,7 +19,7 @@ from werkzeug.wsgi import wrap_file
 
 from agents import defaults, protocol
 from agents.api_calls import Call, Refusal, content_length, file_sha256, int_arg, sha256_arg
-from agents.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
+from agents.protocol.artifacts import SHA256, ArtifactMismatch, ArtifactStore, ArtifactTooLarge
 
 logger = logging.getLogger(__name__)
 

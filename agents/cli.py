@@ -116,11 +116,11 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
 
     import docker
 
-    from agents.artifacts import ArtifactStore
+    from agents.credentials import AgentCredentials, NotEnrolled
     from agents.databases import MariaDBSettings
     from agents.firewall import AppFirewall, FirewallSettings, ipv4_networks, panel_addresses
     from agents.host import HostAgent
-    from agents.pki import AgentCredentials, NotEnrolled
+    from agents.protocol.artifacts import ArtifactStore
     from agents.vhosts import NginxSettings
 
     try:
@@ -213,8 +213,8 @@ def build_daemon(state_dir: Path, listen: str, tls: Any, host: Any, store: Any, 
 def enroll(panel_url: str, token: str, ca_sha256: str, panel_ca: Path | None, state_dir: Path,
            force: bool) -> None:
     """Enrol this agent with the panel using a one-time token."""
-    from agents.pki import EnrolmentRefused
-    from agents.pki import enroll as enroll_with_panel
+    from agents.credentials import EnrolmentRefused
+    from agents.credentials import enroll as enroll_with_panel
 
     try:
         credentials = enroll_with_panel(state_dir, panel_url, token, ca_sha256,
@@ -230,7 +230,7 @@ def enroll(panel_url: str, token: str, ca_sha256: str, panel_ca: Path | None, st
 @_state_dir
 def identity(state_dir: Path) -> None:
     """Show this agent's enrolment: name, certificate, CA and panel."""
-    from agents.pki import AgentCredentials, NotEnrolled
+    from agents.credentials import AgentCredentials, NotEnrolled
 
     try:
         data = AgentCredentials(state_dir).identity()

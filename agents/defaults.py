@@ -1,6 +1,8 @@
 """Tunables of the agent's host operations, in one place."""
 from __future__ import annotations
 
+from agents.protocol import names
+
 # --- ownership -----------------------------------------------------------------------------------
 # Every container, network, image and vhost the agent creates carries these marks; the agent touches
 # nothing on the host without them (and never anything marked by another agent's id).
@@ -24,12 +26,8 @@ ENV_DOCROOT = "WADAH_DOCROOT"  # the document root, an absolute path at or below
 ENV_WRITABLE = "WADAH_WRITABLE_PATHS"  # writable paths (relative, space-separated): PHP never runs
 ENV_UPLOAD_MAX = "WADAH_PHP_UPLOAD_MAX_FILESIZE"
 ENV_POST_MAX = "WADAH_PHP_POST_MAX_SIZE"
-# Set by the agent or fixed by the image for safety; an app's env may not name them.
-RESERVED_ENV = frozenset({
-    "WADAH_DOCROOT", "WADAH_WRITABLE_PATHS", "WADAH_RUN_DIR", "WADAH_PORT",
-    "WADAH_TRUSTED_PROXIES", "WADAH_PHP_DISABLE_FUNCTIONS", "PATH",
-})
-ENV_MAX_BYTES = 64 * 1024  # all keys and values of one app together
+RESERVED_ENV = names.RESERVED_ENV  # an app's env may not name them (the protocol's rule)
+ENV_MAX_BYTES = names.ENV_MAX_BYTES
 APP_UID = 10000  # the unprivileged user the runtime images are made for
 APP_GID = 10000
 # Capabilities kept after dropping all: the runtime images need none (non-root, port above 1024).
@@ -94,9 +92,9 @@ BUILD_KEEP_S = 24 * 3600  # a build no deploy used is dropped by the next prune 
 # --- app data volumes (agents/volumes.py) -------------------------------------------------------
 # Each app's writable paths live on a filesystem of their own (a sparse ext4 image, loop-mounted), so
 # a tenant that writes without end fills its own volume, never the host's disk.
-STORAGE_DEFAULT_MB = 1024  # an app's limit unless the panel sets another
-STORAGE_MIN_MB = 32
-STORAGE_MAX_MB = 1024 * 1024  # 1 TiB
+# An app's limit on its writable data (MiB) is part of the protocol: the panel checks it too.
+STORAGE_DEFAULT_MB = names.STORAGE_DEFAULT_MB
+STORAGE_MIN_MB, STORAGE_MAX_MB = names.STORAGE_MIN_MB, names.STORAGE_MAX_MB
 VOLUMES_SUBDIR = "volumes"  # in the state dir: <app>.img
 VOLUME_MOUNT_OPTIONS = "loop,nosuid,nodev,noexec,noatime"  # data only: nothing there runs or is a device
 VOLUME_BLOCK_BYTES = 4096
@@ -172,7 +170,7 @@ API_MAX_CONNECTIONS = 32  # connections served at once; more are closed at once
 HEARTBEAT_S = 10.0  # the daemon's loop: heartbeat file, nonce pruning
 RECONCILE_INTERVAL_S = 300.0  # the safety net: a full reconcile even when no event came
 DRIFT_INTERVAL_S = 2.0  # how often the managed vhosts are hashed against what was written
-EVENTS_RECONNECT_S = (1.0, 10.0)  # first and longest wait before following Docker's events again
+EVENTS_RECONNECT_S = (0.5, 4.0)  # first and longest wait before following Docker's events again
 CRASH_WINDOW_S = 60.0  # deaths counted over this window ...
 CRASH_LIMIT = 3  # ... this many of them make a crash loop
 CRASH_BACKOFF_S = (10.0, 300.0)  # the agent's first and longest wait between its own restarts

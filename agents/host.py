@@ -20,7 +20,6 @@ from typing import Any
 import docker
 
 from agents import defaults
-from agents.artifacts import ArtifactStore
 from agents.backups import Backup, Repository
 from agents.convergence import CrashLoops
 from agents.databases import Databases, MariaDBSettings
@@ -31,6 +30,7 @@ from agents.image_builds import BuildResult, ImageBuilds
 from agents.operations import AppOperations
 from agents.parts import AppState, DeployResult, HostParts, RemovalReport
 from agents.protocol import AppSpec
+from agents.protocol.artifacts import ArtifactStore
 from agents.quarantine import Held
 from agents.reconcile import PruneReport, Reconciler, ReconcileReport
 from agents.recovery import AppRecovery

@@ -16,7 +16,6 @@ from typing import Any
 import docker
 
 from agents import defaults, frameworks, protocol, releases, tenantfs
-from agents.artifacts import ArtifactStore
 from agents.convergence import CrashLoops
 from agents.databases import Databases, MariaDBSettings
 from agents.errors import (
@@ -29,6 +28,7 @@ from agents.errors import (
 )
 from agents.firewall import AppFirewall
 from agents.protocol import AppSpec, InvalidName, app_name
+from agents.protocol.artifacts import ArtifactStore
 from agents.runtime import ContainerSpec, Runtime
 from agents.state import REMOVED, RUNNING, AppRecord, DatabaseAccount, ReleaseRecord, StateStore
 from agents.vhosts import NginxSettings, Site, Vhosts

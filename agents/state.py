@@ -16,7 +16,7 @@ Layout of the state directory (mode 0700; the app files hold env values and data
     dumps/<app>-<time>.sql.gz   final database dumps of removed apps
     backups/                    the restic repository of the apps' backups, its key and cache
     quarantine/<app>/           files taken out of an app's data by the watcher (agents/watch.py)
-    tls/                        the agent's own key and certificates (agents.pki.AgentCredentials)
+    tls/                        the agent's own key and certificates (agents.credentials.AgentCredentials)
 
 Every file holding a secret is 0600 and every directory here 0700; `StateStore` tightens what it
 finds looser when it starts.

@@ -21,11 +21,11 @@ from typing import Any
 
 import docker
 
-from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
 from agents.host import HostAgent
 from agents.images import ensure_runtime_images
 from agents.protocol import AppSpec, HealthCheck, Limits
+from agents.protocol.artifacts import ArtifactStore
 from agents.vhosts import NginxSettings
 from panel.testbed import Testbed
 

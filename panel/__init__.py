@@ -40,7 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             f"{configuration.instance_file(instance_path)}"
         )
 
-    from panel import extensions, formatting, i18n, jobs, permissions, private_files, security, tasks
+    from panel import extensions, formatting, gateway, i18n, jobs, permissions, private_files, security, tasks
     from panel.blueprints import admin, api, apps, audit, auth, hosting_requests, main, reports, webpanel
 
     private_files.init_app(app)
@@ -49,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.limiter.init_app(app)
     security.init_app(app)
     i18n.init_app(app)
+    gateway.init_app(app)
     formatting.init_app(app)
     jobs.init_app(app)
     tasks.init_app(app)

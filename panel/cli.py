@@ -188,18 +188,20 @@ def host() -> None:
 @click.option("--panel-url", default=None, help="The panel's https:// address (default: PANEL_URL).")
 def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
     """Register a host and print the one-time command that enrols its agent."""
+    from panel import gateway
     from panel.extensions import db as session_owner
     from panel.services.infra import hosts
+    from panel.services.refused import Refused
 
     app = _app()
     with app.app_context():
-        pki = hosts.PanelPKI(app.instance_path)
+        agents = gateway.agents(app)
         try:
-            _, token = hosts.add_host(pki, name, address, port, None)
-        except hosts.HostRefused as refused:
+            _, token = hosts.add_host(agents, name, address, port, None)
+        except Refused as refused:  # a bad name or address, or no CA made yet
             raise click.ClickException(str(refused)) from refused
         session_owner.session.commit()
-        command = hosts.enrolment_command(pki, token, panel_url or app.config["PANEL_URL"])
+        command = hosts.enrolment_command(agents, token, panel_url or app.config["PANEL_URL"])
     click.echo(f"Host {name} terdaftar; jalankan di host tersebut (token sekali pakai, 24 jam):")
     click.echo(f"  {command}")
 
@@ -218,6 +220,7 @@ _passphrase_option = click.option("--passphrase-stdin", is_flag=True,
 
 def _backup_repository(repo: str | None, passphrase: Path) -> Any:
     from agents.backups import Repository
+    from panel import config as configuration
 
     return Repository(repo or str(configuration.state_dir() / "backups" / "panel"), passphrase)
 
@@ -235,6 +238,7 @@ def _passphrase(from_stdin: bool, confirm: bool) -> str:
 def backup_create(repo: str | None, passphrase_stdin: bool, with_artifacts: bool) -> None:
     """Back up the panel into a restic repository sealed with a passphrase."""
     from panel import backup as panel_backup
+    from panel import config as configuration
 
     try:
         with panel_backup.passphrase_file(_passphrase(passphrase_stdin, True)) as secret:
@@ -269,6 +273,7 @@ def backup_list(repo: str | None, passphrase_stdin: bool) -> None:
 def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, force: bool) -> None:
     """Restore a panel backup into this machine's state directory (stop the panel first)."""
     from panel import backup as panel_backup
+    from panel import config as configuration
 
     try:
         with panel_backup.passphrase_file(_passphrase(passphrase_stdin, False)) as secret:
@@ -282,11 +287,13 @@ def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, for
 
 @main.command("init-config")
 def init_config() -> None:
-    """Write the instance configuration with fresh secrets, unless it exists."""
+    """Write the instance configuration with fresh secrets, and make the panel's CA, unless they exist."""
     from panel import config as configuration
+    from panel import gateway
 
     path = configuration.write_instance_file(configuration.state_dir() / "panel", {})
     click.echo(path)
+    gateway.agents(_app()).create_ca()
 
 
 if __name__ == "__main__":  # `python -m panel.cli`, as `wadah up` starts its processes

@@ -115,7 +115,7 @@ def processes(state_dir: Path) -> Testbed:
 
 def up(state_dir: Path, echo: Callable[[str], None]) -> None:
     """Bring the whole embedded setup up, reusing whatever already runs; print URL and logins."""
-    echo("==> Layanan lokal (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL)")
+    echo("==> Layanan lokal (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL, Redis)")
     services = Testbed(state_dir).up()
     _report(services, echo)
 
@@ -133,6 +133,7 @@ def up(state_dir: Path, echo: Callable[[str], None]) -> None:
         "CLAMD_URL": services["clamd"]["address"],
     })
     logins = _prepare_database(instance)
+    _prepare_ca(instance)
 
     echo("==> Panel (web, worker) dan agen lokal")
     panel = processes(state_dir)
@@ -193,6 +194,13 @@ def _prepare_database(instance: Path) -> str:
     return logins_file.read_text().rstrip() if logins_file.exists() else "(tidak ada)"
 
 
+def _prepare_ca(instance: Path) -> None:
+    """Make the panel's CA unless it exists: `wadah up` is one of the paths that may."""
+    from panel import create_app, gateway
+
+    gateway.agents(create_app({"INSTANCE_PATH": str(instance)})).create_ca()
+
+
 def _configure_local_agent(state_dir: Path, services: dict[str, dict[str, Any]]) -> None:
     # The agent's own CLI reads WADAH_AGENT_*; the MariaDB password goes to no other process.
     nginx, mariadb = services["nginx"], services["mariadb"]
@@ -219,7 +227,7 @@ def _configure_local_agent(state_dir: Path, services: dict[str, dict[str, Any]])
 
 def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     """Enrol the local agent with the panel once, exactly as a technician enrols a new host."""
-    from panel import create_app
+    from panel import create_app, gateway
     from panel.extensions import db
     from panel.models import Host
     from panel.services.infra import hosts
@@ -230,13 +238,13 @@ def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     agent_port = panel.services["agent"].port
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():
-        pki = hosts.PanelPKI(instance)
+        agents = gateway.agents(app)
         if db.session.query(Host).filter_by(name=LOCAL_HOST).first() is None:
-            _, token = hosts.add_host(pki, LOCAL_HOST, "127.0.0.1", agent_port, None)
+            _, token = hosts.add_host(agents, LOCAL_HOST, "127.0.0.1", agent_port, None)
         else:
-            token = pki.enrolments.issue_token(LOCAL_HOST, ["127.0.0.1"])
+            token = agents.enrolments.issue_token(LOCAL_HOST, ["127.0.0.1"])
         db.session.commit()
-        ca_sha256 = pki.ca.ca_sha256
+        ca_sha256 = agents.ca.ca_sha256
     web = f"http://{panel.services['web'].tcp}"
     # The token travels in the environment, not on a command line other users can read.
     _wadah(state_dir, "agent", "enroll", "--panel", web, "--ca-sha256", ca_sha256,
@@ -247,7 +255,7 @@ def _register_local_services(instance: Path, services: dict[str, dict[str, Any]]
     """Record the testbed's DNS zone and the local host's capacity, as an administrator would."""
     from sqlalchemy import select
 
-    from panel import create_app
+    from panel import create_app, gateway
     from panel.extensions import db
     from panel.models import Host, Zone
     from panel.services.infra import hosts
@@ -263,7 +271,7 @@ def _register_local_services(instance: Path, services: dict[str, dict[str, Any]]
                 record_ip=services["nginx"]["http"].rpartition(":")[0]))
         host = db.session.scalar(select(Host).where(Host.name == LOCAL_HOST))
         if host is not None:
-            hosts.refresh_facts(hosts.PanelPKI(instance), host)
+            hosts.refresh_facts(gateway.agents(app), host)
         db.session.commit()
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import current_app
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
+from panel import gateway
 
 
 def artifacts() -> ArtifactStore:
-    """Return the store of app bundles (outside any web root)."""
-    return ArtifactStore(current_app.config["ARTIFACT_DIR"])
+    """Return the store of app bundles (outside any web root), the one the agent gateway sends from."""
+    return gateway.agents().artifacts
 
 
 def attachments() -> ArtifactStore:

@@ -130,16 +130,15 @@ def remove_app(state: Path, name: str, subdomain: str, zone: str) -> None:
     """Take the app off the local agent and its name out of the zone, as decommissioning will."""
     from sqlalchemy import select
 
-    from panel import create_app
+    from panel import create_app, gateway
     from panel.extensions import db
     from panel.models import Host, Zone
     from panel.services.infra import dns as wadah_dns
-    from panel.services.infra import hosts
 
     app = create_app({"INSTANCE_PATH": str(state / "panel")})
     with app.app_context():
         host = db.session.scalar(select(Host))
-        with hosts.PanelPKI(state / "panel").client(host) as agent:
+        with gateway.agents(app).client(host) as agent:
             agent.remove(name)
         zone_row = db.session.scalar(select(Zone).where(Zone.name == zone))
         wadah_dns.remove_address(wadah_dns.ZoneAccess.from_zone(zone_row), subdomain)

@@ -1,4 +1,4 @@
-"""The import direction the architecture promises: scanners ← agents ← panel (client only)."""
+"""The import direction the architecture promises: scanners ← agents ← panel (shared protocol only)."""
 from __future__ import annotations
 
 import ast
@@ -15,10 +15,12 @@ FORBIDDEN = {
     "agents": {"panel"},
     "panel": {"agents"},
 }
-# What the panel may use of the agents: how to talk to them (and enrol them), and the
-# content-addressed store both keep, and the owner-only file primitives.
-ALLOWED = {"agents.client", "agents.protocol", "agents.artifacts", "agents.pki", "agents.private_files",
-           "agents.backups"}
+# What the panel may use of the agents: only what both ends share (names, messages, signatures, the
+# bundle store, the certificate vocabulary), the owner-only file primitives, and the restic
+# repository the agents keep apps' backups in, which the panel keeps its own backup in too. The
+# client, the CA and enrolment are the panel's own; the agent's key and trust store are the agent's.
+SHARED = "agents.protocol"
+ALLOWED = {SHARED, "agents.private_files", "agents.backups"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -41,6 +43,17 @@ def test_import_direction(package: str) -> None:
             if top in FORBIDDEN[package] and not any(
                 name == allowed or name.startswith(allowed + ".") for allowed in ALLOWED
             ) and name not in {"agents"}:
+                offending.append(f"{path.relative_to(ROOT)}: {name}")
+    assert offending == []
+
+
+def test_the_shared_protocol_imports_nothing_else_of_ours() -> None:
+    """What the panel may import of `agents` stands alone: no agent-side module comes in with it."""
+    offending = []
+    for path in sorted((ROOT / "agents" / "protocol").rglob("*.py")):
+        for name in _imports(path):
+            if name.split(".")[0] in PACKAGES and name != "agents" and not (
+                    name == SHARED or name.startswith(SHARED + ".")):
                 offending.append(f"{path.relative_to(ROOT)}: {name}")
     assert offending == []
 

@@ -15,10 +15,10 @@ from typing import Any
 import docker
 import pytest
 
-from agents.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
 from agents.host import HostAgent
 from agents.protocol import AppSpec, HealthCheck, Limits
+from agents.protocol.artifacts import ArtifactStore
 from agents.vhosts import NginxSettings
 from tests.support import fetch, tar_gz
 

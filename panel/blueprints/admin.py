@@ -23,7 +23,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from panel import jobs
+from panel import gateway, jobs
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
@@ -34,6 +34,7 @@ from panel.models.base import utcnow
 from panel.models.workflow import SopTemplateVersion
 from panel.permissions import require_role
 from panel.services.infra import administration, dns, hosts
+from panel.services.infra.gateway import AgentUnavailable
 from panel.services.requests import sop, workflow
 from panel.tasks import infra as infra_tasks
 
@@ -128,16 +129,16 @@ def add_host() -> Any:
     form = HostForm()
     if not form.validate_on_submit():
         return _hosts_page(form)
-    pki = hosts.PanelPKI(current_app.instance_path)
+    agents = gateway.agents()
     try:
-        host, token = hosts.add_host(pki, (form.name.data or "").strip(), (form.address.data or "").strip(),
-                                     form.port.data or 0, current_user)
-    except hosts.HostRefused as refused:
+        host, token = hosts.add_host(agents, (form.name.data or "").strip(),
+                                     (form.address.data or "").strip(), form.port.data or 0, current_user)
+    except (hosts.HostRefused, AgentUnavailable) as refused:  # a bad host, or no CA made yet
         db.session.rollback()
         flash(str(refused), category="error")
         return _hosts_page(form)
     db.session.commit()
-    return _enrolment_page(host, hosts.enrolment_command(pki, token, current_app.config["PANEL_URL"]))
+    return _enrolment_page(host, hosts.enrolment_command(agents, token, current_app.config["PANEL_URL"]))
 
 
 @bp.post("/hosts/<int:host_id>/token")
@@ -146,15 +147,15 @@ def reissue_token(host_id: int) -> Any:
     host = db.get_or_404(Host, host_id)
     if not FlaskForm().validate_on_submit():
         abort(400)
-    pki = hosts.PanelPKI(current_app.instance_path)
+    agents = gateway.agents()
     try:
-        token = hosts.reissue_token(pki, host, current_user)
-    except hosts.HostRefused as refused:
+        token = hosts.reissue_token(agents, host, current_user)
+    except (hosts.HostRefused, AgentUnavailable) as refused:
         db.session.rollback()
         flash(str(refused), category="error")
         return redirect(url_for("admin.hosts_index"))
     db.session.commit()
-    return _enrolment_page(host, hosts.enrolment_command(pki, token, current_app.config["PANEL_URL"]))
+    return _enrolment_page(host, hosts.enrolment_command(agents, token, current_app.config["PANEL_URL"]))
 
 
 @bp.post("/hosts/<int:host_id>/refresh")

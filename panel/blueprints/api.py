@@ -21,9 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from agents.pki import EnrolmentRefused
+from panel import gateway, jobs, storage
 from panel import health as panel_health
-from panel import jobs, storage
 from panel.actions import requests as request_actions
 from panel.extensions import csrf, db, limiter, login_manager
 from panel.i18n import gettext as _
@@ -51,6 +50,8 @@ from panel.permissions import (
 )
 from panel.services.accounts import api_tokens
 from panel.services.infra import hosts
+from panel.services.infra.enrolment import EnrolmentRefused
+from panel.services.infra.gateway import AgentUnavailable
 from panel.services.releases import scanning
 from panel.services.requests import hosting_requests, sla, workflow
 
@@ -173,10 +174,11 @@ def openapi_document() -> dict[str, Any]:
 @limiter.limit("10 per minute")
 def enroll_agent() -> Any:
     # The one-time token is the credential: this is how a new host's agent gets its certificate.
-    pki = hosts.PanelPKI(current_app.instance_path)
     try:
-        enrolled = pki.enrolments.redeem_request(request.get_json(silent=True))
+        enrolled = gateway.agents().enrolments.redeem_request(request.get_json(silent=True))
         hosts.record_enrolment(enrolled)
+    except AgentUnavailable as unavailable:  # no CA made yet: nothing to enrol with
+        return _error_body(503, "no_ca", str(unavailable))
     except (EnrolmentRefused, hosts.HostRefused) as refused:
         db.session.rollback()
         code = getattr(refused, "code", "host_unknown")

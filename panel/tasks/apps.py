@@ -29,7 +29,7 @@ CONTROL_DONE = {"start": N_("Aplikasi berjalan"), "stop": N_("Aplikasi dihentika
 def control_app(job_id: int, app_id: int, user_id: int, action: str) -> str:
     """Start, stop or restart an app, or read its state, on its host; report on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        status = app_operations.control(app, action, user, shared.pki())
+        status = app_operations.control(app, action, user, shared.agents())
         return CONTROL_DONE[action], {"action": action, "status": status}
 
     return _app_job(job_id, app_id, user_id, CONTROL_MESSAGES.get(action, action), work)
@@ -45,7 +45,7 @@ def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None)
     elif job.status != JobStatus.RUNNING:
         return job.status  # stopped by its owner meanwhile
     try:
-        logs = app_operations.fetch_logs(db.session.get_one(App, app_id), shared.pki(), lines)
+        logs = app_operations.fetch_logs(db.session.get_one(App, app_id), shared.agents(), lines)
     except app_operations.OperationRefused as refused:
         db.session.rollback()
         jobs.failed(job, str(refused))
@@ -67,7 +67,7 @@ def fetch_logs(job_id: int, app_id: int, lines: int, follow_until: float | None)
 def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
     """Return an app to its previous release, reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        release = app_operations.rollback(app, user, shared.pki())
+        release = app_operations.rollback(app, user, shared.agents())
         return f"Kembali ke rilis ke-{release.number}", {"release_id": release.id}
 
     return _app_job(job_id, app_id, user_id, N_("Mengembalikan rilis sebelumnya"), work)
@@ -77,7 +77,7 @@ def rollback_app(job_id: int, app_id: int, user_id: int) -> str:
 def apply_env(job_id: int, app_id: int, user_id: int) -> str:
     """Push an app's environment variables to its host (which restarts it), reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        names = app_operations.apply_env(app, user, shared.pki())
+        names = app_operations.apply_env(app, user, shared.agents())
         return f"{len(names)} variabel lingkungan diterapkan", {"names": names}
 
     return _app_job(job_id, app_id, user_id, N_("Menerapkan variabel lingkungan"), work)
@@ -87,7 +87,7 @@ def apply_env(job_id: int, app_id: int, user_id: int) -> str:
 def set_storage_limit(job_id: int, app_id: int, user_id: int, storage_mb: int) -> str:
     """Give an app's writable data a new limit on its host, then in the panel, reporting on its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        status = app_operations.set_storage_limit(app, storage_mb, user, shared.pki())
+        status = app_operations.set_storage_limit(app, storage_mb, user, shared.agents())
         return N_("Batas penyimpanan diterapkan"), {"storage_mb": storage_mb, "status": status}
 
     return _app_job(job_id, app_id, user_id, N_("Menerapkan batas penyimpanan"), work)
@@ -97,7 +97,7 @@ def set_storage_limit(job_id: int, app_id: int, user_id: int, storage_mb: int) -
 def fetch_database(job_id: int, app_id: int) -> str:
     """Read how an app reaches its database (never its password) into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        details = app_operations.database_details(app, shared.pki())
+        details = app_operations.database_details(app, shared.agents())
         return (N_("Rincian basis data diperbarui") if details else N_("Aplikasi tidak memiliki basis data"),
                 {"database": details})
 
@@ -108,7 +108,7 @@ def fetch_database(job_id: int, app_id: int) -> str:
 def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
     """Give an app's database account a new password; keep it, encrypted, until its requester sees it."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        fresh = app_operations.reset_database_password(app, user, shared.pki())
+        fresh = app_operations.reset_database_password(app, user, shared.agents())
         return N_("Kata sandi baru siap ditampilkan sekali"), {"sealed": crypto.encrypt(fresh)}
 
     return _app_job(job_id, app_id, user_id, N_("Mengatur ulang kata sandi basis data"), work)
@@ -118,7 +118,7 @@ def reset_database_password(job_id: int, app_id: int, user_id: int) -> str:
 def check_domain(job_id: int, app_id: int) -> str:
     """Ask the zone's server about an app's name and the agent how it serves it, into its Job row."""
     def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
-        found = app_operations.domain_status(app, app_operations.zone_of(app), shared.pki(),
+        found = app_operations.domain_status(app, app_operations.zone_of(app), shared.agents(),
                                              current_app.config["TLS_CHECK_PORT"])
         return N_("Pemeriksaan selesai"), found
 
@@ -128,7 +128,7 @@ def check_domain(job_id: int, app_id: int) -> str:
 @periodic_task(crontab(minute="*/5"))
 def collect_metrics() -> int:
     """Sample the resource use of every running app, and forget samples past their retention."""
-    taken = app_operations.collect_metrics(shared.pki(), utcnow())
+    taken = app_operations.collect_metrics(shared.agents(), utcnow())
     db.session.commit()
     return taken
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app
 from huey import crontab
 from sqlalchemy import select
 
@@ -12,6 +11,7 @@ from panel.extensions import db
 from panel.jobs import periodic_task, task
 from panel.models import Host, Zone
 from panel.services.infra import dns, hosts
+from panel.services.infra.gateway import AgentRefused, AgentUnavailable
 from panel.tasks import shared
 
 logger = logging.getLogger(__name__)
@@ -20,12 +20,12 @@ logger = logging.getLogger(__name__)
 @periodic_task(crontab(minute="*"))
 def refresh_hosts() -> int:
     """Ask every enrolled host's agent for its facts, so allocation sees current capacity."""
-    pki = hosts.PanelPKI(current_app.instance_path)
+    agent_gateway = shared.agents()
     enrolled = db.session.scalars(select(Host).where(Host.cert_fingerprint.is_not(None))).all()
     for host in enrolled:
         try:
-            hosts.refresh_facts(pki, host)
-        except hosts.HostRefused as unreachable:
+            hosts.refresh_facts(agent_gateway, host)
+        except (AgentUnavailable, AgentRefused) as unreachable:
             logger.warning("%s", unreachable)
     db.session.commit()
     return len(enrolled)
@@ -37,8 +37,8 @@ def refresh_host(job_id: int, host_id: int) -> str:
     job = shared.start(job_id)
     host = db.session.get_one(Host, host_id)
     try:
-        facts = hosts.refresh_facts(hosts.PanelPKI(current_app.instance_path), host)
-    except hosts.HostRefused as unreachable:
+        facts = hosts.refresh_facts(shared.agents(), host)
+    except (AgentUnavailable, AgentRefused) as unreachable:
         jobs.failed(job, str(unreachable))  # the host stays marked unreachable
     else:
         jobs.succeeded(job, f"Fakta {host.name} diperbarui", {"apps_total": facts.get("apps_total")})

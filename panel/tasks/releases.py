@@ -59,7 +59,7 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
     before, as_of = deployment.latest_release_number(app), utcnow()
     try:
         zone = fulfilment.pemda_zone(app.zone)
-        outcome = app_uploads.deploy(upload, shared.pki(), storage.artifacts(), zone,
+        outcome = app_uploads.deploy(upload, shared.agents(), zone,
                                      app_operations.environment(app), shared.build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed, app_uploads.UploadRefused) as refused:
         made = next((r for r in reversed(app.releases) if r.number > before), None)

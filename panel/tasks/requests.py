@@ -8,7 +8,7 @@ from panel.extensions import db
 from panel.i18n import N_
 from panel.jobs import task
 from panel.models import HostingRequest, Job, User
-from panel.services.infra import allocation, hosts, subdomains
+from panel.services.infra import allocation, subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import fulfilment, workflow
@@ -63,8 +63,7 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     jobs.report(job, 10, N_("Mengirim berkas ke agen host"))
     try:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
-        outcome = fulfilment.deploy(request, user, hosts.PanelPKI(current_app.instance_path),
-                                    storage.artifacts(), zone, shared.build_scanning())
+        outcome = fulfilment.deploy(request, user, shared.agents(), zone, shared.build_scanning())
     except (fulfilment.ActionRefused, deployment.DeployFailed) as refused:
         failed_release = _last_release(request)
         db.session.commit()  # keep the failed release and the app's state: the step stays open

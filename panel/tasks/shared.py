@@ -5,10 +5,10 @@ from pathlib import Path
 
 from flask import current_app
 
-from panel import jobs, storage
+from panel import gateway, jobs, storage
 from panel.extensions import db
 from panel.models import Job
-from panel.services.infra import hosts
+from panel.services.infra.gateway import AgentGateway
 from panel.services.releases import deployment
 
 
@@ -20,9 +20,9 @@ def start(job_id: int) -> Job:
     return job
 
 
-def pki() -> hosts.PanelPKI:
-    """Return the credentials the panel talks to its agents with."""
-    return hosts.PanelPKI(current_app.instance_path)
+def agents() -> AgentGateway:
+    """Return the panel's one door to its agents."""
+    return gateway.agents()
 
 
 def build_scanning() -> deployment.BuildScanning:

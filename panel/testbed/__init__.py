@@ -1,5 +1,6 @@
-"""The testbed: the real services Wadah needs (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL),
-started as background processes on loopback and high ports, with their state under `STATE/testbed/`.
+"""The testbed: the real services Wadah needs (Docker, nginx, clamd, BIND, MariaDB, PostgreSQL,
+Redis), started as background processes on loopback and high ports, with their state under
+`STATE/testbed/`.
 """
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 
 @click.group()
 def testbed() -> None:
-    """Start, stop and inspect the local Docker, nginx, clamd, BIND, MariaDB and PostgreSQL."""
+    """Start, stop and inspect the local Docker, nginx, clamd, BIND, MariaDB, PostgreSQL and Redis."""
 
 
 @testbed.command()

@@ -10,6 +10,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "named": 15353,
     "mariadb": 13306,
     "postgres": 15432,
+    "redis": 16379,
 }
 PORT_ENV_VARS: dict[str, str] = {
     "nginx": "WADAH_TESTBED_HTTP_PORT",
@@ -17,6 +18,7 @@ PORT_ENV_VARS: dict[str, str] = {
     "named": "WADAH_TESTBED_DNS_PORT",
     "mariadb": "WADAH_TESTBED_MARIADB_PORT",
     "postgres": "WADAH_TESTBED_POSTGRES_PORT",
+    "redis": "WADAH_TESTBED_REDIS_PORT",
 }
 
 TESTBED_SUBDIR = "testbed"  # inside Wadah's state dir (panel.config.state_dir)
@@ -50,6 +52,8 @@ MARIADB_APP_DATABASES = "wadah\\_%"  # the databases the administrator has right
 POSTGRES_USER = "wadah"
 POSTGRES_DATABASE = "wadah_test"
 POSTGRES_SUPERUSER = "postgres"
+# Numbered Redis databases: parallel test runs each claim one of their own (tests/test_scale_out.py).
+REDIS_DATABASES = 64
 POSTGRES_BIN_DIRS = tuple(f"/usr/lib/postgresql/{major}/bin" for major in (15, 16, 17))
 
 # Where the daemons live when they are not on PATH (sbin is often missing from a user's PATH).

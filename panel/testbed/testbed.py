@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class Testbed:
-    """Local Docker, nginx, clamd, BIND, MariaDB and PostgreSQL under `STATE/testbed/`."""
+    """Local Docker, nginx, clamd, BIND, MariaDB, PostgreSQL and Redis under `STATE/testbed/`."""
 
     __test__ = False  # not a pytest test class, despite the name
 
@@ -110,13 +110,17 @@ class Testbed:
 
     def credentials(self) -> dict[str, dict[str, str]]:
         """Return the secrets the services were set up with, read from their 0600 files."""
-        named, mariadb, postgres = (service.extras()
-                                    for service in self.select(("named", "mariadb", "postgres")))
+        named, mariadb, postgres, redis = (
+            service.extras() for service in self.select(("named", "mariadb", "postgres", "redis")))
         pg_password = system.read_secret(postgres["password_file"])
         pg_login = f"{postgres['user']}:{urllib.parse.quote(pg_password, safe='')}@"
+        redis_password = system.read_secret(redis["password_file"])
+        redis_login = f":{urllib.parse.quote(redis_password, safe='')}@"
         return {
             "named": {"tsig_secret": tsig_secret(named["tsig_key_file"])},
             "mariadb": {"admin_password": system.read_secret(mariadb["admin_password_file"])},
             "postgres": {"password": pg_password,
                          "url": postgres["url"].replace(f"{postgres['user']}@", pg_login, 1)},
+            "redis": {"password": redis_password,
+                      "url": redis["url"].replace("redis://", f"redis://{redis_login}", 1)},
         }

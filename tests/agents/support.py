@@ -15,15 +15,18 @@ import docker
 import pytest
 import requests
 
-from agents import pki, protocol
+from agents import protocol
 from agents.api import AgentAPI, NonceLedger
-from agents.artifacts import ArtifactStore
-from agents.client import AgentClient, AgentRefused
+from agents.credentials import AgentCredentials, make_csr, new_agent_key
 from agents.daemon import AgentServer, build_api_server
 from agents.databases import MariaDBSettings
 from agents.host import HostAgent
 from agents.protocol import AppSpec, HealthCheck, Limits
+from agents.protocol.artifacts import ArtifactStore
 from agents.vhosts import NginxSettings
+from panel.services.infra.agent_client import AgentClient, AgentRefused
+from panel.services.infra.ca import PanelCA
+from panel.services.infra.enrolment import Enrolments, SqliteEnrolmentTokens
 
 # --- a HostAgent on the testbed -------------------------------------------------------------------
 
@@ -183,14 +186,14 @@ class RecordingHost:
         return "line\n"
 
 
-def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
-                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> pki.AgentCredentials:
+def issue_agent(ca: PanelCA, state_dir: Path, name: str = AGENT,
+                addresses: tuple[str, ...] = ("127.0.0.1", "localhost")) -> AgentCredentials:
     """Enrol an agent the way `wadah agent enroll` does, without the HTTP hop."""
-    enrolments = pki.Enrolments(ca, pki.SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
+    enrolments = Enrolments(ca, SqliteEnrolmentTokens(ca.directory / "tokens.sqlite3"))
     token = enrolments.issue_token(name, addresses)
-    key = pki.new_agent_key()
-    enrolled = enrolments.redeem(token, pki.make_csr(key, name))
-    credentials = pki.AgentCredentials(state_dir)
+    key = new_agent_key()
+    enrolled = enrolments.redeem(token, make_csr(key, name))
+    credentials = AgentCredentials(state_dir)
     credentials.save(key, enrolled.bundle, ca.ca_sha256, "https://panel.test")
     return credentials
 
@@ -199,8 +202,8 @@ def issue_agent(ca: pki.PanelCA, state_dir: Path, name: str = AGENT,
 class Agent:
     """A running agent API server and what a test needs to talk to it."""
 
-    ca: pki.PanelCA
-    credentials: pki.AgentCredentials
+    ca: PanelCA
+    credentials: AgentCredentials
     host: RecordingHost
     store: ArtifactStore
     api: AgentAPI
@@ -237,9 +240,9 @@ class Agent:
         return [p for p in self.store.root.rglob("*") if p.is_file()]
 
 
-def start_agent(tmp: Path, ca: pki.PanelCA | None = None, host: Any = None,
+def start_agent(tmp: Path, ca: PanelCA | None = None, host: Any = None,
                 **api_options: Any) -> Agent:
-    ca = ca or pki.PanelCA.create(tmp / "panel-ca")
+    ca = ca or PanelCA.create(tmp / "panel-ca")
     state = tmp / "agent-state"
     credentials = issue_agent(ca, state)
     store = ArtifactStore(state / "artifacts")
@@ -261,7 +264,7 @@ def stop_agent(agent: Agent) -> None:
 
 
 def refused(excinfo: pytest.ExceptionInfo[AgentRefused]) -> tuple[int, str]:
-    return excinfo.value.status, excinfo.value.code
+    return excinfo.value.http_status, excinfo.value.code
 
 
 def error_of(response: requests.Response) -> tuple[int, str]:

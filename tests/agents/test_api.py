@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 
 from agents import protocol
-from agents.client import AgentRefused
 from agents.errors import DeployAborted, UnknownApp
+from panel.services.infra.agent_client import AgentRefused
 from tests.agents.support import BUILT_IMAGE, Agent, error_of, refused, start_agent, stop_agent
 
 BUNDLE = b"PK\x03\x04 pretend this is a zip of index.html" * 100
@@ -125,7 +125,7 @@ def test_a_signature_of_another_app_is_refused(uploaded: Agent) -> None:
 
 
 def test_a_signature_by_another_key_is_refused(uploaded: Agent, tmp_path: Path) -> None:
-    from agents.pki import PanelCA
+    from panel.services.infra.ca import PanelCA
 
     stranger = PanelCA.create(tmp_path / "stranger")
     app = spec()

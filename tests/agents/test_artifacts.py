@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.artifacts import ArtifactMismatch, ArtifactStore, ArtifactTooLarge
+from agents.protocol.artifacts import ArtifactMismatch, ArtifactStore, ArtifactTooLarge
 
 
 def test_stores_by_sha256_and_reads_back(tmp_path: Path) -> None:

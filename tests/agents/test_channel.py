@@ -21,11 +21,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agents import pki, protocol
+from agents import protocol
 from agents.api import AgentAPI, NonceLedger
-from agents.artifacts import ArtifactStore
-from agents.client import AgentRefused, AgentUnreachable
+from agents.credentials import AgentCredentials
 from agents.daemon import build_api_server
+from agents.protocol import certificates
+from agents.protocol.artifacts import ArtifactStore
+from panel.services.infra.agent_client import AgentRefused, AgentUnavailable
+from panel.services.infra.ca import PanelCA
 from tests.agents.support import (
     AGENT,
     Agent,
@@ -72,10 +75,10 @@ def test_no_client_certificate_is_refused_at_tls(agent: Agent) -> None:
 
 
 def test_a_certificate_from_another_ca_is_refused(agent: Agent, tmp_path: Path) -> None:
-    stranger = pki.PanelCA.create(tmp_path / "stranger-ca")  # a perfect panel cert, wrong CA
+    stranger = PanelCA.create(tmp_path / "stranger-ca")  # a perfect panel cert, wrong CA
     with agent.client(client_cert=stranger.client_cert_path,
                       client_key=stranger.client_key_path) as client:
-        with pytest.raises(AgentUnreachable):
+        with pytest.raises(AgentUnavailable):
             client.facts()
     assert agent.host.calls == []
 
@@ -84,12 +87,12 @@ def test_another_agents_certificate_is_refused(agent: Agent, tmp_path: Path) -> 
     # An agent's certificate is for serving (serverAuth only): TLS refuses it as a client cert.
     other = issue_agent(agent.ca, tmp_path / "other-agent", name="agent-2")
     with agent.client(client_cert=other.cert_path, client_key=other.key_path) as client:
-        with pytest.raises(AgentUnreachable):  # "unsuitable certificate purpose"
+        with pytest.raises(AgentUnavailable):  # "unsuitable certificate purpose"
             client.facts()
     assert agent.host.calls == []
 
 
-def _client_cert(ca: pki.PanelCA, directory: Path, common_name: str,
+def _client_cert(ca: PanelCA, directory: Path, common_name: str,
                  role: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
@@ -121,7 +124,7 @@ def _client_cert(ca: pki.PanelCA, directory: Path, common_name: str,
 def test_a_client_certificate_of_the_same_ca_without_the_panel_role_is_refused(
         agent: Agent, tmp_path: Path) -> None:
     # Passes TLS (same CA, clientAuth) but is not the panel's: the API refuses it by its role.
-    cert, key = _client_cert(agent.ca, tmp_path / "agent-as-client", AGENT, pki.ROLE_AGENT)
+    cert, key = _client_cert(agent.ca, tmp_path / "agent-as-client", AGENT, certificates.ROLE_AGENT)
     with agent.client(client_cert=cert, client_key=key) as client:
         with pytest.raises(AgentRefused) as excinfo:
             client.facts()
@@ -202,7 +205,7 @@ def test_nonces_survive_a_restart(tmp_path: Path) -> None:
 
     # The same state dir and CA, a new process: the nonce is still known.
     state = tmp_path / "agent-state"
-    credentials = pki.AgentCredentials(state)
+    credentials = AgentCredentials(state)
     host = RecordingHost()
     api = AgentAPI(host, ArtifactStore(state / "artifacts"), NonceLedger(state / "nonces.sqlite3"),
                    credentials.agent_name, credentials.release_public_key())

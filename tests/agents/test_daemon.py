@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from agents.api import AgentAPI, NonceLedger
-from agents.artifacts import ArtifactStore
-from agents.client import AgentClient, AgentUnreachable
 from agents.daemon import AgentDaemon, AgentServer
+from agents.protocol.artifacts import ArtifactStore
+from panel.services.infra.agent_client import AgentClient, AgentUnavailable
 from tests.agents.support import AGENT, RecordingHost, issue_agent
 from tests.support import unavailable
 
@@ -57,7 +57,7 @@ class SlowHost(RecordingHost):
 
 class Rig:
     def __init__(self, tmp: Path, host: RecordingHost, **daemon_options: Any) -> None:
-        from agents.pki import PanelCA
+        from panel.services.infra.ca import PanelCA
 
         self.ca = PanelCA.create(tmp / "panel-ca")
         self.state = tmp / "agent-state"
@@ -224,7 +224,7 @@ def test_connections_beyond_the_limit_are_closed(tmp_path: Path) -> None:
         silent = socket.create_connection(("127.0.0.1", rig.server.port))
         time.sleep(0.2)  # its thread now waits for a handshake, holding the only slot
         with rig.client() as client:
-            with pytest.raises(AgentUnreachable):
+            with pytest.raises(AgentUnavailable):
                 client.ping()
             silent.close()
             time.sleep(0.2)

@@ -18,9 +18,10 @@ from typing import Any
 import docker
 import pytest
 
-from agents import defaults, pki
-from agents.client import AgentClient, AgentRefused, AgentUnreachable
+from agents import defaults
 from agents.protocol import AppSpec, HealthCheck, Limits
+from panel.services.infra.agent_client import AgentClient, AgentRefused, AgentUnavailable
+from panel.services.infra.ca import PanelCA
 from tests.agents.support import AGENT, issue_agent
 from tests.support import fetch, tar_gz
 
@@ -37,7 +38,7 @@ def free_port() -> int:
 class RunningAgent:
     process: subprocess.Popen[bytes]
     client: AgentClient
-    ca: pki.PanelCA
+    ca: PanelCA
     nginx_http: str
     log: Path
 
@@ -45,7 +46,7 @@ class RunningAgent:
 @pytest.fixture
 def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, Any],
                   tmp_path: Path) -> Iterator[RunningAgent]:
-    ca = pki.PanelCA.create(tmp_path / "panel-ca")
+    ca = PanelCA.create(tmp_path / "panel-ca")
     state = tmp_path / "agent-state"
     issue_agent(ca, state)
     nginx = testbed["nginx"]
@@ -71,7 +72,7 @@ def running_agent(testbed: dict[str, dict[str, Any]], runtime_images: dict[str, 
         try:
             client.ping()
             break
-        except AgentUnreachable:
+        except AgentUnavailable:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail(f"the agent did not start:\n{log.read_text()}")

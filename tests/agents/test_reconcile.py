@@ -120,7 +120,7 @@ def test_what_it_owns_but_should_not_exist_goes_and_the_rest_stays(
 DEPLOY_SCRIPT = """
 import json, sys
 from pathlib import Path
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from agents.databases import MariaDBSettings
 from agents.host import HostAgent
 from agents.protocol import AppSpec

@@ -20,7 +20,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from panel import create_app, database
+from panel import create_app, database, gateway
 from panel.extensions import db
 from panel.models import RoleKey
 from panel.services.infra import hosts
@@ -116,9 +116,9 @@ def live_panel(testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], run
             factories.user([role], username=username, full_name=full_name,
                            opd=opd if role == RoleKey.OPD_ADMIN else None)
         db.session.commit()
-        pki = hosts.PanelPKI(app.instance_path)
-        with running_agent(pki, "host-browser", testbed, instance) as host:
-            hosts.refresh_facts(pki, host)
+        agents = gateway.agents(app)
+        with running_agent(agents, "host-browser", testbed, instance) as host:
+            hosts.refresh_facts(agents, host)
             db.session.commit()
             serving = threading.Thread(target=server.serve_forever, name="live-panel", daemon=True)
             serving.start()
@@ -131,7 +131,7 @@ def live_panel(testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], run
                 serving.join(10)
                 server.server_close()
                 db.session.expire_all()
-                flow.clean_up(pki, host, journey.subdomain, zone)
+                flow.clean_up(agents, host, journey.subdomain, zone)
         db.session.remove()
 
 

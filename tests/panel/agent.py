@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from agents import pki
-from agents.client import AgentUnreachable
+from agents.credentials import AgentCredentials, make_csr, new_agent_key
 from panel.models import Host
 from panel.services.infra import hosts
+from panel.services.infra.agent_client import AgentUnavailable
+from panel.services.infra.gateway import AgentGateway
 
 
 def free_port() -> int:
@@ -26,19 +27,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[str, Any]],
+def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, Any]],
                   tmp_path: Path, mariadb_admin: dict[str, Any] | None = None) -> Iterator[Host]:
     """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host.
 
     With `mariadb_admin` the agent gives apps that ask for one a database on the testbed's MariaDB.
     """
     port = free_port()
-    host, token = hosts.add_host(panel_pki, name, "127.0.0.1", port, None)
-    key = pki.new_agent_key()
-    enrolled = panel_pki.enrolments.redeem(token, pki.make_csr(key, name))
+    agents.create_ca()  # unless the panel has one already, as after `wadah up`
+    host, token = hosts.add_host(agents, name, "127.0.0.1", port, None)
+    key = new_agent_key()
+    enrolled = agents.enrolments.redeem(token, make_csr(key, name))
     hosts.record_enrolment(enrolled)
     state = tmp_path / f"agent-{name}"
-    pki.AgentCredentials(state).save(key, enrolled.bundle, panel_pki.ca.ca_sha256, "http://127.0.0.1")
+    AgentCredentials(state).save(key, enrolled.bundle, agents.ca.ca_sha256, "http://127.0.0.1")
     nginx = testbed["nginx"]
     prefix = Path(nginx["prefix"])
     log = tmp_path / f"agent-{name}.log"
@@ -63,10 +65,10 @@ def running_agent(panel_pki: hosts.PanelPKI, name: str, testbed: dict[str, dict[
         deadline = time.monotonic() + 60
         while True:
             try:
-                with panel_pki.client(host) as client:
+                with agents.client(host) as client:
                     client.ping()
                 break
-            except AgentUnreachable:
+            except AgentUnavailable:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the agent did not start:\n{log.read_text()}")
                 time.sleep(0.2)

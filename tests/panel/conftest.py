@@ -14,11 +14,12 @@ from cryptography.fernet import Fernet
 from flask import Flask, g
 from flask.testing import FlaskClient
 
-from panel import create_app, database
+from panel import create_app, database, gateway
 from panel.extensions import db
 from panel.models import RoleKey, User
 from panel.models.base import utcnow
 from panel.services.accounts import passwords, totp
+from panel.services.infra.gateway import AgentGateway
 from panel.services.requests import workflow
 from tests.panel import factories
 
@@ -80,6 +81,14 @@ def app(tmp_path: Path, migrated_db: Path) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def agents(app: Flask) -> AgentGateway:
+    """The app's door to its agents, with the CA made as `wadah up` makes it on a new panel."""
+    made = gateway.agents(app)
+    made.create_ca()
+    return made
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

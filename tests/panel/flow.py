@@ -9,10 +9,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from panel import gateway
 from panel.extensions import db
 from panel.models import App, HostingRequest, Job, RoleKey, User, Zone
 from panel.services.infra import dns as wadah_dns
-from panel.services.infra import hosts
+from panel.services.infra.gateway import AgentGateway
 from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.conftest import csrf_token
@@ -20,10 +21,12 @@ from tests.support import tar_gz
 
 
 def on_testbed(app: Flask, testbed: dict[str, dict[str, Any]],
-               dns_zone: dict[str, Any]) -> tuple[Zone, hosts.PanelPKI]:
-    """Point the test panel at the testbed's clamd and zone; return the zone and the panel's PKI."""
+               dns_zone: dict[str, Any]) -> tuple[Zone, AgentGateway]:
+    """Point the test panel at the testbed's clamd and zone, make its CA; return the zone and its gateway."""
     app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"])
-    return zone_from(dns_zone), hosts.PanelPKI(app.instance_path)
+    agents = gateway.agents(app)
+    agents.create_ca()  # as `wadah up` does on a new panel
+    return zone_from(dns_zone), agents
 
 
 def zone_from(dns_zone: dict[str, Any]) -> Zone:
@@ -90,10 +93,10 @@ def flashes(client: FlaskClient, path: str) -> str:
     return " | ".join(re.findall(r'class="(?:flash[^"]*|error)"[^>]*>([^<]+)<', page))
 
 
-def clean_up(pki: hosts.PanelPKI, host: Any, subdomain: str, zone: Zone) -> None:
+def clean_up(agents: AgentGateway, host: Any, subdomain: str, zone: Zone) -> None:
     app_row = db.session.scalar(select(App).where(App.subdomain == subdomain))
     if app_row is not None:
-        with pki.client(host) as agent:
+        with agents.client(host) as agent:
             try:
                 agent.remove(app_row.name)
             except Exception:  # noqa: BLE001 - best effort: the test's own failure matters more

@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
+from panel import gateway
 from panel.extensions import db
 from panel.models import (
     AuditEvent,
@@ -24,7 +26,6 @@ from panel.models import (
     Zone,
 )
 from panel.models.base import utcnow
-from panel.services.infra import hosts
 from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.agent import free_port, running_agent
@@ -57,15 +58,14 @@ def _add_host(client: FlaskClient, **overrides: Any) -> Any:
     return _post(client, "/admin/hosts", "/admin/hosts", **data)
 
 
-def test_superadmin_adds_a_host_and_sees_its_enrolment_command_once(app, client, login_as) -> None:
+def test_superadmin_adds_a_host_and_sees_its_enrolment_command_once(app, client, login_as, agents) -> None:
     login_as(RoleKey.SUPERADMIN)
     response = _add_host(client)
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
     token = re.search(r"WADAH_AGENT_TOKEN=(wdh1\.[\w.-]+)", page)
     assert token, page
-    pki = hosts.PanelPKI(app.instance_path)
-    assert f"--ca-sha256 {pki.ca.ca_sha256}" in page
+    assert f"--ca-sha256 {agents.ca.ca_sha256}" in page
     host = db.session.scalar(select(Host))
     assert (host.name, host.status, host.agent_url) == ("dc-node-02", HostStatus.PENDING,
                                                         "https://127.0.0.1:17443")
@@ -75,13 +75,21 @@ def test_superadmin_adds_a_host_and_sees_its_enrolment_command_once(app, client,
     assert token.group(1) not in client.get("/admin/hosts").get_data(as_text=True)
 
 
-def test_a_host_name_taken_already_is_refused(client, login_as) -> None:
+def test_a_host_name_taken_already_is_refused(client, login_as, agents) -> None:
     login_as(RoleKey.SUPERADMIN)
     _add_host(client)
     again = _add_host(client, address="127.0.0.2")
     assert "sudah terdaftar" in again.get_data(as_text=True)
     assert "WADAH_AGENT_TOKEN" not in again.get_data(as_text=True)
     assert _count(Host) == 1
+
+
+def test_a_panel_without_its_ca_refuses_a_host_and_makes_no_ca(app, client, login_as) -> None:
+    login_as(RoleKey.SUPERADMIN)
+    page = _add_host(client).get_data(as_text=True)
+    assert "belum memiliki CA" in page and "WADAH_AGENT_TOKEN" not in page
+    assert db.session.scalar(select(Host)) is None and _events("host.add") == []
+    assert not gateway.agents(app).has_ca() and not (Path(app.instance_path) / "ca").exists()
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -137,7 +145,7 @@ def test_refresh_of_a_host_whose_agent_has_not_enrolled_is_refused(client, login
     assert _count(Job) == 0
 
 
-def test_refresh_runs_as_a_job_and_records_an_unreachable_agent(client, login_as) -> None:
+def test_refresh_runs_as_a_job_and_records_an_unreachable_agent(client, login_as, agents) -> None:
     host = factories.host(status=HostStatus.ONLINE, cert_fingerprint="ab:cd",
                           agent_url=f"https://127.0.0.1:{free_port()}")
     login_as(RoleKey.SUPERADMIN)
@@ -163,8 +171,8 @@ def test_a_second_refresh_waits_for_the_first(client, login_as) -> None:
 
 
 def test_refresh_records_the_facts_a_real_agent_reports(app, client, login_as, testbed, tmp_path) -> None:
-    pki = hosts.PanelPKI(app.instance_path)
-    with running_agent(pki, "node-uji", testbed, tmp_path) as host:
+    agents = gateway.agents(app)
+    with running_agent(agents, "node-uji", testbed, tmp_path) as host:
         db.session.commit()
         login_as(RoleKey.SUPERADMIN)
         _post(client, f"/admin/hosts/{host.id}/refresh", "/admin/hosts")
@@ -176,7 +184,7 @@ def test_refresh_records_the_facts_a_real_agent_reports(app, client, login_as, t
     assert "Pembaruan fakta: Fakta node-uji diperbarui" in client.get("/admin/hosts").get_data(as_text=True)
 
 
-def test_a_new_token_for_a_host_not_yet_enrolled(app, client, login_as) -> None:
+def test_a_new_token_for_a_host_not_yet_enrolled(app, client, login_as, agents) -> None:
     host = factories.host()
     login_as(RoleKey.SUPERADMIN)
     response = _post(client, f"/admin/hosts/{host.id}/token", "/admin/hosts")

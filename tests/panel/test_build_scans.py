@@ -14,11 +14,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from agents.artifacts import ArtifactStore
-from panel import storage
+from panel import gateway, storage
 from panel.extensions import db
 from panel.models import AuditEvent, Release, ScanKind, Stack, Verdict
-from panel.services.infra import hosts
 from panel.services.releases import deployment, scanning
 from tests.panel import factories
 
@@ -102,6 +100,5 @@ def test_a_dockerfile_app_is_not_deployed_without_scanning_its_build(app: Flask,
     target = factories.app(stack=Stack.DOCKERFILE, host=factories.host())
     bundle = factories.scan_report("clean")
     with pytest.raises(deployment.DeployFailed):
-        deployment.deploy(target, bundle, None, hosts.PanelPKI(app.instance_path),
-                          ArtifactStore(tmp_path / "artifacts"), factories.zone())
+        deployment.deploy(target, bundle, None, gateway.agents(app), factories.zone())
     assert db.session.scalar(select(func.count()).select_from(Release)) == 0

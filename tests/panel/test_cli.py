@@ -17,6 +17,8 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WADAH_STATE_DIR", str(tmp_path))
     configuration.write_instance_file(tmp_path / "panel", {})
     database.upgrade(f"sqlite:///{tmp_path / 'panel' / 'wadah.db'}")
+    made = CliRunner().invoke(main, ["init-config"])  # as an install does: it also makes the CA
+    assert made.exit_code == 0, made.output
     return tmp_path
 
 
@@ -29,6 +31,21 @@ def test_host_add_prints_a_one_time_enrolment_command(state: Path) -> None:
         host = db.session.query(Host).one()
         assert (host.name, host.status, host.agent_url) == (
             "dc-node-02", HostStatus.PENDING, "https://127.0.0.1:17443")
+
+
+def test_only_init_config_makes_the_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WADAH_STATE_DIR", str(tmp_path))
+    configuration.write_instance_file(tmp_path / "panel", {})
+    database.upgrade(f"sqlite:///{tmp_path / 'panel' / 'wadah.db'}")
+    refused = CliRunner().invoke(main, ["host", "add", "node", "--address", "127.0.0.1"])
+    assert refused.exit_code != 0 and "belum memiliki CA" in refused.output
+    assert not (tmp_path / "panel" / "ca").exists()
+    with create_app({"INSTANCE_PATH": str(tmp_path / "panel")}).app_context():
+        assert db.session.query(Host).count() == 0
+    assert CliRunner().invoke(main, ["init-config"]).exit_code == 0
+    assert (tmp_path / "panel" / "ca" / "ca.key").is_file()
+    added = CliRunner().invoke(main, ["host", "add", "node", "--address", "127.0.0.1"])
+    assert added.exit_code == 0 and "--ca-sha256" in added.output
 
 
 @pytest.mark.parametrize("name", ["Node_2", "bad.name", ""])

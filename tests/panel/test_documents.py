@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from panel.services.documents.letters import render_hosting_report, render_response_letter
 from panel.services.requests import attachments as documents
 from tests.panel import factories, pdfs

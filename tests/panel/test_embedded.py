@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from panel import config as configuration
-from panel import create_app, database, embedded
+from panel import create_app, database, embedded, gateway
 from panel.extensions import db
-from panel.services.infra import hosts
 from panel.testbed.errors import TestbedError
 
 PANEL = ["web", "worker"]  # the agent has its own tests (tests/agents)
@@ -88,10 +87,10 @@ def _make_instance(state: Path) -> Path:
     instance = state / "panel"
     configuration.write_instance_file(instance, {"SESSION_COOKIE_SECURE": False})
     embedded._prepare_database(instance)  # migrates, seeds, keeps the demo logins
+    embedded._prepare_ca(instance)
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():
-        pki = hosts.PanelPKI(instance)  # the CA, made on first use
-        pki.enrolments.issue_token(embedded.LOCAL_HOST, ["127.0.0.1"])
+        gateway.agents(app).enrolments.issue_token(embedded.LOCAL_HOST, ["127.0.0.1"])
         db.session.remove()
     return instance
 
@@ -121,7 +120,7 @@ def test_loose_secret_files_are_tightened_when_the_panel_starts(tmp_path: Path, 
             side.chmod(0o644)
         app = create_app({"INSTANCE_PATH": str(instance)})  # what every process does as it starts
         with app.app_context():
-            hosts.PanelPKI(instance)
+            assert gateway.agents(app).enrolments.ca.ca_sha256  # using the CA tightens its files
             db.session.remove()
         assert {p.name: _mode(p) for p in side_files} == {p.name: 0o600 for p in side_files}
         connection.execute("PRAGMA journal_mode=DELETE")

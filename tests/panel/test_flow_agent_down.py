@@ -27,14 +27,14 @@ def test_deploy_to_an_unreachable_agent_keeps_the_step_open_and_can_be_retried(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"putus{secrets.token_hex(3)}"
     marker = f"Setelah agen kembali {subdomain}"
 
-    with running_agent(pki, "host-putus", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-putus", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain)
         technician = flow.signed_in(app, technician_user)
         path = f"/requests/{filed.id}"
@@ -68,7 +68,7 @@ def test_deploy_to_an_unreachable_agent_keeps_the_step_open_and_can_be_retried(
             # The agent is back: the same button deploys, and the app answers.
             host.agent_url = reachable
             db.session.commit()
-            with pki.client(host) as agent:
+            with agents.client(host) as agent:
                 assert app_row.name not in {a["name"] for a in agent.apps()}  # nothing half-made
             flow.post(technician, f"{path}/deploy")
             db.session.expire_all()
@@ -81,4 +81,4 @@ def test_deploy_to_an_unreachable_agent_keeps_the_step_open_and_can_be_retried(
             db.session.expire_all()
             assert request.current_step == "laporan_subkoordinator"  # the step closed on the retry
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

@@ -28,7 +28,7 @@ def test_muara_enim_request_through_the_api(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     opd = factories.opd(name="Dinas Pendidikan")
     tokens = {}
     for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
@@ -45,8 +45,8 @@ def test_muara_enim_request_through_the_api(
         assert response.status_code < 400, body
         return body
 
-    with running_agent(pki, "host-api", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-api", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         db.session.commit()
         try:
             filed = call("POST", "/requests", RoleKey.OPD_ADMIN, "/requests",
@@ -103,4 +103,4 @@ def test_muara_enim_request_through_the_api(
             answer = dns.query.tcp(query, dns_zone["host"], port=dns_zone["port"], timeout=5)
             assert [r.address for rrset in answer.answer for r in rrset] == ["127.0.0.1"]
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

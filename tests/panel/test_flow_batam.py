@@ -14,7 +14,7 @@ from flask import Flask
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from panel import storage
+from panel import gateway, storage
 from panel.extensions import db
 from panel.models import App, AttachmentKind, HostingRequest, RequestStatus, RoleKey
 from panel.services.infra import hosts
@@ -33,7 +33,7 @@ def test_batam_request_through_the_provisioning_branch(
     app.config.update(CLAMD_URL=testbed["clamd"]["address"], PEMDA_DOMAIN=dns_zone["zone"],
                       DEFAULT_SOP_TEMPLATE="batam")
     zone = flow.zone_from(dns_zone)
-    pki = hosts.PanelPKI(app.instance_path)
+    agents = gateway.agents(app)
     opd = factories.opd(name="Dinas Pendidikan")
     people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None)
               for role in (RoleKey.OPD_ADMIN, RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN)}
@@ -69,8 +69,8 @@ def test_batam_request_through_the_provisioning_branch(
     db.session.expire_all()
     assert request.current_step == "penyediaan_server"  # a server must exist before the step closes
 
-    with running_agent(pki, "host-batam", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-batam", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         db.session.commit()
         try:
             flow.post(technician, f"{path}/act", note="Host baru host-batam terdaftar")
@@ -100,4 +100,4 @@ def test_batam_request_through_the_provisioning_branch(
             text = "".join(page.extract_text() for page in pdf.pages)
             assert app_row.fqdn in text and request.number in text
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

@@ -44,14 +44,14 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     mariadb_admin: dict[str, Any], tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"basisdata{secrets.token_hex(3)}"
     nginx = testbed["nginx"]["http"]
 
-    with running_agent(pki, "host-db", testbed, tmp_path, mariadb_admin) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-db", testbed, tmp_path, mariadb_admin) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain, stack="php", needs_database=True)
         technician = flow.signed_in(app, technician_user)
         try:
@@ -99,4 +99,4 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
             assert again.status_code == 302
             assert fresh not in again.get_data(as_text=True)
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

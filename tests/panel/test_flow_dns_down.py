@@ -25,14 +25,14 @@ def test_a_live_release_whose_name_the_dns_server_refuses_is_reported_not_failed
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"tanpadns{secrets.token_hex(3)}"
     marker = f"Tanpa DNS {subdomain}"
 
-    with running_agent(pki, "host-tanpa-dns", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-tanpa-dns", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain)
         technician = flow.signed_in(app, technician_user)
         path = f"/requests/{filed.id}"
@@ -61,4 +61,4 @@ def test_a_live_release_whose_name_the_dns_server_refuses_is_reported_not_failed
         finally:
             zone.primary_server = answering
             db.session.commit()
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

@@ -41,7 +41,7 @@ def test_muara_enim_request_from_letter_to_hosting_report(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     opd = factories.opd(name="Dinas Kesehatan")
     people = {role: factories.user([role], opd=opd if role == RoleKey.OPD_ADMIN else None,
                                    full_name=f"Petugas {role}")
@@ -50,8 +50,8 @@ def test_muara_enim_request_from_letter_to_hosting_report(
     subdomain = f"uji{secrets.token_hex(3)}"
     marker = f"Halo dari {subdomain}"
 
-    with running_agent(pki, "host-uji", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-uji", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         db.session.commit()
         try:
             # 1 Mulai: the OPD files its letter and bundle.
@@ -129,4 +129,4 @@ def test_muara_enim_request_from_letter_to_hosting_report(
             assert response.status_code == 302
             assert panel_login.get("/").location.endswith("/account/password")
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

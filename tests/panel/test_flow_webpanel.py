@@ -33,15 +33,15 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"panel{secrets.token_hex(3)}"
     nginx = testbed["nginx"]["http"]
 
-    with running_agent(pki, "host-panel", testbed, tmp_path) as host, smtp_server() as inbox:
+    with running_agent(agents, "host-panel", testbed, tmp_path) as host, smtp_server() as inbox:
         app.config.update(SMTP_HOST=inbox.host, SMTP_PORT=inbox.port)
-        hosts.refresh_facts(pki, host)
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain)
         factories.user([RoleKey.OPD_ADMIN], opd=filed.opd, email="pengelola@dinas.contoh.go.id")
         db.session.commit()
@@ -112,7 +112,7 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
             flow.post(panel, f"{base}/env/apply")
             applied = flow.newest_job(app_actions.ENV)
             assert applied.status == JobStatus.SUCCEEDED, applied.error
-            with pki.client(host) as agent:
+            with agents.client(host) as agent:
                 assert agent.env(app_row.name) == {"APP_GREETING": "Selamat datang"}
                 assert agent.status(app_row.name)["state"] == "running"
             assert fetch(nginx, app_row.fqdn) == (200, f"<h1>Versi satu {subdomain}</h1>\n")
@@ -123,4 +123,4 @@ def test_an_app_account_runs_its_app_through_the_web_panel(
             domain = flow.newest_job(app_actions.DOMAIN)
             assert domain.result.get("resolves") is True, domain.result
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

@@ -14,11 +14,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from panel import config as configuration
-from panel import create_app
+from panel import create_app, gateway
 from panel.cli import main
 from panel.extensions import db
 from panel.models import AppEnvVar, Host, HostingRequest
-from panel.services.infra import hosts
 from tests.panel import factories
 from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
@@ -61,8 +60,9 @@ def test_a_wiped_panel_comes_back_from_its_backup_and_its_agent_still_trusts_it(
         db.session.add(AppEnvVar(app_id=app_record.id, name="APP_KEY", value="kunci-rahasia-aplikasi"))
         db.session.commit()
         number, app_id = request.number, app_record.id
-        pki = hosts.PanelPKI(app.instance_path)
-        with running_agent(pki, "host-cadangan", testbed, tmp_path) as host:
+        agents = gateway.agents(app)
+        agents.create_ca()  # as `wadah up` does on a new panel
+        with running_agent(agents, "host-cadangan", testbed, tmp_path) as host:
             host_id = host.id
             db.session.commit()
             made = cli("backup", "create", "--repo", str(repo), "--passphrase-stdin")
@@ -84,8 +84,9 @@ def test_a_wiped_panel_comes_back_from_its_backup_and_its_agent_still_trusts_it(
                 secret = db.session.scalars(select(AppEnvVar).filter_by(app_id=app_id)).one()
                 assert secret.value == "kunci-rahasia-aplikasi"  # SECRETS_KEY came back with it
                 agent_host = db.session.get(Host, host_id)
-                with hosts.PanelPKI(again.instance_path).client(agent_host) as client:
-                    assert client.ping()  # the agent trusts the restored CA's client certificate
+                # The restored CA, never a new one (a read makes none): the agent trusts its client.
+                with gateway.agents(again).client(agent_host) as client:
+                    assert client.ping()
             browser = again.test_client()
             signed_in = browser.post("/login", data={
                 "username": "admin.dinkes", "password": factories.PASSWORD,

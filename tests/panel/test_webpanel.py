@@ -20,7 +20,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from agents import defaults as agent_defaults
-from panel import crypto, storage
+from panel import crypto, gateway, storage
 from panel.actions import apps as app_actions
 from panel.extensions import db
 from panel.models import (
@@ -46,7 +46,7 @@ from panel.permissions import access_of
 from panel.services.apps import app_operations
 from panel.services.releases import deployment
 from panel.tasks import apps as app_tasks
-from panel.tasks import notices, shared
+from panel.tasks import notices
 from panel.tasks import releases as release_tasks
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
@@ -127,18 +127,10 @@ class FakeAgent:
             "used_bytes": 300 * MIB, "free_bytes": (storage_mb - 340) * MIB}}
 
 
-class FakePKI:
-    def __init__(self, agent: FakeAgent) -> None:
-        self.agent = agent
-
-    def client(self, host: Any) -> FakeAgent:
-        return self.agent
-
-
 @pytest.fixture
-def agent(monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
+def agent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> FakeAgent:
     fake = FakeAgent()
-    monkeypatch.setattr(shared, "pki", lambda: FakePKI(fake))
+    monkeypatch.setattr(gateway.agents(app), "client", lambda host: fake)
     return fake
 
 
@@ -341,7 +333,7 @@ def test_a_storage_limit_outside_the_range_is_refused_before_any_job(app, agent:
 
 
 def test_a_limit_the_agent_refuses_changes_nothing_and_says_why(app, agent: FakeAgent) -> None:
-    from agents.client import AgentRefused
+    from panel.services.infra.agent_client import AgentRefused
 
     own = deployed_app()
     technician = factories.user([RoleKey.TECHNICIAN])
@@ -540,7 +532,7 @@ def test_a_technician_accepts_a_review_with_a_written_reason_and_it_is_deployed(
     db.session.commit()
     deployed: list[dict[str, str]] = []
 
-    def fake_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
+    def fake_deploy(app_row, report, user, agents, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         deployed.append(dict(env or {}))
         release = factories.release(app_row, scan_report=report, deployed_at=utcnow())
         for older in app_row.releases:
@@ -580,7 +572,7 @@ def test_a_failed_deploy_keeps_the_old_release_and_tells_the_administrators(
     technician = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
 
-    def failing_deploy(app_row, report, user, pki, artifacts, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
+    def failing_deploy(app_row, report, user, agents, zone, env=None, build_scanning=None):  # type: ignore[no-untyped-def]
         factories.release(app_row, scan_report=report, status=ReleaseStatus.FAILED)
         raise deployment.DeployFailed("Agen menolak rilis: pemeriksaan kesehatan gagal")
 

@@ -33,9 +33,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from agents.client import AgentClient, AgentRefused
-from agents.pki import PanelCA
 from agents.protocol import AppSpec
+from panel import gateway
 from panel.extensions import db
 from panel.models import (
     App,
@@ -50,6 +49,8 @@ from panel.models import (
     Verdict,
 )
 from panel.services.infra import hosts
+from panel.services.infra.agent_client import AgentClient, AgentRefused
+from panel.services.infra.ca import PanelCA
 from panel.services.releases import scanning
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
@@ -128,14 +129,14 @@ def test_a_webshell_the_dockerfile_writes_is_scanned_and_never_served(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     docker_client: docker.DockerClient, tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"serang{secrets.token_hex(3)}"
     nginx = testbed["nginx"]["http"]
 
-    with running_agent(pki, "host-serang", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-serang", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain, stack="dockerfile")
         technician = flow.signed_in(app, technician_user)
         path = f"/requests/{filed.id}"
@@ -170,26 +171,26 @@ def test_a_webshell_the_dockerfile_writes_is_scanned_and_never_served(
             status, body = fetch(nginx, app_row.fqdn, PROBE)
             assert status == 404 and EVALUATED not in body
             assert of_app(docker_client, app_row.name) == ([], [])
-            with pki.client(host) as agent:
+            with agents.client(host) as agent:
                 with pytest.raises(AgentRefused) as unknown:
                     agent.status(app_row.name)
-            assert unknown.value.status == 404
+            assert unknown.value.http_status == 404
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)
 
 
 def test_a_new_version_whose_build_writes_a_webshell_leaves_the_old_release_serving(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     docker_client: docker.DockerClient, tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"lama{secrets.token_hex(3)}"
     nginx = testbed["nginx"]["http"]
 
-    with running_agent(pki, "host-lama", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-lama", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain, stack="dockerfile")
         technician = flow.signed_in(app, technician_user)
         try:
@@ -233,7 +234,7 @@ def test_a_new_version_whose_build_writes_a_webshell_leaves_the_old_release_serv
                 (first.image_id, str(first.id))]
             assert images == [first.image_id]  # the refused build's image is gone
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)
 
 
 def _stored(agent: AgentClient, files: dict[str, str]) -> str:
@@ -247,26 +248,26 @@ def test_the_agent_runs_no_dockerfile_image_the_panel_did_not_sign(
     app: Flask, testbed: dict[str, dict[str, Any]], runtime_images: Any,
     docker_client: docker.DockerClient, tmp_path: Path,
 ) -> None:
-    pki = hosts.PanelPKI(app.instance_path)
+    agents = gateway.agents(app)
     stranger = PanelCA.create(tmp_path / "stranger")
     name = f"tanpa-ttd-{secrets.token_hex(3)}"
     fqdn = f"{name}.contoh.go.id"
     nginx = testbed["nginx"]["http"]
 
-    with running_agent(pki, "host-ttd", testbed, tmp_path) as host, pki.client(host) as agent:
+    with running_agent(agents, "host-ttd", testbed, tmp_path) as host, agents.client(host) as agent:
         sha256 = _stored(agent, {"Dockerfile": ATTACK, "index.php": "<?php echo 'halo';\n", **HALVES})
         spec = AppSpec(name=name, fqdn=fqdn, stack="dockerfile", release_id=7,
                        artifact_sha256=sha256)
 
-        def v2(image_id: str, ca: PanelCA = pki.ca) -> str:
+        def v2(image_id: str, ca: PanelCA = agents.ca) -> str:
             return ca.sign_release(name, 7, sha256, "clean", image_id)
 
         try:
-            v1 = pki.ca.sign_release(name, 7, sha256, "clean")
+            v1 = agents.ca.sign_release(name, 7, sha256, "clean")
             never_built = "sha256:" + "0" * 64
             with pytest.raises(AgentRefused) as missing:  # a deploy without a prior build
                 agent.deploy(spec, "clean", v2(never_built), image_id=never_built)
-            assert (missing.value.status, missing.value.code) == (403, "unsigned_image")
+            assert (missing.value.http_status, missing.value.code) == (403, "unsigned_image")
 
             image_id = agent.build(spec, "clean", v1)["image_id"]
 
@@ -279,7 +280,7 @@ def test_the_agent_runs_no_dockerfile_image_the_panel_did_not_sign(
             for (signature, offered), code in attempts:
                 with pytest.raises(AgentRefused) as refused:
                     agent.deploy(spec, "clean", signature, image_id=offered)
-                assert (refused.value.status, refused.value.code) == (403, code)
+                assert (refused.value.http_status, refused.value.code) == (403, code)
             # Nothing ran and nothing is served; the build waits, unused.
             containers, images = of_app(docker_client, name)
             assert containers == [] and images == [image_id]
@@ -287,7 +288,7 @@ def test_the_agent_runs_no_dockerfile_image_the_panel_did_not_sign(
             assert status == 404 and EVALUATED not in body
             with pytest.raises(AgentRefused) as unknown:
                 agent.status(name)
-            assert unknown.value.status == 404
+            assert unknown.value.http_status == 404
         finally:
             agent.discard_build(name, 7)
         assert of_app(docker_client, name) == ([], [])
@@ -298,10 +299,10 @@ def test_a_dockerfile_that_fetches_a_url_is_refused_before_anything_is_built(
     app: Flask, testbed: dict[str, dict[str, Any]], runtime_images: Any,
     docker_client: docker.DockerClient, tmp_path: Path, listening: bool,
 ) -> None:
-    pki = hosts.PanelPKI(app.instance_path)
+    agents = gateway.agents(app)
     name = f"unduh-{secrets.token_hex(3)}"
-    with socket.socket() as server, running_agent(pki, "host-unduh", testbed, tmp_path) as host, \
-            pki.client(host) as agent:
+    with socket.socket() as server, running_agent(agents, "host-unduh", testbed, tmp_path) as host, \
+            agents.client(host) as agent:
         server.bind(("127.0.0.1", 0))
         server.listen()
         server.setblocking(False)
@@ -311,8 +312,8 @@ def test_a_dockerfile_that_fetches_a_url_is_refused_before_anything_is_built(
         spec = AppSpec(name=name, fqdn=f"{name}.contoh.go.id", stack="dockerfile", release_id=3,
                        artifact_sha256=sha256)
         with pytest.raises(AgentRefused) as refused:
-            agent.build(spec, "clean", pki.ca.sign_release(name, 3, sha256, "clean"))
-        assert (refused.value.status, refused.value.code) == (422, "build_failed")
+            agent.build(spec, "clean", agents.ca.sign_release(name, 3, sha256, "clean"))
+        assert (refused.value.http_status, refused.value.code) == (422, "build_failed")
         assert "URL" in refused.value.message and url in refused.value.message
         assert of_app(docker_client, name) == ([], [])
         with pytest.raises(BlockingIOError):

@@ -18,10 +18,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from agents.client import AgentRefused
 from panel.extensions import db
 from panel.models import App, AppEnvVar, HostingRequest, RoleKey
 from panel.services.infra import hosts
+from panel.services.infra.agent_client import AgentRefused
 from tests.panel import factories, flow
 from tests.panel.agent import running_agent
 from tests.support import tar_gz
@@ -65,12 +65,12 @@ def test_variables_that_load_code_are_refused_by_the_web_panel_and_the_agent(
     app: Flask, testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
     docker_client: docker.DockerClient, tmp_path: Path,
 ) -> None:
-    zone, pki = flow.on_testbed(app, testbed, dns_zone)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"muatkode{secrets.token_hex(3)}"
-    with running_agent(pki, "host-muat-kode", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, "host-muat-kode", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain)
         try:
             flow.deploy_and_hand_over(flow.signed_in(app, technician_user), filed, flow.site("halo"))
@@ -85,15 +85,15 @@ def test_variables_that_load_code_are_refused_by_the_web_panel_and_the_agent(
             assert db.session.scalar(select(func.count()).select_from(AppEnvVar)) == 0
 
             # Past the panel's check, the agent refuses the same variables itself.
-            with pki.client(host) as agent:
+            with agents.client(host) as agent:
                 before = agent.env(app_row.name)
                 for name, value in LOADERS.items():
                     with pytest.raises(AgentRefused) as denied:
                         agent.set_env(app_row.name, {name: value})
-                    assert denied.value.status == 400 and "tidak pernah dipindai" in str(denied.value)
+                    assert denied.value.http_status == 400 and "tidak pernah dipindai" in str(denied.value)
                 assert agent.env(app_row.name) == before
             running = docker_client.containers.list(filters={"label": f"org.wadah.app={app_row.name}"})
             assert running and not [v for c in running for v in c.attrs["Config"]["Env"]
                                     if v.split("=", 1)[0] in LOADERS]
         finally:
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)

@@ -172,3 +172,25 @@ def test_postgres_url_connects_with_sqlalchemy(postgres_url):
         assert tuple(row) == ("wadah", "wadah_test")
     finally:
         engine.dispose()
+
+
+def test_redis_answers_only_with_its_password(testbed, testbed_credentials):
+    import redis
+
+    host, _, port = testbed["redis"]["address"].rpartition(":")
+    stranger = redis.Redis(host=host, port=int(port), socket_timeout=5)
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        stranger.ping()
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=host, port=int(port), password="salah", socket_timeout=5).ping()
+
+    client = redis.Redis.from_url(testbed_credentials["redis"]["url"], socket_timeout=5)
+    key = f"wadah-uji:{uuid.uuid4().hex}"
+    try:
+        assert client.set(key, "ada", ex=60) is True
+        assert client.get(key) == b"ada"
+        assert client.config_get("save") == {"save": ""}  # nothing persisted
+        assert int(client.config_get("databases")["databases"]) == testbed["redis"]["databases"]
+    finally:
+        client.delete(key)
+        client.close()

@@ -101,9 +101,11 @@ def test_status_json_describes_every_service_and_prints_no_secret(testbed, testb
     assert status["mariadb"]["tcp"] == "127.0.0.1:13306"
     assert status["mariadb"]["admin_user"] == "wadah-agent"
     assert status["postgres"]["url"] == "postgresql://wadah@127.0.0.1:15432/wadah_test"
+    assert status["redis"]["url"] == "redis://127.0.0.1:16379"
 
     for secret_file in (status["named"]["tsig_key_file"], status["mariadb"]["admin_password_file"],
-                        status["postgres"]["password_file"]):
+                        status["postgres"]["password_file"], status["redis"]["password_file"],
+                        str(Path(status["redis"]["password_file"]).with_name("redis.conf"))):
         assert stat.S_IMODE(os.stat(secret_file).st_mode) == 0o600
     table = CliRunner().invoke(cli.testbed, ["status"]).output
     up_json = CliRunner().invoke(cli.testbed, ["up", "--json"]).output
@@ -123,7 +125,7 @@ def test_a_running_service_keeps_the_port_it_was_started_with(private_bed):
 
 def test_unknown_service_is_refused(tmp_path):
     with pytest.raises(TestbedError, match="unknown service"):
-        Testbed(state_dir=tmp_path).up(only=["redis"])
+        Testbed(state_dir=tmp_path).up(only=["memcached"])
 
 
 def test_port_taken_names_the_service_and_its_log_and_stops_what_this_up_started(private_bed):
@@ -202,3 +204,21 @@ def test_down_never_signals_a_process_it_did_not_start(tmp_path, testbed):
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_a_private_redis_starts_with_a_password_and_stops_again(tmp_path):
+    bed = Testbed(state_dir=tmp_path, ports={"redis": _free_port()})
+    try:
+        started = bed.up(only=["redis"])["redis"]
+        assert started["started"] is True and started["running"] is True
+        assert started["address"] == f"127.0.0.1:{bed.services['redis'].port}"
+        password = Path(started["password_file"]).read_text().strip()
+        for private in (started["password_file"], bed.services["redis"].dir / "redis.conf"):
+            assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+        assert password not in Path(f"/proc/{started['pid']}/cmdline").read_text()
+        assert password not in Path(started["log"]).read_text()
+        assert bed.up(only=["redis"])["redis"]["started"] is False
+    finally:
+        assert bed.down(only=["redis"])["redis"] == "stopped"
+    assert _processes_under(tmp_path) == []
+    assert bed.status(only=["redis"])["redis"]["running"] is False

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from sqlalchemy import delete, select
 
 from agents import protocol
-from agents.client import AgentClient, AgentError, AgentRefused
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
@@ -37,7 +36,7 @@ from panel.models import (
 from panel.models.base import utcnow
 from panel.services.apps import app_lifecycle, tls
 from panel.services.infra import dns
-from panel.services.infra.hosts import PanelPKI
+from panel.services.infra.gateway import AgentClient, AgentGateway, AgentRefused, AgentUnavailable
 from panel.services.refused import Refused
 from panel.services.releases import release_lifecycle
 
@@ -68,25 +67,21 @@ class OperationRefused(Refused):
 # --- talking to the agent ----------------------------------------------------------------------
 
 
-def _with_agent(app: App, pki: PanelPKI, call: Callable[[AgentClient], T]) -> T:
-    """Run `call` against the app's host agent, turning the agent's errors into OperationRefused."""
+def _with_agent(app: App, gateway: AgentGateway, call: Callable[[AgentClient], T]) -> T:
+    """Run `call` against the app's host agent; its errors, worded by the gateway, refuse the operation."""
     host = app.host
     if host is None:
         raise OperationRefused(_("Aplikasi belum dialokasikan ke host."))
     if host.cert_fingerprint is None:
         raise OperationRefused(_("Agen host %(host)s belum terdaftar.", host=host.name))
     try:
-        with pki.client(host) as agent:
+        with gateway.client(host) as agent:
             return call(agent)
-    except AgentRefused as refused:
-        raise OperationRefused(_("Agen %(host)s menolak: %(reason)s", host=host.name,
-                                 reason=refused.message or refused.code)) from refused
-    except AgentError as error:
-        raise OperationRefused(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=host.name,
-                                 error=error)) from error
+    except (AgentUnavailable, AgentRefused) as failed:
+        raise OperationRefused(str(failed)) from failed
 
 
-def control(app: App, action: str, user: User | None, pki: PanelPKI) -> dict[str, Any]:
+def control(app: App, action: str, user: User | None, gateway: AgentGateway) -> dict[str, Any]:
     """Start, stop or restart the app's container, or just read its state; return the agent's status."""
     if action not in CONTROL_ACTIONS:
         raise OperationRefused(_("Tindakan tidak dikenal: %(action)s", action=action))
@@ -94,13 +89,13 @@ def control(app: App, action: str, user: User | None, pki: PanelPKI) -> dict[str
     if moves and not app_lifecycle.may_move(app, app_lifecycle.CONTROLLED[action]):
         raise OperationRefused(_("Aplikasi berstatus %(status)s tidak dapat menerima tindakan %(action)s.",
                                  status=app.status, action=action))
-    status: dict[str, Any] = _with_agent(app, pki, lambda agent: getattr(agent, action)(app.name))
+    status: dict[str, Any] = _with_agent(app, gateway, lambda agent: getattr(agent, action)(app.name))
     if moves:
         app_lifecycle.controlled(app, action, user, status.get("state"))
     return status
 
 
-def fetch_logs(app: App, pki: PanelPKI, lines: int) -> dict[str, str]:
+def fetch_logs(app: App, gateway: AgentGateway, lines: int) -> dict[str, str]:
     """Return the last `lines` lines of the app's output and of its nginx access and error logs."""
     lines = max(1, min(LOG_LINES_MAX, lines))
 
@@ -108,7 +103,7 @@ def fetch_logs(app: App, pki: PanelPKI, lines: int) -> dict[str, str]:
         return {source: agent.logs(app.name, tail=lines, source=source)[-LOG_TEXT_MAX_CHARS:]
                 for source in LOG_SOURCES}
 
-    return _with_agent(app, pki, read)
+    return _with_agent(app, gateway, read)
 
 
 # --- releases ----------------------------------------------------------------------------------
@@ -120,10 +115,10 @@ def expect_rollback_possible(app: App) -> None:
         raise OperationRefused(_("Belum ada rilis sebelumnya untuk dikembalikan."))
 
 
-def rollback(app: App, user: User | None, pki: PanelPKI) -> Release:
+def rollback(app: App, user: User | None, gateway: AgentGateway) -> Release:
     """Return the app to its previous release on the host, and mark the releases to match."""
     expect_rollback_possible(app)
-    result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.rollback(app.name))
+    result: dict[str, Any] = _with_agent(app, gateway, lambda agent: agent.rollback(app.name))
     target = db.session.get(Release, result.get("release_id"))
     if target is None or target.app_id != app.id:
         raise OperationRefused(_("Agen kembali ke rilis yang tidak dikenal panel."))
@@ -230,10 +225,10 @@ def check_environment(app: App) -> None:
         check_env_name(name)
 
 
-def apply_env(app: App, user: User | None, pki: PanelPKI) -> list[str]:
+def apply_env(app: App, user: User | None, gateway: AgentGateway) -> list[str]:
     """Push the app's environment to its host, which restarts it onto it; return the names applied."""
     as_of, env = utcnow(), environment(app)
-    _with_agent(app, pki, lambda agent: agent.set_env(app.name, env))
+    _with_agent(app, gateway, lambda agent: agent.set_env(app.name, env))
     mark_env_applied(app, as_of)
     audit.record("env.apply", app, actor=user, names=sorted(env))
     return sorted(env)
@@ -242,18 +237,18 @@ def apply_env(app: App, user: User | None, pki: PanelPKI) -> list[str]:
 # --- database ----------------------------------------------------------------------------------
 
 
-def database_details(app: App, pki: PanelPKI) -> dict[str, Any] | None:
+def database_details(app: App, gateway: AgentGateway) -> dict[str, Any] | None:
     """Return how the app reaches its database (never the password), or None if it has none."""
-    account = _with_agent(app, pki, lambda agent: agent.database(app.name))
+    account = _with_agent(app, gateway, lambda agent: agent.database(app.name))
     if not account:
         return None
     return {"host": DATABASE_HOST, "port": DATABASE_PORT, "database": account.get("database"),
             "user": account.get("user")}
 
 
-def reset_database_password(app: App, user: User | None, pki: PanelPKI) -> str:
+def reset_database_password(app: App, user: User | None, gateway: AgentGateway) -> str:
     """Give the app's database account a new password (the app restarts onto it); return it once."""
-    result: dict[str, Any] = _with_agent(app, pki, lambda agent: agent.reset_database_password(app.name))
+    result: dict[str, Any] = _with_agent(app, gateway, lambda agent: agent.reset_database_password(app.name))
     fresh = (result.get("database") or {}).get("password")
     if not fresh:
         raise OperationRefused(_("Agen tidak mengembalikan kata sandi baru."))
@@ -272,7 +267,8 @@ def check_storage_mb(storage_mb: int) -> int:
     return storage_mb
 
 
-def set_storage_limit(app: App, storage_mb: int, user: User | None, pki: PanelPKI) -> dict[str, Any] | None:
+def set_storage_limit(app: App, storage_mb: int, user: User | None,
+                      gateway: AgentGateway) -> dict[str, Any] | None:
     """Give the app's writable data a new limit: on its host first (which keeps the data), then here.
 
     An app not deployed yet only keeps the limit here: its host makes its data volume that large.
@@ -282,7 +278,7 @@ def set_storage_limit(app: App, storage_mb: int, user: User | None, pki: PanelPK
     before = app.storage_mb
     status: dict[str, Any] | None = None
     if app.live_release is not None:
-        status = _with_agent(app, pki, lambda agent: agent.set_storage(app.name, storage_mb))
+        status = _with_agent(app, gateway, lambda agent: agent.set_storage(app.name, storage_mb))
     app.storage_mb = storage_mb
     audit.record("app.storage", app, actor=user, before_mb=before, after_mb=storage_mb)
     return status
@@ -291,7 +287,7 @@ def set_storage_limit(app: App, storage_mb: int, user: User | None, pki: PanelPK
 # --- domain and TLS ----------------------------------------------------------------------------
 
 
-def domain_status(app: App, zone: Zone | None, pki: PanelPKI, tls_port: int) -> dict[str, Any]:
+def domain_status(app: App, zone: Zone | None, gateway: AgentGateway, tls_port: int) -> dict[str, Any]:
     """Ask the zone's primary whether the app's name exists, the agent how the app is served, and the
     app's address which certificate it presents for the name."""
     found: dict[str, Any] = {"fqdn": app.fqdn}
@@ -310,7 +306,7 @@ def domain_status(app: App, zone: Zone | None, pki: PanelPKI, tls_port: int) -> 
         except dns.DnsError as error:  # the message names the server, never the key's secret
             found["dns_error"] = str(error)
     try:
-        status = _with_agent(app, pki, lambda agent: agent.status(app.name))
+        status = _with_agent(app, gateway, lambda agent: agent.status(app.name))
     except OperationRefused as refused:
         found["agent_error"] = str(refused)
     else:
@@ -347,7 +343,7 @@ class MetricPoint:
     memory_limit_bytes: int
 
 
-def collect_metrics(pki: PanelPKI, now: datetime) -> int:
+def collect_metrics(gateway: AgentGateway, now: datetime) -> int:
     """Sample the resource use of every running app on a reachable host; return how many were taken."""
     running = db.session.scalars(
         select(App).join(Host, App.host_id == Host.id)
@@ -359,7 +355,7 @@ def collect_metrics(pki: PanelPKI, now: datetime) -> int:
         host = host_apps[0].host
         assert host is not None
         try:
-            with pki.client(host) as agent:
+            with gateway.client(host) as agent:
                 for app in host_apps:
                     try:
                         stats = agent.stats(app.name)
@@ -373,7 +369,7 @@ def collect_metrics(pki: PanelPKI, now: datetime) -> int:
                             memory_limit_bytes=int(stats.get("memory_limit_bytes") or 0),
                             pids=int(stats.get("pids") or 0)))
                         taken += 1
-        except AgentError as error:
+        except (AgentUnavailable, AgentRefused) as error:
             logger.warning("Statistik aplikasi di %s tidak terbaca: %s", host.name, error)
     prune_metrics(now - METRICS_RETENTION)
     return taken

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User

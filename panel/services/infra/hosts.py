@@ -1,19 +1,17 @@
-"""Container hosts as the panel sees them: the internal CA, agent enrolment, and agent clients."""
+"""Container hosts as the panel sees them: registration, enrolment of their agents, facts and health."""
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from agents.client import AgentClient, AgentError
-from agents.pki import EnrolledAgent, Enrolments, PanelCA, SqliteEnrolmentTokens, validate_addresses
 from agents.protocol import InvalidName, label
+from agents.protocol.certificates import validate_addresses
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
@@ -21,6 +19,8 @@ from panel.models import Host, HostStatus, User
 from panel.models.base import utcnow
 from panel.services.infra import host_lifecycle
 from panel.services.infra.allocation import HOST_MEMORY_RESERVE_MB
+from panel.services.infra.enrolment import EnrolledAgent
+from panel.services.infra.gateway import AgentGateway, AgentRefused, AgentUnavailable
 from panel.services.refused import Refused
 
 DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherwise
@@ -41,22 +41,8 @@ class Health:
     summary: str
 
 
-class PanelPKI:
-    """The CA files and enrolment tokens kept in the panel's instance folder."""
-
-    def __init__(self, instance_path: Path | str) -> None:
-        self.directory = Path(instance_path) / "ca"
-        self.ca = PanelCA.load_or_create(self.directory)
-        tokens = SqliteEnrolmentTokens(self.directory / "enrolment-tokens.sqlite3")
-        self.enrolments = Enrolments(self.ca, tokens)
-
-    def client(self, host: Host) -> AgentClient:
-        """Return a client for the host's agent, authenticated with the panel's certificate."""
-        return AgentClient(host.agent_url, host.name, self.ca.client_cert_path, self.ca.client_key_path,
-                           self.ca.ca_cert_path)
-
-
-def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | None) -> tuple[Host, str]:
+def add_host(gateway: AgentGateway, name: str, address: str, port: int,
+             user: User | None) -> tuple[Host, str]:
     """Register a host waiting for its agent to enrol; return it and the one-time token."""
     try:
         label(name)
@@ -71,6 +57,7 @@ def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | Non
         raise HostRefused(_("Port agen tidak sah: %(port)s", port=port))
     if db.session.scalar(select(Host).where(Host.name == name)):
         raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name)))
+    enrolments = gateway.enrolments  # a panel without its CA refuses here, before anything is written
     host = Host(name=name, agent_url=_agent_url(address, port), status=HostStatus.PENDING)
     try:
         with db.session.begin_nested():
@@ -79,25 +66,25 @@ def add_host(pki: PanelPKI, name: str, address: str, port: int, user: User | Non
     except IntegrityError as clash:  # the same form sent twice at once: the unique name decides
         raise HostRefused(_("Host %(host)s sudah terdaftar.", host=repr(name))) from clash
     # Issued only once the row exists, so a refused registration leaves no token behind.
-    token = pki.enrolments.issue_token(name, [address])
+    token = enrolments.issue_token(name, [address])
     audit.record("host.add", host, actor=user, address=address, port=port)
     return host, token
 
 
-def reissue_token(pki: PanelPKI, host: Host, user: User | None) -> str:
+def reissue_token(gateway: AgentGateway, host: Host, user: User | None) -> str:
     """Issue a new one-time token for a host whose agent has not enrolled yet; return it."""
     if host.cert_fingerprint is not None:
         raise HostRefused(_("Agen %(host)s sudah terdaftar; token baru tidak diperlukan.", host=host.name))
     address = urlsplit(host.agent_url).hostname or ""
-    token = pki.enrolments.issue_token(host.name, [address])
+    token = gateway.enrolments.issue_token(host.name, [address])
     audit.record("host.reissue_token", host, actor=user)
     return token
 
 
-def enrolment_command(pki: PanelPKI, token: str, panel_url: str) -> str:
+def enrolment_command(gateway: AgentGateway, token: str, panel_url: str) -> str:
     """Return the command run on the host to enrol its agent (the token travels in the environment)."""
     return (f"WADAH_AGENT_TOKEN={token} wadah agent enroll --panel {panel_url.rstrip('/')}"
-            f" --ca-sha256 {pki.ca.ca_sha256}")
+            f" --ca-sha256 {gateway.ca.ca_sha256}")
 
 
 def record_enrolment(enrolled: EnrolledAgent) -> Host:
@@ -119,15 +106,18 @@ def expect_enrolled(host: Host) -> Host:
     return host
 
 
-def refresh_facts(pki: PanelPKI, host: Host) -> dict[str, Any]:
-    """Ask the host's agent for its facts (capacity, versions, apps) and record them."""
+def refresh_facts(gateway: AgentGateway, host: Host) -> dict[str, Any]:
+    """Ask the host's agent for its facts (capacity, versions, apps) and record them.
+
+    An agent that does not answer, or answers no, leaves the host marked unreachable and raises
+    AgentUnavailable or AgentRefused.
+    """
     try:
-        with pki.client(host) as agent:
+        with gateway.client(host) as agent:
             facts = agent.facts()
-    except AgentError as error:
+    except (AgentUnavailable, AgentRefused) as error:
         host_lifecycle.lost(host, error)
-        raise HostRefused(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=host.name,
-                            error=error)) from error
+        raise
     host.facts, host.last_seen_at = facts, utcnow()
     host_lifecycle.reached(host)
     return facts

@@ -11,14 +11,14 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import select
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import ngettext
 from panel.models import App, AppUpload, Release, ScanReport, UploadStatus, User, Verdict, Zone
 from panel.models.base import utcnow
-from panel.services.infra.hosts import PanelPKI
+from panel.services.infra.gateway import AgentGateway
 from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import hosting_requests
@@ -136,16 +136,15 @@ def accept(upload: AppUpload, user: User, reason: str) -> None:
     _move(upload, UploadStatus.DEPLOYING, actor=user)
 
 
-def deploy(upload: AppUpload, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
-           env: Mapping[str, str], build_scanning: deployment.BuildScanning | None = None
-           ) -> deployment.Deployed:
+def deploy(upload: AppUpload, gateway: AgentGateway, zone: Zone, env: Mapping[str, str],
+           build_scanning: deployment.BuildScanning | None = None) -> deployment.Deployed:
     """Deploy the accepted upload as the app's next release, with the app's environment.
 
     Raises deployment.DeployFailed; a release made before the failure stays in the session.
     """
     if upload.status != UploadStatus.DEPLOYING or upload.scan_report is None:
         raise UploadRefused(_("Unggahan ini belum siap dipasang."))
-    return deployment.deploy(upload.app, upload.scan_report, upload.uploaded_by, pki, artifacts, zone,
+    return deployment.deploy(upload.app, upload.scan_report, upload.uploaded_by, gateway, zone,
                              env=env, build_scanning=build_scanning)
 
 

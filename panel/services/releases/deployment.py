@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from agents.artifacts import ArtifactStore
-from agents.client import AgentClient, AgentError, AgentRefused
 from agents.protocol import AppSpec
+from agents.protocol.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
@@ -37,7 +36,7 @@ from panel.models import (
 from panel.services.accounts import accounts, passwords
 from panel.services.apps import app_lifecycle
 from panel.services.infra import dns
-from panel.services.infra.hosts import PanelPKI
+from panel.services.infra.gateway import AgentClient, AgentGateway, AgentRefused, AgentUnavailable
 from panel.services.releases import release_lifecycle, scanning
 
 logger = logging.getLogger(__name__)
@@ -67,9 +66,8 @@ class BuildScanning:
     workdir: Path  # the build's files are downloaded here, and removed after the scan
 
 
-def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artifacts: ArtifactStore,
-           zone: Zone, env: Mapping[str, str] | None = None,
-           build_scanning: BuildScanning | None = None) -> Deployed:
+def deploy(app: App, report: ScanReport, user: User | None, gateway: AgentGateway, zone: Zone,
+           env: Mapping[str, str] | None = None, build_scanning: BuildScanning | None = None) -> Deployed:
     """Run the scanned artifact as the app's next release, then make its name resolve.
 
     Raises DeployFailed while nothing new serves; once the release is live, a DNS server that
@@ -100,25 +98,20 @@ def deploy(app: App, report: ScanReport, user: User | None, pki: PanelPKI, artif
                    artifact_sha256=report.artifact_sha256, env=dict(env or {}),
                    database=app.needs_database, storage_mb=app.storage_mb)
     try:
-        with pki.client(app.host) as agent:
-            agent.ensure_artifact(artifacts.path(report.artifact_sha256), report.artifact_sha256)
-            signature = pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict)
+        with gateway.client(app.host) as agent:
+            agent.ensure_artifact(gateway.artifacts.path(report.artifact_sha256), report.artifact_sha256)
+            signature = gateway.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict)
             image_id = None
             if app.stack == Stack.DOCKERFILE:
                 assert build_scanning is not None
                 image_id = _build_and_scan(agent, spec, verdict, signature, release, build_scanning)
                 # Only now, with what the build made scanned too, is the image itself signed.
-                signature = pki.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict,
-                                                image_id)
+                signature = gateway.ca.sign_release(app.name, release.id, spec.artifact_sha256, verdict,
+                                                    image_id)
             agent.deploy(spec, verdict, signature, image_id=image_id)
-    except AgentRefused as refused:
+    except (AgentUnavailable, AgentRefused) as failed:  # already said for a person, by the gateway
         _failed(app, release, user)
-        raise DeployFailed(_("Agen %(host)s menolak rilis: %(reason)s",
-                             host=app.host.name, reason=refused)) from refused
-    except AgentError as error:
-        _failed(app, release, user)
-        raise DeployFailed(_("Agen %(host)s tidak dapat dihubungi: %(error)s",
-                             host=app.host.name, error=error)) from error
+        raise DeployFailed(str(failed)) from failed
     except DeployFailed:
         _failed(app, release, user)
         raise
@@ -148,7 +141,8 @@ def _build_and_scan(agent: AgentClient, spec: AppSpec, verdict: str, signature: 
     release.image_id = image_id
     if found.verdict != Verdict.CLEAN:
         reason = scanning.build_blocked_reason(found)
-        with contextlib.suppress(AgentError):  # the host drops it anyway once it is a day old
+        # The host drops it anyway once it is a day old.
+        with contextlib.suppress(AgentUnavailable, AgentRefused):
             agent.discard_build(spec.name, spec.release_id)
         logger.warning("release %s of %s blocked: its build made files scanned %s", release.number,
                        spec.name, found.verdict)

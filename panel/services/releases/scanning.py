@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from panel import audit, private_files
 from panel.extensions import db
 from panel.i18n import gettext as _

@@ -17,7 +17,7 @@ from pypdf import PasswordType, PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-from agents.artifacts import ArtifactStore, ArtifactTooLarge
+from agents.protocol.artifacts import ArtifactStore, ArtifactTooLarge
 from panel.i18n import gettext as _
 from panel.services.refused import Refused
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from agents.artifacts import ArtifactStore
+from agents.protocol.artifacts import ArtifactStore
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
@@ -28,7 +28,7 @@ from panel.models import (
 from panel.models.base import utcnow
 from panel.services.documents import hosting_letters
 from panel.services.infra import allocation, subdomains
-from panel.services.infra.hosts import PanelPKI
+from panel.services.infra.gateway import AgentGateway
 from panel.services.refused import Refused
 from panel.services.releases import deployment, scanning
 from panel.services.requests import step_outputs, workflow
@@ -128,7 +128,7 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
 
 
 def deploy(
-    request: HostingRequest, user: User, pki: PanelPKI, artifacts: ArtifactStore, zone: Zone,
+    request: HostingRequest, user: User, gateway: AgentGateway, zone: Zone,
     build_scanning: deployment.BuildScanning | None = None,
 ) -> deployment.Deployed:
     """Deploy the scanned bundle (step 6); the step finishes once the Web Panel login is issued too.
@@ -143,7 +143,7 @@ def deploy(
         raise ActionRefused(_("Permohonan belum dipindai atau belum dialokasikan."))
     before = deployment.latest_release_number(app)
     try:
-        return deployment.deploy(app, report, user, pki, artifacts, zone, build_scanning=build_scanning)
+        return deployment.deploy(app, report, user, gateway, zone, build_scanning=build_scanning)
     finally:
         made = next((r for r in reversed(app.releases) if r.number > before), None)
         if made is not None and made.build_scan_report is not None and build_scanning is not None:

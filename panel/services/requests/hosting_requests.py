@@ -17,7 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from agents import protocol
-from agents.artifacts import ArtifactStore, ArtifactTooLarge
+from agents.protocol.artifacts import ArtifactStore, ArtifactTooLarge
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _

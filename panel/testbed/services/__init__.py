@@ -9,8 +9,10 @@ from panel.testbed.services.base import Service
 from panel.testbed.services.clamd import Clamd
 from panel.testbed.services.databases import MariaDB, Postgres
 from panel.testbed.services.named import Named, tsig_secret
+from panel.testbed.services.redis import Redis
 from panel.testbed.services.web import Docker, Nginx
 
-SERVICES: tuple[type[Service], ...] = (Docker, Nginx, Clamd, Named, MariaDB, Postgres)
+SERVICES: tuple[type[Service], ...] = (Docker, Nginx, Clamd, Named, MariaDB, Postgres, Redis)
 
-__all__ = ["SERVICES", "Clamd", "Docker", "MariaDB", "Named", "Nginx", "Postgres", "Service", "tsig_secret"]
+__all__ = ["SERVICES", "Clamd", "Docker", "MariaDB", "Named", "Nginx", "Postgres", "Redis", "Service",
+           "tsig_secret"]

@@ -14,9 +14,15 @@ only then is the image signed and deployed:
     client.deploy(spec, "clean", ca.sign_release(..., image_id=built["image_id"]),
                   image_id=built["image_id"])
 
-Errors: `AgentUnreachable` when no answer came (connection, TLS, timeout), `AgentRefused` when the
-agent answered with its error shape (`code`, `message`, HTTP `status`).
+The panel gets a client from `AgentGateway.client(host)`, never by building one.
+
+Errors: this module is the one place an agent's failures become the panel's, so every caller sees
+only two: `AgentUnavailable` when no answer came (connection, TLS, timeout), `AgentRefused` when the
+agent answered with its error shape (`code`, `message`, `http_status`). Both are `Refused`, whose
+message says why to the person asking.
 """
+# The client lives in the panel, not in the package both ends share: only the panel calls agents,
+# and here it raises the panel's own errors, so an agent's answer is translated once, in this file.
 from __future__ import annotations
 
 import hashlib
@@ -33,6 +39,8 @@ from cryptography.hazmat.primitives import serialization
 
 from agents import protocol
 from agents.protocol import AppSpec
+from panel.i18n import gettext as _
+from panel.services.refused import Refused
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 60.0
@@ -40,24 +48,27 @@ DEPLOY_TIMEOUT_S = 900.0  # a deploy may build an image and wait for its health 
 UPLOAD_TIMEOUT_S = 300.0
 
 
-class AgentError(Exception):
-    """Base of the errors `AgentClient` raises."""
-
-
-class AgentUnreachable(AgentError):
+class AgentUnavailable(Refused):
     """No answer from the agent: refused or failed connection, TLS failure, or timeout."""
 
+    def __init__(self, agent: str, error: object) -> None:
+        super().__init__(_("Agen %(host)s tidak dapat dihubungi: %(error)s", host=agent, error=error))
+        self.agent = agent
 
-class AgentRefused(AgentError):
+
+class AgentRefused(Refused):
     """The agent answered with an error: `code` says which, `message` says it to a person."""
 
     def __init__(self, status: int, code: str, message: str,
-                 details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status = status
+                 details: Mapping[str, Any] | None = None, agent: str | None = None) -> None:
+        reason = message or code
+        super().__init__(_("Agen %(host)s menolak: %(reason)s", host=agent, reason=reason) if agent
+                         else reason)
+        self.http_status = status
         self.code = code
         self.message = message
         self.details = dict(details or {})
+        self.agent = agent
 
 
 class AgentClient:
@@ -170,25 +181,26 @@ class AgentClient:
             with self._send("GET", target, b"", protocol.EMPTY_SHA256, None, UPLOAD_TIMEOUT_S,
                             stream=True) as response:
                 if response.status_code != 200:
-                    _result(response)
+                    _result(response, self.agent_name)
                 with destination.open("xb") as out:
                     for chunk in response.iter_content(chunk_size=1024 * 1024):
                         size += len(chunk)
                         if size > max_bytes:
-                            raise AgentRefused(413, "too_large",
-                                               f"berkas hasil build melebihi {max_bytes} bita")
+                            too_large = _("berkas hasil build melebihi %(limit)s bita", limit=max_bytes)
+                            raise AgentRefused(413, code="too_large", message=too_large,
+                                               agent=self.agent_name)
                         digest.update(chunk)
                         out.write(chunk)
         except requests.exceptions.RequestException as exc:
             destination.unlink(missing_ok=True)
-            raise AgentUnreachable(f"unduhan dari agen {self.agent_name} terputus: {exc}") from exc
+            raise AgentUnavailable(self.agent_name, exc) from exc
         except BaseException:
             destination.unlink(missing_ok=True)
             raise
         if digest.hexdigest() != sha256:
             destination.unlink(missing_ok=True)
-            raise AgentRefused(502, "checksum_mismatch",
-                               "berkas hasil build tidak sama dengan sha256 yang dilaporkan agen")
+            mismatch = _("berkas hasil build tidak sama dengan sha256 yang dilaporkan agen")
+            raise AgentRefused(502, code="checksum_mismatch", message=mismatch, agent=self.agent_name)
         return size
 
     def discard_build(self, name: str, release_id: int) -> Any:
@@ -280,7 +292,7 @@ class AgentClient:
     def call(self, method: str, path: str, *, json_body: Any = None, data: Any = None,
              content_sha256: str | None = None, content_type: str | None = None,
              params: Mapping[str, str] | None = None, timeout: float | None = None) -> Any:
-        """Send one signed request and return its `result`, or raise AgentError."""
+        """Send one signed request and return its `result`, or raise AgentUnavailable or AgentRefused."""
         if json_body is not None:
             data = json.dumps(json_body, separators=(",", ":")).encode()
             content_type = "application/json"
@@ -292,7 +304,7 @@ class AgentClient:
             raise ValueError("a streamed body needs its sha256")
         target = path + (f"?{urlencode(params)}" if params else "")
         with self._send(method, target, data, content_sha256, content_type, timeout) as response:
-            return _result(response)
+            return _result(response, self.agent_name)
 
     def _send(self, method: str, target: str, data: Any, content_sha256: str,
               content_type: str | None, timeout: float | None,
@@ -308,15 +320,12 @@ class AgentClient:
             return self._session.send(
                 prepared, timeout=(self.connect_timeout, timeout or self.timeout),
                 allow_redirects=False, stream=stream)
-        except requests.exceptions.SSLError as exc:
-            raise AgentUnreachable(f"TLS dengan agen {self.agent_name} gagal: {exc}") from exc
-        except requests.exceptions.Timeout as exc:
-            raise AgentUnreachable(f"agen {self.agent_name} tidak menjawab: {exc}") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise AgentUnreachable(f"agen {self.agent_name} tidak dapat dihubungi: {exc}") from exc
+        except (requests.exceptions.SSLError, requests.exceptions.Timeout,
+                requests.exceptions.ConnectionError) as exc:  # TLS, no answer in time, no connection
+            raise AgentUnavailable(self.agent_name, exc) from exc
 
 
-def _result(response: requests.Response) -> Any:
+def _result(response: requests.Response, agent: str) -> Any:
     try:
         body = response.json()
     except ValueError:
@@ -326,9 +335,9 @@ def _result(response: requests.Response) -> Any:
         if isinstance(error, dict) and isinstance(error.get("code"), str):
             details = {k: v for k, v in error.items() if k not in ("code", "message")}
             raise AgentRefused(response.status_code, error["code"], str(error.get("message", "")),
-                               details)
-        raise AgentRefused(response.status_code, "bad_response",
-                           f"jawaban agen tidak dikenali (HTTP {response.status_code})")
+                               details, agent)
+        unknown = _("jawaban agen tidak dikenali (HTTP %(status)s)", status=response.status_code)
+        raise AgentRefused(response.status_code, code="bad_response", message=unknown, agent=agent)
     return body.get("result")
 
 
