@@ -129,7 +129,7 @@ def test_a_worker_killed_mid_scan_and_mid_deploy_leaves_jobs_that_fail_and_can_b
 ) -> None:
     app, state = panel_state
     log = tmp_path / "worker.log"
-    zone, pki = flow.zone_from(dns_zone), hosts.PanelPKI(app.instance_path)
+    zone, agents = flow.on_testbed(app, testbed, dns_zone)  # the worker reads the same instance
     technician_user = factories.user([RoleKey.TECHNICIAN])
     db.session.commit()
     subdomain = f"mati{secrets.token_hex(3)}"
@@ -138,8 +138,8 @@ def test_a_worker_killed_mid_scan_and_mid_deploy_leaves_jobs_that_fail_and_can_b
     site.update({f"arsip/bagian{i // 100}/halaman{i}.html": f"<h1>Halaman {i}</h1>\n" + "<p>Isi</p>\n" * 40
                  for i in range(LARGE_SITE_FILES)})
 
-    with running_agent(pki, f"host-{subdomain}", testbed, tmp_path) as host:
-        hosts.refresh_facts(pki, host)
+    with running_agent(agents, f"host-{subdomain}", testbed, tmp_path) as host:
+        hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain)
         technician = flow.signed_in(app, technician_user)
         path = f"/requests/{filed.id}"
@@ -205,4 +205,4 @@ def test_a_worker_killed_mid_scan_and_mid_deploy_leaves_jobs_that_fail_and_can_b
             assert served == (200, f"<h1>{marker}</h1>\n")
         finally:
             worker.stop()
-            flow.clean_up(pki, host, subdomain, zone)
+            flow.clean_up(agents, host, subdomain, zone)
