@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from panel import config as configuration
 from panel import private_files
 from panel.testbed import Testbed
+from panel.testbed.errors import TestbedError
 from panel.testbed.services import Service
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,10 @@ def _prepare_database(instance: Path) -> str:
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
         workflow.ensure_builtin_templates()
-        created = demo.seed()
+        try:
+            created = demo.seed(production=bool(app.config["PRODUCTION"]))
+        except demo.DemoRefused as refused:
+            raise TestbedError(None, str(refused)) from refused
         db.session.commit()
     logins_file = instance / DEMO_LOGINS
     new_lines = [f"  {login.role:<12} {login.username:<12} {login.password}"

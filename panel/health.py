@@ -67,7 +67,7 @@ def _database() -> Check:
         db.session.scalar(select(Worker.id).limit(1))  # the newest table: answers, and is migrated
     except SQLAlchemyError as error:
         db.session.rollback()
-        logger.warning("Basis data tidak menjawab", exc_info=True)
+        logger.warning("The database does not answer", exc_info=True)
         return Check("database", False, _("Basis data tidak menjawab (%(error)s).",
                                           error=type(error).__name__),
                      _("Periksa layanan basis data dan SQLALCHEMY_DATABASE_URI, lalu jalankan "
@@ -79,7 +79,7 @@ def _queue() -> Check:
     try:
         pending = jobs.huey.pending_count()
     except Exception as error:  # SQLite or Redis: each library raises its own kind
-        logger.warning("Antrean tugas tidak menjawab", exc_info=True)
+        logger.warning("The job queue does not answer", exc_info=True)
         return Check("queue", False, _("Antrean tugas tidak menjawab (%(error)s).",
                                        error=type(error).__name__),
                      _("Periksa JOBS_BACKEND (berkas SQLite atau layanan Redis) lalu jalankan ulang "

@@ -115,7 +115,7 @@ def _ending_its_job(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:
             db.session.rollback()
             # The traceback goes to the log only: it may quote paths, addresses or values.
-            logger.exception("Tugas %s (pekerjaan #%s) gagal tak terduga", fn.__name__, job_id)
+            logger.exception("Task %s (job #%s) failed unexpectedly", fn.__name__, job_id)
             message = _("Kesalahan tak terduga (%(error)s) saat menjalankan tugas ini; rinciannya ada "
                         "di log pekerja (pekerjaan #%(job)s). Jalankan lagi; bila berulang, laporkan "
                         "ke teknisi Data Center.", error=type(error).__name__, job=job_id)
@@ -295,7 +295,7 @@ def reap(now: datetime | None = None) -> list[int]:
         # The condition again, in the update itself: a job that ended or beat meanwhile is kept.
         if _end(job_id, message, Job.status.in_(UNFINISHED), _reapable(now), commit=False) is not None:
             failed_ids.append(job_id)
-            logger.warning("Pekerjaan #%s dihentikan oleh pemulih: %s", job_id, message)
+            logger.warning("Job #%s failed by the reaper: %s", job_id, message)
     db.session.execute(delete(Worker).where(Worker.last_beat_at < now - FORGET_WORKERS_AFTER),
                        execution_options={"synchronize_session": False})
     db.session.commit()
@@ -309,7 +309,7 @@ def reap_aside() -> list[int]:
         with current_app.app_context(), speaking(None):
             return reap()
     except SQLAlchemyError:  # e.g. the database is busy: the next look reaps
-        logger.warning("Pemulih pekerjaan tidak dapat berjalan sekarang", exc_info=True)
+        logger.warning("The job reaper cannot run now", exc_info=True)
         return []
 
 
@@ -327,7 +327,7 @@ def _end(job_id: int, message: str, *conditions: ColumnElement[bool], commit: bo
                 with db.session.begin_nested():
                     hook(job, message)
             except Exception:  # the job is failed all the same; the log says what stayed behind
-                logger.exception("Pemulihan pekerjaan #%s (%s) gagal", job_id, job.kind)
+                logger.exception("Recovering job #%s (%s) failed", job_id, job.kind)
     if commit:
         db.session.commit()
     return job.status if ended.rowcount == 1 else None  # type: ignore[attr-defined]
@@ -365,9 +365,9 @@ class Heartbeat:
                     db.session.commit()
                     reap()
             except OperationalError as busy:  # e.g. SQLite locked by a deploy at work: beat again soon
-                logger.warning("Detak pekerja tertunda: %s", type(busy.orig).__name__)
+                logger.warning("Worker heartbeat delayed: %s", type(busy.orig).__name__)
             except Exception:  # a lost database: beat again next time
-                logger.warning("Detak pekerja tidak tercatat", exc_info=True)
+                logger.warning("Worker heartbeat not recorded", exc_info=True)
 
     def stop(self) -> None:
         """Stop beating, fail what this worker still ran, and remove its row."""

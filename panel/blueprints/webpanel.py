@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from panel import charts, jobs, storage
 from panel.actions import apps as app_actions
 from panel.extensions import db
-from panel.formatting import WIB
+from panel.formatting import jam
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
@@ -234,7 +234,7 @@ def _metrics_page(app: App, key: str, span: timedelta, label: Any,
 
 
 def _clock(points: list[app_operations.MetricPoint]) -> list[str]:
-    return [f"{p.at.astimezone(WIB):%d/%m %H.%M}" for p in points]
+    return [jam(p.at) for p in points]
 
 
 def _cpu_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
@@ -49,6 +49,8 @@ class Opd(db.Model):
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A disabled agency files no new request and gets no new user; what it has keeps running.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="opd")
@@ -66,7 +68,9 @@ class User(UserMixin, db.Model):
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254))  # where notices are sent
+    # Nomor Induk Pegawai of a civil servant: 18 digits, one person's for life, so never shared.
+    nip: Mapped[str | None] = mapped_column(String(18), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
     active: Mapped[bool] = mapped_column(default=True)

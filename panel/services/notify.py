@@ -161,14 +161,14 @@ def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery
     """Email `notice` to each user separately; log a fault and report it instead of raising."""
     addressed = [(user.full_name or user.username, user.email) for user in to if user.email]
     if not addressed:
-        logger.info("Surel %r tidak dikirim: tidak ada penerima", notice.subject)
+        logger.info("email %r not sent: no recipients", notice.subject)
         return Delivery.NO_RECIPIENTS
     if not settings.host:
-        logger.info("SMTP_HOST kosong; surel %r untuk %d penerima tidak dikirim", notice.subject,
+        logger.info("SMTP_HOST empty; email %r for %d recipients not sent", notice.subject,
                     len(addressed))
         return Delivery.NOT_CONFIGURED
     if settings.username and not settings.starttls and not _is_loopback(settings.host):
-        logger.warning("Surel %r tidak dikirim: kredensial SMTP tidak boleh dikirim tanpa STARTTLS",
+        logger.warning("email %r not sent: SMTP credentials are never sent without STARTTLS",
                        notice.subject)
         return Delivery.FAILED
     accepted = 0
@@ -183,12 +183,12 @@ def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery
                     smtp.send_message(_message(settings, notice, name, address))
                     accepted += 1
                 except smtplib.SMTPRecipientsRefused:
-                    logger.warning("Server SMTP menolak penerima %s untuk surel %r", address, notice.subject)
+                    logger.warning("SMTP server refused recipient %s of email %r", address, notice.subject)
     except (smtplib.SMTPException, OSError) as fault:
-        logger.warning("Surel %r tidak terkirim lewat %s:%d: %s", notice.subject, settings.host,
+        logger.warning("email %r not sent through %s:%d: %s", notice.subject, settings.host,
                        settings.port, fault)
         return Delivery.FAILED
-    logger.info("Surel %r terkirim ke %d dari %d penerima", notice.subject, accepted, len(addressed))
+    logger.info("email %r sent to %d of %d recipients", notice.subject, accepted, len(addressed))
     return Delivery.SENT if accepted else Delivery.FAILED
 
 

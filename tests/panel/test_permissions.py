@@ -150,6 +150,14 @@ def _zone() -> dict[str, Any]:
     return {"zone_id": factories.zone().id}
 
 
+def _directory_user() -> dict[str, Any]:
+    return {"user_id": factories.user([RoleKey.TECHNICIAN]).id}
+
+
+def _opd() -> dict[str, Any]:
+    return {"opd_id": factories.opd().id}
+
+
 def _sop_template() -> dict[str, Any]:
     return {"key": "muara_enim"}
 
@@ -221,6 +229,21 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.sop_templates", "GET"): (SUPERADMIN, _no_args),
     ("admin.sop_template", "GET"): (SUPERADMIN, _sop_template),
     ("admin.revise_sop", "POST"): (SUPERADMIN, _sop_template),
+    # The directory of users and OPDs: the platform administrator's alone, reads included.
+    ("admin.users_index", "GET"): (SUPERADMIN, _no_args),
+    ("admin.add_user", "POST"): (SUPERADMIN, _no_args),
+    ("admin.show_user", "GET"): (SUPERADMIN, _directory_user),
+    ("admin.edit_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.reset_password", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.disable_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.enable_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.unlock_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.reset_totp", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.opds_index", "GET"): (SUPERADMIN, _no_args),
+    ("admin.add_opd", "POST"): (SUPERADMIN, _no_args),
+    ("admin.rename_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.disable_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.enable_opd", "POST"): (SUPERADMIN, _opd),
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),

@@ -360,7 +360,7 @@ def collect_metrics(gateway: AgentGateway, now: datetime) -> int:
                     try:
                         stats = agent.stats(app.name)
                     except AgentRefused as refused:  # e.g. removed from the host meanwhile
-                        logger.info("Statistik %s tidak tersedia: %s", app.name, refused.code)
+                        logger.info("stats of %s not available: %s", app.name, refused.code)
                         continue
                     if stats:
                         db.session.add(AppMetric(
@@ -370,7 +370,7 @@ def collect_metrics(gateway: AgentGateway, now: datetime) -> int:
                             pids=int(stats.get("pids") or 0)))
                         taken += 1
         except (AgentUnavailable, AgentRefused) as error:
-            logger.warning("Statistik aplikasi di %s tidak terbaca: %s", host.name, error)
+            logger.warning("app stats on %s could not be read: %s", host.name, error)
     prune_metrics(now - METRICS_RETENTION)
     return taken
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from agents.protocol.artifacts import ArtifactStore
-from panel import audit
+from panel import audit, formatting
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User
 from panel.models.accounts import DEFAULT_ROLE_LABELS
@@ -26,7 +26,7 @@ def letterhead(config: Mapping[str, Any]) -> letter_pdf.Letterhead:
     return letter_pdf.Letterhead(pemda=config["PEMDA_NAME"], dinas=config["DINAS_NAME"],
                               address=config["DINAS_ADDRESS"], city=config["DINAS_CITY"],
                               unit=config.get("DINAS_UNIT", ""), contact=config.get("DINAS_CONTACT", ""),
-                              zone=config.get("TIMEZONE", "WIB"))
+                              zone=formatting.zone_name(config.get("PEMDA_TIMEZONE")))
 
 
 def hosting_report(request: HostingRequest, author: User, config: Mapping[str, Any],

@@ -84,6 +84,9 @@ def file_request(
         return _repeat_of(earlier, draft, attachments, bundle, limits)
     if user.opd is None:
         raise RequestRefused(_("Akun Anda tidak terhubung ke OPD mana pun."))
+    if not user.opd.active:
+        raise RequestRefused(_("OPD %(code)s dinonaktifkan; permohonan baru tidak diterima.",
+                               code=user.opd.code))
     _check_draft(draft, subdomain_policy)
     missing = [kind for kind in required_attachments(template_key) if kind not in attachments]
     if missing:
