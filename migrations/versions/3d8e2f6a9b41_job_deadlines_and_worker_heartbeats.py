@@ -1,7 +1,7 @@
 """jobs: their worker and deadline; workers: one row per worker process with its heartbeat
 
 Revision ID: 3d8e2f6a9b41
-Revises: b7d1e4a9c2f0
+Revises: c4e8a1f2d3b5
 Create Date: 2026-12-07 19:45:00.000000
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = '3d8e2f6a9b41'
-down_revision = 'b7d1e4a9c2f0'
+down_revision = 'c4e8a1f2d3b5'
 branch_labels = None
 depends_on = None
 
