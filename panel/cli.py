@@ -102,11 +102,38 @@ def web(bind: str, workers: int, dev: bool) -> None:
 @click.option("--workers", default=2, show_default=True)
 def worker(workers: int) -> None:
     """Run background jobs (scans, deploys, DNS updates, probes, timers)."""
-    import panel.tasks  # noqa: F401  (registers the tasks and the periodic checks)
-    from panel.jobs import huey
+    import panel.tasks  # noqa: F401  (registers the tasks, their recoveries and the periodic checks)
+    from panel.jobs import Heartbeat, huey
 
-    _app()  # binds the queue backend and gives tasks their app context
-    huey.create_consumer(workers=workers, worker_type="thread").run()
+    heartbeat = Heartbeat(_app())  # the app binds the queue backend and gives tasks their context
+    heartbeat.start()  # reaps what a stopped worker left, then beats and reaps every few seconds
+    try:
+        huey.create_consumer(workers=workers, worker_type="thread").run()
+    finally:
+        heartbeat.stop()
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="Bahasa pesan.")
+def doctor(lang: str) -> None:
+    """Check the database, the job queue and the workers, list each host's last contact, say what to do."""
+    from panel import health
+    from panel.i18n import gettext as _
+    from panel.i18n import speaking
+
+    with _app().app_context(), speaking(lang):
+        found = health.check()
+        for check in found.checks:
+            click.echo(f"[{'OK' if check.ok else '!!'}] {check.name:<9} {check.detail}")
+            if check.remedy:
+                click.echo(f"     {'':<9} -> {check.remedy}")
+        click.echo(_("Host (kontak terakhir agennya):") if found.hosts else _("Belum ada host terdaftar."))
+        for host in found.hosts:
+            seen = host.last_seen_at.isoformat(timespec="seconds") if host.last_seen_at else "-"
+            click.echo(f"[{'OK' if host.fresh else '!!'}] {host.name:<20} {host.status:<12} {seen}")
+        if not found.ok:
+            raise click.ClickException(_("Bermasalah: %(down)s", down=", ".join(found.down)))
 
 
 @main.group()

@@ -65,8 +65,9 @@ class Web(PanelProcess):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
             connection.request("GET", "/api/v1/health")
-            if connection.getresponse().status != 200:
-                raise ConnectionError("panel not healthy")
+            # 503 is the web answering that something else (e.g. the worker, started next) is down.
+            if connection.getresponse().status not in (200, 503):
+                raise ConnectionError("panel not answering")
         finally:
             connection.close()
 
@@ -79,8 +80,11 @@ class Worker(PanelProcess):
     arguments = ("worker",)
 
     def probe(self) -> None:
-        if self.running_pid() is None:
+        pid = self.running_pid()
+        if pid is None:
             raise ConnectionError("worker not running")
+        if not _beating(self.state_dir / "panel", pid):  # ready once it recorded its first heartbeat
+            raise ConnectionError("worker has no heartbeat yet")
 
 
 class Agent(PanelProcess):
@@ -155,6 +159,17 @@ def down(state_dir: Path, everything: bool, echo: Callable[[str], None]) -> None
     if everything:
         for name, outcome in Testbed(state_dir).down().items():
             echo(f"{name:<9} {outcome}")
+
+
+def _beating(instance: Path, pid: int) -> bool:
+    from sqlalchemy import select
+
+    from panel import create_app
+    from panel.extensions import db
+    from panel.models import Worker
+
+    with create_app({"INSTANCE_PATH": str(instance)}).app_context():
+        return db.session.scalar(select(Worker.id).where(Worker.pid == pid).limit(1)) is not None
 
 
 def _prepare_database(instance: Path) -> str:

@@ -23,6 +23,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from panel import gateway, jobs, storage
+from panel import health as panel_health
 from panel.actions import apps as app_actions
 from panel.actions import requests as request_actions
 from panel.extensions import csrf, db, limiter, login_manager
@@ -152,7 +153,17 @@ def _bad_input(error: _BadInput) -> Any:
 @bp.get("/health")
 @public
 def health() -> Any:
-    return {"status": "ok"}
+    # Public for load balancers and `wadah up`: it names what is down, never an address or a secret.
+    found = panel_health.check()
+    body = {
+        "status": "ok" if found.ok else "unavailable",
+        "down": found.down,
+        "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in found.checks},
+        "hosts": [{"name": host.name, "status": host.status, "fresh": host.fresh,
+                   "last_seen_at": host.last_seen_at.isoformat(timespec="seconds")
+                   if host.last_seen_at else None} for host in found.hosts],
+    }
+    return body, 200 if found.ok else 503
 
 
 @bp.get("/openapi.json")

@@ -10,7 +10,7 @@ from panel.jobs import task
 from panel.models import HostingRequest, Job, User
 from panel.services.infra import allocation, subdomains
 from panel.services.refused import Refused
-from panel.services.releases import deployment
+from panel.services.releases import deployment, scanning
 from panel.services.requests import fulfilment, workflow
 from panel.tasks import notices, shared
 
@@ -79,6 +79,27 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     db.session.commit()
     notices.notify_release(release.id)
     return job.status
+
+
+# What a scan or deploy that died half-way leaves behind, put back so the technician can retry; an
+# allocation changes nothing before its end, so failing its job is enough.
+
+
+@jobs.recovery("scan")
+def recover_scan(job: Job, reason: str) -> None:
+    """End the half-done scan report of the request's bundle; the scan step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    if request is not None:
+        scanning.abandon_unfinished(request.artifact_sha256, reason)
+
+
+@jobs.recovery("deploy")
+def recover_deploy(job: Job, reason: str) -> None:
+    """Fail the release a half-done deploy left pending; the deploy step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    app = allocation.app_of(request) if request is not None else None
+    if app is not None:
+        deployment.abandon(app)
 
 
 def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:
