@@ -208,6 +208,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("requests.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("requests.change_subdomain", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("admin.hosts_index", "GET"): (INFRASTRUCTURE_READERS, _no_args),
     ("admin.add_host", "POST"): (SUPERADMIN, _no_args),
     ("admin.refresh_host", "POST"): (SUPERADMIN, _pending_host),
@@ -270,6 +273,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("api.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("api.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("api.change_request", "PATCH"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("api.get_job", "GET"): (DATA_CENTER, _foreign_job),
     ("api.list_apps", "GET"): (SIGNED_IN, _no_args),
     ("api.get_app", "GET"): (DATA_CENTER, _foreign_app),
@@ -373,7 +379,8 @@ def test_the_officials_write_what_the_sop_gives_them() -> None:
               ("api.act", "POST"), ("api.dispose", "POST"), ("api.comment", "POST")}
     assert writes(RoleKey.HEAD) == shared
     assert writes(RoleKey.COORDINATOR) == shared | {("requests.response_letter", "POST"),
-                                                    ("api.response_letter", "POST")}
+                                                    ("api.response_letter", "POST"),
+                                                    ("requests.reject", "POST"), ("api.reject", "POST")}
 
 
 # The auditor is read-only everywhere: the attack, and that nothing was written.
