@@ -16,7 +16,7 @@ from panel.models import OPEN_STATUSES, HostingRequest, Opd, RequestStatus, Role
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 from panel.services.refused import Refused
-from panel.services.requests import sop, step_outputs
+from panel.services.requests import sop, step_outputs, working_time  # noqa: F401 (its deadline hooks)
 
 
 class WorkflowError(Refused):
@@ -222,7 +222,8 @@ def current_step(request: HostingRequest) -> RequestStep:
 
 def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
     due = int(step.waktu.total_seconds() // 60) if step.waktu else None
-    opened = RequestStep(step_key=step.key, role=step.role, due_minutes=due)
+    # Its start is set here, not at flush, so its working-time deadline is fixed with it (working_time).
+    opened = RequestStep(step_key=step.key, role=step.role, due_minutes=due, started_at=utcnow())
     request.steps.append(opened)
     request.current_step = step.key
     db.session.flush()
