@@ -145,6 +145,17 @@ def _pending_host() -> dict[str, Any]:
     return {"host_id": factories.host().id}
 
 
+def _holiday() -> dict[str, Any]:
+    from datetime import date
+
+    from panel.models import Holiday
+
+    holiday = Holiday(day=date(2031, 1, 1), name="Tahun Baru")
+    db.session.add(holiday)
+    db.session.flush()
+    return {"holiday_id": holiday.id}
+
+
 def _zone() -> dict[str, Any]:
     # Its server is a closed loopback port: a permitted "Uji" fails at once and touches nothing.
     return {"zone_id": factories.zone().id}
@@ -224,6 +235,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.sop_templates", "GET"): (SUPERADMIN, _no_args),
     ("admin.sop_template", "GET"): (SUPERADMIN, _sop_template),
     ("admin.revise_sop", "POST"): (SUPERADMIN, _sop_template),
+    ("admin.working_calendar", "GET"): (SUPERADMIN, _no_args),
+    ("admin.save_working_hours", "POST"): (SUPERADMIN, _no_args),
+    ("admin.add_holiday", "POST"): (SUPERADMIN, _no_args),
+    ("admin.remove_holiday", "POST"): (SUPERADMIN, _holiday),
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),

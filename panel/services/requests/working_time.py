@@ -13,9 +13,11 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from flask import has_app_context
 from sqlalchemy import event, select
 
-from panel import timezones
+from panel import audit, timezones
 from panel.extensions import db
-from panel.models import Holiday, HolidayKind, RequestStep, WorkingDay
+from panel.i18n import gettext as _
+from panel.models import Holiday, HolidayKind, RequestStep, User, WorkingDay
+from panel.services.refused import Refused
 
 MAX_SEARCH_DAYS = 3660  # a deadline further than ten years of calendar days means no working day is left
 
@@ -103,7 +105,7 @@ class WorkingCalendar:
             return (start + timedelta(minutes=minutes)).astimezone(UTC)
         left = timedelta(minutes=minutes)
         day = start.astimezone(self.zone).date()
-        for _ in range(MAX_SEARCH_DAYS):
+        for _searched in range(MAX_SEARCH_DAYS):
             period = self.period(day)
             if period is not None and period[1] > start:
                 begin = max(start, period[0])
@@ -142,6 +144,57 @@ def seed_holidays(holidays: Iterable[tuple[date, str, HolidayKind]]) -> None:
             Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31)).limit(1))
         if known is None:
             db.session.add_all(Holiday(day=day, name=name, kind=kind) for day, name, kind in days)
+
+
+class CalendarRefused(Refused):
+    """The calendar cannot be changed as asked; the message says why."""
+
+
+def set_hours(user: User, hours: Mapping[int, tuple[time, time] | None]) -> None:
+    """Replace the working hours of the given weekdays (None: a day off), audited."""
+    for weekday, period in hours.items():
+        if not 0 <= weekday <= 6:
+            raise CalendarRefused(_("Hari tidak dikenal."))
+        if period is not None and period[1] <= period[0]:
+            raise CalendarRefused(_("Jam pulang harus setelah jam masuk."))
+    for weekday, period in hours.items():
+        row = db.session.get(WorkingDay, weekday)
+        if period is None:
+            if row is not None:
+                db.session.delete(row)
+        elif row is None:
+            db.session.add(WorkingDay(weekday=weekday, opens_at=period[0], closes_at=period[1]))
+        else:
+            row.opens_at, row.closes_at = period
+    db.session.flush()
+    audit.record("calendar.hours", None, actor=user, hours={
+        str(day): f"{p[0]:%H:%M}-{p[1]:%H:%M}" if p else None for day, p in sorted(hours.items())})
+
+
+def add_holiday(user: User, day: date, name: str, kind: HolidayKind) -> Holiday:
+    """Add a holiday or cuti bersama day, audited; a day already in the calendar is refused."""
+    if not name.strip():
+        raise CalendarRefused(_("Nama hari libur wajib diisi."))
+    if db.session.scalar(select(Holiday.id).where(Holiday.day == day)) is not None:
+        raise CalendarRefused(_("Tanggal %(day)s sudah ada di kalender.", day=day.isoformat()))
+    holiday = Holiday(day=day, name=name.strip()[:200], kind=kind)
+    db.session.add(holiday)
+    db.session.flush()
+    audit.record("calendar.holiday_add", holiday, actor=user, day=day.isoformat(), kind=kind)
+    return holiday
+
+
+def remove_holiday(user: User, holiday: Holiday) -> None:
+    """Remove a holiday from the calendar, audited."""
+    audit.record("calendar.holiday_remove", holiday, actor=user, day=holiday.day.isoformat())
+    db.session.delete(holiday)
+    db.session.flush()
+
+
+def holidays_of(year: int) -> list[Holiday]:
+    """Return the year's holidays and cuti bersama days, in date order."""
+    return list(db.session.scalars(select(Holiday).where(
+        Holiday.day >= date(year, 1, 1), Holiday.day <= date(year, 12, 31)).order_by(Holiday.day)))
 
 
 def _aware(moment: datetime) -> datetime:
