@@ -67,13 +67,16 @@ def _approved(people: dict[str, Any], **fields: Any) -> HostingRequest:
     return filed
 
 
-def _upload(api: Any, people: dict[str, Any], filed: HostingRequest, bundle: bytes, who: str = "opd_admin") -> Any:
+def _upload(api: Any, people: dict[str, Any], filed: HostingRequest, bundle: bytes,
+            who: str = "opd_admin") -> Any:
     return api.post(f"/api/v1/requests/{filed.id}/bundle", headers=_bearer(people, who),
-                    data={"bundle": (io.BytesIO(bundle), "aplikasi.tar.gz")}, content_type="multipart/form-data")
+                    data={"bundle": (io.BytesIO(bundle), "aplikasi.tar.gz")},
+                    content_type="multipart/form-data")
 
 
 def _file_by_api(api: Any, people: dict[str, Any], subdomain: str) -> Any:
-    return api.post("/api/v1/requests", headers=_bearer(people, "opd_admin"), content_type="multipart/form-data",
+    return api.post("/api/v1/requests", headers=_bearer(people, "opd_admin"),
+                    content_type="multipart/form-data",
                     data={"app_name": "SIMPEG", "subdomain": subdomain, "stack": "static",
                           "letter_surat_permohonan": (io.BytesIO(pdfs.letter()), "surat.pdf")})
 
@@ -97,7 +100,8 @@ def test_a_subdomain_an_open_request_asks_for_is_refused_at_filing(app: Flask, p
     api = app.test_client()
     refused = _file_by_api(api, people, "simpeg")
     assert refused.status_code == 422, refused.get_data(as_text=True)
-    assert "sudah dipakai aplikasi atau permohonan lain" in conforms(refused, "/requests", "post")["error"]["message"]
+    message = conforms(refused, "/requests", "post")["error"]["message"]
+    assert "sudah dipakai aplikasi atau permohonan lain" in message
     assert _count(HostingRequest) == 1
     # Once that request is withdrawn the name is free again.
     workflow.withdraw(held, held.submitted_by, "Tidak jadi")
@@ -147,8 +151,9 @@ def test_a_name_taken_by_allocation_time_goes_back_to_the_opd(
     assert _audited("request.returned", filed.id)
     # While it is with the OPD the technician cannot retry, and nobody else may rename it.
     assert api.post(f"{path}/allocation", headers=_bearer(people, "technician")).status_code == 422
-    assert api.patch(path, headers=_bearer(people, "technician"), json={"subdomain": "lain"}).status_code == 403
-    assert api.patch(path, headers=_bearer(people, "stranger"), json={"subdomain": "lain"}).status_code == 404
+    other = {"subdomain": "lain"}
+    assert api.patch(path, headers=_bearer(people, "technician"), json=other).status_code == 403
+    assert api.patch(path, headers=_bearer(people, "stranger"), json=other).status_code == 404
     own = _bearer(people, "opd_admin")
     for bad in (name, name.upper(), "lpse", "a b"):
         answer = api.patch(path, headers=own, json={"subdomain": bad})
@@ -248,7 +253,8 @@ def test_the_sub_koordinator_rejects_with_the_refusal_letter(app: Flask, people,
 def pdfs_text(data: bytes) -> str:
     from pypdf import PdfReader
 
-    return " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(data)).pages)
+    pages = PdfReader(io.BytesIO(data)).pages
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in pages)
 
 
 # -- withdrawal ------------------------------------------------------------------------------------
@@ -290,7 +296,7 @@ def test_the_withdraw_button_on_the_page(app: Flask, people) -> None:
     assert filed.status == RequestStatus.WITHDRAWN
 
 
-def test_the_opd_hears_when_its_request_is_refused_at_review_or_closed(app: Flask, people, inbox: Inbox) -> None:
+def test_the_opd_hears_when_its_request_is_refused_at_review(app: Flask, people, inbox: Inbox) -> None:
     filed = factories.hosting_request(owner=people["opd"])
     workflow.act(filed, people["head"], None, "Disposisi")
     db.session.commit()

@@ -115,7 +115,8 @@ def test_an_overdue_check_counts_working_time(app: Flask) -> None:
     working_time.ensure_seeded()
     filed = factories.hosting_request()  # opens the Kabid's step: Mutu Baku 5 minutes
     step = workflow.current_step(filed)
-    step.started_at = datetime(2026, 12, 4, 16, 28, tzinfo=WIB).astimezone(UTC)  # Friday, 2 minutes to closing
+    # Friday, two minutes before closing (stored in UTC, as every timestamp is)
+    step.started_at = datetime(2026, 12, 4, 16, 28, tzinfo=WIB).astimezone(UTC)
     db.session.commit()
     monday_early = datetime(2026, 12, 7, 7, 31, tzinfo=WIB)  # three days later, three working minutes
     assert sla.overdue_steps(monday_early) == []
@@ -129,7 +130,8 @@ def test_an_overdue_check_counts_working_time(app: Flask) -> None:
     db.session.commit()
     [figures] = [c for c in sla.compliance() if c.step_key == step.step_key]
     assert (figures.on_time, figures.median_elapsed_minutes) == (0, pytest.approx(6))
-    assert db.session.scalar(select(sla.finished_on_time()).where(sla.RequestStep.id == step.id)) in (0, False)
+    on_time = select(sla.finished_on_time()).where(sla.RequestStep.id == step.id)
+    assert db.session.scalar(on_time) in (0, False)
 
 
 def test_the_calendar_page_edits_hours_and_holidays(app: Flask, client, login_as) -> None:

@@ -212,7 +212,7 @@ def _step_figures(month: Month, labels: dict[str, str], order: dict[str, int]) -
         .where(_finished_with_due(month.start, month.end)).group_by(RequestStep.step_key)).all()
     averages = _working_averages(month)
     figures = [StepFigures(key, labels.get(key, key), count, int(punctual or 0), averages.get(key))
-               for key, count, punctual, average in rows]
+               for key, count, punctual in rows]
     return sorted(figures, key=lambda step: (order.get(step.step_key, len(order)), step.step_key))
 
 
