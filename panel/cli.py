@@ -147,12 +147,13 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest) and add missing built-in data."""
     from panel import database
     from panel.extensions import db as session_owner
-    from panel.services.requests import workflow
+    from panel.services.requests import workflow, working_time
 
     app = _app()
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
     with app.app_context():
         workflow.ensure_builtin_templates()
+        working_time.ensure_seeded()
         session_owner.session.commit()
 
 

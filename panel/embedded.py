@@ -176,12 +176,13 @@ def _prepare_database(instance: Path) -> str:
     from panel import create_app, database
     from panel.extensions import db
     from panel.services.accounts import demo
-    from panel.services.requests import workflow
+    from panel.services.requests import workflow, working_time
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
         workflow.ensure_builtin_templates()
+        working_time.ensure_seeded()
         try:
             created = demo.seed(production=bool(app.config["PRODUCTION"]))
         except demo.DemoRefused as refused:

@@ -34,6 +34,7 @@ REQUEST_STATUS_LABELS = {
     RequestStatus.REJECTED: _l("Ditolak"),
     RequestStatus.DEPLOYED: _l("Terpasang"),
     RequestStatus.CLOSED: _l("Selesai"),
+    RequestStatus.WITHDRAWN: _l("Ditarik"),
 }
 APP_STATUS_LABELS = {
     AppStatus.ALLOCATED: _l("Dialokasikan"), AppStatus.DEPLOYING: _l("Sedang dipasang"),
@@ -52,6 +53,7 @@ HOST_STATUS_LABELS = {
 DECISION_LABELS = {
     "ya": _l("Setujui"), "tidak": _l("Tolak"), "perbaikan": _l("Minta perbaikan"),
     "tersedia": _l("Kapasitas tersedia"), "tidak_tersedia": _l("Kapasitas tidak tersedia"),
+    "ditarik": _l("Ditarik OPD"), "pindai_ulang": _l("Pindai ulang"),
 }
 # The positions' titles as the UI shows them; letters print the official Indonesian titles
 # (panel.models.accounts.DEFAULT_ROLE_LABELS).

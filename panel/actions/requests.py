@@ -72,6 +72,7 @@ def start_allocation(request: HostingRequest, user: User) -> Job:
     The check asks the zone's server and probes addresses, so it runs as a job, not in the request.
     """
     fulfilment.expect_action(request, StepAction.ALLOCATE)
+    fulfilment.expect_not_with_opd(request)
     fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
     _refuse_second(ALLOCATE, request)
     return jobs.launch(ALLOCATE, request, user, request_tasks.allocate_request, request.id, user.id)
@@ -97,6 +98,22 @@ def write_response_letter(request: HostingRequest, user: User) -> None:
 def write_recommendation(request: HostingRequest, user: User) -> None:
     """Write SOP 002's Rekomendasi Tim Teknis and attach it, which finishes its step."""
     fulfilment.write_recommendation(request, user, current_app.config, storage.attachments())
+
+
+def change_subdomain(request: HostingRequest, user: User, subdomain: str) -> None:
+    """Give a request that is back with its OPD another subdomain, validated as at filing."""
+    hosting_requests.change_subdomain(request, user, subdomain,
+                                      subdomains.SubdomainPolicy.from_config(current_app.config))
+
+
+def withdraw(request: HostingRequest, user: User, reason: str) -> None:
+    """Withdraw the OPD's open request with its reason."""
+    workflow.withdraw(request, user, reason)
+
+
+def reject(request: HostingRequest, user: User, reason: str) -> None:
+    """Refuse the request with a reason and attach the refusal letter."""
+    fulfilment.reject(request, user, reason, current_app.config, storage.attachments())
 
 
 def latest_job(request: HostingRequest) -> Job | None:

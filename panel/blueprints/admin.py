@@ -601,3 +601,9 @@ def _int(text: str | None) -> int:
         return int(text or "")
     except ValueError:
         return 0
+
+
+# The working calendar's page (Administrasi → Kalender kerja) has its own module.
+from panel.blueprints import working_calendar as _working_calendar  # noqa: E402
+
+_working_calendar.register(bp)

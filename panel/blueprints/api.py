@@ -105,6 +105,8 @@ def _refused(error: Exception) -> Any:
         return _error_body(409, "job_running", str(error))
     if isinstance(error, app_actions.AlreadyRemoved):
         return _error_body(409, "app_removed", str(error))
+    if isinstance(error, workflow.RequestStateConflict):
+        return _error_body(409, "conflict", str(error))
     if isinstance(error, hosting_requests.SubmissionKeyReused):
         return _error_body(422, "idempotency_key_reused", str(error))
     return _error_body(422, "refused", str(error))
@@ -282,6 +284,38 @@ def file_request() -> Any:
 @require_role(*READERS)
 def get_request(request_id: int) -> Any:
     return _request_detail(_load(request_id))
+
+
+@bp.patch("/requests/<int:request_id>")
+@require_role(RoleKey.OPD_ADMIN)
+def change_request(request_id: int) -> Any:
+    hosting_request, body = _load(request_id), _json_body()
+    if set(body) != {"subdomain"}:
+        raise _BadInput(field="subdomain", problem=_("hanya sub-domain yang dapat diubah"))
+    request_actions.change_subdomain(hosting_request, current_user,
+                                     _text(body, "subdomain", 63, required=True).strip())
+    db.session.commit()
+    return _request_detail(hosting_request)
+
+
+@bp.post("/requests/<int:request_id>/withdrawal")
+@require_role(RoleKey.OPD_ADMIN)
+def withdraw(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    reason = _text(_json_body(), "reason", 2000, required=True)
+    request_actions.withdraw(hosting_request, current_user, reason)
+    db.session.commit()
+    return _request_detail(hosting_request)
+
+
+@bp.post("/requests/<int:request_id>/rejection")
+@require_role(RoleKey.COORDINATOR)
+def reject(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    reason = _text(_json_body(), "reason", 2000, required=True)
+    request_actions.reject(hosting_request, current_user, reason)
+    db.session.commit()
+    return _request_detail(hosting_request)
 
 
 @bp.post("/requests/<int:request_id>/step")

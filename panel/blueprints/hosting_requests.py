@@ -20,6 +20,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import (
+    OPEN_STATUSES,
     Attachment,
     AttachmentKind,
     HostingRequest,
@@ -94,6 +95,14 @@ class ReviewAcceptanceForm(FlaskForm):
 
 class BundleForm(FlaskForm):
     bundle = FileField(_l("Berkas aplikasi baru (.zip, .tar.gz)"))
+
+
+class SubdomainForm(FlaskForm):
+    subdomain = StringField(_l("Sub-domain pengganti"), validators=[DataRequired(), Length(max=63)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Alasan"), validators=[DataRequired(), Length(max=2000)])
 
 
 class CommentForm(FlaskForm):
@@ -172,6 +181,7 @@ def show(request_id: int) -> Any:
         capacity=fulfilment.capacity(hosting_request) if open_step else None,
         comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),
         review_form=ReviewAcceptanceForm(), bundle_form=BundleForm(), comment_form=CommentForm(),
+        subdomain_form=SubdomainForm(), reason_form=ReasonForm(), open_statuses=OPEN_STATUSES,
         labels=hosting_requests.ATTACHMENT_LABELS, job_labels=JOB_LABELS)
 
 
@@ -359,4 +369,56 @@ def recommendation_letter(request_id: int) -> Any:
     else:
         db.session.commit()
         flash(_("Surat rekomendasi dibuat dan dilampirkan."), category="info")
+
+
+@bp.post("/<int:request_id>/subdomain")
+@require_role(RoleKey.OPD_ADMIN)
+def change_subdomain(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = SubdomainForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.change_subdomain(hosting_request, current_user,
+                                             (form.subdomain.data or "").strip())
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Sub-domain diganti."), category="info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/withdrawal")
+@require_role(RoleKey.OPD_ADMIN)
+def withdraw(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.withdraw(hosting_request, current_user, form.reason.data or "")
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Permohonan ditarik."), category="info")
+    else:
+        flash(_("Alasan wajib diisi."), category="error")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/rejection")
+@require_role(RoleKey.COORDINATOR)
+def reject(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.reject(hosting_request, current_user, form.reason.data or "")
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Permohonan ditolak; surat penolakan dilampirkan."), category="info")
+    else:
+        flash(_("Alasan wajib diisi."), category="error")
     return _back(request_id)

@@ -17,6 +17,12 @@ class RequestStatus(enum.StrEnum):
     REJECTED = "rejected"
     DEPLOYED = "deployed"  # the app runs with its Web Panel login; the SOP's reports remain
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # the OPD took it back before deployment
+
+
+# A request still on its way: it holds its subdomain and the OPD may withdraw it.
+OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.IN_PROGRESS,
+                           RequestStatus.NEEDS_CORRECTION})
 
 
 class AttachmentKind(enum.StrEnum):

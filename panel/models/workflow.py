@@ -33,6 +33,7 @@ class RequestStep(Model):
     step_key: Mapped[str] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(32), index=True)
     due_minutes: Mapped[int | None]
+    due_at: Mapped[timestamp]  # the Mutu Baku deadline in working time, fixed when the step opens
     started_at: Mapped[created_at]
     finished_at: Mapped[timestamp]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

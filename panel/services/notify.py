@@ -23,7 +23,17 @@ from panel import i18n
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
-from panel.models import App, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
+from panel.models import (
+    App,
+    HostingRequest,
+    Release,
+    ReleaseStatus,
+    RequestStatus,
+    RequestStep,
+    Role,
+    RoleKey,
+    User,
+)
 from panel.services.requests.sla import StepTiming
 
 logger = logging.getLogger(__name__)
@@ -114,6 +124,22 @@ def step_overdue(request: HostingRequest, label: str, timing: StepTiming) -> Not
                step=label, number=number, due=due, elapsed=elapsed, late=elapsed - due)
              + f"\n\n{_about(request)}",
     )
+
+
+def request_ended(request: HostingRequest, reason: str) -> Notice:
+    """Tell the OPD that its request was rejected, withdrawn or closed, and why."""
+    number = _number(request)
+    if request.status == RequestStatus.REJECTED:
+        subject = _("Permohonan %(number)s ditolak", number=number)
+        line = _("Permohonan %(number)s ditolak. Alasan: %(reason)s", number=number, reason=reason or "-")
+    elif request.status == RequestStatus.WITHDRAWN:
+        subject = _("Permohonan %(number)s ditarik", number=number)
+        line = _("Permohonan %(number)s telah ditarik. Alasan: %(reason)s",
+                 number=number, reason=reason or "-")
+    else:
+        subject = _("Permohonan %(number)s selesai", number=number)
+        line = _("Permohonan %(number)s telah selesai diproses.", number=number)
+    return Notice(subject=subject, body=f"{line}\n\n{_about(request)}")
 
 
 def deploy_finished(app: App, release: Release) -> Notice:

@@ -6,6 +6,7 @@ from flask import current_app
 from panel import jobs, storage
 from panel.extensions import db
 from panel.i18n import N_
+from panel.i18n import gettext as _
 from panel.jobs import task
 from panel.models import HostingRequest, Job, User
 from panel.services.infra import allocation, subdomains
@@ -45,7 +46,12 @@ def allocate_request(job_id: int, request_id: int, user_id: int) -> str:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
         policy = subdomains.SubdomainPolicy.from_config(current_app.config)
         app = fulfilment.allocate(request, user, zone, policy)
-    except Refused as refused:  # the subdomain is taken, no host has room, the step moved on
+    except allocation.SubdomainUnavailable as taken:  # only the OPD can choose another name
+        db.session.rollback()
+        workflow.return_to_opd(request, str(taken))
+        jobs.failed(job, _("%(reason)s Permohonan dikembalikan ke OPD untuk memilih sub-domain lain.",
+                           reason=str(taken)))
+    except Refused as refused:  # no host has room, the zone's server is down, the step moved on
         db.session.rollback()
         jobs.failed(job, str(refused))
     else:

@@ -149,6 +149,17 @@ def _pending_host() -> dict[str, Any]:
     return {"host_id": factories.host().id}
 
 
+def _holiday() -> dict[str, Any]:
+    from datetime import date
+
+    from panel.models import Holiday
+
+    holiday = Holiday(day=date(2031, 1, 1), name="Tahun Baru")
+    db.session.add(holiday)
+    db.session.flush()
+    return {"holiday_id": holiday.id}
+
+
 def _zone() -> dict[str, Any]:
     # Its server is a closed loopback port: a permitted "Uji" fails at once and touches nothing.
     return {"zone_id": factories.zone().id}
@@ -221,6 +232,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("requests.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("requests.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("requests.change_subdomain", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("admin.hosts_index", "GET"): (INFRASTRUCTURE_READERS, _no_args),
     ("admin.add_host", "POST"): (SUPERADMIN, _no_args),
     ("admin.refresh_host", "POST"): (SUPERADMIN, _pending_host),
@@ -249,6 +263,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.rename_opd", "POST"): (SUPERADMIN, _opd),
     ("admin.disable_opd", "POST"): (SUPERADMIN, _opd),
     ("admin.enable_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.working_calendar", "GET"): (SUPERADMIN, _no_args),
+    ("admin.save_working_hours", "POST"): (SUPERADMIN, _no_args),
+    ("admin.add_holiday", "POST"): (SUPERADMIN, _no_args),
+    ("admin.remove_holiday", "POST"): (SUPERADMIN, _holiday),
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),
@@ -305,6 +323,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("api.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("api.list_sop_templates", "GET"): (REQUEST_READERS, _no_args),
+    ("api.change_request", "PATCH"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("api.get_job", "GET"): (DATA_CENTER, _foreign_job),
     ("api.list_apps", "GET"): (SIGNED_IN, _no_args),
     ("api.get_app", "GET"): (DATA_CENTER, _foreign_app),
@@ -422,7 +443,8 @@ def test_the_officials_write_what_the_sop_gives_them() -> None:
     assert writes(RoleKey.COORDINATOR) == shared | {("requests.response_letter", "POST"),
                                                     ("api.response_letter", "POST"),
                                                     ("requests.recommendation_letter", "POST"),
-                                                    ("api.recommendation_letter", "POST")}
+                                                    ("api.recommendation_letter", "POST"),
+                                                    ("requests.reject", "POST"), ("api.reject", "POST")}
 
 
 # The auditor is read-only everywhere: the attack, and that nothing was written.

@@ -27,7 +27,7 @@ from panel.models import (
     Verdict,
 )
 from panel.services.reports.periods import Month
-from panel.services.requests import sla, sop
+from panel.services.requests import sla, sop, working_time
 
 TREND_MONTHS = 12
 TOP_RULES = 10
@@ -206,14 +206,26 @@ def _finished_with_due(since: datetime, until: datetime) -> ColumnElement[bool]:
                 RequestStep.finished_at >= since, RequestStep.finished_at < until)
 
 
+def _working_averages(month: Month) -> dict[str, float]:
+    # Mutu Baku counts working minutes (sla), so the average a step took is in working minutes too.
+    calendar = working_time.load()
+    spent: dict[str, list[float]] = {}
+    for key, started_at, finished_at in db.session.execute(
+            select(RequestStep.step_key, RequestStep.started_at, RequestStep.finished_at)
+            .where(_finished_with_due(month.start, month.end))):
+        assert finished_at is not None  # the WHERE above keeps finished steps only
+        spent.setdefault(key, []).append(calendar.working_minutes(started_at, finished_at))
+    return {key: sum(values) / len(values) for key, values in spent.items()}
+
+
 def _step_figures(month: Month, labels: dict[str, str], order: dict[str, int]) -> list[StepFigures]:
     on_time = func.sum(case((sla.finished_on_time(), 1), else_=0))
     rows = db.session.execute(
-        select(RequestStep.step_key, func.count(), on_time, func.avg(sla.finished_elapsed_minutes()))
+        select(RequestStep.step_key, func.count(), on_time)
         .where(_finished_with_due(month.start, month.end)).group_by(RequestStep.step_key)).all()
-    figures = [StepFigures(key, labels.get(key, key), count, int(punctual or 0),
-                           float(average) if average is not None else None)
-               for key, count, punctual, average in rows]
+    averages = _working_averages(month)
+    figures = [StepFigures(key, labels.get(key, key), count, int(punctual or 0), averages.get(key))
+               for key, count, punctual in rows]
     return sorted(figures, key=lambda step: (order.get(step.step_key, len(order)), step.step_key))
 
 

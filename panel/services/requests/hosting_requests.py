@@ -173,16 +173,31 @@ def store_bundle(user: User, bundle: Upload, store: ArtifactStore, max_bytes: in
 def _check_draft(draft: workflow.RequestDraft, policy: subdomains.SubdomainPolicy) -> None:
     if not draft.app_name.strip():
         raise RequestRefused(_("Nama aplikasi wajib diisi."))
-    try:
-        policy.check(draft.subdomain)
-    except subdomains.SubdomainRefused as refused:
-        raise RequestRefused(_("Sub-domain: %(reason)s", reason=refused.reason)) from refused
+    check_subdomain(draft.subdomain, policy)
     try:
         protocol.stack(draft.stack)
     except protocol.InvalidName as invalid:
         raise RequestRefused(str(invalid)) from invalid
     if draft.needs_database and draft.stack == Stack.STATIC:
         raise RequestRefused(_("Situs statis tidak dapat memakai basis data; pilih PHP atau Dockerfile."))
+
+
+def check_subdomain(name: str, policy: subdomains.SubdomainPolicy,
+                    except_request_id: int | None = None) -> None:
+    """Raise RequestRefused unless `name` passes the policy and no app or other open request holds it."""
+    try:
+        policy.check(name)
+        subdomains.check_free_in_wadah(name, except_request_id)
+    except subdomains.SubdomainRefused as refused:
+        raise RequestRefused(_("Sub-domain: %(reason)s", reason=refused.reason)) from refused
+
+
+def change_subdomain(request: HostingRequest, user: User, name: str,
+                     policy: subdomains.SubdomainPolicy) -> None:
+    """Give a request that is back with its OPD another subdomain, checked as at filing."""
+    workflow.expect_with_opd(request)
+    check_subdomain(name, policy, except_request_id=request.id)
+    workflow.change_subdomain(request, user, name)
 
 
 def _label(kind: str) -> str:
