@@ -12,6 +12,7 @@ from panel.extensions import db
 from panel.models import (
     AppAccount,
     Artifact,
+    AttachmentKind,
     AuditEvent,
     Release,
     ReleaseStatus,
@@ -60,7 +61,9 @@ def inbox(app: Flask) -> Iterator[Inbox]:
 
 def _submit(people: dict):
     draft = workflow.RequestDraft(app_name="SIMPEG", subdomain="simpeg", stack="php")
-    return workflow.submit(people["opd_admin"], people["opd"], draft, "muara_enim", PATTERN)
+    filed = workflow.submit(people["opd_admin"], people["opd"], draft, "muara_enim", PATTERN)
+    factories.attach(filed, AttachmentKind.REQUEST_LETTER)  # the kelengkapan of the first steps
+    return filed
 
 
 def _overdue(people: dict, minutes: float = 6):
@@ -127,14 +130,14 @@ def test_without_smtp_host_the_notice_is_only_logged(people, app, caplog) -> Non
     with caplog.at_level(logging.INFO, logger="panel.services.notify"):
         delivery = notify.send(SmtpSettings.from_config(app.config), Notice("Uji", "Isi"), [people["head"]])
     assert delivery == Delivery.NOT_CONFIGURED
-    assert "SMTP_HOST kosong" in caplog.text and SMTP_PASSWORD not in caplog.text
+    assert "SMTP_HOST empty" in caplog.text and SMTP_PASSWORD not in caplog.text
 
 
 def test_smtp_down_is_logged_not_raised(people, caplog) -> None:
     settings = SmtpSettings(host="127.0.0.1", port=unused_port(), timeout=2)
     with caplog.at_level(logging.WARNING, logger="panel.services.notify"):
         assert notify.send(settings, Notice("Uji", "Isi"), [people["head"]]) == Delivery.FAILED
-    assert "tidak terkirim" in caplog.text
+    assert "not sent through" in caplog.text
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # loopback test server
@@ -226,7 +229,7 @@ def test_check_overdue_survives_smtp_down_and_records_it(people, app, caplog) ->
     db.session.commit()
     with caplog.at_level(logging.WARNING, logger="panel.services.notify"):
         assert notices.check_overdue.call_local() == 1
-    assert "tidak terkirim" in caplog.text
+    assert "not sent through" in caplog.text
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "request.step_overdue"))
     assert event.details["delivery"] == "failed"
 

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 
 from panel import create_app, database
 from panel.extensions import db
-from panel.models import RoleKey
+from panel.models import AttachmentKind, RoleKey
 from panel.models.workflow import RequestStep, SopTemplateVersion
 from panel.services.requests import sla, workflow
 from panel.services.requests.sla import TimingState
@@ -76,7 +76,9 @@ def people(app):
 
 def _submit(people):
     draft = workflow.RequestDraft(app_name="SIMPEG", subdomain="simpeg", stack="php")
-    return workflow.submit(people["opd_admin"], people["opd"], draft, "muara_enim", PATTERN)
+    filed = workflow.submit(people["opd_admin"], people["opd"], draft, "muara_enim", PATTERN)
+    factories.attach(filed, AttachmentKind.REQUEST_LETTER)  # the kelengkapan of the first steps
+    return filed
 
 
 def _open_since(request, minutes: float) -> RequestStep:
