@@ -15,7 +15,14 @@ from panel.models.hosting import Attachment, AttachmentKind, HostingRequest, Req
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
 from panel.models.jobs import Job, JobStatus
 from panel.models.network import IpAllocation, IpPool, Zone
-from panel.models.operations import AppEnvVar, AppMetric, AppUpload, UploadStatus
+from panel.models.operations import (
+    AppEnvVar,
+    AppFinding,
+    AppMetric,
+    AppUpload,
+    FindingAction,
+    UploadStatus,
+)
 from panel.models.scans import Artifact, ScanKind, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
@@ -25,4 +32,5 @@ __all__ = [
     "Job", "JobStatus", "LoginThrottle", "Opd", "RecoveryCode", "Release", "ReleaseStatus", "RequestStatus",
     "RequestStep", "Role", "RoleKey", "ScanKind", "ScanReport", "SopTemplateVersion", "Stack", "User",
     "Verdict", "Zone", "user_roles", "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
+    "AppFinding", "FindingAction",
 ]
