@@ -31,7 +31,7 @@ REQUEST_STATUS_LABELS = {
 APP_STATUS_LABELS = {
     AppStatus.ALLOCATED: _l("Dialokasikan"), AppStatus.DEPLOYING: _l("Sedang dipasang"),
     AppStatus.RUNNING: _l("Berjalan"), AppStatus.STOPPED: _l("Dihentikan"), AppStatus.FAILED: _l("Gagal"),
-    AppStatus.REMOVED: _l("Dihapus"),
+    AppStatus.REMOVED: _l("Dihapus"), AppStatus.CRASH_LOOP: _l("Terus mati (crash loop)"),
 }
 STACK_LABELS = {Stack.PHP: "PHP", Stack.STATIC: _l("Situs statis"), Stack.DOCKERFILE: "Dockerfile"}
 VERDICT_LABELS = {

@@ -15,9 +15,12 @@ TRANSITIONS = {
     AppStatus.ALLOCATED: {AppStatus.DEPLOYING},
     # Deploying again: a deploy whose worker died half-way is tried once more.
     AppStatus.DEPLOYING: {AppStatus.RUNNING, AppStatus.FAILED, AppStatus.DEPLOYING},
-    AppStatus.RUNNING: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED},
+    AppStatus.RUNNING: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.CRASH_LOOP},
     AppStatus.STOPPED: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED},
     AppStatus.FAILED: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED},
+    # Its host restarts it after a growing wait; it is running again once the agent says so, or
+    # once someone starts, stops, redeploys or rolls it back.
+    AppStatus.CRASH_LOOP: {AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.DEPLOYING},
 }
 # What each control action leaves the app as ("status" only reads it).
 CONTROLLED = {"start": AppStatus.RUNNING, "restart": AppStatus.RUNNING, "stop": AppStatus.STOPPED}
@@ -56,6 +59,16 @@ def controlled(app: App, action: str, actor: User | None, state: object) -> None
 def rolled_back(app: App, actor: User | None, number: int) -> None:
     """Record that the app runs its earlier release `number` again."""
     _move(app, AppStatus.RUNNING, "app.rollback", actor, number=number)
+
+
+def crash_looping(app: App) -> None:
+    """Record that the app's host reports it dying again and again: a new episode begins."""
+    _move(app, AppStatus.CRASH_LOOP, "app.crash_loop", None)
+
+
+def crash_loop_over(app: App) -> None:
+    """Record that the app's host no longer reports it in a crash loop."""
+    _move(app, AppStatus.RUNNING, "app.crash_loop_over", None)
 
 
 def _move(app: App, to: AppStatus, action: str, actor: User | None, **details: object) -> None:
