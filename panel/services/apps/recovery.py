@@ -182,7 +182,7 @@ def record_findings(app: App, items: list[dict[str, Any]]) -> list[AppFinding]:
         db.session.flush()
         for finding in fresh:
             audit.record("app.finding", app, finding=finding.agent_id, path=finding.served_path,
-                         rule=finding.rule, action=str(finding.action))
+                         rule=finding.rule, taken=str(finding.action))
     return fresh
 
 
