@@ -454,7 +454,7 @@ def restore_backup(app_id: int, backup_id: str) -> Any:
     app = _app_of(app_id)
     into = _json_body().get("into_app_id")
     if into is not None and (not isinstance(into, int) or isinstance(into, bool)):
-        raise _BadInput("into_app_id", _("berupa id aplikasi (bilangan bulat) atau null"))
+        raise _BadInput(field="into_app_id", problem=_("berupa id aplikasi (bilangan bulat) atau null"))
     if into is not None and into != app.id:  # another agency's app is not found, as on every route
         require_app_access(db.get_or_404(App, into))
     job = app_actions.start_restore(app, current_user, backup_id, into)
@@ -467,7 +467,7 @@ def restore_backup(app_id: int, backup_id: str) -> Any:
 def set_backup_schedule(app_id: int) -> Any:
     hours = _json_body().get("hours")
     if not isinstance(hours, int) or isinstance(hours, bool):
-        raise _BadInput("hours", _("berupa bilangan bulat jam (0: hanya bila diminta)"))
+        raise _BadInput(field="hours", problem=_("berupa bilangan bulat jam (0: hanya bila diminta)"))
     job = app_actions.start_backup_schedule(_app_of(app_id), current_user, hours)
     db.session.commit()
     return _app_job_body(job), 202
