@@ -56,7 +56,8 @@ NOTES_APP = {
         "echo 'tersimpan';\n"),
     "baca.php": (
         "<?php\nrequire __DIR__ . '/koneksi.php';\n"
-        "echo 'catatan:', implode(',', $db->query('SELECT isi FROM catatan')->fetchAll(PDO::FETCH_COLUMN));\n"),
+        "$rows = $db->query('SELECT isi FROM catatan')->fetchAll(PDO::FETCH_COLUMN);\n"
+        "echo 'catatan:', implode(',', $rows);\n"),
     "index.php": "<?php echo 'catatan aplikasi';\n",
 }
 
@@ -92,7 +93,8 @@ def test_a_backup_restored_through_the_api_brings_back_the_database_and_the_file
     nginx = testbed["nginx"]["http"]
     marker = f"isi-{secrets.token_hex(4)}"
 
-    with running_agent(agents, f"host-drill-{secrets.token_hex(2)}", testbed, tmp_path, mariadb_admin) as host:
+    name = f"host-drill-{secrets.token_hex(2)}"
+    with running_agent(agents, name, testbed, tmp_path, mariadb_admin) as host:
         hosts.refresh_facts(agents, host)
         filed = flow.approved_request(subdomain=subdomain, stack="php", needs_database=True)
         try:
