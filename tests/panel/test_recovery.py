@@ -109,3 +109,12 @@ def test_bad_backup_input_is_refused_before_any_agent_is_asked(app: Flask) -> No
     other = factories.app()  # another agency's app is never a target
     with pytest.raises(OperationRefused):
         recovery.restore_target(portal, other.id)
+
+
+def test_an_app_in_a_crash_loop_says_so_on_its_web_panel(app: Flask, client, login_as) -> None:
+    portal = factories.app(status=AppStatus.RUNNING)
+    recovery.note_crash_loop(portal, {"name": portal.name, "crash_loop": True})
+    db.session.commit()
+    login_as(RoleKey.TECHNICIAN)
+    page = client.get(f"/apps/{portal.id}").get_data(as_text=True)
+    assert "Terus mati (crash loop)" in page and 'role="alert"' in page
