@@ -196,6 +196,8 @@ def start_restore(app: App, user: User, backup_id: str, into_app_id: int | None)
     recovery.check_backup_id(backup_id)
     recovery.expect_backup_possible(app)
     target = recovery.restore_target(app, into_app_id)
+    if target is not None and user.app_account is not None:  # an app's account manages only its app
+        raise app_operations.OperationRefused(_("Aplikasi tujuan tidak ditemukan."))
     _refuse_while(app, HOST_CHANGES)
     recovery.expect_backup_exists(app, backup_id, gateway.agents())  # asks its host: says so now
     if target is not None:
