@@ -43,9 +43,12 @@ def app_data(tmp_path: Path) -> Path:
 def watcher(scanner: Scanner, app_data: Path, tmp_path: Path) -> Iterator[tuple[Watcher, list[Held]]]:
     seen: list[Held] = []
     quarantine = Quarantine(tmp_path / "quarantine")
+    # Under the rules it remembers: no rescan of everything runs beside these tests (see the last two).
+    remembered = tmp_path / "watch-fingerprint"
+    remembered.write_text(scanner.fingerprint())
     watcher = Watcher(scanner=scanner, quarantine=quarantine, stage_root=tmp_path / "stage",
                       apps=lambda: {"portal": app_data}, on_detection=seen.append,
-                      sweep_interval_s=3600)
+                      sweep_interval_s=3600, fingerprint_file=remembered)
     yield watcher, seen
     watcher.stop()
 
