@@ -118,3 +118,28 @@ def test_an_app_in_a_crash_loop_says_so_on_its_web_panel(app: Flask, client, log
     login_as(RoleKey.TECHNICIAN)
     page = client.get(f"/apps/{portal.id}").get_data(as_text=True)
     assert "Terus mati (crash loop)" in page and 'role="alert"' in page
+
+
+def test_a_second_backup_or_schedule_while_the_first_runs_is_refused_with_409(app: Flask) -> None:
+    from panel.actions import apps as app_actions
+    from panel.models import HostStatus, Job, JobStatus
+    from panel.models.base import utcnow
+    from tests.panel.openapi import conforms
+
+    host = factories.host(status=HostStatus.ONLINE, cert_fingerprint="aa:bb:cc")
+    portal = factories.app(host=host, status=AppStatus.RUNNING)
+    factories.release(portal, deployed_at=utcnow())
+    technician = factories.user([RoleKey.TECHNICIAN])
+    _token, secret = factories.api_token(technician)
+    for kind in (app_actions.BACKUP, app_actions.BACKUP_SCHEDULE):  # as if a worker had them now
+        db.session.add(Job(kind=kind, target_type="App", target_id=str(portal.id), status=JobStatus.RUNNING))
+    db.session.commit()
+    api, bearer = app.test_client(), {"Authorization": f"Bearer {secret}"}
+    again = api.post(f"/api/v1/apps/{portal.id}/backups", headers=bearer)
+    assert conforms(again, "/apps/{app_id}/backups", "post")["error"]["code"] == "job_running"
+    schedule = api.put(f"/api/v1/apps/{portal.id}/backups/schedule", headers=bearer, json={"hours": 6})
+    assert conforms(schedule, "/apps/{app_id}/backups/schedule", "put")["error"]["status"] == 409
+    bad = api.put(f"/api/v1/apps/{portal.id}/backups/schedule", headers=bearer, json={"hours": "6"})
+    assert conforms(bad, "/apps/{app_id}/backups/schedule", "put")["error"]["code"] == "invalid_input"
+    db.session.expire_all()
+    assert db.session.get(type(portal), portal.id).backup_hours == 24  # nothing changed
