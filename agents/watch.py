@@ -124,12 +124,14 @@ class Watcher:
                     self._inotify.rm_watch(wd)
         for app, data_dir in wanted.items():
             if app not in self.watched and data_dir.is_dir():
-                self.watched[app] = WatchedApp(data_dir)
-                self._watch_tree(app, "")
-                self.watched[app].seen = self._index(data_dir)
+                # Watches first, then the index, then published: a file written in between has
+                # its event queued, and is judged even though the index already lists it.
+                watched = WatchedApp(data_dir)
+                self._watch_tree(watched, "")
+                watched.seen = self._index(data_dir)
+                self.watched[app] = watched
 
-    def _watch_tree(self, app: str, rel: str) -> None:
-        watched = self.watched[app]
+    def _watch_tree(self, watched: WatchedApp, rel: str) -> None:
         top = watched.data_dir / rel if rel else watched.data_dir
         for root, dirs, _files in os.walk(top):  # os.walk never descends into linked directories
             here = os.path.relpath(root, watched.data_dir)
@@ -158,7 +160,7 @@ class Watcher:
             rel = f"{directory}/{event.name}" if directory else event.name
             if event.mask & inotify_flags.ISDIR:
                 if event.mask & _DIR_EVENTS:
-                    self._watch_tree(app, rel)
+                    self._watch_tree(self.watched[app], rel)
                     self._pending.setdefault(app, set()).update(self._files_below(app, rel))
             elif event.mask & _FILE_EVENTS:
                 self._pending.setdefault(app, set()).add(rel)
