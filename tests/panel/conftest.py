@@ -1,4 +1,4 @@
-"""Fixtures for the panel: an app on a migrated SQLite database (or a PostgreSQL schema), a client, and signed-in users."""
+"""Fixtures for the panel: an app on migrated SQLite or PostgreSQL, a client, and signed-in users."""
 from __future__ import annotations
 
 import re
