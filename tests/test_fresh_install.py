@@ -7,16 +7,8 @@ one machine holds only one set of them (one Docker bridge, fixed ports).
 """
 from __future__ import annotations
 
-import io
-import json
 import os
 import secrets
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +16,13 @@ from typing import Any
 import pytest
 
 from panel.testbed import Testbed
+from tests.api_client import Api, multipart, wadah
 from tests.panel.agent import free_port
 from tests.panel.factories import MINIMAL_PDF
 from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
 
-JOB_WAIT_S = 180
 APP = {"index.php": """<?php
 $db = new mysqli('localhost', getenv('DB_USERNAME'), getenv('DB_PASSWORD'), getenv('DB_DATABASE'),
                  0, getenv('DB_SOCKET'));
@@ -38,57 +30,6 @@ $db->query('CREATE TABLE IF NOT EXISTS kunjungan (id INT AUTO_INCREMENT PRIMARY 
 $db->query('INSERT INTO kunjungan () VALUES ()');
 echo 'kunjungan:', $db->query('SELECT COUNT(*) FROM kunjungan')->fetch_row()[0];
 """}
-
-
-class Api:
-    """The panel's JSON API over HTTP, as an OPD's script or a technician's tool calls it."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base, self.token = base, token
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             multipart: tuple[bytes, str] | None = None) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        data = None
-        if multipart is not None:
-            data, headers["Content-Type"] = multipart
-        elif body is not None:
-            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
-        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return json.loads(answer.read())
-        except urllib.error.HTTPError as exc:
-            raise AssertionError(f"{method} {path}: {exc.code} {exc.read().decode()}") from None
-
-    def finished(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Wait for the worker to end `job` and return it."""
-        deadline = time.monotonic() + JOB_WAIT_S
-        while time.monotonic() < deadline:
-            state = self.call("GET", f"/jobs/{job['id']}")
-            if state["status"] not in ("queued", "running"):
-                return state
-            time.sleep(0.5)
-        raise AssertionError(f"job {job['id']} still {state['status']} after {JOB_WAIT_S} s")
-
-
-def multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]]) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for name, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                  f"{value}\r\n".encode())
-    for name, (filename, content) in files.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-                  f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode())
-        out.write(content + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
-
-
-def wadah(state: Path, *arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "panel.cli", "--state-dir", str(state), *arguments],
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture

@@ -189,3 +189,26 @@ def test_statuses_are_assigned_only_by_their_lifecycle_module() -> None:
                 elif isinstance(target, ast.Attribute) and target.attr == "status":
                     offending.append(f"{where}:{node.lineno}")
     assert offending == []
+
+
+def _imported_test_modules(path: Path) -> list[str]:
+    """Return the test modules (last dotted part `test_*`) that `path` imports, relative imports too."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            # `from . import test_x` names the module in the alias; `from .test_x import y` in `module`.
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+        else:
+            continue
+        found += [f"{node.lineno}: {name}" for name in names if name.split(".")[-1].startswith("test_")]
+    return found
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared helpers live in conftest.py or a support module, so each test module stands alone."""
+    offending = [f"{path.relative_to(ROOT)}:{where}"
+                 for folder in ("tests", "bench") for path in sorted((ROOT / folder).rglob("*.py"))
+                 for where in _imported_test_modules(path)]
+    assert offending == []

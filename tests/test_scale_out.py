@@ -28,11 +28,11 @@ import pytest
 from psycopg import sql
 
 from panel import config as configuration
+from tests.api_client import Api, multipart, wadah
 from tests.panel import flow
 from tests.panel.agent import free_port, running_agent
 from tests.panel.factories import MINIMAL_PDF
 from tests.support import fetch, unavailable
-from tests.test_fresh_install import Api, multipart, wadah
 
 pytestmark = pytest.mark.slow
 

@@ -1,14 +1,16 @@
-"""Fixtures for the panel: an app on a migrated SQLite database, a client, and signed-in users."""
+"""Fixtures for the panel: an app on migrated SQLite or PostgreSQL, a client, and signed-in users."""
 from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 from flask import Flask, g
@@ -123,3 +125,28 @@ def login_as(client: FlaskClient) -> Callable[..., User]:
         return user
 
     return sign_in
+
+
+@pytest.fixture
+def postgres_app(postgres_url: str, tmp_path: Path) -> Iterator[None]:
+    """Run the panel on a private schema of the testbed's PostgreSQL, dropped afterwards."""
+    schema = f"sla_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}options=-csearch_path%3D{schema}"
+    try:
+        database.upgrade(url)
+        app = create_app({
+            "TESTING": True, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": url,
+            "SECRET_KEY": "test-secret-key-not-for-production", "SECRETS_KEY": Fernet.generate_key().decode(),
+            "JOBS_BACKEND": f"sqlite:///{tmp_path / 'jobs.db'}", "JOBS_IMMEDIATE": True,
+        })
+        with app.app_context():
+            yield
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()

@@ -19,6 +19,15 @@ from tests.panel import factories
 from tests.panel.conftest import csrf_token
 from tests.support import tar_gz
 
+# A PHP app that counts its visits in its own table: it answers only while its database account works.
+VISIT_COUNTER = {"index.php": (
+    "<?php\n"
+    "$dsn = 'mysql:unix_socket=' . getenv('DB_SOCKET') . ';dbname=' . getenv('DB_DATABASE');\n"
+    "$db = new PDO($dsn, getenv('DB_USERNAME'), getenv('DB_PASSWORD'));\n"
+    "$db->exec('CREATE TABLE IF NOT EXISTS kunjungan (n INT)');\n"
+    "$db->exec('INSERT INTO kunjungan VALUES (1)');\n"
+    "echo 'kunjungan ', $db->query('SELECT COUNT(*) FROM kunjungan')->fetchColumn();\n")}
+
 
 def on_testbed(app: Flask, testbed: dict[str, dict[str, Any]],
                dns_zone: dict[str, Any]) -> tuple[Zone, AgentGateway]:

@@ -23,8 +23,8 @@ from panel.services.reports import figures
 from panel.services.reports.periods import Month
 from tests.panel import factories, flow
 from tests.panel.conftest import csrf_token
+from tests.panel.fake_agent import DB_SECRET, FakeAgent, deployed_app
 from tests.panel.openapi import conforms
-from tests.panel.test_webpanel import DB_SECRET, FakeAgent, deployed_app
 
 
 class NoAgent:

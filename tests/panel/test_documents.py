@@ -12,7 +12,7 @@ from agents.protocol.artifacts import ArtifactStore
 from panel.services.documents.letters import render_hosting_report, render_response_letter
 from panel.services.requests import attachments as documents
 from tests.panel import factories, pdfs
-from tests.panel.test_letters import hosting_report, response_letter
+from tests.panel.letter_samples import hosting_report, response_letter
 
 ACTIVE = "konten aktif"
 UNREADABLE = "tidak dapat dibaca"

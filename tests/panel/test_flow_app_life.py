@@ -26,7 +26,6 @@ from tests.panel.agent import running_agent
 from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms
 from tests.panel.smtp import smtp_server
-from tests.panel.test_flow_database import VISIT_COUNTER
 from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
@@ -62,7 +61,7 @@ def test_an_apps_whole_life_through_the_api_ends_in_decommissioning(
         db.session.commit()
         technician = flow.signed_in(app, technician_user)
         try:
-            password = flow.deploy_and_hand_over(technician, filed, tar_gz(VISIT_COUNTER))
+            password = flow.deploy_and_hand_over(technician, filed, tar_gz(flow.VISIT_COUNTER))
             row = db.session.scalar(select(App).where(App.request_id == filed.id))
             assert fetch(nginx, row.fqdn)[1].startswith("kunjungan ")
             assert wadah_dns.name_exists(access, subdomain)

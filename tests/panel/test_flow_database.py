@@ -24,15 +24,6 @@ from tests.support import fetch, tar_gz
 
 pytestmark = pytest.mark.slow
 
-# Counts its visits in its own table: it answers only while its database account works.
-VISIT_COUNTER = {"index.php": (
-    "<?php\n"
-    "$dsn = 'mysql:unix_socket=' . getenv('DB_SOCKET') . ';dbname=' . getenv('DB_DATABASE');\n"
-    "$db = new PDO($dsn, getenv('DB_USERNAME'), getenv('DB_PASSWORD'));\n"
-    "$db->exec('CREATE TABLE IF NOT EXISTS kunjungan (n INT)');\n"
-    "$db->exec('INSERT INTO kunjungan VALUES (1)');\n"
-    "echo 'kunjungan ', $db->query('SELECT COUNT(*) FROM kunjungan')->fetchColumn();\n")}
-
 
 def visits_of(nginx: str, fqdn: str) -> int:
     status, body = fetch(nginx, fqdn)
@@ -55,7 +46,7 @@ def test_an_app_with_a_database_gets_one_and_its_account_resets_the_password(
         filed = flow.approved_request(subdomain=subdomain, stack="php", needs_database=True)
         technician = flow.signed_in(app, technician_user)
         try:
-            password = flow.deploy_and_hand_over(technician, filed, tar_gz(VISIT_COUNTER))
+            password = flow.deploy_and_hand_over(technician, filed, tar_gz(flow.VISIT_COUNTER))
             app_row = db.session.scalar(select(App).where(App.request_id == filed.id))
             assert app_row.needs_database
             visits = visits_of(nginx, app_row.fqdn)  # the health checks visited it too

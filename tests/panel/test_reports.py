@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -16,81 +14,17 @@ from sqlalchemy import event, select
 
 from panel import charts
 from panel.extensions import db
-from panel.models import AppStatus, AuditEvent, HostStatus, RequestStatus, RoleKey, Stack
+from panel.models import AuditEvent, HostStatus, RoleKey
 from panel.models.base import utcnow
-from panel.models.workflow import RequestStep
 from panel.services.documents import spreadsheets
 from panel.services.reports import charts as report_charts
 from panel.services.reports import exports as report_exports
 from panel.services.reports import figures
 from panel.services.reports.periods import DateRange, InvalidPeriod, Month
 from tests.panel import factories
-from tests.panel.test_sla import postgres_app  # noqa: F401 - a fixture, used by name
-
-GIB = 2**30
-XLSX_NS = {"x": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-
+from tests.panel.report_data import GIB, add_step, findings_of, instant, seed, xlsx_rows
 
 # --- seeded data ------------------------------------------------------------------------------
-
-def _at(month: Month, days: float = 1, minutes: float = 0) -> datetime:
-    """An instant `days` and `minutes` after the start of `month` (UTC)."""
-    return month.start + timedelta(days=days, minutes=minutes)
-
-
-def _step(request, key: str, due: int | None, started: datetime, minutes: float | None) -> RequestStep:
-    step = RequestStep(request_id=request.id, step_key=key, role="head", due_minutes=due, started_at=started,
-                       finished_at=started + timedelta(minutes=minutes) if minutes is not None else None)
-    db.session.add(step)
-    return step
-
-
-def _findings(*rules: tuple[str, str]) -> dict:
-    return {"findings": [{"engine": engine, "rule": rule, "severity": "high", "path": "index.php",
-                          "message": "", "verdict": "infected"} for engine, rule in rules]}
-
-
-def seed(month: Month) -> dict:
-    """Apps, requests, steps, scans and hosts around `month`, with the figures they should give."""
-    health = factories.opd(name="Dinas Kesehatan")
-    school = factories.opd(name="Dinas Pendidikan")
-    node = factories.host(name="node-a", status=HostStatus.ONLINE, facts={
-        "cpus": 4, "cpus_committed": 2.5, "load_average": [0.5, 0.4, 0.3],
-        "memory_total_bytes": 8 * GIB, "memory_available_bytes": 2 * GIB,
-        "disk": {"/": {"total_bytes": 20 * GIB, "free_bytes": 18 * GIB},
-                 "/var/lib/wadah": {"total_bytes": 100 * GIB, "free_bytes": 40 * GIB}},
-    })
-    factories.host(name="node-b")  # pending: no facts yet
-    factories.host(name="node-old", status=HostStatus.RETIRED)
-    factories.app(health, stack=Stack.PHP, host=node, created_at=_at(month, 2))
-    factories.app(health, stack=Stack.STATIC, host=node, created_at=_at(month, 3))
-    factories.app(school, stack=Stack.STATIC, created_at=_at(month, 4))
-    factories.app(health, stack=Stack.PHP, host=node, created_at=_at(month.shifted(-1), 5))
-    factories.app(school, status=AppStatus.REMOVED, created_at=_at(month, 2))  # not counted
-    factories.app(school, created_at=_at(month.shifted(1), 1))  # registered after the month
-
-    submitted = factories.hosting_request(health, app_name="SIMPEG")
-    rejected = factories.hosting_request(school, app_name="E-Rapor")
-    earlier = factories.hosting_request(school)
-    submitted.submitted_at, rejected.submitted_at = _at(month, 2), _at(month, 3)
-    earlier.submitted_at = _at(month.shifted(-1), 3)
-    rejected.status = RequestStatus.REJECTED
-    _step(submitted, "terima_permohonan", 5, _at(month, 2), 3)  # on time
-    _step(rejected, "terima_permohonan", 5, _at(month, 3), 5)  # exactly at the limit: on time
-    _step(submitted, "telaah_koordinasi", 10, _at(month, 2, 10), 15)  # late
-    _step(submitted, "verifikasi_keamanan", 10, _at(month, 4), None)  # still open
-    _step(earlier, "terima_permohonan", 5, _at(month.shifted(-1), 3), 1)
-
-    factories.scan_report("clean", started_at=_at(month, 1))
-    factories.scan_report("infected", started_at=_at(month, 2), report=_findings(
-        ("php", "php_eval_request"), ("php", "php_eval_request"), ("clamav", "Php.Webshell.Generic")))
-    factories.scan_report("review", started_at=_at(month, 3), report=_findings(("judol", "judol_vocabulary")))
-    factories.scan_report("rejected", started_at=_at(month, 4))
-    factories.scan_report("clean", started_at=_at(month, 5), report=_findings(("secrets", "aws_key")))
-    factories.scan_report("infected", started_at=_at(month.shifted(-1), 4), report=_findings(("php", "x")))
-    db.session.commit()
-    return {"health": health, "school": school}
-
 
 def more(month: Month, n: int) -> None:
     """Add `n` of everything, so a second count of statements sees more rows."""
@@ -98,13 +32,13 @@ def more(month: Month, n: int) -> None:
         owner = factories.opd()
         node = factories.host(status=HostStatus.ONLINE, facts={"memory_total_bytes": GIB,
                                                                 "memory_available_bytes": GIB // 2})
-        factories.app(owner, host=node, created_at=_at(month, 1 + index % 20))
+        factories.app(owner, host=node, created_at=instant(month, 1 + index % 20))
         filed = factories.hosting_request(owner)
-        filed.submitted_at = _at(month, 2)
-        _step(filed, "terima_permohonan", 5, _at(month, 2), index)
-        _step(filed, f"langkah_{index}", 5, _at(month.shifted(-index % 12), 2), 1)
-        factories.scan_report("infected", started_at=_at(month, 3),
-                              report=_findings(("php", f"rule_{index}")))
+        filed.submitted_at = instant(month, 2)
+        add_step(filed, "terima_permohonan", 5, instant(month, 2), index)
+        add_step(filed, f"langkah_{index}", 5, instant(month.shifted(-index % 12), 2), 1)
+        factories.scan_report("infected", started_at=instant(month, 3),
+                              report=findings_of(("php", f"rule_{index}")))
     db.session.commit()
 
 
@@ -301,34 +235,6 @@ def _csv(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
 
 
-def _xlsx(data: bytes) -> list[list[str]]:
-    """Read the first sheet's cells as text, from inline or shared strings."""
-    with zipfile.ZipFile(io.BytesIO(data)) as book:
-        shared = []
-        if "xl/sharedStrings.xml" in book.namelist():
-            strings = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
-            shared = ["".join(t.text or "" for t in item.iter(f"{{{XLSX_NS['x']}}}t"))
-                      for item in strings.findall("x:si", XLSX_NS)]
-        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))
-    rows = []
-    for row in sheet.iter(f"{{{XLSX_NS['x']}}}row"):
-        cells: list[str] = []
-        for cell in row.findall("x:c", XLSX_NS):
-            column = re.match(r"[A-Z]+", cell.get("r", "")).group()
-            index = sum((ord(ch) - 64) * 26**n for n, ch in enumerate(reversed(column))) - 1
-            cells.extend([""] * (index - len(cells)))
-            if cell.get("t") == "inlineStr":
-                value = "".join(t.text or "" for t in cell.iter(f"{{{XLSX_NS['x']}}}t"))
-            elif cell.get("t") == "s":
-                value = shared[int(cell.find("x:v", XLSX_NS).text)]
-            else:
-                found = cell.find("x:v", XLSX_NS)
-                value = found.text if found is not None else ""
-            cells.append(value or "")
-        rows.append(cells)
-    return rows
-
-
 def _range(month: Month) -> str:
     return f"dari={month.first_day.isoformat()}&sampai={month.last_day.isoformat()}"
 
@@ -336,7 +242,7 @@ def _range(month: Month) -> str:
 def test_app_inventory_exports_as_streamed_csv_and_xlsx(client, login_as, month: Month) -> None:
     seeded = seed(month)
     tricky = factories.opd(name="=HYPERLINK(\"http://contoh\")")
-    factories.app(tricky, name="-rekap", created_at=_at(month, 6))
+    factories.app(tricky, name="-rekap", created_at=instant(month, 6))
     db.session.commit()
     login_as(RoleKey.AUDITOR)
 
@@ -356,7 +262,7 @@ def test_app_inventory_exports_as_streamed_csv_and_xlsx(client, login_as, month:
     workbook = client.get(f"/reports/apps.xlsx?{_range(month)}")
     assert workbook.status_code == 200
     assert workbook.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    sheet = _xlsx(workbook.get_data())
+    sheet = xlsx_rows(workbook.get_data())
     workbook.close()
     assert sheet[0] == list(report_exports.APP_HEADER)
     assert sorted(row[0] for row in sheet[1:]) == sorted(body)
@@ -371,7 +277,7 @@ def test_app_inventory_exports_as_streamed_csv_and_xlsx(client, login_as, month:
 def test_requests_export_lists_each_step_with_its_timing(client, login_as, month: Month) -> None:
     seed(month)
     filed = factories.hosting_request(app_name="@SUM(1)", contact="+62 811")
-    filed.submitted_at = _at(month, 7)
+    filed.submitted_at = instant(month, 7)
     db.session.commit()
     login_as(RoleKey.HEAD)
 
@@ -391,7 +297,7 @@ def test_requests_export_lists_each_step_with_its_timing(client, login_as, month
     assert by_app["E-Rapor"][0]["status"] == "Ditolak"
 
     workbook = client.get(f"/reports/requests.xlsx?{_range(month)}")
-    sheet = _xlsx(workbook.get_data())
+    sheet = xlsx_rows(workbook.get_data())
     workbook.close()  # which closes, and so deletes, the temporary file
     assert sheet[0] == list(report_exports.REQUEST_HEADER)
     assert len(sheet) == len(rows)

@@ -36,7 +36,7 @@ from panel.services.reports.periods import Month
 from panel.services.requests import workflow
 from tests.panel import factories
 from tests.panel.agent import free_port
-from tests.panel.test_reports import _xlsx, seed
+from tests.panel.report_data import seed, xlsx_rows
 
 pytestmark = pytest.mark.slow
 
@@ -152,14 +152,14 @@ def test_every_report_download_holds_its_rows(served, role: RoleKey) -> None:
         downloads[path.partition("?")[0]] = (mimetype, body)
 
     apps_csv = _csv(downloads["/reports/apps.csv"][1])
-    apps_xlsx = _xlsx(downloads["/reports/apps.xlsx"][1])
+    apps_xlsx = xlsx_rows(downloads["/reports/apps.xlsx"][1])
     # Three apps were registered in the month (seed), one of them not yet placed on a server.
     for rows in (apps_csv, apps_xlsx):
         assert rows[0] == list(APP_HEADER)
         assert len(rows[1:]) == 3, rows
         assert sum(row[4] == "Belum ditempatkan" for row in rows[1:]) == 1
     requests_csv = _csv(downloads["/reports/requests.csv"][1])
-    requests_xlsx = _xlsx(downloads["/reports/requests.xlsx"][1])
+    requests_xlsx = xlsx_rows(downloads["/reports/requests.xlsx"][1])
     # Two requests filed in the month (seed), a row for each of their steps.
     for rows in (requests_csv, requests_xlsx):
         assert rows[0] == list(REQUEST_HEADER)

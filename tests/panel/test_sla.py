@@ -1,15 +1,9 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from cryptography.fernet import Fernet
 
-from panel import create_app, database
 from panel.extensions import db
 from panel.models import AttachmentKind, RoleKey
 from panel.models.workflow import RequestStep, SopTemplateVersion
@@ -170,31 +164,6 @@ def test_compliance_summarises_finished_steps_per_key(people) -> None:
     later = sla.compliance(since=NOW + timedelta(seconds=1), until=NOW + timedelta(days=1))
     assert [(row.count, row.on_time) for row in later] == [(1, 1)]
     assert sla.compliance(until=NOW) == []  # the bound is exclusive
-
-
-@pytest.fixture
-def postgres_app(postgres_url: str, tmp_path: Path) -> Iterator[None]:
-    """Run the panel on a private schema of the testbed's PostgreSQL, dropped afterwards."""
-    schema = f"sla_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = f"{postgres_url}{'&' if '?' in postgres_url else '?'}options=-csearch_path%3D{schema}"
-    try:
-        database.upgrade(url)
-        app = create_app({
-            "TESTING": True, "INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": url,
-            "SECRET_KEY": "test-secret-key-not-for-production", "SECRETS_KEY": Fernet.generate_key().decode(),
-            "JOBS_BACKEND": f"sqlite:///{tmp_path / 'jobs.db'}", "JOBS_IMMEDIATE": True,
-        })
-        with app.app_context():
-            yield
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        engine.dispose()
 
 
 def test_overdue_query_runs_on_postgresql(postgres_app: None) -> None:

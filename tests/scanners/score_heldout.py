@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from scanners.findings import Verdict
-from tests.scanners.test_quality import make_scanner, verdicts_by_file
+from tests.scanners.support import make_scanner, verdicts_by_file
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ from scanners.engines.dockerfile_parser import is_dockerfile, parse_dockerfile
 from scanners.engines.shell import parse as parse_shell
 from scanners.findings import Finding, Severity, Verdict
 from scanners.scan import Scanner
-from tests.scanners.test_engines import scan_files, verdict_of
+from tests.scanners.support import scan_files, verdict_of
 
 SHELL_B64 = base64.b64encode(b'<?php eval($_GET["c"]);').decode()
 

@@ -17,25 +17,10 @@ from scanners.engines.php_hidden_loads import find_hidden_loads
 from scanners.engines.php_include_targets import Resolver
 from scanners.engines.php_source import strip_comments
 from scanners.engines.php_taint import Taint
-from scanners.findings import Finding, Severity, Verdict
+from scanners.findings import Severity, Verdict
 from scanners.intake import FileEntry, Tree, open_upload
-from scanners.policy import Policy
 from scanners.scan import Scanner
-
-
-def scan_files(scanner: Scanner, tmp_path: Path, files: dict[str, bytes | str]) -> list[Finding]:
-    root = tmp_path / "upload"
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-    report = scanner.scan(root)
-    assert report.verdict not in (Verdict.ERROR, Verdict.REJECTED), report.reason
-    return report.findings
-
-
-def verdict_of(policy: Policy, findings: list[Finding], path: str) -> Verdict:
-    return policy.decide(f for f in findings if f.path == path)
+from tests.scanners.support import scan_files, verdict_of
 
 
 def test_registry_holds_every_engine() -> None:

@@ -20,16 +20,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections import defaultdict
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
-from scanners.engines import ENGINES
-from scanners.findings import Finding, Verdict
-from scanners.policy import Policy
-from scanners.scan import Scanner, build_engines
+from scanners.findings import Verdict
+from scanners.scan import Scanner
+from tests.scanners.support import make_scanner, verdicts_by_file
 from tests.support import unavailable
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -97,20 +94,6 @@ def generate_samples(root: Path) -> None:
     git.mkdir(parents=True, exist_ok=True)
     (git / "config").write_text(
         '[remote "origin"]\n\turl = https://ci:Sup3rS3cret@git.example.go.id/opd/app.git\n')
-
-
-def verdicts_by_file(policy: Policy, findings: Iterable[Finding]) -> dict[str, Verdict]:
-    """Return, for each file with findings, the verdict its findings alone would lead to."""
-    grouped: dict[str, list[Finding]] = defaultdict(list)
-    for finding in findings:
-        grouped[finding.path].append(finding)
-    return {path: policy.decide(items) for path, items in grouped.items()}
-
-
-def make_scanner(clamd_url: str | None = None) -> Scanner:
-    policy = Policy.load()
-    names = [name for name in ENGINES if name != "clamav" or clamd_url]
-    return Scanner(build_engines(policy, clamd_url, names), policy)
 
 
 def generate_eicar_samples(root: Path) -> None:
