@@ -8,29 +8,42 @@ OpenAPI document in `panel/openapi.yaml`, served at /api/v1/openapi.json.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 
 import yaml
-from flask import Blueprint, Flask, current_app, jsonify, request, send_file
+from flask import Flask, current_app, jsonify, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
-from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import HTTPException
 
 from panel import gateway, jobs, storage
 from panel import health as panel_health
 from panel.actions import apps as app_actions
 from panel.actions import requests as request_actions
-from panel.extensions import csrf, db, limiter, login_manager
+from panel.blueprints import api_apps  # noqa: F401 - registers the app routes on the same blueprint
+from panel.blueprints.api_common import (
+    READERS,
+    BadInput,
+    app_body,
+    app_for,
+    before_id,
+    bp,
+    error_body,
+    flag_field,
+    iso_time,
+    job_body,
+    json_body,
+    page_size,
+    received,
+    text_field,
+)
+from panel.extensions import db, limiter, login_manager
 from panel.i18n import gettext as _
 from panel.models import (
     App,
-    AppEnvVar,
     AppUpload,
     Attachment,
     AttachmentKind,
@@ -43,34 +56,22 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.permissions import (
-    APP_MANAGERS,
-    BACKUP_SCHEDULERS,
-    DATA_CENTER_ROLES,
     REQUEST_PARTICIPANTS,
     login_required,
     public,
     require_app_access,
     require_request_access,
     require_role,
-    visible_apps,
     visible_requests,
 )
 from panel.services.accounts import api_tokens
-from panel.services.apps import app_operations, external_apps, recovery
 from panel.services.infra import hosts
 from panel.services.infra.enrolment import EnrolmentRefused
 from panel.services.infra.gateway import AgentUnavailable
 from panel.services.releases import scanning
 from panel.services.requests import hosting_requests, kelengkapan, sla, workflow
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)  # no cookie authenticates here, so there is nothing for a forged form to ride on
-
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
-READERS = (RoleKey.OPD_ADMIN, *DATA_CENTER_ROLES)
-# Who acts on an app through the API (an OPD's own CI): its agency's administrators and technicians.
-APP_API_ACTORS = (RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN)
-MAX_PAGE = 100
 
 
 def _is_api(path: str) -> bool:
@@ -84,7 +85,7 @@ def init_app(app: Flask) -> None:
         if not _is_api(request.path):
             return error
         code = (error.name or "error").lower().replace(" ", "_")
-        return _error_body(error.code or 500, code, error.description or "")
+        return error_body(error.code or 500, code, error.description or "")
 
 
 @login_manager.request_loader
@@ -96,59 +97,22 @@ def _user_from_token(incoming: Any) -> User | None:
                                second_factor_roles=current_app.config["TOTP_REQUIRED_ROLES"])
 
 
-def _error_body(status: int, code: str, message: str, **extra: Any) -> Any:
-    return jsonify({"error": {"status": status, "code": code, "message": message, **extra}}), status
-
-
 def _refused(error: Exception) -> Any:
     # Every domain refusal a request action raises answers 422 (409 for a job already running).
     db.session.rollback()
     if isinstance(error, jobs.JobAlreadyRunning):
-        return _error_body(409, "job_running", str(error))
+        return error_body(409, "job_running", str(error))
     if isinstance(error, app_actions.AlreadyRemoved):
-        return _error_body(409, "app_removed", str(error))
+        return error_body(409, "app_removed", str(error))
     if isinstance(error, workflow.RequestStateConflict):
-        return _error_body(409, "conflict", str(error))
+        return error_body(409, "conflict", str(error))
     if isinstance(error, hosting_requests.SubmissionKeyReused):
-        return _error_body(422, "idempotency_key_reused", str(error))
-    return _error_body(422, "refused", str(error))
+        return error_body(422, "idempotency_key_reused", str(error))
+    return error_body(422, "refused", str(error))
 
 
 for _refusal in (*request_actions.REFUSALS, *app_actions.REFUSALS):
     bp.register_error_handler(_refusal, _refused)
-
-
-def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
-def _text(body: Mapping[str, Any], name: str, max_length: int, required: bool = False) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or len(value) > max_length or (required and not value.strip()):
-        raise _BadInput(name, _("wajib berupa teks 1–%(max)d karakter", max=max_length) if required
-                        else _("berupa teks paling banyak %(max)d karakter", max=max_length))
-    return value
-
-
-def _flag(body: Mapping[str, Any], name: str) -> bool:
-    """Read a yes/no field of a form: absent is no; anything but true/false (1/0) is refused."""
-    value = str(body.get(name, "false")).lower()
-    if value not in ("true", "false", "1", "0"):
-        raise _BadInput(field=name, problem=_("berupa true atau false"))
-    return value in ("true", "1")
-
-
-class _BadInput(Exception):
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field, self.problem = field, problem
-
-
-@bp.errorhandler(_BadInput)
-def _bad_input(error: _BadInput) -> Any:
-    return _error_body(400, "invalid_input", _("Isian tidak sah: %(error)s", error=str(error)),
-                       fields={error.field: error.problem})
 
 
 # -- public -------------------------------------------------------------------------------------
@@ -192,11 +156,11 @@ def enroll_agent() -> Any:
         enrolled = gateway.agents().enrolments.redeem_request(request.get_json(silent=True))
         hosts.record_enrolment(enrolled)
     except AgentUnavailable as unavailable:  # no CA made yet: nothing to enrol with
-        return _error_body(503, "no_ca", str(unavailable))
+        return error_body(503, "no_ca", str(unavailable))
     except (EnrolmentRefused, hosts.HostRefused) as refused:
         db.session.rollback()
         code = getattr(refused, "code", "host_unknown")
-        return _error_body(400 if code == "malformed_request" else 403, code, str(refused))
+        return error_body(400 if code == "malformed_request" else 403, code, str(refused))
     db.session.commit()
     return enrolled.bundle.to_dict()
 
@@ -222,32 +186,16 @@ def _load(request_id: int) -> HostingRequest:
     return require_request_access(db.get_or_404(HostingRequest, request_id))
 
 
-def _page_size() -> int:
-    try:
-        return max(1, min(MAX_PAGE, int(request.args.get("limit", 25))))
-    except ValueError:
-        raise _BadInput(field="limit", problem=_("bilangan bulat 1–100")) from None
-
-
-def _before() -> int | None:
-    raw = request.args.get("before")
-    if raw is None:
-        return None
-    if not raw.isdigit():
-        raise _BadInput(field="before", problem=_("id bilangan bulat"))
-    return int(raw)
-
-
 @bp.get("/requests")
 @require_role(*READERS)
 def list_requests() -> Any:
-    limit, before = _page_size(), _before()
+    limit, before = page_size(), before_id()
     query = (select(HostingRequest).where(visible_requests(current_user))
              .options(selectinload(HostingRequest.opd)))
     status = request.args.get("status")
     if status is not None:
         if status not in set(RequestStatus):
-            raise _BadInput(field="status",
+            raise BadInput(field="status",
                             problem=_("salah satu dari %(values)s", values=", ".join(RequestStatus)))
         query = query.where(HostingRequest.status == status)
     if before is not None:
@@ -262,22 +210,22 @@ def list_requests() -> Any:
 def file_request() -> Any:
     form = request.form
     draft = workflow.RequestDraft(
-        app_name=_text(form, "app_name", 200, required=True),
-        subdomain=_text(form, "subdomain", 63, required=True).strip(),
-        stack=_text(form, "stack", 16, required=True),
-        description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
-        needs_database=_flag(form, "needs_database"))
-    recommendation, template = _text(form, "rekomendasi", 80), _text(form, "template", 64)
-    letters = {kind.value: _received(upload)
+        app_name=text_field(form, "app_name", 200, required=True),
+        subdomain=text_field(form, "subdomain", 63, required=True).strip(),
+        stack=text_field(form, "stack", 16, required=True),
+        description=text_field(form, "description", 2000), contact=text_field(form, "contact", 200),
+        needs_database=flag_field(form, "needs_database"))
+    recommendation, template = text_field(form, "rekomendasi", 80), text_field(form, "template", 64)
+    letters = {kind.value: received(upload)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
     bundle = request.files.get("bundle")
     # A retried POST with the same Idempotency-Key and content returns the request the first one filed.
     key = request.headers.get("Idempotency-Key") or secrets.token_urlsafe(24)
     if len(key) > 64:
-        raise _BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
+        raise BadInput(field="Idempotency-Key", problem=_("paling banyak %(max)d karakter", max=64))
     filed = request_actions.file_request(
         current_user, draft, letters,
-        _received(bundle) if bundle else None, key, recommendation, template or None)
+        received(bundle) if bundle else None, key, recommendation, template or None)
     db.session.commit()
     return _request_detail(filed), 201
 
@@ -291,11 +239,11 @@ def get_request(request_id: int) -> Any:
 @bp.patch("/requests/<int:request_id>")
 @require_role(RoleKey.OPD_ADMIN)
 def change_request(request_id: int) -> Any:
-    hosting_request, body = _load(request_id), _json_body()
+    hosting_request, body = _load(request_id), json_body()
     if set(body) != {"subdomain"}:
-        raise _BadInput(field="subdomain", problem=_("hanya sub-domain yang dapat diubah"))
+        raise BadInput(field="subdomain", problem=_("hanya sub-domain yang dapat diubah"))
     request_actions.change_subdomain(hosting_request, current_user,
-                                     _text(body, "subdomain", 63, required=True).strip())
+                                     text_field(body, "subdomain", 63, required=True).strip())
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -304,7 +252,7 @@ def change_request(request_id: int) -> Any:
 @require_role(RoleKey.OPD_ADMIN)
 def withdraw(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    reason = _text(_json_body(), "reason", 2000, required=True)
+    reason = text_field(json_body(), "reason", 2000, required=True)
     request_actions.withdraw(hosting_request, current_user, reason)
     db.session.commit()
     return _request_detail(hosting_request)
@@ -314,7 +262,7 @@ def withdraw(request_id: int) -> Any:
 @require_role(RoleKey.COORDINATOR)
 def reject(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    reason = _text(_json_body(), "reason", 2000, required=True)
+    reason = text_field(json_body(), "reason", 2000, required=True)
     request_actions.reject(hosting_request, current_user, reason)
     db.session.commit()
     return _request_detail(hosting_request)
@@ -323,11 +271,11 @@ def reject(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/step")
 @require_role(*REQUEST_PARTICIPANTS)
 def act(request_id: int) -> Any:
-    hosting_request, body = _load(request_id), _json_body()
+    hosting_request, body = _load(request_id), json_body()
     decision = body.get("decision")
     if decision is not None and not isinstance(decision, str):
-        raise _BadInput(field="decision", problem=_("teks"))
-    note = _text(body, "note", 2000)
+        raise BadInput(field="decision", problem=_("teks"))
+    note = text_field(body, "note", 2000)
     workflow.act(hosting_request, current_user, decision or None, note)
     db.session.commit()
     return _request_detail(hosting_request)
@@ -336,12 +284,12 @@ def act(request_id: int) -> Any:
 @bp.post("/requests/<int:request_id>/dispositions")
 @require_role(RoleKey.HEAD, RoleKey.COORDINATOR)
 def dispose(request_id: int) -> Any:
-    hosting_request, body = _load(request_id), _json_body()
+    hosting_request, body = _load(request_id), json_body()
     to_role = body.get("to_role")
     if to_role not in (RoleKey.HEAD, RoleKey.COORDINATOR, RoleKey.TECHNICIAN):
-        raise _BadInput(field="to_role", problem=_("%(values)s atau %(last)s", values="head, coordinator",
+        raise BadInput(field="to_role", problem=_("%(values)s atau %(last)s", values="head, coordinator",
                                                     last="technician"))
-    note = _text(body, "note", 2000, required=True)
+    note = text_field(body, "note", 2000, required=True)
     workflow.dispose(hosting_request, current_user, RoleKey(to_role), note)
     db.session.commit()
     return _request_detail(hosting_request), 201
@@ -351,10 +299,11 @@ def dispose(request_id: int) -> Any:
 @require_role(*REQUEST_PARTICIPANTS)
 def comment(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    posted = workflow.comment(hosting_request, current_user, _text(_json_body(), "body", 4000, required=True))
+    body = text_field(json_body(), "body", 4000, required=True)
+    posted = workflow.comment(hosting_request, current_user, body)
     db.session.commit()
     return {"id": posted.id, "author": current_user.username, "body": posted.body,
-            "created_at": _time(posted.created_at)}, 201
+            "created_at": iso_time(posted.created_at)}, 201
 
 
 @bp.get("/requests/<int:request_id>/attachments/<int:attachment_id>")
@@ -363,7 +312,7 @@ def attachment(request_id: int, attachment_id: int) -> Any:
     hosting_request = _load(request_id)
     document = db.session.get(Attachment, attachment_id)
     if document is None or document.request_id != hosting_request.id:
-        return _error_body(404, "not_found", _("Lampiran tidak ditemukan."))
+        return error_body(404, "not_found", _("Lampiran tidak ditemukan."))
     return send_file(storage.attachments().path(document.sha256), mimetype="application/pdf",
                      as_attachment=True, download_name=document.filename)
 
@@ -372,14 +321,14 @@ def attachment(request_id: int, attachment_id: int) -> Any:
 @require_role(RoleKey.TECHNICIAN)
 def scan(request_id: int) -> Any:
     job = request_actions.start_scan(_load(request_id), current_user)
-    return _job(job), 202
+    return job_body(job), 202
 
 
 @bp.post("/requests/<int:request_id>/review-acceptance")
 @require_role(RoleKey.TECHNICIAN)
 def accept_review(request_id: int) -> Any:
     hosting_request = _load(request_id)
-    reason = _text(_json_body(), "reason", 2000, required=True)
+    reason = text_field(json_body(), "reason", 2000, required=True)
     request_actions.accept_review(hosting_request, current_user, reason)
     db.session.commit()
     return _request_detail(hosting_request)
@@ -391,8 +340,8 @@ def replace_bundle(request_id: int) -> Any:
     hosting_request = _load(request_id)
     bundle = request.files.get("bundle")
     if bundle is None:
-        raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
-    request_actions.replace_bundle(hosting_request, current_user, _received(bundle))
+        raise BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
+    request_actions.replace_bundle(hosting_request, current_user, received(bundle))
     db.session.commit()
     return _request_detail(hosting_request)
 
@@ -401,14 +350,14 @@ def replace_bundle(request_id: int) -> Any:
 @require_role(RoleKey.TECHNICIAN)
 def allocate(request_id: int) -> Any:
     job = request_actions.start_allocation(_load(request_id), current_user)
-    return _job(job), 202
+    return job_body(job), 202
 
 
 @bp.post("/requests/<int:request_id>/deployment")
 @require_role(RoleKey.TECHNICIAN)
 def deploy(request_id: int) -> Any:
     job = request_actions.start_deploy(_load(request_id), current_user)
-    return _job(job), 202
+    return job_body(job), 202
 
 
 @bp.post("/requests/<int:request_id>/web-panel-login")
@@ -451,255 +400,13 @@ def list_sop_templates() -> Any:
 # -- jobs and apps --------------------------------------------------------------------------------
 
 
-@bp.get("/jobs/<int:job_id>")
-@require_role(*READERS)
-def get_job(job_id: int) -> Any:
-    job = db.get_or_404(Job, job_id)
-    if not (job.target_id or "").isdigit():
-        return _error_body(404, "not_found", _("Pekerjaan tidak ditemukan."))
-    # A job is visible to whoever may see what it works on: a request, an app, or an app's upload.
-    if job.target_type == "HostingRequest":
-        _load(int(job.target_id or 0))
-        return _job(job)
-    if job.target_type == "AppUpload":
-        upload = db.get_or_404(AppUpload, int(job.target_id or 0))
-        require_app_access(upload.app)
-        return _job(job, app_job=True)
-    if job.target_type == "App":
-        app = _app_for(int(job.target_id or 0))
-        body = _job(job, app_job=True)
-        if job.kind == app_actions.DATABASE_PASSWORD and job.status == JobStatus.SUCCEEDED:
-            # Shown once, to the user who asked, then forgotten by the panel (as on the Web Panel).
-            password = app_actions.take_database_password(app, current_user, job)
-            db.session.commit()
-            body["result"] = {"password": password, "expired": password is None}
-            return body, 200, {"Cache-Control": "no-store"}
-        return body
-    return _error_body(404, "not_found", _("Pekerjaan tidak ditemukan."))
-
-
-@bp.get("/apps")
-@login_required
-def list_apps() -> Any:
-    limit, before = _page_size(), _before()
-    query = (select(App).where(visible_apps(current_user))
-             .options(selectinload(App.opd), selectinload(App.host), selectinload(App.releases)))
-    if before is not None:
-        query = query.where(App.id < before)
-    rows = db.session.scalars(query.order_by(App.id.desc()).limit(limit + 1)).all()
-    return {"items": [_app(a) for a in rows[:limit]],
-            "next_before": rows[limit - 1].id if len(rows) > limit else None}
-
-
-@bp.post("/apps")
-@require_role(RoleKey.TECHNICIAN)
-def record_app() -> Any:
-    body = _json_body()
-    if body.get("external") is not True:
-        raise _BadInput(field="external", problem=_(
-            "hanya aplikasi eksternal (true) yang dicatat di sini; aplikasi baru diajukan lewat permohonan"))
-    opd_id = body.get("opd_id")
-    if isinstance(opd_id, bool) or not isinstance(opd_id, int):
-        raise _BadInput(field="opd_id", problem=_("id bilangan bulat"))
-    entry = external_apps.ExternalApp(
-        name=_text(body, "name", 40, required=True), url=_text(body, "url", 255, required=True),
-        opd_id=opd_id, server=_text(body, "server", 200, required=True),
-        stack=_text(body, "stack", 16, required=True))
-    recorded = app_actions.record_external(entry, current_user)
-    db.session.commit()
-    return _app(recorded), 201
-
-
-@bp.get("/apps/<int:app_id>")
-@login_required
-def get_app(app_id: int) -> Any:
-    return _app(require_app_access(db.get_or_404(App, app_id)))
-
-
-@bp.delete("/apps/<int:app_id>")
-@require_role(RoleKey.TECHNICIAN)
-def remove_app(app_id: int) -> Any:
-    app = _app_for(app_id)
-    reason = _json_body().get("reason", "")
-    if not isinstance(reason, str):
-        raise _BadInput(field="reason", problem=_("teks"))
-    return _launched(app_actions.start_removal(app, current_user, reason)), 202
-
-
-@bp.post("/apps/<int:app_id>/<action>")
-@require_role(*APP_API_ACTORS)
-def control_app(app_id: int, action: str) -> Any:
-    app = _app_for(app_id)
-    if action not in ("start", "stop", "restart"):
-        return _error_body(404, "not_found", _("Tindakan tidak dikenal: %(action)s", action=action))
-    return _launched(app_actions.start_control(app, current_user, action)), 202
-
-
-@bp.post("/apps/<int:app_id>/rollback")
-@require_role(*APP_API_ACTORS)
-def rollback_app(app_id: int) -> Any:
-    return _launched(app_actions.start_rollback(_app_for(app_id), current_user)), 202
-
-
-@bp.post("/apps/<int:app_id>/releases")
-@require_role(*APP_API_ACTORS)
-def upload_release(app_id: int) -> Any:
-    app = _app_for(app_id)
-    bundle = request.files.get("bundle")
-    if bundle is None:
-        raise _BadInput(field="bundle", problem=_("berkas aplikasi (.zip, .tar.gz) wajib dikirim"))
-    upload = app_actions.receive_upload(app, current_user,
-                                        _received(bundle))
-    db.session.refresh(upload)
-    job = jobs.latest(app_actions.UPLOAD, upload)
-    body = _launched(job) if job else {}
-    return {**body, "upload": _upload(upload)}, 202
-
-
-@bp.get("/apps/<int:app_id>/logs")
-@require_role(*APP_API_ACTORS)
-def app_logs(app_id: int) -> Any:
-    try:
-        lines = int(request.args.get("lines", app_operations.LOG_LINES_DEFAULT))
-    except ValueError:
-        raise _BadInput(field="lines", problem=_("bilangan bulat")) from None
-    # Reading the host's logs takes a job; its result (GET /jobs/{id}) holds the lines.
-    return _launched(app_actions.start_logs(_app_for(app_id), current_user, lines, follow=False)), 202
-
-
-@bp.get("/apps/<int:app_id>/variables")
-@require_role(*APP_API_ACTORS)
-def app_variables(app_id: int) -> Any:
-    app = _app_for(app_id)
-    return {"items": [_variable(var) for var in app_operations.env_vars(app)]}
-
-
-@bp.put("/apps/<int:app_id>/variables")
-@require_role(*APP_API_ACTORS)
-def set_app_variables(app_id: int) -> Any:
-    app, body = _app_for(app_id), _json_body()
-    wanted = body.get("variables")
-    if not isinstance(wanted, dict) or not all(isinstance(v, str) for v in wanted.values()):
-        raise _BadInput(field="variables", problem=_("objek nama → nilai teks"))
-    # The whole set: the same rules as the Web Panel, one variable at a time, then applied on the host.
-    current = app_operations.environment(app)
-    for name in sorted(set(current) - set(wanted)):
-        app_operations.remove_env_var(app, name, current_user)
-    for name, value in sorted(wanted.items()):
-        if current.get(name) != value:
-            app_operations.set_env_var(app, name, value, current_user)
-    db.session.commit()
-    return _launched(app_actions.start_env_apply(app, current_user)), 202
-
-
-@bp.post("/apps/<int:app_id>/database/password")
-@require_role(*APP_API_ACTORS)
-def reset_app_database_password(app_id: int) -> Any:
-    return _launched(app_actions.start_database_password_reset(_app_for(app_id), current_user)), 202
-
-
-@bp.post("/apps/<int:app_id>/login")
-@require_role(RoleKey.TECHNICIAN)
-def hand_over_login(app_id: int) -> Any:
-    app = _app_for(app_id)
-    username = _text(_json_body(), "username", 64).strip()
-    account, password = app_actions.hand_over_login(app, current_user, username or None)
-    db.session.commit()
-    # The password is in this response only: never stored in clear, never in a log.
-    return ({"url": f"http://{app.fqdn}/", "subdomain": app.fqdn, "username": account.user.username,
-             "password": password, "must_change_password": True}, 200, {"Cache-Control": "no-store"})
-
-
-def _app_for(app_id: int) -> App:
-    return require_app_access(db.get_or_404(App, app_id))
-
-
-# -- an app's backups and findings ---------------------------------------------------------------
-
-
-def _app_of(app_id: int) -> App:
-    return require_app_access(db.get_or_404(App, app_id))
-
-
-def _app_job_body(job: Job) -> dict[str, Any]:
-    return {**_job(job), "app_id": int(job.target_id or 0)}
-
-
-@bp.errorhandler(recovery.AgentUnreachable)
-def _agent_unreachable(error: recovery.AgentUnreachable) -> Any:
-    db.session.rollback()
-    return _error_body(503, "agent_unavailable", str(error))
-
-
-@bp.errorhandler(recovery.UnknownBackup)
-def _unknown_backup(error: recovery.UnknownBackup) -> Any:
-    db.session.rollback()
-    return _error_body(404, "unknown_backup", str(error))
-
-
-@bp.get("/apps/<int:app_id>/backups")
-@login_required
-def list_backups(app_id: int) -> Any:
-    return {"items": recovery.list_backups(_app_of(app_id), gateway.agents())}
-
-
-@bp.post("/apps/<int:app_id>/backups")
-@require_role(*APP_MANAGERS)
-def take_backup(app_id: int) -> Any:
-    job = app_actions.start_backup(_app_of(app_id), current_user)
-    db.session.commit()
-    return _app_job_body(job), 202
-
-
-@bp.post("/apps/<int:app_id>/backups/<backup_id>/restore")
-@require_role(*APP_MANAGERS)
-def restore_backup(app_id: int, backup_id: str) -> Any:
-    app = _app_of(app_id)
-    into = _json_body().get("into_app_id")
-    if into is not None and (not isinstance(into, int) or isinstance(into, bool)):
-        raise _BadInput(field="into_app_id", problem=_("berupa id aplikasi (bilangan bulat) atau null"))
-    if into is not None and into != app.id:  # another agency's app is not found, as on every route
-        require_app_access(db.get_or_404(App, into))
-    job = app_actions.start_restore(app, current_user, backup_id, into)
-    db.session.commit()
-    return _app_job_body(job), 202
-
-
-@bp.put("/apps/<int:app_id>/backups/schedule")
-@require_role(*BACKUP_SCHEDULERS)
-def set_backup_schedule(app_id: int) -> Any:
-    hours = _json_body().get("hours")
-    if not isinstance(hours, int) or isinstance(hours, bool):
-        raise _BadInput(field="hours", problem=_("berupa bilangan bulat jam (0: hanya bila diminta)"))
-    job = app_actions.start_backup_schedule(_app_of(app_id), current_user, hours)
-    db.session.commit()
-    return _app_job_body(job), 202
-
-
-@bp.get("/apps/<int:app_id>/findings")
-@login_required
-def list_findings(app_id: int) -> Any:
-    return {"items": [{"id": f.id, "path": f.served_path, "rule": f.rule, "engine": f.engine,
-                       "severity": f.severity, "detected_at": _time(f.detected_at),
-                       "action": str(f.action)}
-                      for f in recovery.findings_of(_app_of(app_id))]}
-
-
 # -- representations ------------------------------------------------------------------------------
-
-
-def _time(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite returns naive datetimes, stored in UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat(timespec="seconds")
 
 
 def _request_summary(r: HostingRequest) -> dict[str, Any]:
     return {"id": r.id, "number": r.number, "status": str(r.status), "app_name": r.app_name,
             "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database, "opd": r.opd.code,
-            "current_step": r.current_step, "submitted_at": _time(r.submitted_at)}
+            "current_step": r.current_step, "submitted_at": iso_time(r.submitted_at)}
 
 
 def _request_detail(r: HostingRequest) -> dict[str, Any]:
@@ -714,15 +421,15 @@ def _request_detail(r: HostingRequest) -> dict[str, Any]:
         "artifact_sha256": r.artifact_sha256,
         "scan": None if report is None else {
             "id": report.id, "verdict": report.verdict and str(report.verdict),
-            "accepted": report.accepted_at is not None, "finished_at": _time(report.finished_at)},
-        "app": _app(app) if app else None,
-        "job": _job(job) if job else None,
+            "accepted": report.accepted_at is not None, "finished_at": iso_time(report.finished_at)},
+        "app": app_body(app) if app else None,
+        "job": job_body(job) if job else None,
         "attachments": [{"id": a.id, "kind": str(a.kind), "filename": a.filename, "sha256": a.sha256,
                          "size": a.size, "recommendation_of": referenced[a.id].number if a.id in referenced
                          else None} for a in r.attachments],
         "timeline": [{
             "step": row.step_key, "label": row.label, "role": row.role, "actor": row.actor,
-            "started_at": _time(row.started_at), "finished_at": _time(row.finished_at),
+            "started_at": iso_time(row.started_at), "finished_at": iso_time(row.finished_at),
             "decision": row.decision, "note": row.note, "state": str(row.timing.state),
             "elapsed_minutes": round(row.timing.elapsed_minutes, 1), "due_minutes": row.timing.due_minutes,
             "kelengkapan": [{"key": i.key, "label": i.label, "document": i.document, "present": i.present}
@@ -731,44 +438,28 @@ def _request_detail(r: HostingRequest) -> dict[str, Any]:
     }
 
 
-def _job(job: Job, app_job: bool = False) -> dict[str, Any]:
-    body = {"id": job.id, "kind": job.kind, "status": str(job.status), "progress": job.progress,
-            "message": job.message, "error": job.error, "created_at": _time(job.created_at),
-            "finished_at": _time(job.finished_at)}
-    if app_job:  # what an app's job found; a sealed secret never leaves here
-        body["result"] = {k: v for k, v in (job.result or {}).items() if k != "sealed"}
-    return body
-
-
-def _launched(job: Job) -> dict[str, Any]:
-    db.session.refresh(job)  # a worker may have moved it on already, in its own session
-    return _job(job, app_job=True)
-
-
-def _upload(upload: AppUpload) -> dict[str, Any]:
-    return {"id": upload.id, "status": str(upload.status), "reason": upload.reason,
-            "release": upload.release.number if upload.release else None,
-            "verdict": upload.scan_report.verdict if upload.scan_report else None}
-
-
-def _variable(var: AppEnvVar) -> dict[str, Any]:
-    # Names only: values are read on the Web Panel, where each reveal is audited.
-    return {"name": var.name, "removed": var.removed, "pending": app_operations.env_pending(var),
-            "updated_at": _time(var.updated_at), "applied_at": _time(var.applied_at)}
-
-
-def _app(app: App) -> dict[str, Any]:
-    live = app.live_release
-    return {"id": app.id, "name": app.name, "fqdn": app.fqdn, "stack": str(app.stack),
-            "needs_database": app.needs_database, "storage_mb": app.storage_mb,
-            "status": str(app.status), "opd": app.opd.code, "host": app.host.name if app.host else None,
-            "ip": app.ip, "live_release": live.number if live else None,
-            "removed_at": _time(app.removed_at), "removal_reason": app.removal_reason,
-            "removal_dump": app.removal_dump, "external_url": app.external_url,
-            "external_server": app.external_server}
-
-
-def _received(file: FileStorage) -> hosting_requests.Upload:
-    """Wrap an uploaded file for the request services."""
-    # Werkzeug types FileStorage.stream as IO[bytes]; it is always a binary file object.
-    return hosting_requests.Upload(file.filename or "", cast(BinaryIO, file.stream))
+@bp.get("/jobs/<int:job_id>")
+@require_role(*READERS)
+def get_job(job_id: int) -> Any:
+    job = db.get_or_404(Job, job_id)
+    if not (job.target_id or "").isdigit():
+        return error_body(404, "not_found", _("Pekerjaan tidak ditemukan."))
+    # A job is visible to whoever may see what it works on: a request, an app, or an app's upload.
+    if job.target_type == "HostingRequest":
+        _load(int(job.target_id or 0))
+        return job_body(job)
+    if job.target_type == "AppUpload":
+        upload = db.get_or_404(AppUpload, int(job.target_id or 0))
+        require_app_access(upload.app)
+        return job_body(job, app_job=True)
+    if job.target_type == "App":
+        app = app_for(int(job.target_id or 0))
+        body = job_body(job, app_job=True)
+        if job.kind == app_actions.DATABASE_PASSWORD and job.status == JobStatus.SUCCEEDED:
+            # Shown once, to the user who asked, then forgotten by the panel (as on the Web Panel).
+            password = app_actions.take_database_password(app, current_user, job)
+            db.session.commit()
+            body["result"] = {"password": password, "expired": password is None}
+            return body, 200, {"Cache-Control": "no-store"}
+        return body
+    return error_body(404, "not_found", _("Pekerjaan tidak ditemukan."))
