@@ -264,7 +264,7 @@ def file_request() -> Any:
         subdomain=_text(form, "subdomain", 63, required=True).strip(),
         stack=_text(form, "stack", 16, required=True),
         description=_text(form, "description", 2000), contact=_text(form, "contact", 200),
-        needs_database=_flag(form, "needs_database"))
+        needs_database=_flag(form, "needs_database"), needs_own_ip=_flag(form, "needs_own_ip"))
     recommendation, template = _text(form, "rekomendasi", 80), _text(form, "template", 64)
     letters = {kind.value: _received(upload)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
@@ -625,7 +625,8 @@ def _time(moment: datetime | None) -> str | None:
 
 def _request_summary(r: HostingRequest) -> dict[str, Any]:
     return {"id": r.id, "number": r.number, "status": str(r.status), "app_name": r.app_name,
-            "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database, "opd": r.opd.code,
+            "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database,
+            "needs_own_ip": r.needs_own_ip, "opd": r.opd.code,
             "current_step": r.current_step, "submitted_at": _time(r.submitted_at)}
 
 
