@@ -83,6 +83,8 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
         raise refusal(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
                                   fqdn=availability.fqdn, reason=availability.reason))
     host = choose_host()
+    # Reserved before the app exists: a request no address can be found for leaves nothing behind.
+    own = reserve_own_address(request, zone) if pool is None and request.needs_own_ip else None
     app = App(name=app_name_for(request.subdomain), subdomain=request.subdomain, zone=zone.name,
               opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack),
               needs_database=request.needs_database)
@@ -95,14 +97,14 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
             _("Sub-domain %(fqdn)s baru saja dipakai permohonan lain.",
               fqdn=f"{request.subdomain}.{zone.name}")) from clash
     if pool is not None:
-        app.ip = reserve_address(pool, app).address
-    elif request.needs_own_ip:
-        app.ip = reserve_own_address(app, zone).address
+        own = reserve_address(pool, request.id)
+    if own is not None:
+        own.app_id, app.ip = app.id, own.address
     audit.record("app.allocate", app, actor=user, fqdn=app.fqdn, host=host.name, ip=app.ip)
     return app
 
 
-def reserve_own_address(app: App, zone: Zone) -> IpAllocation:
+def reserve_own_address(request: HostingRequest, zone: Zone) -> IpAllocation:
     """Take a free address from the first pool that has one: not in Wadah, not answering, not in DNS."""
     pools = db.session.scalars(select(IpPool).order_by(IpPool.id)).all()
     if not pools:
@@ -115,10 +117,11 @@ def reserve_own_address(app: App, zone: Zone) -> IpAllocation:
                                   reason=str(error))) from error
     for pool in pools:
         try:
-            return reserve_address(pool, app, in_dns)
+            return reserve_address(pool, request.id, in_dns)
         except NoFreeAddress:
             continue
-    raise NoFreeAddress(_("Semua pool IP habis: tidak ada alamat bebas untuk %(fqdn)s.", fqdn=app.fqdn))
+    raise NoFreeAddress(_("Semua pool IP habis: tidak ada alamat bebas untuk permohonan %(subdomain)s.",
+                          subdomain=request.subdomain))
 
 
 def release_address(app: App) -> None:
@@ -128,7 +131,7 @@ def release_address(app: App) -> None:
     app.ip = None
 
 
-def reserve_address(pool: IpPool, app: App, in_dns: set[str] | None = None) -> IpAllocation:
+def reserve_address(pool: IpPool, request_id: int | None, in_dns: set[str] | None = None) -> IpAllocation:
     """Take the first address of `pool` that Wadah has not given out, nothing answers on, DNS lacks."""
     taken = set(db.session.scalars(select(IpAllocation.address).where(IpAllocation.pool_id == pool.id)))
     first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
@@ -142,8 +145,7 @@ def reserve_address(pool: IpPool, app: App, in_dns: set[str] | None = None) -> I
         if address not in taken and address not in (in_dns or ()) and not _answers(address):
             try:
                 with db.session.begin_nested():
-                    allocation = IpAllocation(pool_id=pool.id, address=address, app_id=app.id,
-                                              request_id=app.request_id)
+                    allocation = IpAllocation(pool_id=pool.id, address=address, request_id=request_id)
                     db.session.add(allocation)
                     db.session.flush()
                 return allocation
