@@ -237,15 +237,6 @@ class AppRoutes:
         self.host.remove_certificate(name)
         return {"app": name}
 
-
-def _check_names(name: str, spec: protocol.AppSpec) -> None:
-    if spec.name != name:
-        raise Refusal(400, "name_mismatch",
-                      f"nama aplikasi di alamat ({name}) dan di spesifikasi ({spec.name})"
-                      " berbeda")
-    if not SHA256.match(spec.artifact_sha256):
-        raise Refusal(400, "malformed_request", "artifact_sha256 bukan sha256")
-
     # --- backups and quarantine ------------------------------------------------------------------
 
     def on_backups(self, call: Call, name: str) -> Any:
@@ -277,3 +268,12 @@ def _check_names(name: str, spec: protocol.AppSpec) -> None:
         call.no_body()
         self.host.delete_finding(name, finding_id)
         return {"app": name, "finding": finding_id}
+
+
+def _check_names(name: str, spec: protocol.AppSpec) -> None:
+    if spec.name != name:
+        raise Refusal(400, "name_mismatch",
+                      f"nama aplikasi di alamat ({name}) dan di spesifikasi ({spec.name})"
+                      " berbeda")
+    if not SHA256.match(spec.artifact_sha256):
+        raise Refusal(400, "malformed_request", "artifact_sha256 bukan sha256")

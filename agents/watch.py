@@ -8,6 +8,11 @@ following links, into a private staging directory and scanned with the upload sc
 policy. A file the policy calls infected, or with a finding of high severity, is quarantined
 (agents/quarantine.py); one with lesser findings is reported and left in place. The release's code
 is checked against its manifest at each sweep.
+
+When the scanner's rules, signatures, engines or policy change (its fingerprint, as the verdict cache
+keys it), a file judged clean yesterday may not be today: at start and at each sweep the watcher
+compares the fingerprint with the one it remembers in the agent's state and, if it differs, scans
+every file of every watched app again in the background, then remembers the new one.
 """
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ _FILE_EVENTS = inotify_flags.CLOSE_WRITE | inotify_flags.MOVED_TO | inotify_flag
 _DIR_EVENTS = inotify_flags.CREATE | inotify_flags.MOVED_TO
 _WATCH_MASK = (_FILE_EVENTS | _DIR_EVENTS | inotify_flags.DELETE_SELF | inotify_flags.ONLYDIR
                | inotify_flags.DONT_FOLLOW)
+RESCAN_FINGERPRINT_FILE = "watch-fingerprint"  # beside the stage, in the agent's state
+RESCAN_BATCH = 200  # files per scan of a rescan: inotify's events are taken between two
 Signature = tuple[int, int, int]  # size, mtime_ns, inode: a file changed when this did
 
 
@@ -56,7 +63,8 @@ class Watcher:
                  on_detection: Callable[[Held], None] = lambda held: None,
                  sweep_interval_s: float = defaults.WATCH_SWEEP_S,
                  settle_s: float = defaults.WATCH_SETTLE_S,
-                 max_file_bytes: int = defaults.WATCH_MAX_FILE_BYTES) -> None:
+                 max_file_bytes: int = defaults.WATCH_MAX_FILE_BYTES,
+                 fingerprint_file: Path | None = None) -> None:
         self.scanner = scanner
         self.quarantine = quarantine
         self.stage_root = stage_root
@@ -72,6 +80,10 @@ class Watcher:
         self._clean: set[str] = set()  # sha256s this scanner found clean: not scanned again
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # The scanner fingerprint every watched file was last scanned under, in the agent's state.
+        self.fingerprint_file = fingerprint_file or stage_root.parent / RESCAN_FINGERPRINT_FILE
+        self._checking = threading.Lock()  # one scan at a time: the loop's, or a rescan's batch
+        self._rescan: threading.Thread | None = None
 
     # --- running ---------------------------------------------------------------------------------
 
@@ -81,8 +93,9 @@ class Watcher:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in (self._thread, self._rescan):
+            if thread is not None:
+                thread.join(timeout)
         self._inotify.close()
 
     def _run(self) -> None:
@@ -160,6 +173,46 @@ class Watcher:
             if changed:
                 self._pending.setdefault(app, set()).update(changed)
         self.check_pending()
+        self.rescan_if_rules_changed()
+
+    # --- rules that changed ----------------------------------------------------------------------
+
+    def rescan_if_rules_changed(self) -> bool:
+        """Start scanning every watched file again, in the background, if the scanner's fingerprint
+        is not the one they were scanned under; return whether a rescan started."""
+        if self._rescan is not None and self._rescan.is_alive():
+            return False
+        try:
+            current = self.scanner.fingerprint()
+        except Exception:  # a rule file unreadable now: try again at the next sweep
+            logger.exception("the scanner's fingerprint cannot be computed")
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            if self.fingerprint_file.read_text().strip() == current:
+                return False
+        logger.info("the scanner's rules changed: scanning every watched app again")
+        self._rescan = threading.Thread(target=self._rescan_all, args=(current,),
+                                        name="wadah-rescan", daemon=True)
+        self._rescan.start()
+        return True
+
+    def wait_for_rescan(self, timeout: float | None = None) -> None:
+        """Wait until a rescan under way, if any, is finished."""
+        if self._rescan is not None:
+            self._rescan.join(timeout)
+
+    def _rescan_all(self, fingerprint: str) -> None:
+        with self._checking:
+            self._clean.clear()  # what the old rules let through is judged again
+        for app, watched in list(self.watched.items()):
+            rels = sorted(self._index(watched.data_dir))
+            for start in range(0, len(rels), RESCAN_BATCH):
+                if self._stopping.is_set():
+                    return  # not finished: the fingerprint stays old, so the next start goes on
+                with contextlib.suppress(KeyError):  # the app went away meanwhile
+                    self.check(app, rels[start:start + RESCAN_BATCH])
+        private_files.write(self.fingerprint_file, fingerprint)
+        logger.info("every watched app was scanned again under the new rules")
 
     def check_pending(self) -> list[Held]:
         """Scan every pending file; return what was quarantined or reported."""
@@ -174,6 +227,10 @@ class Watcher:
 
     def check(self, app: str, rels: list[str]) -> list[Held]:
         """Scan `rels` of `app` as they are now; quarantine what is infected, report what needs review."""
+        with self._checking:
+            return self._check(app, rels)
+
+    def _check(self, app: str, rels: list[str]) -> list[Held]:
         data_dir = self.watched[app].data_dir
         allowed = self.quarantine.allowed(app) | self._clean
         stage = self.stage_root / f"{app}-{secrets.token_hex(4)}"

@@ -40,6 +40,7 @@ APP_STATUS_LABELS = {
     AppStatus.ALLOCATED: _l("Dialokasikan"), AppStatus.DEPLOYING: _l("Sedang dipasang"),
     AppStatus.RUNNING: _l("Berjalan"), AppStatus.STOPPED: _l("Dihentikan"), AppStatus.FAILED: _l("Gagal"),
     AppStatus.REMOVED: _l("Dihapus"), AppStatus.EXTERNAL: _l("Eksternal (di luar Wadah)"),
+    AppStatus.CRASH_LOOP: _l("Terus mati (crash loop)"),
 }
 STACK_LABELS = {Stack.PHP: "PHP", Stack.STATIC: _l("Situs statis"), Stack.DOCKERFILE: "Dockerfile"}
 VERDICT_LABELS = {

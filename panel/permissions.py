@@ -26,6 +26,10 @@ DATA_CENTER_ROLES = frozenset(
 # Roles that may change an app through its Web Panel (each still only the apps `require_app_access`
 # lets through); the officials and auditors among the data-center roles only read it.
 APP_MANAGERS = (RoleKey.APP_ACCOUNT, RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
+# Who sets how often an app is backed up: it takes room on the data center's disks.
+BACKUP_SCHEDULERS = (RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
+# Who releases or deletes what a host's agent quarantined in an app's data.
+FINDING_HANDLERS = (RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
 # Roles that take part in a request's process: they act on its steps (each only on its own, see
 # `workflow.act`) and write in its coordination thread. The auditor only reads it.
 REQUEST_PARTICIPANTS = (RoleKey.OPD_ADMIN, RoleKey.TECHNICIAN, RoleKey.COORDINATOR, RoleKey.HEAD,

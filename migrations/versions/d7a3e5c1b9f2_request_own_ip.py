@@ -1,7 +1,7 @@
 """a hosting request may ask for an IP address of its own
 
 Revision ID: d7a3e5c1b9f2
-Revises: c5e2a7f31d04
+Revises: c4e8a1f2d9b3
 Create Date: 2026-12-07 21:20:00.000000
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = 'd7a3e5c1b9f2'
-down_revision = 'c5e2a7f31d04'
+down_revision = 'c4e8a1f2d9b3'
 branch_labels = None
 depends_on = None
 

@@ -13,16 +13,17 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from panel import audit, crypto, jobs, storage
+from panel import audit, crypto, gateway, jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, AppAccount, AppStatus, AppUpload, Job, JobStatus, User
 from panel.models.base import utcnow
-from panel.services.apps import app_operations, external_apps, handover
+from panel.services.apps import app_operations, external_apps, handover, recovery
 from panel.services.refused import Refused
 from panel.services.releases import app_uploads
 from panel.services.requests import hosting_requests
 from panel.tasks import apps as app_tasks
+from panel.tasks import notices as notice_tasks
 from panel.tasks import releases as release_tasks
 
 # What the pages flash and the API answers as a refusal (a job already running is one too).
@@ -33,8 +34,9 @@ CONTROL, LOGS, ROLLBACK, ENV = "app_control", "app_logs", "app_rollback", "app_e
 DATABASE, DATABASE_PASSWORD, DOMAIN, UPLOAD = "app_database", "app_db_password", "app_domain", "app_upload"
 STORAGE = "app_storage"
 REMOVAL = "app_removal"
+BACKUP, RESTORE, BACKUP_SCHEDULE = "app_backup", "app_restore", "app_backup_schedule"
 # Work that changes the app on its host: one at a time, whichever it is.
-HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD, STORAGE, REMOVAL)
+HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD, STORAGE, REMOVAL, BACKUP, RESTORE)
 FOLLOW_FOR = timedelta(minutes=5)  # how long "Ikuti" keeps fetching a log before it stops by itself
 PASSWORD_SHOWN_WITHIN = timedelta(minutes=30)  # after that a new database password is never shown
 
@@ -202,6 +204,59 @@ class UploadRow:
 
 def upload_rows(app: App) -> list[UploadRow]:
     return [UploadRow(upload, jobs.latest(UPLOAD, upload)) for upload in app_uploads.uploads_of(app)]
+
+
+# --- backups and findings ------------------------------------------------------------------------
+
+
+def start_backup(app: App, user: User) -> Job:
+    """Queue backing the app up now on its host."""
+    recovery.expect_backup_possible(app)
+    _refuse_while(app, HOST_CHANGES)
+    audit.record("app.backup_requested", app, actor=user)
+    return jobs.launch(BACKUP, app, user, app_tasks.take_backup, app.id, user.id)
+
+
+def start_restore(app: App, user: User, backup_id: str, into_app_id: int | None) -> Job:
+    """Queue restoring a backup into the app (its host backs it up first) or into another app."""
+    recovery.check_backup_id(backup_id)
+    recovery.expect_backup_possible(app)
+    target = recovery.restore_target(app, into_app_id)
+    if target is not None and user.app_account is not None:  # an app's account manages only its app
+        raise app_operations.OperationRefused(_("Aplikasi tujuan tidak ditemukan."))
+    _refuse_while(app, HOST_CHANGES)
+    recovery.expect_backup_exists(app, backup_id, gateway.agents())  # asks its host: says so now
+    if target is not None:
+        _refuse_while(target, HOST_CHANGES)
+    audit.record("app.restore_requested", app, actor=user, backup=backup_id,
+                 into=target.name if target is not None else app.name)
+    return jobs.launch(RESTORE, app, user, app_tasks.restore_backup, app.id, user.id, backup_id,
+                       target.id if target is not None else None)
+
+
+def start_backup_schedule(app: App, user: User, hours: int) -> Job:
+    """Queue setting how often the app is backed up (0: only on demand)."""
+    _expect_host(app)
+    recovery.check_backup_hours(hours)
+    _refuse_while(app, (BACKUP_SCHEDULE,))
+    return jobs.launch(BACKUP_SCHEDULE, app, user, app_tasks.set_backup_schedule, app.id, user.id, hours)
+
+
+def refresh_findings(app: App) -> None:
+    """Ask the app's host what it found in the app's data now; mail about what is new once committed."""
+    fresh = recovery.refresh_findings(app, gateway.agents())
+    if fresh:
+        jobs.after_commit(notice_tasks.notify_findings, app.id, [f.id for f in fresh])
+
+
+def release_finding(app: App, user: User, finding_id: int) -> None:
+    """Put a quarantined file of the app back (a false positive), through its host's agent."""
+    recovery.release_finding(app, recovery.finding_of(app, finding_id), user, gateway.agents())
+
+
+def delete_finding(app: App, user: User, finding_id: int) -> None:
+    """Delete a finding's evidence on the app's host, through its agent."""
+    recovery.delete_finding(app, recovery.finding_of(app, finding_id), user, gateway.agents())
 
 
 def _expect_host(app: App) -> None:

@@ -43,6 +43,8 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.permissions import (
+    APP_MANAGERS,
+    BACKUP_SCHEDULERS,
     DATA_CENTER_ROLES,
     REQUEST_PARTICIPANTS,
     login_required,
@@ -54,7 +56,7 @@ from panel.permissions import (
     visible_requests,
 )
 from panel.services.accounts import api_tokens
-from panel.services.apps import app_operations, external_apps
+from panel.services.apps import app_operations, external_apps, recovery
 from panel.services.infra import hosts
 from panel.services.infra.enrolment import EnrolmentRefused
 from panel.services.infra.gateway import AgentUnavailable
@@ -610,6 +612,77 @@ def hand_over_login(app_id: int) -> Any:
 
 def _app_for(app_id: int) -> App:
     return require_app_access(db.get_or_404(App, app_id))
+
+
+# -- an app's backups and findings ---------------------------------------------------------------
+
+
+def _app_of(app_id: int) -> App:
+    return require_app_access(db.get_or_404(App, app_id))
+
+
+def _app_job_body(job: Job) -> dict[str, Any]:
+    return {**_job(job), "app_id": int(job.target_id or 0)}
+
+
+@bp.errorhandler(recovery.AgentUnreachable)
+def _agent_unreachable(error: recovery.AgentUnreachable) -> Any:
+    db.session.rollback()
+    return _error_body(503, "agent_unavailable", str(error))
+
+
+@bp.errorhandler(recovery.UnknownBackup)
+def _unknown_backup(error: recovery.UnknownBackup) -> Any:
+    db.session.rollback()
+    return _error_body(404, "unknown_backup", str(error))
+
+
+@bp.get("/apps/<int:app_id>/backups")
+@login_required
+def list_backups(app_id: int) -> Any:
+    return {"items": recovery.list_backups(_app_of(app_id), gateway.agents())}
+
+
+@bp.post("/apps/<int:app_id>/backups")
+@require_role(*APP_MANAGERS)
+def take_backup(app_id: int) -> Any:
+    job = app_actions.start_backup(_app_of(app_id), current_user)
+    db.session.commit()
+    return _app_job_body(job), 202
+
+
+@bp.post("/apps/<int:app_id>/backups/<backup_id>/restore")
+@require_role(*APP_MANAGERS)
+def restore_backup(app_id: int, backup_id: str) -> Any:
+    app = _app_of(app_id)
+    into = _json_body().get("into_app_id")
+    if into is not None and (not isinstance(into, int) or isinstance(into, bool)):
+        raise _BadInput(field="into_app_id", problem=_("berupa id aplikasi (bilangan bulat) atau null"))
+    if into is not None and into != app.id:  # another agency's app is not found, as on every route
+        require_app_access(db.get_or_404(App, into))
+    job = app_actions.start_restore(app, current_user, backup_id, into)
+    db.session.commit()
+    return _app_job_body(job), 202
+
+
+@bp.put("/apps/<int:app_id>/backups/schedule")
+@require_role(*BACKUP_SCHEDULERS)
+def set_backup_schedule(app_id: int) -> Any:
+    hours = _json_body().get("hours")
+    if not isinstance(hours, int) or isinstance(hours, bool):
+        raise _BadInput(field="hours", problem=_("berupa bilangan bulat jam (0: hanya bila diminta)"))
+    job = app_actions.start_backup_schedule(_app_of(app_id), current_user, hours)
+    db.session.commit()
+    return _app_job_body(job), 202
+
+
+@bp.get("/apps/<int:app_id>/findings")
+@login_required
+def list_findings(app_id: int) -> Any:
+    return {"items": [{"id": f.id, "path": f.served_path, "rule": f.rule, "engine": f.engine,
+                       "severity": f.severity, "detected_at": _time(f.detected_at),
+                       "action": str(f.action)}
+                      for f in recovery.findings_of(_app_of(app_id))]}
 
 
 # -- representations ------------------------------------------------------------------------------

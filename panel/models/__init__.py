@@ -16,7 +16,14 @@ from panel.models.hosting import OPEN_STATUSES, Attachment, AttachmentKind, Host
 from panel.models.infra import App, AppStatus, Host, HostStatus, Release, ReleaseStatus, Stack
 from panel.models.jobs import Job, JobStatus, Worker
 from panel.models.network import IpAllocation, IpPool, Zone
-from panel.models.operations import AppEnvVar, AppMetric, AppUpload, UploadStatus
+from panel.models.operations import (
+    AppEnvVar,
+    AppFinding,
+    AppMetric,
+    AppUpload,
+    FindingAction,
+    UploadStatus,
+)
 from panel.models.scans import Artifact, ScanKind, ScanReport, Verdict
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 
@@ -27,4 +34,5 @@ __all__ = [
     "RequestStep", "Role", "RoleKey", "ScanKind", "ScanReport", "SopTemplateVersion", "Stack", "User",
     "Verdict", "Worker", "Zone", "user_roles", "OPEN_STATUSES",
     "Holiday", "HolidayKind", "WorkingDay", "AppEnvVar", "AppMetric", "AppUpload", "UploadStatus",
+    "AppFinding", "FindingAction",
 ]

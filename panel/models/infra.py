@@ -32,6 +32,7 @@ class AppStatus(enum.StrEnum):
     FAILED = "failed"
     REMOVED = "removed"  # decommissioned: gone from its host and the zone, kept here for the record
     EXTERNAL = "external"  # hosted before Wadah, elsewhere: recorded, never touched by an agent
+    CRASH_LOOP = "crash_loop"  # its host's agent reports it dies again and again after starting
 
 
 class ReleaseStatus(enum.StrEnum):
@@ -70,6 +71,8 @@ class App(Model):
     storage_mb: Mapped[int] = mapped_column(default=protocol.STORAGE_DEFAULT_MB)
     status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
     ip: Mapped[str | None] = mapped_column(String(45))
+    # Hours between two scheduled backups on its host (0: only on demand).
+    backup_hours: Mapped[int] = mapped_column(default=24)
     created_at: Mapped[created_at]
     removed_at: Mapped[timestamp]
     removal_reason: Mapped[str | None] = mapped_column(Text)

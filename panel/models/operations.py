@@ -74,3 +74,35 @@ class AppMetric(Model):
     memory_bytes: Mapped[int] = mapped_column(BigInteger)
     memory_limit_bytes: Mapped[int] = mapped_column(BigInteger)
     pids: Mapped[int] = mapped_column(default=0)
+
+
+class FindingAction(enum.StrEnum):
+    QUARANTINED = "quarantined"  # taken out of the app's tree by its host's agent
+    REPORTED = "reported"  # seen, left in place
+    RELEASED = "released"  # put back by a technician (a false positive)
+    DELETED = "deleted"  # its evidence deleted by a technician
+
+
+class AppFinding(Model):
+    """A file the app's host agent quarantined or reported in the app's writable data."""
+
+    __tablename__ = "app_findings"
+    __table_args__ = (UniqueConstraint("app_id", "agent_id"),)
+    id: Mapped[intpk]
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(String(64))  # the agent's id of its record
+    path: Mapped[str] = mapped_column(Text)  # as the agent stores it, below the app's data
+    served_path: Mapped[str] = mapped_column(Text)  # as the app sees it
+    sha256: Mapped[str] = mapped_column(String(64))
+    rule: Mapped[str] = mapped_column(String(255))
+    engine: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[FindingAction] = mapped_column(String(16))
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # released or deleted by
+    handled_at: Mapped[timestamp]
+    created_at: Mapped[created_at]
+
+    app = relationship("App")
+    handled_by = relationship("User")

@@ -25,6 +25,7 @@ from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import (
     App,
+    AppFinding,
     HostingRequest,
     Release,
     ReleaseStatus,
@@ -173,6 +174,43 @@ def app_removed(app: App) -> Notice:
                          dump=app.removal_dump) if app.removal_dump else "")
              + f"\n\n{FOOTER}",
     )
+
+
+def app_and_technicians(app: App) -> list[User]:
+    """Return the app's administrators (as `app_recipients`) and the data center's technicians."""
+    users = app_recipients(app)
+    users += [user for user in recipients(RoleKey.TECHNICIAN) if user not in users]
+    return users
+
+
+def findings_found(app: App, findings: Iterable[AppFinding]) -> Notice:
+    """Tell an app's administrators and the technicians what its host found in the app's data."""
+    found = list(findings)
+    lines = "\n".join(f"- {f.served_path} ({f.rule}, {f.engine}): {_finding_action(f.action)}"
+                      for f in found)
+    return Notice(
+        subject=_("Berkas berbahaya ditemukan di %(fqdn)s", fqdn=app.fqdn),
+        body=_("Agen host menemukan %(count)d berkas mencurigakan di data aplikasi %(app)s:",
+               count=len(found), app=app.name)
+             + f"\n{lines}\n\n"
+             + _("Berkas yang dikarantina tidak lagi dilayani. Teknisi dapat memulihkannya bila "
+                 "temuan itu keliru; rinciannya ada di Web Panel aplikasi.") + f"\n\n{FOOTER}",
+    )
+
+
+def crash_loop_began(app: App) -> Notice:
+    """Tell an app's administrators and the technicians that the app keeps dying after it starts."""
+    return Notice(
+        subject=_("Aplikasi %(fqdn)s terus mati", fqdn=app.fqdn),
+        body=_("Kontainer aplikasi %(app)s berulang kali mati setelah dijalankan (crash loop). Agen "
+               "host menjalankannya lagi dengan jeda yang makin panjang. Periksa log aplikasi di "
+               "Web Panel; pesan ini dikirim sekali untuk setiap kejadian.", app=app.name)
+             + f"\n\n{FOOTER}",
+    )
+
+
+def _finding_action(action: str) -> str:
+    return _("dikarantina") if action == "quarantined" else _("dilaporkan")
 
 
 def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[], Notice],

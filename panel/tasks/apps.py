@@ -15,7 +15,7 @@ from panel.i18n import N_
 from panel.jobs import periodic_task, task
 from panel.models import App, Job, JobStatus, User
 from panel.models.base import utcnow
-from panel.services.apps import app_operations
+from panel.services.apps import app_operations, recovery
 from panel.tasks import notices, shared
 
 LOG_FOLLOW_INTERVAL_S = 3  # between two fetches of a followed log
@@ -143,6 +143,53 @@ def collect_metrics() -> int:
     taken = app_operations.collect_metrics(shared.agents(), utcnow())
     db.session.commit()
     return taken
+
+
+# --- backups and findings -------------------------------------------------------------------------
+
+
+@task()
+def take_backup(job_id: int, app_id: int, user_id: int) -> str:
+    """Back an app up now on its host, reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        taken = recovery.take_backup(app, user, shared.agents())
+        return N_("Cadangan dibuat"), {"backup": taken}
+
+    return _app_job(job_id, app_id, user_id, N_("Mencadangkan aplikasi"), work)
+
+
+@task()
+def restore_backup(job_id: int, app_id: int, user_id: int, backup_id: str, into_app_id: int | None) -> str:
+    """Restore a backup of an app (after a safety backup) or into another app, reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        target = recovery.restore_target(app, into_app_id)
+        status = recovery.restore_backup(app, backup_id, target, user, shared.agents())
+        return N_("Cadangan dipulihkan"), {"backup_id": backup_id, "into_app_id": into_app_id,
+                                           "status": status}
+
+    return _app_job(job_id, app_id, user_id, N_("Memulihkan cadangan"), work)
+
+
+@task()
+def set_backup_schedule(job_id: int, app_id: int, user_id: int, hours: int) -> str:
+    """Set how often an app is backed up, on its host and in the panel, reporting on its Job row."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        recovery.set_backup_schedule(app, hours, user, shared.agents())
+        return N_("Jadwal cadangan diterapkan"), {"hours": hours}
+
+    return _app_job(job_id, app_id, user_id, N_("Menerapkan jadwal cadangan"), work)
+
+
+@periodic_task(crontab(minute="*"))
+def watch_apps() -> int:
+    """Copy what each host found in its apps' data, note crash loops, and mail about what is new."""
+    seen = recovery.watch(shared.agents())
+    for app_id, fresh in seen.findings.items():
+        jobs.after_commit(notices.notify_findings, app_id, [f.id for f in fresh])
+    for app in seen.crash_loops:
+        jobs.after_commit(notices.notify_crash_loop, app.id)
+    db.session.commit()
+    return sum(len(fresh) for fresh in seen.findings.values())
 
 
 def _app_job(job_id: int, app_id: int, user_id: int | None, doing: str,

@@ -1,5 +1,6 @@
 """Notices by email: a step's role when the step opens or runs past its Mutu Baku, and an app's
-administrators when its release goes live or fails.
+administrators when its release goes live or fails, when its host finds a malicious file in its data,
+or when it falls into a crash loop.
 """
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import Any
 
 from flask import Flask, current_app
 from huey import crontab
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from panel import audit, events, jobs
 from panel.extensions import db
 from panel.jobs import periodic_task, task
 from panel.models import (
     App,
+    AppFinding,
     AppStatus,
     HostingRequest,
     Release,
@@ -115,6 +117,34 @@ def notify_app_removed(app_id: int) -> str:
                                                      notify.recipients(RoleKey.OPD_ADMIN, app.opd_id))
     audit.record("app.removal_notified", app, delivery=delivery.value)
     db.session.commit()
+    return delivery.value
+
+
+@task()
+def notify_findings(app_id: int, finding_ids: list[int]) -> str:
+    """Email an app's administrators and the technicians about new findings in its data."""
+    app = db.session.get_one(App, app_id)
+    found = db.session.scalars(select(AppFinding).where(AppFinding.app_id == app_id,
+                                                        AppFinding.id.in_(finding_ids))).all()
+    if not found:
+        return "skipped"
+    delivery = notify.send_to_each_in_their_language(_smtp(), partial(notify.findings_found, app, found),
+                                                     notify.app_and_technicians(app))
+    if delivery is notify.Delivery.FAILED:
+        audit.record("notify.failed", app, notice="findings")
+        db.session.commit()
+    return delivery.value
+
+
+@task()
+def notify_crash_loop(app_id: int) -> str:
+    """Email an app's administrators and the technicians that a crash loop began (once per episode)."""
+    app = db.session.get_one(App, app_id)
+    delivery = notify.send_to_each_in_their_language(_smtp(), partial(notify.crash_loop_began, app),
+                                                     notify.app_and_technicians(app))
+    if delivery is notify.Delivery.FAILED:
+        audit.record("notify.failed", app, notice="crash_loop")
+        db.session.commit()
     return delivery.value
 
 

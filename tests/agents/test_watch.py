@@ -43,9 +43,12 @@ def app_data(tmp_path: Path) -> Path:
 def watcher(scanner: Scanner, app_data: Path, tmp_path: Path) -> Iterator[tuple[Watcher, list[Held]]]:
     seen: list[Held] = []
     quarantine = Quarantine(tmp_path / "quarantine")
+    # Under the rules it remembers: no rescan of everything runs beside these tests (see the last two).
+    remembered = tmp_path / "watch-fingerprint"
+    remembered.write_text(scanner.fingerprint())
     watcher = Watcher(scanner=scanner, quarantine=quarantine, stage_root=tmp_path / "stage",
                       apps=lambda: {"portal": app_data}, on_detection=seen.append,
-                      sweep_interval_s=3600)
+                      sweep_interval_s=3600, fingerprint_file=remembered)
     yield watcher, seen
     watcher.stop()
 
@@ -162,3 +165,46 @@ def test_a_release_code_tree_is_checked_against_its_manifest(tmp_path: Path) -> 
     (code / "app" / "extra.php").write_text("<?php")
     (code / "index.php").unlink()
     assert code_changes(code, expected) == ["app/boot.php", "app/extra.php", "index.php"]
+
+
+def _watching(scanner: Scanner, app_data: Path, tmp_path: Path, fingerprint: str | None) -> Watcher:
+    remembered = tmp_path / "watch-fingerprint"
+    if fingerprint is not None:
+        remembered.write_text(fingerprint)
+    agent = Watcher(scanner=scanner, quarantine=Quarantine(tmp_path / "quarantine"),
+                    stage_root=tmp_path / "stage", apps=lambda: {"portal": app_data},
+                    sweep_interval_s=3600, fingerprint_file=remembered)
+    agent.sync()  # what is there now is what it has seen: no change to scan
+    return agent
+
+
+def test_files_are_scanned_again_when_the_rules_change(scanner: Scanner, app_data: Path,
+                                                       tmp_path: Path) -> None:
+    # Put there while the old rules (another fingerprint) did not know it: inotify saw nothing new.
+    old = app_data / UPLOADS / "2026" / "12" / "arsip.html"
+    old.write_bytes(JUDOL)
+    agent = _watching(scanner, app_data, tmp_path, "sidik-jari-aturan-lama")
+    try:
+        agent.sweep()  # nothing changed on disk, but the rules did: every file is scanned again
+        agent.wait_for_rescan(BOUND_S)
+        assert not old.exists()
+        [held] = agent.quarantine.records("portal")
+        assert held.served_path == "wp-content/uploads/2026/12/arsip.html" and held.action == "quarantined"
+        assert (app_data / UPLOADS / "2026" / "12" / "kegiatan.jpg").exists()
+        assert agent.fingerprint_file.read_text() == scanner.fingerprint()
+        assert not agent.rescan_if_rules_changed()  # remembered: not again at the next sweep
+    finally:
+        agent.stop()
+
+
+def test_files_are_not_scanned_again_under_the_same_rules(scanner: Scanner, app_data: Path,
+                                                          tmp_path: Path) -> None:
+    kept = app_data / UPLOADS / "2026" / "12" / "arsip.html"
+    kept.write_bytes(JUDOL)
+    agent = _watching(scanner, app_data, tmp_path, scanner.fingerprint())
+    try:
+        agent.sweep()
+        agent.wait_for_rescan(BOUND_S)
+        assert kept.exists() and agent.quarantine.records("portal") == []
+    finally:
+        agent.stop()

@@ -117,6 +117,22 @@ def _foreign_env_var() -> dict[str, Any]:
     return {"app_id": var.app_id, "name": var.name}
 
 
+def _foreign_finding() -> dict[str, Any]:
+    from panel.models import AppFinding, FindingAction
+    from panel.models.base import utcnow
+
+    finding = AppFinding(app_id=factories.app().id, agent_id="a1b2c3", path="uploads/x.php",
+                         served_path="uploads/x.php", sha256="0" * 64, rule="webshell", engine="php",
+                         severity="high", detected_at=utcnow(), action=FindingAction.QUARANTINED)
+    db.session.add(finding)
+    db.session.flush()
+    return {"app_id": finding.app_id, "finding_id": finding.id}
+
+
+def _foreign_backup() -> dict[str, Any]:
+    return {"app_id": factories.app().id, "backup_id": "a1b2c3d4"}
+
+
 def _foreign_password_reset() -> dict[str, Any]:
     # Someone else asked for it: whoever else opens it is told so, and sees nothing.
     from panel import crypto
@@ -303,6 +319,15 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     # Decommissioning and handing the login over are the data center's technicians' alone.
     ("webpanel.remove", "POST"): (TECHNICIAN, _foreign_app),
     ("webpanel.hand_over_login", "POST"): (TECHNICIAN, _foreign_app),
+    # Backups: read by whoever sees the app, taken and restored by those who manage it; the schedule
+    # and what a host quarantined are the data center's (technicians) to decide.
+    ("webpanel.backups", "GET"): (DATA_CENTER, _foreign_app),
+    ("webpanel.take_backup", "POST"): (APP_MANAGERS, _foreign_app),
+    ("webpanel.restore_backup", "POST"): (APP_MANAGERS, _foreign_backup),
+    ("webpanel.set_backup_schedule", "POST"): (APP_MANAGERS, _foreign_app),
+    ("webpanel.findings", "GET"): (DATA_CENTER, _foreign_app),
+    ("webpanel.release_finding", "POST"): (APP_MANAGERS, _foreign_finding),
+    ("webpanel.delete_finding", "POST"): (APP_MANAGERS, _foreign_finding),
     ("api.health", "GET"): (EVERYONE, _no_args),
     ("api.me", "GET"): (SIGNED_IN, _no_args),
     ("api.openapi", "GET"): (EVERYONE, _no_args),
@@ -341,6 +366,11 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.app_variables", "GET"): (TECHNICIAN, _foreign_app),
     ("api.set_app_variables", "PUT"): (TECHNICIAN, _foreign_app),
     ("api.reset_app_database_password", "POST"): (TECHNICIAN, _foreign_app),
+    ("api.list_backups", "GET"): (DATA_CENTER, _foreign_app),
+    ("api.take_backup", "POST"): (APP_MANAGERS, _foreign_app),
+    ("api.restore_backup", "POST"): (APP_MANAGERS, _foreign_backup),
+    ("api.set_backup_schedule", "PUT"): (APP_MANAGERS, _foreign_app),
+    ("api.list_findings", "GET"): (DATA_CENTER, _foreign_app),
 }
 IGNORED = {"static"}
 WRITES = {key for key in MATRIX if key[1] != "GET"}

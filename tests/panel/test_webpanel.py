@@ -26,12 +26,14 @@ from panel.extensions import db
 from panel.models import (
     App,
     AppEnvVar,
+    AppFinding,
     AppMetric,
     AppStatus,
     AppUpload,
     Attachment,
     AttachmentKind,
     AuditEvent,
+    FindingAction,
     HostStatus,
     Job,
     JobStatus,
@@ -178,9 +180,13 @@ def _arguments_for(target: App) -> dict[str, Any]:
     built = factories.scan_report("infected", kind=ScanKind.BUILD)
     built.html_sha256, _size = storage.attachments().put(io.BytesIO(b"<p>laporan build</p>"), 10**6)
     release = factories.release(target, status=ReleaseStatus.FAILED, build_scan_report_id=built.id)
+    finding = AppFinding(app_id=target.id, agent_id="a1b2c3", path="uploads/x.php",
+                         served_path="uploads/x.php", sha256="0" * 64, rule="webshell", engine="php",
+                         severity="high", detected_at=utcnow(), action=FindingAction.QUARANTINED)
+    db.session.add(finding)
     db.session.flush()
     return {"app_id": target.id, "action": "restart", "upload_id": upload.id, "name": "APP_MODE",
-            "job_id": job.id, "release_id": release.id}
+            "job_id": job.id, "release_id": release.id, "backup_id": "a1b2c3d4", "finding_id": finding.id}
 
 
 WHO = ("app account of another app", "OPD admin of another OPD")

@@ -19,10 +19,14 @@ TRANSITIONS = {
     AppStatus.ALLOCATED: {AppStatus.DEPLOYING, AppStatus.REMOVED},
     # Deploying again: a deploy whose worker died half-way is tried once more.
     AppStatus.DEPLOYING: {AppStatus.RUNNING, AppStatus.FAILED, AppStatus.DEPLOYING},
-    AppStatus.RUNNING: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.REMOVED},
+    AppStatus.RUNNING: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.CRASH_LOOP,
+                        AppStatus.REMOVED},
     AppStatus.STOPPED: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.REMOVED},
     AppStatus.FAILED: {AppStatus.DEPLOYING, AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.REMOVED},
     AppStatus.EXTERNAL: {AppStatus.REMOVED},
+    # Its host restarts it after a growing wait; it is running again once the agent says so, or
+    # once someone starts, stops, redeploys or rolls it back.
+    AppStatus.CRASH_LOOP: {AppStatus.RUNNING, AppStatus.STOPPED, AppStatus.DEPLOYING, AppStatus.REMOVED},
 }
 # What each control action leaves the app as ("status" only reads it).
 CONTROLLED = {"start": AppStatus.RUNNING, "restart": AppStatus.RUNNING, "stop": AppStatus.STOPPED}
@@ -76,6 +80,16 @@ def new_external(actor: User, **fields: object) -> App:
     db.session.flush()  # the audit event names its id
     audit.record("app.external_recorded", app, actor=actor, name=app.name)
     return app
+
+
+def crash_looping(app: App) -> None:
+    """Record that the app's host reports it dying again and again: a new episode begins."""
+    _move(app, AppStatus.CRASH_LOOP, "app.crash_loop", None)
+
+
+def crash_loop_over(app: App) -> None:
+    """Record that the app's host no longer reports it in a crash loop."""
+    _move(app, AppStatus.RUNNING, "app.crash_loop_over", None)
 
 
 def _move(app: App, to: AppStatus, action: str, actor: User | None, **details: object) -> None:

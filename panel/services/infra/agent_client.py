@@ -271,6 +271,43 @@ class AgentClient:
     def remove_certificate(self, name: str) -> Any:
         return self.call("DELETE", f"/v1/apps/{_name(name)}/certificate")
 
+    # --- backups and findings ----------------------------------------------------------------
+
+    def backups(self, name: str) -> list[dict[str, Any]]:
+        """Return the app's backups, newest first (id, created_at, size, release_id, reason)."""
+        result: dict[str, Any] = self.call("GET", f"/v1/apps/{_name(name)}/backups")
+        return list(result.get("items") or [])
+
+    def backup(self, name: str) -> dict[str, Any]:
+        """Back the app up now; return the backup taken."""
+        result: dict[str, Any] = self.call("POST", f"/v1/apps/{_name(name)}/backups",
+                                           timeout=DEPLOY_TIMEOUT_S)
+        return result
+
+    def set_backup_schedule(self, name: str, hours: int) -> Any:
+        """Back the app up every `hours` hours (0: only on demand)."""
+        return self.call("PUT", f"/v1/apps/{_name(name)}/backups/schedule",
+                         json_body={"hours": int(hours)})
+
+    def restore_backup(self, name: str, backup_id: str, into: str | None = None) -> Any:
+        """Restore a backup of `name` into it (after a safety backup) or into app `into`."""
+        body = {"into": None if into is None else protocol.app_name(into)}
+        return self.call("POST", f"/v1/apps/{_name(name)}/backups/{_token(backup_id)}/restore",
+                         json_body=body, timeout=DEPLOY_TIMEOUT_S)
+
+    def findings(self, name: str) -> list[dict[str, Any]]:
+        """Return what the agent quarantined or reported in the app's data, newest first."""
+        result: dict[str, Any] = self.call("GET", f"/v1/apps/{_name(name)}/findings")
+        return list(result.get("items") or [])
+
+    def release_finding(self, name: str, finding_id: str) -> Any:
+        """Put a quarantined file back (a false positive)."""
+        return self.call("POST", f"/v1/apps/{_name(name)}/findings/{_token(finding_id)}/release")
+
+    def delete_finding(self, name: str, finding_id: str) -> Any:
+        """Delete a quarantined file's evidence."""
+        return self.call("DELETE", f"/v1/apps/{_name(name)}/findings/{_token(finding_id)}")
+
     def prune(self) -> Any:
         """Drop releases beyond the retention, and images no kept release uses."""
         return self.call("POST", "/v1/prune", timeout=DEPLOY_TIMEOUT_S)
@@ -356,3 +393,10 @@ def _sha256(sha256: str) -> str:
     if not protocol.SHA256_HEX.match(sha256):
         raise ValueError(f"bukan sha256: {sha256!r}")
     return sha256
+
+
+def _token(value: str) -> str:
+    # Backup and finding ids are the agent's hex ids: anything else never reaches a URL.
+    if not isinstance(value, str) or not value.isalnum() or not value.isascii() or len(value) > 64:
+        raise ValueError(f"bukan id: {value!r}")
+    return value
