@@ -64,6 +64,7 @@ class Deployments:
             record = copy.deepcopy(before) if before else AppRecord(name=spec.name, fqdn=spec.fqdn)
             record.fqdn, record.env = spec.fqdn, dict(spec.env)
             record.upload_max_mb, record.desired = spec.upload_max_mb, RUNNING
+            record.listen_address = spec.listen_address
             if not parts.volumes.exists(spec.name):
                 record.storage_mb = spec.storage_mb  # an existing volume changes by set_storage only
             release: ReleaseRecord | None = None
@@ -224,7 +225,8 @@ class Deployments:
             try:
                 parts.vhosts.apply({record.name: parts.vhost_text(record)})
                 switched = True
-                parts.vhosts.wait_switched(record.fqdn, instance.token, release.spec.health.path)
+                parts.vhosts.wait_switched(record.fqdn, instance.token, release.spec.health.path,
+                                           address=record.listen_address)
             finally:
                 record.current = old
         except BaseException as exc:

@@ -210,7 +210,7 @@ class HostParts:
         site = Site(app=record.name, fqdn=record.fqdn,
                     port=release.instance.port if running else None,
                     instance=release.instance.token if running else "stopped",
-                    upload_max_mb=record.upload_max_mb,
+                    upload_max_mb=record.upload_max_mb, listen_address=record.listen_address,
                     tls_cert=cert[0] if cert else None, tls_key=cert[1] if cert else None)
         return self.vhosts.render(site)
 
@@ -220,7 +220,8 @@ class HostParts:
         release = self.current(record)
         assert release.instance is not None
         token = release.instance.token if record.desired == RUNNING else "stopped"
-        self.vhosts.wait_switched(record.fqdn, token, release.spec.health.path)
+        self.vhosts.wait_switched(record.fqdn, token, release.spec.health.path,
+                                  address=record.listen_address)
 
     def write_vhosts(self, records: dict[str, AppRecord]) -> None:
         self.vhosts.apply({name: self.vhost_text(record) for name, record in records.items()})

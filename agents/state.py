@@ -102,6 +102,7 @@ class AppRecord:
     upload_max_mb: int = defaults.UPLOAD_MAX_MB
     storage_mb: int = defaults.STORAGE_DEFAULT_MB  # the limit on its writable data (its volume's size)
     backup_hours: int = defaults.BACKUP_HOURS_DEFAULT  # how often it is backed up; 0: on demand only
+    listen_address: str | None = None  # its own IP, which its vhost listens on
     database: DatabaseAccount | None = None
     current: ReleaseRecord | None = None
     previous: list[ReleaseRecord] = field(default_factory=list)  # newest first, kept for rollback
@@ -116,7 +117,7 @@ class AppRecord:
         return {
             "name": self.name, "fqdn": self.fqdn, "desired": self.desired, "env": self.env,
             "upload_max_mb": self.upload_max_mb, "storage_mb": self.storage_mb,
-            "backup_hours": self.backup_hours,
+            "backup_hours": self.backup_hours, "listen_address": self.listen_address,
             "database": asdict(self.database) if self.database else None,
             "current": self.current.to_dict() if self.current else None,
             "previous": [r.to_dict() for r in self.previous],
@@ -130,6 +131,7 @@ class AppRecord:
             upload_max_mb=data.get("upload_max_mb", defaults.UPLOAD_MAX_MB),
             storage_mb=data.get("storage_mb", defaults.STORAGE_DEFAULT_MB),
             backup_hours=data.get("backup_hours", defaults.BACKUP_HOURS_DEFAULT),
+            listen_address=data.get("listen_address"),
             database=DatabaseAccount(**data["database"]) if data.get("database") else None,
             current=ReleaseRecord.from_dict(data["current"]) if data.get("current") else None,
             previous=[ReleaseRecord.from_dict(r) for r in data.get("previous", [])],

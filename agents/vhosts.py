@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
+import ipaddress
 import logging
 import os
 import re
@@ -67,6 +68,7 @@ class Site:
     upload_max_mb: int = defaults.UPLOAD_MAX_MB
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    listen_address: str | None = None  # the app's own IP: its server blocks listen only there
 
 
 class Vhosts:
@@ -137,12 +139,23 @@ class Vhosts:
             raise ValueError(f"bukan token instans yang sah: {site.instance!r}")
         return f"{defaults.NAME_PREFIX}-{app_name(site.app)}-{site.instance}"
 
+    @staticmethod
+    def listen_of(listen: str, address: str | None) -> str:
+        """Return `listen` moved to `address`, keeping its port: "127.0.0.1:8080" → "<address>:8080"."""
+        if address is None:
+            return listen
+        address = str(ipaddress.ip_address(address))  # a name here would reach nginx unchecked
+        port = listen.rpartition(":")[2] if ":" in listen else listen
+        return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
     def render(self, site: Site) -> str:
         """Return the vhost file for `site`."""
         app_name(site.app)
         domain(site.fqdn)
         access, error = self.log_paths(site.app)
         tls = site.tls_cert is not None and site.tls_key is not None and self.settings.https_listen
+        listen = self.listen_of(self.settings.listen, site.listen_address)
+        https_listen = self.listen_of(self.settings.https_listen or "", site.listen_address)
         headers = "".join(f'    add_header {name} "{value}" always;\n'
                           for name, value in defaults.SECURITY_HEADERS)
         gzip_types = " ".join(defaults.GZIP_TYPES)
@@ -208,14 +221,14 @@ class Vhosts:
             )
         mark = f"{defaults.VHOST_MARK} {self.owner} for app {site.app}; edits are overwritten.\n"
         if not tls:
-            return (f"{mark}{upstream}server {{\n    listen {self.settings.listen};\n"
+            return (f"{mark}{upstream}server {{\n    listen {listen};\n"
                     f"{common}{body}}}\n")
         redirect = ("    location / {\n"
                     "        return 301 https://$host$request_uri;\n"
                     "    }\n")
         return (
-            f"{mark}{upstream}server {{\n    listen {self.settings.listen};\n{common}{redirect}}}\n\n"
-            f"server {{\n    listen {self.settings.https_listen} ssl;\n"
+            f"{mark}{upstream}server {{\n    listen {listen};\n{common}{redirect}}}\n\n"
+            f"server {{\n    listen {https_listen} ssl;\n"
             f"    ssl_certificate {site.tls_cert};\n"
             f"    ssl_certificate_key {site.tls_key};\n"
             f"    ssl_protocols {defaults.TLS_PROTOCOLS};\n"
@@ -347,9 +360,10 @@ class Vhosts:
     # --- watching the switch ---------------------------------------------------------------------
 
     def answering_instance(self, fqdn: str, path: str = "/", timeout: float = 2.0,
-                           https: bool = False) -> str | None:
-        """Return the instance token nginx sends for `fqdn`, or None if it does not answer."""
+                           https: bool = False, address: str | None = None) -> str | None:
+        """Return the instance token nginx sends for `fqdn` (at `address`, its own IP), or None."""
         host, _, port = self.settings.probe.rpartition(":")
+        host = address or host
         conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
         try:
             conn.request("GET", path, headers={"Host": fqdn, "User-Agent": "wadah-agent"})
@@ -362,12 +376,12 @@ class Vhosts:
             conn.close()
 
     def wait_switched(self, fqdn: str, instance: str, path: str = "/",
-                      timeout: float = defaults.SWITCH_TIMEOUT_S) -> None:
+                      timeout: float = defaults.SWITCH_TIMEOUT_S, address: str | None = None) -> None:
         """Wait until nginx answers `fqdn` from `instance`; raise VhostError after `timeout`."""
         deadline = time.monotonic() + timeout
         seen = None
         while time.monotonic() < deadline:
-            seen = self.answering_instance(fqdn, path)
+            seen = self.answering_instance(fqdn, path, address=address)
             if seen == instance:
                 return
             time.sleep(0.05)

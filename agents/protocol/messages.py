@@ -46,6 +46,7 @@ class AppSpec:
     upload_max_mb: int = 32  # the vhost's (and PHP's) request body limit
     dockerfile: str = "Dockerfile"  # stack "dockerfile": its path inside the artifact
     storage_mb: int = STORAGE_DEFAULT_MB  # the size of the app's data volume when it is first made
+    listen_address: str | None = None  # the app's own IP its vhost binds to; None: the host's listen
 
     def __post_init__(self) -> None:
         app_name(self.name)

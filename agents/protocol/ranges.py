@@ -2,6 +2,8 @@
 again: one rule, two places."""
 from __future__ import annotations
 
+import ipaddress
+
 from agents.protocol.messages import AppSpec
 from agents.protocol.names import (
     ENV_MAX_BYTES,
@@ -87,3 +89,15 @@ def check_spec(spec: AppSpec) -> None:
     if not 1 <= spec.upload_max_mb <= 4096:
         raise InvalidSpec("batas unggahan harus antara 1 dan 4096 MB")
     check_storage(spec.storage_mb)
+    if spec.listen_address is not None:
+        check_listen_address(spec.listen_address)
+
+
+def check_listen_address(address: object) -> str:
+    """Return `address` if it is a plain IPv4 or IPv6 address (no port, scope or prefix)."""
+    try:
+        if not isinstance(address, str) or str(ipaddress.ip_address(address)) != address:
+            raise ValueError(address)
+    except ValueError as exc:
+        raise InvalidSpec("alamat IP aplikasi tidak sah") from exc
+    return address

@@ -214,7 +214,7 @@ def file_request() -> Any:
         subdomain=text_field(form, "subdomain", 63, required=True).strip(),
         stack=text_field(form, "stack", 16, required=True),
         description=text_field(form, "description", 2000), contact=text_field(form, "contact", 200),
-        needs_database=flag_field(form, "needs_database"))
+        needs_database=flag_field(form, "needs_database"), needs_own_ip=flag_field(form, "needs_own_ip"))
     recommendation, template = text_field(form, "rekomendasi", 80), text_field(form, "template", 64)
     letters = {kind.value: received(upload)
                for kind in AttachmentKind if (upload := request.files.get(f"letter_{kind.value}"))}
@@ -405,7 +405,8 @@ def list_sop_templates() -> Any:
 
 def _request_summary(r: HostingRequest) -> dict[str, Any]:
     return {"id": r.id, "number": r.number, "status": str(r.status), "app_name": r.app_name,
-            "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database, "opd": r.opd.code,
+            "subdomain": r.subdomain, "stack": r.stack, "needs_database": r.needs_database,
+            "needs_own_ip": r.needs_own_ip, "opd": r.opd.code,
             "current_step": r.current_step, "submitted_at": iso_time(r.submitted_at)}
 
 

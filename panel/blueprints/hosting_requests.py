@@ -62,6 +62,9 @@ class RequestForm(FlaskForm):
         _l("Aplikasi memerlukan basis data MariaDB"),
         description=_l("Untuk aplikasi PHP atau Dockerfile: Wadah membuat basis data dan akun khusus "
                        "aplikasi ini di server."))
+    needs_own_ip = BooleanField(
+        _l("Aplikasi memerlukan alamat IP sendiri"),
+        description=_l("Wadah mencadangkan satu alamat bebas dari pool IP saat alokasi."))
     description = TextAreaField(_l("Uraian singkat"), validators=[Length(max=2000)])
     contact = StringField(_l("Kontak pengelola (nama, telepon/email)"), validators=[Length(max=200)])
     bundle = FileField(_l("Berkas aplikasi (.zip, .tar.gz)"))
@@ -140,7 +143,8 @@ def new() -> Any:
         draft = workflow.RequestDraft(
             app_name=form.app_name.data or "", subdomain=(form.subdomain.data or "").strip(),
             stack=form.stack.data or "", description=form.description.data or "",
-            contact=form.contact.data or "", needs_database=bool(form.needs_database.data))
+            contact=form.contact.data or "", needs_database=bool(form.needs_database.data),
+            needs_own_ip=bool(form.needs_own_ip.data))
         try:
             filed = request_actions.file_request(
                 current_user, draft, letters,

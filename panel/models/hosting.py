@@ -50,6 +50,7 @@ class HostingRequest(Model):
     subdomain: Mapped[str] = mapped_column(String(63))
     stack: Mapped[str] = mapped_column(String(16))
     needs_database: Mapped[bool] = mapped_column(default=False)
+    needs_own_ip: Mapped[bool] = mapped_column(default=False)  # an address of a pool, its vhost bound to it
     contact: Mapped[str] = mapped_column(String(200), default="")
     template_version_id: Mapped[int] = mapped_column(ForeignKey("sop_template_versions.id"))
     current_step: Mapped[str | None] = mapped_column(String(40))

@@ -37,6 +37,8 @@ def _spec(**fields: object) -> protocol.AppSpec:
 
 def test_a_spec_within_every_range_passes() -> None:
     protocol.check_spec(_spec())
+    protocol.check_spec(_spec(listen_address="127.0.0.18"))
+    protocol.check_spec(_spec(listen_address="fd00::18"))
     protocol.check_spec(_spec(storage_mb=defaults.STORAGE_MAX_MB, upload_max_mb=4096,
                               limits=protocol.Limits(memory_mb=32, cpus=0.05, pids=16)))
 
@@ -48,6 +50,8 @@ def test_a_spec_within_every_range_passes() -> None:
     {"limits": protocol.Limits(memory_mb=16)}, {"limits": protocol.Limits(pids=100_000)},
     {"health": protocol.HealthCheck(path="tanpa-garis-miring")}, {"upload_max_mb": 0},
     {"storage_mb": defaults.STORAGE_MIN_MB - 1}, {"storage_mb": defaults.STORAGE_MAX_MB + 1},
+    {"listen_address": "127.0.0.18:80"}, {"listen_address": "127.0.0.18; include /etc/passwd"},
+    {"listen_address": "portal.contoh.go.id"}, {"listen_address": "127.0.0.0/29"}, {"listen_address": 7},
 ])
 def test_a_value_outside_its_range_is_refused(fields: dict[str, object]) -> None:
     with pytest.raises(protocol.InvalidSpec):

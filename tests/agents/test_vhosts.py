@@ -101,6 +101,19 @@ def test_vhost_buffers_its_log_compresses_text_and_includes_the_operators_rules(
     assert f"include {tmp_path}/aturan/portal.con[f];" in own and "upstream" not in own
 
 
+def test_an_app_with_its_own_ip_listens_on_that_address_only(tmp_path: Path) -> None:
+    site = Site(app="portal", fqdn="portal.contoh.go.id", port=20005, instance="ff00aa",
+                listen_address="127.0.0.18")
+    text = offline(tmp_path).render(site)
+    assert "listen 127.0.0.18:8080;" in text and "127.0.0.1:8080" not in text
+    assert "listen [fd00::18]:80;" in offline(tmp_path, listen="80").render(
+        Site(app="portal", fqdn="portal.contoh.go.id", port=20005, instance="ff00aa",
+             listen_address="fd00::18"))
+    with pytest.raises(ValueError):
+        offline(tmp_path).render(Site(app="portal", fqdn="portal.contoh.go.id", port=20005,
+                                      instance="ff00aa", listen_address="127.0.0.18; include /etc"))
+
+
 def test_stopped_app_answers_503(tmp_path: Path) -> None:
     text = offline(tmp_path).render(Site(app="portal", fqdn="portal.contoh.go.id", port=None,
                                          instance="stopped"))

@@ -36,7 +36,7 @@ from panel.models import (
 )
 from panel.models.base import utcnow
 from panel.services.apps import app_lifecycle, tls
-from panel.services.infra import dns
+from panel.services.infra import allocation, dns
 from panel.services.infra.gateway import AgentClient, AgentGateway, AgentRefused, AgentUnavailable
 from panel.services.refused import Refused
 from panel.services.releases import release_lifecycle
@@ -165,6 +165,9 @@ def decommission(app: App, user: User | None, reason: str, gateway: AgentGateway
             report = {}  # already gone from the host (a removal cut short, or never deployed)
         dump = (report or {}).get("dump")
         done["dump"] = PurePosixPath(dump).name if dump else None
+    if app.ip is not None:  # off its host and out of DNS: the address may go to another app
+        audit.record("app.release_ip", app, actor=user, ip=app.ip)
+        allocation.release_address(app)
     app_lifecycle.removed(app, user, reason, done["dump"], now)
     return done
 

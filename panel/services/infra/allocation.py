@@ -18,7 +18,7 @@ from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.models import App, Host, HostingRequest, HostStatus, IpAllocation, IpPool, Stack, User, Zone
-from panel.services.infra import subdomains
+from panel.services.infra import dns, subdomains
 from panel.services.infra.dns import ZoneAccess
 from panel.services.refused import Refused
 
@@ -36,6 +36,10 @@ class AllocationRefused(Refused):
 
 class SubdomainUnavailable(AllocationRefused):
     """The subdomain is refused or already taken: only the OPD can choose another."""
+
+
+class NoFreeAddress(AllocationRefused):
+    """No address of the pool is free in Wadah, on the network and in DNS."""
 
 
 class NoCapacity(AllocationRefused):
@@ -79,6 +83,8 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
         raise refusal(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
                                   fqdn=availability.fqdn, reason=availability.reason))
     host = choose_host()
+    # Reserved before the app exists: a request no address can be found for leaves nothing behind.
+    own = reserve_own_address(request, zone) if pool is None and request.needs_own_ip else None
     app = App(name=app_name_for(request.subdomain), subdomain=request.subdomain, zone=zone.name,
               opd_id=request.opd_id, request_id=request.id, host=host, stack=Stack(request.stack),
               needs_database=request.needs_database)
@@ -91,13 +97,42 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
             _("Sub-domain %(fqdn)s baru saja dipakai permohonan lain.",
               fqdn=f"{request.subdomain}.{zone.name}")) from clash
     if pool is not None:
-        app.ip = reserve_address(pool, app).address
+        own = reserve_address(pool, request.id)
+    if own is not None:
+        own.app_id, app.ip = app.id, own.address
     audit.record("app.allocate", app, actor=user, fqdn=app.fqdn, host=host.name, ip=app.ip)
     return app
 
 
-def reserve_address(pool: IpPool, app: App) -> IpAllocation:
-    """Take the first address of `pool` that Wadah has not given out and that nothing answers on."""
+def reserve_own_address(request: HostingRequest, zone: Zone) -> IpAllocation:
+    """Take a free address from the first pool that has one: not in Wadah, not answering, not in DNS."""
+    pools = db.session.scalars(select(IpPool).order_by(IpPool.id)).all()
+    if not pools:
+        raise AllocationRefused(_("Permohonan meminta alamat IP sendiri, tetapi belum ada pool IP; "
+                                  "administrator perlu menambahkan pool terlebih dahulu."))
+    try:
+        in_dns = dns.addresses_in_zone(ZoneAccess.from_zone(zone))
+    except dns.DnsError as error:  # unchecked is not free: an address in DNS would be given twice
+        raise AllocationRefused(_("Alamat IP tidak dapat diperiksa di DNS: %(reason)s",
+                                  reason=str(error))) from error
+    for pool in pools:
+        try:
+            return reserve_address(pool, request.id, in_dns)
+        except NoFreeAddress:
+            continue
+    raise NoFreeAddress(_("Semua pool IP habis: tidak ada alamat bebas untuk permohonan %(subdomain)s.",
+                          subdomain=request.subdomain))
+
+
+def release_address(app: App) -> None:
+    """Give the app's reserved address back to its pool, so another app can take it."""
+    for allocation in db.session.scalars(select(IpAllocation).where(IpAllocation.app_id == app.id)):
+        db.session.delete(allocation)
+    app.ip = None
+
+
+def reserve_address(pool: IpPool, request_id: int | None, in_dns: set[str] | None = None) -> IpAllocation:
+    """Take the first address of `pool` that Wadah has not given out, nothing answers on, DNS lacks."""
     taken = set(db.session.scalars(select(IpAllocation.address).where(IpAllocation.pool_id == pool.id)))
     first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
     network = ipaddress.ip_network(pool.network)
@@ -107,18 +142,17 @@ def reserve_address(pool: IpPool, app: App) -> IpAllocation:
     candidate = first
     while int(candidate) <= int(last):
         address = str(candidate)
-        if address not in taken and not _answers(address):
+        if address not in taken and address not in (in_dns or ()) and not _answers(address):
             try:
                 with db.session.begin_nested():
-                    allocation = IpAllocation(pool_id=pool.id, address=address, app_id=app.id,
-                                              request_id=app.request_id)
+                    allocation = IpAllocation(pool_id=pool.id, address=address, request_id=request_id)
                     db.session.add(allocation)
                     db.session.flush()
                 return allocation
             except IntegrityError:  # another request took it a moment ago: try the next one
                 pass
         candidate += 1
-    raise AllocationRefused(_("Pool %(pool)s tidak punya alamat bebas.", pool=pool.name))
+    raise NoFreeAddress(_("Pool %(pool)s tidak punya alamat bebas.", pool=pool.name))
 
 
 def _answers(address: str) -> bool:

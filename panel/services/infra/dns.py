@@ -23,6 +23,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
 import dns.update
+import dns.xfr
 
 from agents import protocol
 from panel.i18n import gettext as _
@@ -183,6 +184,27 @@ def remove_address(access: ZoneAccess, label: str, ip: str | None = None) -> Non
     if reply.rcode() != dns.rcode.NOERROR:
         raise _refused(access, reply, _("penghapusan rekaman %(name)s", name=fqdn))
     logger.info("DNS records removed: %s %s", fqdn, ip or "A/AAAA")
+
+
+def addresses_in_zone(access: ZoneAccess) -> set[str]:
+    """Return every address an A or AAAA record of the zone points at, by a TSIG-signed AXFR."""
+    found: set[str] = set()
+    key = access.key()
+    try:
+        for reply in dns.query.xfr(access.host, access.zone, port=access.port, timeout=QUERY_TIMEOUT_S,
+                                   keyring={key.name: key}, keyname=key.name,
+                                   keyalgorithm=access.algorithm, lifetime=UPDATE_TIMEOUT_S):
+            for rrset in reply.answer:
+                if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    found.update(str(ipaddress.ip_address(r.address)) for r in rrset)
+    except dns.xfr.TransferError as error:
+        raise DnsRefused(_("Server DNS %(server)s menolak transfer zona %(zone)s: %(rcode)s.",
+                           server=access.server, zone=access.zone, rcode=dns.rcode.to_text(error.rcode)),
+                         rcode=dns.rcode.to_text(error.rcode)) from error
+    except (dns.exception.DNSException, OSError, EOFError) as error:
+        raise DnsUnreachable(_("Server DNS %(server)s tidak dapat dihubungi: %(reason)s.",
+                               server=access.server, reason=str(error) or type(error).__name__)) from error
+    return found
 
 
 def probe(access: ZoneAccess) -> int:

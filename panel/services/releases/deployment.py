@@ -96,7 +96,7 @@ def deploy(app: App, report: ScanReport, user: User | None, gateway: AgentGatewa
     verdict = "clean" if report.verdict == Verdict.CLEAN else "review_accepted"
     spec = AppSpec(name=app.name, fqdn=app.fqdn, stack=app.stack, release_id=release.id,
                    artifact_sha256=report.artifact_sha256, env=dict(env or {}),
-                   database=app.needs_database, storage_mb=app.storage_mb)
+                   database=app.needs_database, storage_mb=app.storage_mb, listen_address=app.ip)
     try:
         with gateway.client(app.host) as agent:
             agent.ensure_artifact(gateway.artifacts.path(report.artifact_sha256), report.artifact_sha256)

@@ -35,6 +35,7 @@ class RequestDraft:
     description: str = ""
     contact: str = ""
     needs_database: bool = False  # a MariaDB database of its own on its host
+    needs_own_ip: bool = False  # an address of its own from an IP pool
 
 
 def ensure_builtin_templates() -> None:
@@ -79,7 +80,8 @@ def submit(
     request = HostingRequest(
         opd=opd, submitted_by=user, app_name=draft.app_name, subdomain=draft.subdomain,
         stack=draft.stack, description=draft.description, contact=draft.contact,
-        needs_database=draft.needs_database, template_version=version, status=RequestStatus.SUBMITTED,
+        needs_database=draft.needs_database, needs_own_ip=draft.needs_own_ip, template_version=version,
+        status=RequestStatus.SUBMITTED,
         submitted_at=utcnow(),
     )
     db.session.add(request)
