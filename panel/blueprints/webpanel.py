@@ -6,11 +6,10 @@ touches the host is a job the page follows.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, render_template, request, send_file
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -19,48 +18,34 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from panel import charts, gateway, jobs, storage
+from panel import charts, jobs, storage
 from panel.actions import apps as app_actions
+from panel.blueprints import webpanel_recovery  # noqa: F401 - registers its routes on the same blueprint
+from panel.blueprints.webpanel_common import (
+    LOG_SOURCE_LABELS,
+    bp,
+    launch,
+    load_app,
+    render_page,
+    require_posted,
+    show_refusal,
+    to_tab,
+)
 from panel.extensions import db
 from panel.formatting import jam
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
-from panel.models import App, AppUpload, Job, Release, ReleaseStatus, RoleKey, UploadStatus, User
+from panel.models import App, AppUpload, Job, Release, RoleKey, User
 from panel.models.base import utcnow
 from panel.permissions import (
     APP_MANAGERS,
-    BACKUP_SCHEDULERS,
-    FINDING_HANDLERS,
     login_required,
-    require_app_access,
     require_role,
 )
-from panel.services.apps import app_operations, recovery
+from panel.services.apps import app_operations
 from panel.services.requests import hosting_requests
 
-bp = Blueprint("webpanel", __name__, url_prefix="/apps/<int:app_id>")
-
-JOB_LABELS = {
-    app_actions.CONTROL: _l("Tindakan"), app_actions.LOGS: _l("Log"),
-    app_actions.ROLLBACK: _l("Kembali ke rilis sebelumnya"),
-    app_actions.ENV: _l("Penerapan variabel lingkungan"), app_actions.DATABASE: _l("Rincian basis data"),
-    app_actions.DATABASE_PASSWORD: _l("Pengaturan ulang kata sandi basis data"),
-    app_actions.DOMAIN: _l("Pemeriksaan domain"), app_actions.UPLOAD: _l("Versi baru"),
-    app_actions.STORAGE: _l("Batas penyimpanan"), app_actions.REMOVAL: _l("Penghapusan aplikasi"),
-    app_actions.BACKUP: _l("Pencadangan"), app_actions.RESTORE: _l("Pemulihan cadangan"),
-    app_actions.BACKUP_SCHEDULE: _l("Jadwal cadangan"),
-}
-LOG_SOURCE_LABELS = {"app": _l("Keluaran aplikasi"), "access": _l("Akses nginx"), "error": _l("Galat nginx")}
-UPLOAD_STATUS_LABELS = {
-    UploadStatus.SCANNING: _l("Sedang dipindai"), UploadStatus.REVIEW: _l("Menunggu tinjauan"),
-    UploadStatus.BLOCKED: _l("Diblokir"), UploadStatus.DEPLOYING: _l("Sedang dipasang"),
-    UploadStatus.DEPLOYED: _l("Terpasang"), UploadStatus.FAILED: _l("Gagal"),
-}
-RELEASE_STATUS_LABELS = {
-    ReleaseStatus.PENDING: _l("Belum terpasang"), ReleaseStatus.LIVE: _l("Berjalan"),
-    ReleaseStatus.FAILED: _l("Gagal"), ReleaseStatus.RETIRED: _l("Digantikan"),
-}
 METRIC_RANGES = {"1j": (timedelta(hours=1), _l("1 jam")), "24j": (timedelta(hours=24), _l("24 jam")),
                  "7h": (timedelta(days=7), _l("7 hari"))}
 # The scan report is the scanner's own page: shown sandboxed, with its own inline style and no script.
@@ -111,42 +96,6 @@ class EnvVarForm(FlaskForm):
     value = TextAreaField(_l("Nilai"), validators=[Length(max=app_operations.ENV_VALUE_MAX_CHARS)])
 
 
-def _load(app_id: int) -> App:
-    return require_app_access(db.get_or_404(App, app_id))
-
-
-def _page(template: str, app: App, tab: str, watched: list[Job | None], **context: Any) -> Any:
-    busy = any(jobs.unfinished(job) for job in watched)
-    return render_template(template, app=app, tab=tab, job_labels=JOB_LABELS,
-                           upload_status_labels=UPLOAD_STATUS_LABELS,
-                           release_status_labels=RELEASE_STATUS_LABELS,
-                           can_manage=current_user.has_role(*APP_MANAGERS),
-                           refresh_seconds=2 if busy else None, **context)
-
-
-def _posted() -> None:
-    if not FlaskForm().validate_on_submit():
-        abort(400)
-
-
-def _refused(error: Exception) -> None:
-    db.session.rollback()
-    flash(str(error), category="error")
-
-
-def _launch(app_id: int, start: Callable[[App, User], object], page: str) -> Any:
-    """Start a job on the app from a posted form, then show `page` with its progress or refusal."""
-    app = _load(app_id)
-    _posted()
-    try:
-        start(app, current_user)  # type: ignore[arg-type]
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to(page, app)
-
-
-def _to(endpoint: str, app: App, anchor: str = "") -> Any:
-    return redirect(url_for(f"webpanel.{endpoint}", app_id=app.id) + anchor)
 
 
 # --- overview and power --------------------------------------------------------------------------
@@ -155,20 +104,20 @@ def _to(endpoint: str, app: App, anchor: str = "") -> Any:
 @bp.get("")
 @login_required
 def overview(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     status, job = app_actions.last_known_status(app)
     removal = jobs.latest(app_actions.REMOVAL, app)
-    return _page("webpanel/overview.html", app, "overview", [job, removal],
-                 job=job, status=status, live=app.live_release,
-                 letter=app_operations.hosting_report_letter(app), removal_job=removal,
-                 can_keep=current_user.has_role(*LIFE_KEEPERS), removal_form=RemovalForm(),
-                 handover_form=HandoverForm())
+    return render_page("webpanel/overview.html", app, "overview", [job, removal],
+                       job=job, status=status, live=app.live_release,
+                       letter=app_operations.hosting_report_letter(app), removal_job=removal,
+                       can_keep=current_user.has_role(*LIFE_KEEPERS), removal_form=RemovalForm(),
+                       handover_form=HandoverForm())
 
 
 @bp.post("/remove")
 @require_role(*LIFE_KEEPERS)
 def remove(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     form = RemovalForm()
     if not form.validate_on_submit():
         flash(_("Tuliskan alasan penghapusan dan ketik nama aplikasi."), category="error")
@@ -179,22 +128,22 @@ def remove(app_id: int) -> Any:
         try:
             app_actions.start_removal(app, current_user, form.reason.data or "")
         except app_actions.REFUSALS as refused:
-            _refused(refused)
-    return _to("overview", app)
+            show_refusal(refused)
+    return to_tab("overview", app)
 
 
 @bp.post("/login")
 @require_role(*LIFE_KEEPERS)
 def hand_over_login(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     form = HandoverForm()
     if not form.validate_on_submit():
         abort(400)
     try:
         account, password = app_actions.hand_over_login(app, current_user, (form.username.data or "").strip())
     except app_actions.REFUSALS as refused:
-        _refused(refused)
-        return _to("overview", app)
+        show_refusal(refused)
+        return to_tab("overview", app)
     db.session.commit()
     # Shown once, in this response only: the panel keeps only its hash.
     page = render_template("webpanel/login_handover.html", app=app, account=account, password=password)
@@ -204,13 +153,13 @@ def hand_over_login(app_id: int) -> Any:
 @bp.post("/<any(start, stop, restart, status):action>")
 @require_role(*APP_MANAGERS)
 def control(app_id: int, action: str) -> Any:
-    app = _load(app_id)
-    _posted()
+    app = load_app(app_id)
+    require_posted()
     try:
         app_actions.start_control(app, current_user, action)
     except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("overview", app)
+        show_refusal(refused)
+    return to_tab("overview", app)
 
 
 # --- logs ----------------------------------------------------------------------------------------
@@ -219,7 +168,7 @@ def control(app_id: int, action: str) -> Any:
 @bp.get("/logs")
 @login_required
 def logs(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     job = jobs.latest(app_actions.LOGS, app)
     source = request.args.get("sumber", "app")
     if source not in LOG_SOURCE_LABELS:
@@ -227,35 +176,36 @@ def logs(app_id: int) -> Any:
     fetched = job.result.get("at") if job is not None and job.result else None
     lines = job.result.get("lines") if job is not None and job.result else None
     lines_label = ngettext("%(num)d baris terakhir", "%(num)d baris terakhir", lines) if lines else ""
-    return _page("webpanel/logs.html", app, "logs", [job], job=job, source=source, lines_label=lines_label,
-                 fetched_at=datetime.fromisoformat(fetched) if fetched else None,
-                 sources=LOG_SOURCE_LABELS, form=LogsForm(formdata=None))
+    return render_page("webpanel/logs.html", app, "logs", [job], job=job, source=source,
+                       lines_label=lines_label,
+                       fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+                       sources=LOG_SOURCE_LABELS, form=LogsForm(formdata=None))
 
 
 @bp.post("/logs")
 @require_role(*APP_MANAGERS)
 def fetch_logs(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     form = LogsForm()
     if form.validate_on_submit():
         try:
             app_actions.start_logs(app, current_user, form.lines.data or app_operations.LOG_LINES_DEFAULT,
                                    bool(form.follow.data))
         except app_actions.REFUSALS as refused:
-            _refused(refused)
+            show_refusal(refused)
     else:
         flash(_("Jumlah baris harus 1 sampai 1000."), category="error")
-    return _to("logs", app)
+    return to_tab("logs", app)
 
 
 @bp.post("/logs/stop")
 @require_role(*APP_MANAGERS)
 def stop_logs(app_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
+    app = load_app(app_id)
+    require_posted()
     app_actions.stop_following(app)
     db.session.commit()
-    return _to("logs", app)
+    return to_tab("logs", app)
 
 
 # --- resource use --------------------------------------------------------------------------------
@@ -264,7 +214,7 @@ def stop_logs(app_id: int) -> Any:
 @bp.get("/metrics")
 @login_required
 def metrics(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     key = request.args.get("rentang", "24j")
     span, label = METRIC_RANGES.get(key, METRIC_RANGES["24j"])
     points = app_operations.metric_series(app, utcnow() - span)
@@ -274,28 +224,28 @@ def metrics(app_id: int) -> Any:
 @bp.post("/storage")
 @require_role(*STORAGE_SETTERS)
 def set_storage(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     form = StorageForm()
     if form.validate_on_submit():
         try:
             app_actions.start_storage_change(app, current_user, form.storage_mb.data or 0)
         except app_actions.REFUSALS as refused:
-            _refused(refused)
+            show_refusal(refused)
     else:
         flash(_("Batas penyimpanan harus bilangan bulat %(low)d sampai %(high)d MiB.",
                 low=app_operations.STORAGE_MIN_MB, high=app_operations.STORAGE_MAX_MB), category="error")
-    return _to("metrics", app, "#penyimpanan")
+    return to_tab("metrics", app, "#penyimpanan")
 
 
 def _metrics_page(app: App, key: str, span: timedelta, label: Any,
                   points: list[app_operations.MetricPoint], form: StorageForm) -> Any:
     job = jobs.latest(app_actions.STORAGE, app)
     storage_use, reported_by = app_actions.last_known_storage(app)
-    return _page("webpanel/metrics.html", app, "metrics", [job], points=points, ranges=METRIC_RANGES,
-                 range_key=key if key in METRIC_RANGES else "24j", range_label=label,
-                 cpu_chart=_cpu_chart(points, label), memory_chart=_memory_chart(points, label),
-                 storage_job=job, storage_use=storage_use, storage_reported=reported_by,
-                 storage_form=form, can_set_storage=current_user.has_role(*STORAGE_SETTERS), mib=MIB)
+    return render_page("webpanel/metrics.html", app, "metrics", [job], points=points, ranges=METRIC_RANGES,
+                       range_key=key if key in METRIC_RANGES else "24j", range_label=label,
+                       cpu_chart=_cpu_chart(points, label), memory_chart=_memory_chart(points, label),
+                       storage_job=job, storage_use=storage_use, storage_reported=reported_by,
+                       storage_form=form, can_set_storage=current_user.has_role(*STORAGE_SETTERS), mib=MIB)
 
 
 def _clock(points: list[app_operations.MetricPoint]) -> list[str]:
@@ -323,14 +273,14 @@ def _memory_chart(points: list[app_operations.MetricPoint], span: str) -> Markup
 @bp.get("/uploads")
 @login_required
 def uploads(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     return _uploads_page(app, UploadForm(formdata=None))
 
 
 @bp.post("/uploads")
 @require_role(*APP_MANAGERS)
 def upload(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     # A body over MAX_CONTENT_LENGTH is refused while it streams in (413) and one cut short is refused
     # as a bad request (400), both before this view runs; the bundle limit is checked as it is stored.
     form = UploadForm()
@@ -341,21 +291,22 @@ def upload(app_id: int) -> Any:
     try:
         received = app_actions.receive_upload(app, current_user, bundle)
     except app_actions.REFUSALS as refused:
-        _refused(refused)
+        show_refusal(refused)
     else:
         flash(_("Versi baru #%(id)d diterima dan sedang dipindai.", id=received.id), category="info")
-    return _to("uploads", app)
+    return to_tab("uploads", app)
 
 
 def _uploads_page(app: App, form: UploadForm) -> Any:
     rows = app_actions.upload_rows(app)
-    return _page("webpanel/uploads.html", app, "uploads", [row.job for row in rows], rows=rows, form=form)
+    return render_page("webpanel/uploads.html", app, "uploads", [row.job for row in rows], rows=rows,
+                       form=form)
 
 
 @bp.get("/uploads/<int:upload_id>/report")
 @login_required
 def scan_report(app_id: int, upload_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     found = db.session.get(AppUpload, upload_id)
     report = found.scan_report if found is not None and found.app_id == app.id else None
     if report is None or not report.html_sha256:
@@ -369,7 +320,7 @@ def scan_report(app_id: int, upload_id: int) -> Any:
 @login_required
 def build_report(app_id: int, release_id: int) -> Any:
     """Show the scan of the files a release's Dockerfile build made."""
-    app = _load(app_id)
+    app = load_app(app_id)
     found = db.session.get(Release, release_id)
     report = found.build_scan_report if found is not None and found.app_id == app.id else None
     if report is None or not report.html_sha256:
@@ -385,18 +336,18 @@ def build_report(app_id: int, release_id: int) -> Any:
 @bp.get("/releases")
 @login_required
 def releases(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     job = jobs.latest(app_actions.ROLLBACK, app)
     authors = {user.id: user for user in db.session.scalars(
         select(User).where(User.id.in_({r.created_by_id for r in app.releases if r.created_by_id})))}
-    return _page("webpanel/releases.html", app, "releases", [job], job=job, authors=authors,
-                 history=list(reversed(app.releases)))
+    return render_page("webpanel/releases.html", app, "releases", [job], job=job, authors=authors,
+                       history=list(reversed(app.releases)))
 
 
 @bp.post("/releases/rollback")
 @require_role(*APP_MANAGERS)
 def rollback(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_rollback, "releases")
+    return launch(app_id, app_actions.start_rollback, "releases")
 
 
 # --- environment variables ------------------------------------------------------------------------
@@ -405,49 +356,49 @@ def rollback(app_id: int) -> Any:
 @bp.get("/env")
 @login_required
 def env(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     return _env_page(app, EnvVarForm(formdata=None))
 
 
 @bp.post("/env")
 @require_role(*APP_MANAGERS)
 def set_env(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     form = EnvVarForm()
     if not form.validate_on_submit():
         return _env_page(app, form), 400
     try:
         var = app_operations.set_env_var(app, form.name.data or "", form.value.data or "", current_user)
     except app_actions.REFUSALS as refused:
-        _refused(refused)
+        show_refusal(refused)
         return _env_page(app, form), 400
     db.session.commit()
     flash(_("Variabel %(name)s disimpan; tekan Terapkan agar aplikasi memakainya.", name=var.name),
           category="info")
-    return _to("env", app)
+    return to_tab("env", app)
 
 
 @bp.post("/env/<name>/delete")
 @require_role(*APP_MANAGERS)
 def delete_env(app_id: int, name: str) -> Any:
-    app = _load(app_id)
-    _posted()
+    app = load_app(app_id)
+    require_posted()
     try:
         app_operations.remove_env_var(app, name, current_user)
     except app_actions.REFUSALS as refused:
-        _refused(refused)
+        show_refusal(refused)
     else:
         db.session.commit()
         flash(_("Variabel %(name)s dihapus; tekan Terapkan agar aplikasi tidak memakainya lagi.", name=name),
               category="info")
-    return _to("env", app)
+    return to_tab("env", app)
 
 
 @bp.post("/env/<name>/reveal")
 @require_role(*APP_MANAGERS)
 def reveal_env(app_id: int, name: str) -> Any:
-    app = _load(app_id)
-    _posted()
+    app = load_app(app_id)
+    require_posted()
     var = app_operations.env_var(app, name)
     if var is None:
         abort(404)
@@ -460,14 +411,14 @@ def reveal_env(app_id: int, name: str) -> Any:
 @bp.post("/env/apply")
 @require_role(*APP_MANAGERS)
 def apply_env(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_env_apply, "env")
+    return launch(app_id, app_actions.start_env_apply, "env")
 
 
 def _env_page(app: App, form: EnvVarForm, revealed: Any = None) -> Any:
     job = jobs.latest(app_actions.ENV, app)
     variables = app_operations.env_vars(app)
-    return _page("webpanel/env.html", app, "env", [job], job=job, form=form, revealed=revealed,
-                 variables=[(var, app_operations.env_pending(var)) for var in variables])
+    return render_page("webpanel/env.html", app, "env", [job], job=job, form=form, revealed=revealed,
+                       variables=[(var, app_operations.env_pending(var)) for var in variables])
 
 
 # --- database ------------------------------------------------------------------------------------
@@ -476,42 +427,43 @@ def _env_page(app: App, form: EnvVarForm, revealed: Any = None) -> Any:
 @bp.get("/database")
 @login_required
 def database(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     details = jobs.latest(app_actions.DATABASE, app)
     reset = jobs.latest(app_actions.DATABASE_PASSWORD, app)
     ready = reset is not None and reset.created_by_id == current_user.id and bool(reset.result.get("sealed"))
-    return _page("webpanel/database.html", app, "database", [details, reset], details=details, reset=reset,
-                 password_ready=ready)
+    return render_page("webpanel/database.html", app, "database", [details, reset], details=details,
+                       reset=reset,
+                       password_ready=ready)
 
 
 @bp.post("/database")
 @require_role(*APP_MANAGERS)
 def fetch_database(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_database_fetch, "database")
+    return launch(app_id, app_actions.start_database_fetch, "database")
 
 
 @bp.post("/database/password")
 @require_role(*APP_MANAGERS)
 def reset_database_password(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_database_password_reset, "database")
+    return launch(app_id, app_actions.start_database_password_reset, "database")
 
 
 @bp.post("/database/password/<int:job_id>")
 @require_role(*APP_MANAGERS)
 def show_database_password(app_id: int, job_id: int) -> Any:
-    app = _load(app_id)
-    _posted()
+    app = load_app(app_id)
+    require_posted()
     job = db.get_or_404(Job, job_id)
     try:
         password = app_actions.take_database_password(app, current_user, job)
     except app_actions.REFUSALS as refused:
-        _refused(refused)
-        return _to("database", app)
+        show_refusal(refused)
+        return to_tab("database", app)
     db.session.commit()
     if password is None:
         flash(_("Kata sandi baru sudah terlalu lama tidak dilihat dan telah dibuang; "
                 "atur ulang sekali lagi."), category="error")
-        return _to("database", app)
+        return to_tab("database", app)
     # Shown once, in this response only: the panel no longer holds it, not even encrypted.
     page = render_template("webpanel/database_password.html", app=app, password=password)
     return page, 200, {"Cache-Control": "no-store"}
@@ -523,22 +475,22 @@ def show_database_password(app_id: int, job_id: int) -> Any:
 @bp.get("/domain")
 @login_required
 def domain(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     job = jobs.latest(app_actions.DOMAIN, app)
-    return _page("webpanel/domain.html", app, "domain", [job], job=job,
-                 zone=app_operations.zone_of(app))
+    return render_page("webpanel/domain.html", app, "domain", [job], job=job,
+                       zone=app_operations.zone_of(app))
 
 
 @bp.post("/domain")
 @require_role(*APP_MANAGERS)
 def check_domain(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_domain_check, "domain")
+    return launch(app_id, app_actions.start_domain_check, "domain")
 
 
 @bp.get("/report-letter")
 @login_required
 def report_letter(app_id: int) -> Any:
-    app = _load(app_id)
+    app = load_app(app_id)
     letter = app_operations.hosting_report_letter(app)
     if letter is None:
         abort(404)
@@ -546,123 +498,3 @@ def report_letter(app_id: int) -> Any:
                      as_attachment=True, download_name=letter.filename)
 
 
-# --- backups and findings ------------------------------------------------------------------------
-
-BACKUP_REASONS = {"manual": _l("Diminta"), "terjadwal": _l("Terjadwal"),
-                  "sebelum-pemulihan": _l("Sebelum pemulihan")}
-FINDING_ACTIONS = {"quarantined": _l("Dikarantina"), "reported": _l("Dilaporkan"),
-                   "released": _l("Dipulihkan"), "deleted": _l("Dihapus")}
-
-
-class BackupScheduleForm(FlaskForm):
-    hours = IntegerField(_l("Cadangkan setiap (jam)"),
-                         validators=[Optional(),
-                                     NumberRange(0, recovery.BACKUP_HOURS_MAX)],
-                         description=_l("0: hanya bila diminta"))
-
-
-class RestoreForm(FlaskForm):
-    confirm = BooleanField(_l("Saya mengerti: data dan basis data aplikasi diganti isi cadangan ini "
-                              "(cadangan pengaman dibuat lebih dulu)"),
-                           validators=[DataRequired(_l("Centang untuk memastikan."))])
-    into_app_id = IntegerField(_l("Pulihkan ke aplikasi lain (id, opsional)"), validators=[Optional()])
-
-
-@bp.get("/backups")
-@login_required
-def backups(app_id: int) -> Any:
-    app = _load(app_id)
-    taken, restored = jobs.latest(app_actions.BACKUP, app), jobs.latest(app_actions.RESTORE, app)
-    schedule = jobs.latest(app_actions.BACKUP_SCHEDULE, app)
-    items, unavailable = [], None
-    if app.live_release is not None and app.host is not None:
-        try:
-            items = recovery.list_backups(app, gateway.agents())
-        except app_operations.OperationRefused as refused:
-            unavailable = str(refused)
-    return _page("webpanel/backups.html", app, "backups", [taken, restored, schedule], taken=taken,
-                 restored=restored, schedule=schedule, items=items, unavailable=unavailable,
-                 reasons=BACKUP_REASONS, restore_form=RestoreForm(formdata=None),
-                 schedule_form=BackupScheduleForm(formdata=None, hours=app.backup_hours),
-                 can_schedule=current_user.has_role(*BACKUP_SCHEDULERS))
-
-
-@bp.post("/backups")
-@require_role(*APP_MANAGERS)
-def take_backup(app_id: int) -> Any:
-    return _launch(app_id, app_actions.start_backup, "backups")
-
-
-@bp.post("/backups/<backup_id>/restore")
-@require_role(*APP_MANAGERS)
-def restore_backup(app_id: int, backup_id: str) -> Any:
-    app = _load(app_id)
-    form = RestoreForm()
-    if not form.validate_on_submit():
-        flash(_("Centang pernyataan untuk memulihkan cadangan."), category="error")
-        return _to("backups", app)
-    try:
-        app_actions.start_restore(app, current_user, backup_id, form.into_app_id.data)  # type: ignore[arg-type]
-        db.session.commit()
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("backups", app)
-
-
-@bp.post("/backups/schedule")
-@require_role(*BACKUP_SCHEDULERS)
-def set_backup_schedule(app_id: int) -> Any:
-    app = _load(app_id)
-    form = BackupScheduleForm()
-    if form.validate_on_submit() and form.hours.data is not None:
-        try:
-            app_actions.start_backup_schedule(app, current_user, form.hours.data)  # type: ignore[arg-type]
-        except app_actions.REFUSALS as refused:
-            _refused(refused)
-    else:
-        flash(_("Jadwal cadangan harus bilangan bulat 0 sampai %(max)d jam.",
-                max=recovery.BACKUP_HOURS_MAX), category="error")
-    return _to("backups", app)
-
-
-@bp.get("/findings")
-@login_required
-def findings(app_id: int) -> Any:
-    app = _load(app_id)
-    unavailable = None
-    if app.live_release is not None and app.host is not None:
-        try:  # what the host found since the last periodic look, shown now
-            app_actions.refresh_findings(app)
-            db.session.commit()
-        except app_operations.OperationRefused as refused:
-            db.session.rollback()
-            unavailable = str(refused)
-    return _page("webpanel/findings.html", app, "findings", [], items=recovery.findings_of(app),
-                 actions=FINDING_ACTIONS, unavailable=unavailable,
-                 can_handle=current_user.has_role(*FINDING_HANDLERS))
-
-
-@bp.post("/findings/<int:finding_id>/release")
-@require_role(*FINDING_HANDLERS)
-def release_finding(app_id: int, finding_id: int) -> Any:
-    return _handle_finding(app_id, finding_id, app_actions.release_finding,
-                           _l("Berkas dipulihkan ke tempatnya dan dilayani lagi."))
-
-
-@bp.post("/findings/<int:finding_id>/delete")
-@require_role(*FINDING_HANDLERS)
-def delete_finding(app_id: int, finding_id: int) -> Any:
-    return _handle_finding(app_id, finding_id, app_actions.delete_finding, _l("Bukti temuan dihapus."))
-
-
-def _handle_finding(app_id: int, finding_id: int, handle: Callable[[App, User, int], None],
-                    done: Any) -> Any:
-    app = _load(app_id)
-    _posted()
-    try:
-        handle(app, current_user, finding_id)  # type: ignore[arg-type]
-        db.session.commit()
-        flash(str(done), category="info")
-    except app_actions.REFUSALS as refused:
-        _refused(refused)
-    return _to("findings", app)

@@ -1,6 +1,7 @@
 """Builders for test data with sensible defaults; each adds to the session without committing."""
 from __future__ import annotations
 
+import io
 import itertools
 from typing import Any
 
@@ -8,6 +9,7 @@ from panel.extensions import db
 from panel.models import ApiToken, App, Opd, RoleKey, Stack, User
 from panel.services.accounts import accounts
 from tests.panel import pdfs
+from tests.support import tar_gz
 
 PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
@@ -164,3 +166,21 @@ def app_account(app: App, **fields: Any) -> User:
     db.session.add(AppAccount(user=login, app=app))
     db.session.flush()
     return login
+
+
+def bearer(user: User) -> dict[str, str]:
+    """Return the Authorization header of a fresh API token of `user` (committed, as a client would)."""
+    _token, secret = api_token(user)
+    db.session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+SITE = tar_gz({"index.html": "<h1>hai</h1>"})  # built once: a retry sends the same bytes
+
+
+def filing(subdomain: str = "simpeg", **fields: Any) -> dict[str, Any]:
+    """Return the multipart fields of `POST /api/v1/requests` filing a small static site."""
+    return {"app_name": "Sistem Kepegawaian", "subdomain": subdomain, "stack": "static",
+            "letter_surat_permohonan": (io.BytesIO(MINIMAL_PDF), "surat.pdf"),
+            "bundle": (io.BytesIO(SITE), "situs.tar.gz"), **fields}
+

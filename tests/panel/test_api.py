@@ -37,11 +37,7 @@ from tests.panel.conftest import csrf_token
 from tests.panel.openapi import conforms
 from tests.support import tar_gz
 
-
-def bearer(user: User) -> dict[str, str]:
-    _token, secret = factories.api_token(user)
-    db.session.commit()
-    return {"Authorization": f"Bearer {secret}"}
+bearer = factories.bearer
 
 
 # -- tokens ---------------------------------------------------------------------------------------
@@ -203,13 +199,8 @@ def test_document_enums_match_the_code() -> None:
 # -- requests through the API ---------------------------------------------------------------------
 
 
-SITE = tar_gz({"index.html": "<h1>hai</h1>"})  # built once: a retry sends the same bytes
-
-
-def _filing(subdomain: str = "simpeg", **fields: Any) -> dict[str, Any]:
-    return {"app_name": "Sistem Kepegawaian", "subdomain": subdomain, "stack": "static",
-            "letter_surat_permohonan": (io.BytesIO(factories.MINIMAL_PDF), "surat.pdf"),
-            "bundle": (io.BytesIO(SITE), "situs.tar.gz"), **fields}
+SITE = factories.SITE
+_filing = factories.filing
 
 
 def test_opd_admin_files_a_request_once_per_idempotency_key(app: Flask) -> None:

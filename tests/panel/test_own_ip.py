@@ -133,14 +133,12 @@ def test_a_request_without_the_flag_gets_no_address(app: Flask, dns_zone: dict[s
 
 
 def test_the_api_files_a_request_asking_for_its_own_ip(app: Flask) -> None:
-    from tests.panel.test_api import _filing, bearer
-
-    headers = bearer(factories.user([RoleKey.OPD_ADMIN]))
+    headers = factories.bearer(factories.user([RoleKey.OPD_ADMIN]))
     response = app.test_client().post("/api/v1/requests", headers=headers, content_type="multipart/form-data",
-                                      data=_filing(needs_own_ip="true"))
+                                      data=factories.filing(needs_own_ip="true"))
     assert response.status_code == 201, response.get_data(as_text=True)
     assert conforms(response, "/requests", "post")["needs_own_ip"] is True
     assert db.session.scalar(select(HostingRequest)).needs_own_ip
     refused = app.test_client().post("/api/v1/requests", headers=headers, content_type="multipart/form-data",
-                                     data=_filing(needs_own_ip="barangkali"))
+                                     data=factories.filing(needs_own_ip="barangkali"))
     assert refused.status_code == 400
