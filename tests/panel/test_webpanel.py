@@ -752,7 +752,7 @@ def test_the_scan_report_is_served_sandboxed(app) -> None:
 
 
 def test_job_labels_cover_every_kind() -> None:
-    from panel.blueprints.webpanel import JOB_LABELS
+    from panel.blueprints.webpanel_common import JOB_LABELS
 
     kinds = {value for name, value in vars(app_actions).items() if name.isupper() and isinstance(value, str)
              and value.startswith("app_")}
