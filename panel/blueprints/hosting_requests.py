@@ -373,6 +373,7 @@ def recommendation_letter(request_id: int) -> Any:
     else:
         db.session.commit()
         flash(_("Surat rekomendasi dibuat dan dilampirkan."), category="info")
+    return _back(request_id)
 
 
 @bp.post("/<int:request_id>/subdomain")
