@@ -176,6 +176,23 @@ def enroll_agent() -> Any:
     return enrolled.bundle.to_dict()
 
 
+@bp.post("/agents/renew")
+@public
+@limiter.limit("10 per minute")
+def renew_agent() -> Any:
+    # The agent's current certificate's key signs the request: that key is the credential here.
+    try:
+        renewed = gateway.agents().renew(request.headers, request.get_data(cache=False))
+    except AgentUnavailable as unavailable:
+        return _error_body(503, "no_ca", str(unavailable))
+    except EnrolmentRefused as refused:
+        db.session.commit()  # only the refusal's audit event, if the host was known
+        return _error_body(400 if refused.code == "malformed_request" else 403, refused.code,
+                           str(refused))
+    db.session.commit()
+    return renewed.bundle.to_dict()
+
+
 # -- who am I -------------------------------------------------------------------------------------
 
 

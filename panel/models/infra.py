@@ -48,10 +48,28 @@ class Host(db.Model):
     agent_url: Mapped[str] = mapped_column(String(255))
     status: Mapped[HostStatus] = mapped_column(String(16), default=HostStatus.PENDING)
     cert_fingerprint: Mapped[str | None] = mapped_column(String(95))
+    cert_not_after: Mapped[timestamp]  # when the agent's current certificate expires
+    cert_renewed_at: Mapped[timestamp]  # the last renewal, which paces the next one
+    # The certificate whose coming expiry technicians were told of, so they are told once.
+    expiry_notice_for: Mapped[str | None] = mapped_column(String(95))
+    # The IP its nginx listens on for apps: their DNS names point here (the agent's address if None).
+    front_address: Mapped[str | None] = mapped_column(String(45))
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enrolled_at: Mapped[timestamp]
     last_seen_at: Mapped[timestamp]
     created_at: Mapped[created_at]
+
+    @property
+    def agent_address(self) -> str:
+        """The name or IP address its agent is reached at."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.agent_url).hostname or ""
+
+    @property
+    def front(self) -> str:
+        """The address its apps' DNS names point at."""
+        return self.front_address or self.agent_address
 
 
 class App(db.Model):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from panel import jobs
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import Host, Zone
+from panel.models import Host, HostStatus, Zone
 from panel.services.infra import dns, hosts
 from panel.services.infra.gateway import AgentRefused, AgentUnavailable
 from panel.tasks import shared
@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 def refresh_hosts() -> int:
     """Ask every enrolled host's agent for its facts, so allocation sees current capacity."""
     agent_gateway = shared.agents()
-    enrolled = db.session.scalars(select(Host).where(Host.cert_fingerprint.is_not(None))).all()
+    enrolled = db.session.scalars(select(Host).where(
+        Host.cert_fingerprint.is_not(None),
+        Host.status.in_([HostStatus.ONLINE, HostStatus.UNREACHABLE]))).all()
     for host in enrolled:
         try:
             hosts.refresh_facts(agent_gateway, host)
