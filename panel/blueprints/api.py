@@ -182,7 +182,8 @@ def enroll_agent() -> Any:
 def renew_agent() -> Any:
     # The agent's current certificate's key signs the request: that key is the credential here.
     try:
-        renewed = gateway.agents().renew(request.headers, request.get_data(cache=False))
+        renewed = gateway.agents().renew(dict(request.headers.items()),
+                                         request.get_data(cache=False))
     except AgentUnavailable as unavailable:
         return _error_body(503, "no_ca", str(unavailable))
     except EnrolmentRefused as refused:

@@ -54,10 +54,32 @@ def _refuse(code: str, message: str, host: Host | None = None) -> RenewalRefused
 def renew(ca: PanelCA, headers: Mapping[str, str], body: bytes, now: dt.datetime,
           validity: dt.timedelta) -> EnrolledAgent:
     """Check a signed renewal request and sign its CSR for the same agent; raise RenewalRefused if not."""
-    timestamp = headers.get(protocol.HEADER_TIMESTAMP, "")
-    nonce = headers.get(protocol.HEADER_NONCE, "")
-    content_sha256 = headers.get(protocol.HEADER_CONTENT_SHA256, "")
-    signature = headers.get(protocol.HEADER_SIGNATURE, "")
+    request, certificate = _signed(ca, headers, body, now)
+    host = _current_host(certificate, now)
+    agent_name = host.name
+    try:
+        csr = load_csr(request.csr)
+        csr_names = csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        if [str(n.value) for n in csr_names] != [agent_name]:
+            raise BadCSR(_("CSR harus menamai agen yang sama"))
+        if csr.public_key() == certificate.public_key():
+            raise BadCSR(_("pembaruan memerlukan kunci baru"))
+        issued = ca.issue_agent_certificate(request.csr, agent_name, [host.agent_address], validity)
+    except BadCSR as bad:
+        raise _refuse("bad_csr", str(bad), host) from bad
+    enrolled = enrolled_agent(ca, agent_name, issued)
+    host_lifecycle.renewed(host, enrolled.fingerprint, enrolled.not_after)
+    return enrolled
+
+
+def _signed(ca: PanelCA, headers: Mapping[str, str], body: bytes,
+            now: dt.datetime) -> tuple[protocol.RenewalRequest, x509.Certificate]:
+    """Return the request and the agent certificate whose key signed it, fresh; or refuse."""
+    named = {name.lower(): value for name, value in headers.items()}  # header names ignore case
+    timestamp = named.get(protocol.HEADER_TIMESTAMP.lower(), "")
+    nonce = named.get(protocol.HEADER_NONCE.lower(), "")
+    content_sha256 = named.get(protocol.HEADER_CONTENT_SHA256.lower(), "")
+    signature = named.get(protocol.HEADER_SIGNATURE.lower(), "")
     if not (timestamp.isdigit() and len(timestamp) <= 12 and protocol.NONCE.match(nonce)
             and protocol.SHA256_HEX.match(content_sha256) and 0 < len(signature) <= 200):
         raise _refuse("unsigned_request", _("permintaan pembaruan tidak bertanda tangan"))
@@ -72,7 +94,6 @@ def renew(ca: PanelCA, headers: Mapping[str, str], body: bytes, now: dt.datetime
         certificate.verify_directly_issued_by(ca.ca_cert)
     except (ValueError, TypeError, InvalidSignature) as exc:
         raise _refuse("unknown_certificate", _("sertifikat ini tidak diterbitkan CA panel")) from exc
-    agent_name = common_name(certificate) or ""
     if (certificate_role(certificate) != ROLE_AGENT
             or ExtendedKeyUsageOID.SERVER_AUTH not in usages(certificate)):
         raise _refuse("unknown_certificate", _("sertifikat ini bukan sertifikat agen"))
@@ -85,8 +106,12 @@ def renew(ca: PanelCA, headers: Mapping[str, str], body: bytes, now: dt.datetime
         raise _refuse("bad_signature", _("tanda tangan permintaan tidak sah"))
     if abs(now.timestamp() - int(timestamp)) > protocol.MAX_SKEW_S:
         raise _refuse("stale_request", _("stempel waktu permintaan tidak segar; periksa jam agen"))
+    return request, certificate
 
-    host = db.session.scalar(select(Host).where(Host.name == agent_name))
+
+def _current_host(certificate: x509.Certificate, now: dt.datetime) -> Host:
+    """Return the host `certificate` is the pinned one of, in use and not renewed lately; or refuse."""
+    host = db.session.scalar(select(Host).where(Host.name == (common_name(certificate) or "")))
     if host is None or host.status == HostStatus.RETIRED:
         if host is not None:
             audit.record("host.renew_refused", host, actor=None, reason="host_removed")
@@ -104,16 +129,4 @@ def renew(ca: PanelCA, headers: Mapping[str, str], body: bytes, now: dt.datetime
         renewed_at = renewed_at.replace(tzinfo=dt.UTC)
     if renewed_at is not None and now - renewed_at < RENEWAL_MIN_INTERVAL:
         raise _refuse("too_soon", _("sertifikat agen baru saja diperbarui; coba lagi nanti"), host)
-    try:
-        csr = load_csr(request.csr)
-        csr_names = csr.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-        if [str(n.value) for n in csr_names] != [agent_name]:
-            raise BadCSR(_("CSR harus menamai agen yang sama"))
-        if csr.public_key() == certificate.public_key():
-            raise BadCSR(_("pembaruan memerlukan kunci baru"))
-        issued = ca.issue_agent_certificate(request.csr, agent_name, [host.agent_address], validity)
-    except BadCSR as bad:
-        raise _refuse("bad_csr", str(bad), host) from bad
-    enrolled = enrolled_agent(ca, agent_name, issued)
-    host_lifecycle.renewed(host, enrolled.fingerprint, enrolled.not_after)
-    return enrolled
+    return host
