@@ -26,6 +26,7 @@ DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherw
 # The worker refreshes facts every minute; older facts than this mean the refresh keeps failing.
 FACTS_STALE_AFTER = timedelta(minutes=5)
 DISK_LOW_FRACTION = 0.1
+EXPIRY_NOTICE_BEFORE = timedelta(days=30)  # technicians are mailed once this close to expiry
 
 
 class HostRefused(Refused):
