@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,21 @@ def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, 
                   tmp_path: Path, mariadb_admin: dict[str, Any] | None = None, *,
                   panel_url: str | None = None, address: str = "127.0.0.1",
                   nginx_listen: str | None = None, nginx: dict[str, Any] | None = None,
-                  ) -> Iterator[Host]:
+                  validity: timedelta | None = None) -> Iterator[Host]:
     """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host.
 
     With `mariadb_admin` the agent gives apps that ask for one a database on the testbed's MariaDB.
     With `panel_url` (a panel serving on loopback) the enrolment is committed, so the agent can
-    renew its certificate there. `nginx` replaces the testbed's nginx (same keys) for a second host.
+    renew its certificate there; `validity` is its first certificate's. `nginx` replaces the testbed's nginx (same keys) for a second host.
     """
     port = free_port()
     agents.create_ca()  # unless the panel has one already, as after `wadah up`
     host, token = hosts.add_host(agents, name, address, port, None)
     key = new_agent_key()
-    enrolled = agents.enrolments.redeem(token, make_csr(key, name))
+    enrolments = agents.enrolments
+    if validity is not None:
+        enrolments.validity = validity
+    enrolled = enrolments.redeem(token, make_csr(key, name))
     hosts.record_enrolment(enrolled)
     if panel_url is not None:
         db.session.commit()

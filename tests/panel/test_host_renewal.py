@@ -70,19 +70,19 @@ def test_a_running_agent_renews_its_certificate_and_serves_the_new_one(
         app: Flask, agents: AgentGateway, testbed: dict[str, dict[str, Any]], tmp_path: Path,
         panel_url: str) -> None:
     agents.create_ca()
-    agents.agent_cert_validity = SHORT  # what it enrols with: already due for renewal
-    with running_agent(agents, "host-panjang", testbed, tmp_path, panel_url=panel_url) as host:
-        agents.agent_cert_validity = dt.timedelta(days=397)
+    # It enrols with a certificate already due for renewal; the renewed one has the usual life.
+    with running_agent(agents, "host-panjang", testbed, tmp_path, panel_url=panel_url,
+                       validity=SHORT) as host:
         credentials = AgentCredentials(tmp_path / "agent-host-panjang")
         first = host.enrolled_at and _actions(host)
         deadline = time.monotonic() + 60
-        while "host.renew" not in _actions(host):
+        # Renewed on the panel, then installed by the agent.
+        while ("host.renew" not in _actions(host)
+               or credentials.identity()["certificate_sha256"] != host.cert_fingerprint):
             assert time.monotonic() < deadline, (tmp_path / "agent-host-panjang.log").read_text()
             time.sleep(0.5)
             db.session.rollback()
-        db.session.refresh(host)
-        identity = credentials.identity()
-        assert identity["certificate_sha256"] == host.cert_fingerprint
+            db.session.refresh(host)
         installed = credentials.certificate()
         assert installed.not_valid_after_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=390)
         assert host.cert_not_after is not None and host.cert_renewed_at is not None
@@ -97,6 +97,8 @@ def test_a_running_agent_renews_its_certificate_and_serves_the_new_one(
             except AgentUnavailable:
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
+        log = (tmp_path / "agent-host-panjang.log").read_text()
+        assert "the API now serves the new one" in log and "agent stopped" not in log
         # The pinned old certificate is no longer the agent's: a client pinned to it is refused.
         old = next(e for e in db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "host.renew", AuditEvent.target_id == str(host.id))))
