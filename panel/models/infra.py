@@ -68,8 +68,18 @@ class Host(db.Model):
 
     @property
     def front(self) -> str:
-        """The address its apps' DNS names point at."""
+        """The address its apps' DNS names point at (shown on its page)."""
         return self.front_address or self.agent_address
+
+    @property
+    def front_ip(self) -> str | None:
+        """The IP its apps' DNS names point at: its front address, else its agent's if an IP."""
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(self.front))
+        except ValueError:
+            return None  # an agent reached by name: the zone's own front address applies
 
 
 class App(db.Model):
@@ -98,6 +108,10 @@ class App(db.Model):
     @property
     def fqdn(self) -> str:
         return f"{self.subdomain}.{self.zone}"
+
+    def front_ip(self, zone_record_ip: str | None) -> str | None:
+        """The IP its name points at: its own, else its host's front, else the zone's record IP."""
+        return self.ip or (self.host.front_ip if self.host else None) or zone_record_ip
 
     @property
     def live_release(self) -> Release | None:
