@@ -45,7 +45,7 @@ class RenewalRefused(EnrolmentRefused):
     """A renewal the panel will not sign; `code` says why."""
 
 
-def _refuse(code: str, message: str, host: Host | None = None) -> RenewalRefused:
+def _refuse(message: str, *, code: str, host: Host | None = None) -> RenewalRefused:
     if host is not None:  # the caller rolls back; the refusal is audited on its own
         logger.warning("refused to renew the certificate of %s: %s", host.name, code)
     return RenewalRefused(code=code, message=message)
@@ -66,7 +66,7 @@ def renew(ca: PanelCA, headers: Mapping[str, str], body: bytes, now: dt.datetime
             raise BadCSR(_("pembaruan memerlukan kunci baru"))
         issued = ca.issue_agent_certificate(request.csr, agent_name, [host.agent_address], validity)
     except BadCSR as bad:
-        raise _refuse("bad_csr", str(bad), host) from bad
+        raise _refuse(str(bad), code="bad_csr", host=host) from bad
     enrolled = enrolled_agent(ca, agent_name, issued)
     host_lifecycle.renewed(host, enrolled.fingerprint, enrolled.not_after)
     return enrolled
@@ -82,30 +82,30 @@ def _signed(ca: PanelCA, headers: Mapping[str, str], body: bytes,
     signature = named.get(protocol.HEADER_SIGNATURE.lower(), "")
     if not (timestamp.isdigit() and len(timestamp) <= 12 and protocol.NONCE.match(nonce)
             and protocol.SHA256_HEX.match(content_sha256) and 0 < len(signature) <= 200):
-        raise _refuse("unsigned_request", _("permintaan pembaruan tidak bertanda tangan"))
+        raise _refuse(_("permintaan pembaruan tidak bertanda tangan"), code="unsigned_request")
     if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), content_sha256):
-        raise _refuse("content_mismatch", _("isi permintaan tidak sesuai tanda tangannya"))
+        raise _refuse(_("isi permintaan tidak sesuai tanda tangannya"), code="content_mismatch")
     try:
         request = protocol.decode(protocol.RenewalRequest, json.loads(body))
         certificate = x509.load_pem_x509_certificate(request.certificate.encode())
     except (ValueError, protocol.MalformedRequest) as exc:
-        raise _refuse("malformed_request", _("permintaan pembaruan tidak dapat dibaca")) from exc
+        raise _refuse(_("permintaan pembaruan tidak dapat dibaca"), code="malformed_request") from exc
     try:
         certificate.verify_directly_issued_by(ca.ca_cert)
     except (ValueError, TypeError, InvalidSignature) as exc:
-        raise _refuse("unknown_certificate", _("sertifikat ini tidak diterbitkan CA panel")) from exc
+        raise _refuse(_("sertifikat ini tidak diterbitkan CA panel"), code="unknown_certificate") from exc
     if (certificate_role(certificate) != ROLE_AGENT
             or ExtendedKeyUsageOID.SERVER_AUTH not in usages(certificate)):
-        raise _refuse("unknown_certificate", _("sertifikat ini bukan sertifikat agen"))
+        raise _refuse(_("sertifikat ini bukan sertifikat agen"), code="unknown_certificate")
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise _refuse("certificate_expired",
-                      _("sertifikat agen sudah kedaluwarsa; daftarkan ulang agen dengan token baru"))
+        raise _refuse(_("sertifikat agen sudah kedaluwarsa; daftarkan ulang agen dengan token baru"),
+                      code="certificate_expired")
     message = protocol.canonical_request("POST", protocol.RENEWAL_AUDIENCE, protocol.RENEW_PATH,
                                          int(timestamp), nonce, content_sha256)
     if not protocol.verify_request(certificate.public_key(), signature, message):
-        raise _refuse("bad_signature", _("tanda tangan permintaan tidak sah"))
+        raise _refuse(_("tanda tangan permintaan tidak sah"), code="bad_signature")
     if abs(now.timestamp() - int(timestamp)) > protocol.MAX_SKEW_S:
-        raise _refuse("stale_request", _("stempel waktu permintaan tidak segar; periksa jam agen"))
+        raise _refuse(_("stempel waktu permintaan tidak segar; periksa jam agen"), code="stale_request")
     return request, certificate
 
 
@@ -115,18 +115,18 @@ def _current_host(certificate: x509.Certificate, now: dt.datetime) -> Host:
     if host is None or host.status == HostStatus.RETIRED:
         if host is not None:
             audit.record("host.renew_refused", host, actor=None, reason="host_removed")
-        raise _refuse("host_removed", _("host ini sudah dihapus dari panel"), host)
+        raise _refuse(_("host ini sudah dihapus dari panel"), code="host_removed", host=host)
     presented = fingerprint(certificate)
     if host.cert_fingerprint is None or not hmac.compare_digest(presented, host.cert_fingerprint):
         audit.record("host.renew_refused", host, actor=None, reason="not_current",
                      fingerprint=presented)
-        raise _refuse("not_current", _("sertifikat ini bukan sertifikat agen yang berlaku"), host)
+        raise _refuse(_("sertifikat ini bukan sertifikat agen yang berlaku"), code="not_current", host=host)
     if host.status == HostStatus.PENDING:
         audit.record("host.renew_refused", host, actor=None, reason="reenrolling")
-        raise _refuse("reenrolling", _("host menunggu pendaftaran ulang dengan token baru"), host)
+        raise _refuse(_("host menunggu pendaftaran ulang dengan token baru"), code="reenrolling", host=host)
     renewed_at = host.cert_renewed_at
     if renewed_at is not None and renewed_at.tzinfo is None:  # SQLite keeps UTC without the zone
         renewed_at = renewed_at.replace(tzinfo=dt.UTC)
     if renewed_at is not None and now - renewed_at < RENEWAL_MIN_INTERVAL:
-        raise _refuse("too_soon", _("sertifikat agen baru saja diperbarui; coba lagi nanti"), host)
+        raise _refuse(_("sertifikat agen baru saja diperbarui; coba lagi nanti"), code="too_soon", host=host)
     return host
