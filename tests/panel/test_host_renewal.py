@@ -23,6 +23,7 @@ from panel.services.infra.gateway import AgentGateway, AgentUnavailable, HostNot
 from panel.tasks import infra as infra_tasks
 from tests.panel import factories
 from tests.panel.agent import running_agent
+from tests.panel.conftest import csrf_token
 from tests.panel.smtp import smtp_server
 
 SHORT = dt.timedelta(minutes=1)  # with the CA's 5-minute backdate: 1 of 6 minutes left, so due now
@@ -207,3 +208,24 @@ def test_technicians_are_mailed_once_before_a_certificate_expires(
     page = client.get("/admin/hosts").get_data(as_text=True)
     assert page.count("Sertifikat agen berlaku sampai") == 2
     assert "Daftarkan ulang agen" in page
+
+def test_the_host_page_sets_the_front_address_and_reenrols(
+        agents: AgentGateway, tmp_path: Path, client: Any, login_as: Any) -> None:
+    host, _ = _enrolled(agents, "host-halaman", tmp_path / "state", "http://127.0.0.1",
+                        dt.timedelta(days=397))
+    login_as(RoleKey.SUPERADMIN)
+    form = {"csrf_token": csrf_token(client, "/admin/hosts")}
+    refused = client.post(f"/admin/hosts/{host.id}/front", data={**form, "front_address": "bukan ip"},
+                          follow_redirects=True)
+    assert "Alamat depan harus alamat IP" in refused.get_data(as_text=True)
+    db.session.refresh(host)
+    assert host.front_address is None and host.front == "127.0.0.1"
+    saved = client.post(f"/admin/hosts/{host.id}/front", data={**form, "front_address": "127.0.0.9"})
+    assert saved.status_code == 302
+    db.session.refresh(host)
+    assert host.front_address == "127.0.0.9" and "host.front_address" in _actions(host)
+    page = client.post(f"/admin/hosts/{host.id}/reenroll", data=form)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert "wadah agent enroll" in page.get_data(as_text=True)
+    db.session.refresh(host)
+    assert host.status == HostStatus.PENDING and "host.reenroll" in _actions(host)
