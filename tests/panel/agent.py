@@ -32,13 +32,14 @@ def free_port() -> int:
 def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, Any]],
                   tmp_path: Path, mariadb_admin: dict[str, Any] | None = None, *,
                   panel_url: str | None = None, address: str = "127.0.0.1",
-                  nginx_listen: str | None = None, nginx: dict[str, Any] | None = None,
+                  nginx: dict[str, Any] | None = None,
                   validity: timedelta | None = None) -> Iterator[Host]:
     """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host.
 
     With `mariadb_admin` the agent gives apps that ask for one a database on the testbed's MariaDB.
     With `panel_url` (a panel serving on loopback) the enrolment is committed, so the agent can
-    renew its certificate there; `validity` is its first certificate's. `nginx` replaces the testbed's nginx (same keys) for a second host.
+    renew its certificate there; `validity` is its first certificate's. `nginx` replaces the
+    testbed's nginx (same keys), for a second host.
     """
     port = free_port()
     agents.create_ca()  # unless the panel has one already, as after `wadah up`
@@ -71,7 +72,7 @@ def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, 
             "--nginx-sites-dir", nginx["sites_dir"], "--nginx-log-dir", str(prefix / "logs"),
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
-            "--nginx-listen", nginx_listen or nginx["http"], "--nginx-probe", nginx["http"],
+            "--nginx-listen", nginx["http"], "--nginx-probe", nginx["http"],
             "--clamd-url", testbed["clamd"]["address"], *database,
         ], stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
