@@ -176,11 +176,16 @@ def enroll_agent() -> Any:
     return enrolled.bundle.to_dict()
 
 
+RENEWAL_MAX_BYTES = 64 * 1024  # a certificate and a CSR
+
+
 @bp.post("/agents/renew")
 @public
 @limiter.limit("10 per minute")
 def renew_agent() -> Any:
     # The agent's current certificate's key signs the request: that key is the credential here.
+    if (request.content_length or 0) > RENEWAL_MAX_BYTES or request.content_length is None:
+        return _error_body(413, "too_large", _("Permintaan pembaruan terlalu besar."))
     try:
         renewed = gateway.agents().renew(dict(request.headers.items()),
                                          request.get_data(cache=False))
