@@ -177,6 +177,7 @@ def enroll_agent() -> Any:
 
 
 RENEWAL_MAX_BYTES = 64 * 1024  # a certificate and a CSR
+UNREADABLE_RENEWALS = frozenset({"malformed_request", "unsigned_request", "content_mismatch"})
 
 
 @bp.post("/agents/renew")
@@ -193,8 +194,8 @@ def renew_agent() -> Any:
         return _error_body(503, "no_ca", str(unavailable))
     except EnrolmentRefused as refused:
         db.session.commit()  # only the refusal's audit event, if the host was known
-        return _error_body(400 if refused.code == "malformed_request" else 403, refused.code,
-                           str(refused))
+        status = 400 if refused.code in UNREADABLE_RENEWALS else 403
+        return _error_body(status, refused.code, str(refused))
     db.session.commit()
     return renewed.bundle.to_dict()
 
