@@ -228,3 +228,22 @@ def test_the_host_page_sets_the_front_address_and_reenrols(
     assert "wadah agent enroll" in page.get_data(as_text=True)
     db.session.refresh(host)
     assert host.status == HostStatus.PENDING and "host.reenroll" in _actions(host)
+
+
+def test_a_renewal_interrupted_before_its_key_is_promoted_completes_at_start(
+        agents: AgentGateway, tmp_path: Path, panel_url: str) -> None:
+    _, credentials = _enrolled(agents, "host-putus-tengah", tmp_path / "state", panel_url)
+    old_key = credentials.key_path.read_bytes()
+    renew(credentials)
+    new_key = credentials.key_path.read_bytes()
+    # As if the agent died after writing the new certificate, before moving its key in place.
+    private_files.write(credentials.directory / AgentCredentials.NEXT_KEY, new_key)
+    private_files.write(credentials.key_path, old_key)
+    credentials.server_context()  # what `wadah agent run` builds at start
+    assert credentials.key_path.read_bytes() == new_key
+    assert not (credentials.directory / AgentCredentials.NEXT_KEY).exists()
+    # A new key whose certificate never arrived is dropped; the working pair stays.
+    private_files.write(credentials.directory / AgentCredentials.NEXT_KEY, old_key)
+    credentials.server_context()
+    assert credentials.key_path.read_bytes() == new_key
+    assert not (credentials.directory / AgentCredentials.NEXT_KEY).exists()
