@@ -202,6 +202,7 @@ class AgentDaemon:
         if time.monotonic() >= self._next_rotate:
             self._next_rotate = time.monotonic() + self.rotate_interval_s
             self._rotate_logs()
+            self._prune_dumps(now)
 
     def _renew(self) -> None:
         assert self.renewer is not None
@@ -225,6 +226,16 @@ class AgentDaemon:
             rotate()
         except Exception:
             logger.exception("rotating the nginx logs failed")
+
+    def _prune_dumps(self, now: float) -> None:
+        state = getattr(self.host, "state", None)
+        if state is None:
+            return
+        try:
+            for name in state.prune_dumps(now):
+                logger.info("final database dump %s passed its retention and was deleted", name)
+        except Exception:
+            logger.exception("pruning the final database dumps failed")
 
     def _protect_network(self) -> None:
         protect = getattr(self.host, "protect_network", None)

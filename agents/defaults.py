@@ -157,6 +157,8 @@ DB_USER_HOST = "localhost"  # apps reach MariaDB through its socket, mounted int
 DB_CONTAINER_SOCKET = "/run/mysqld/mysqld.sock"  # where PHP's mysqli/PDO look by default on Debian
 DB_CONNECT_TIMEOUT_S = 5
 DUMP_TIMEOUT_S = 600
+# A removed app's final database dump stays in the state directory's dumps/ this long, then goes.
+DUMP_RETENTION_DAYS = 30
 
 # === control channel, enrolment and daemon (agents/api.py, agents/daemon.py) ====================
 LISTEN = "127.0.0.1:17443"  # where the agent's HTTPS API listens
@@ -171,7 +173,7 @@ HEARTBEAT_S = 10.0  # the daemon's loop: heartbeat file, nonce pruning
 RENEW_CHECK_S = 600.0  # how often the daemon checks whether its certificate is due for renewal
 RECONCILE_INTERVAL_S = 300.0  # the safety net: a full reconcile even when no event came
 DRIFT_INTERVAL_S = 2.0  # how often the managed vhosts are hashed against what was written
-EVENTS_RECONNECT_S = (1.0, 10.0)  # first and longest wait before following Docker's events again
+EVENTS_RECONNECT_S = (0.5, 4.0)  # first and longest wait before following Docker's events again
 CRASH_WINDOW_S = 60.0  # deaths counted over this window ...
 CRASH_LIMIT = 3  # ... this many of them make a crash loop
 CRASH_BACKOFF_S = (10.0, 300.0)  # the agent's first and longest wait between its own restarts

@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -228,6 +229,16 @@ class StateStore:
     @property
     def dumps_dir(self) -> Path:
         return self.root / "dumps"
+
+    def prune_dumps(self, now: float, keep_s: float = defaults.DUMP_RETENTION_DAYS * 86400) -> list[str]:
+        """Delete the final dumps of removed apps older than `keep_s`; return their names."""
+        pruned = []
+        for entry in os.scandir(self.dumps_dir):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > keep_s:
+                os.unlink(entry.path)
+                pruned.append(entry.name)
+        return sorted(pruned)
 
     # --- locks -----------------------------------------------------------------------------------
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from flask import has_request_context, request
@@ -12,6 +15,18 @@ from panel.models import AuditEvent, User
 
 # Secrets never enter the audit trail: a detail whose name looks like one is a programming error.
 _SECRET_NAME = re.compile(r"pass|secret|token|key|otp|credential", re.IGNORECASE)
+# Who acts when no user does (the command line): "system" unless a caller says more.
+_unattended_actor: ContextVar[str] = ContextVar("unattended_actor", default="system")
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record the events added inside this block without a user as done by `name` (e.g. "cli:root")."""
+    reset = _unattended_actor.set(name[:64])
+    try:
+        yield
+    finally:
+        _unattended_actor.reset(reset)
 
 
 def record(action: str, target: Any = None, *, actor: User | None = None, **details: Any) -> AuditEvent:
@@ -23,7 +38,7 @@ def record(action: str, target: Any = None, *, actor: User | None = None, **deta
         actor = current_user._get_current_object()  # type: ignore[attr-defined]
     event = AuditEvent(
         actor_id=actor.id if actor else None,
-        actor=actor.username if actor else "system",
+        actor=actor.username if actor else _unattended_actor.get(),
         action=action,
         target_type=type(target).__name__ if target is not None else None,
         target_id=_identity(target),

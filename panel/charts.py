@@ -83,11 +83,11 @@ def line_chart(ident: str, title: str, description: str, labels: Sequence[str], 
         return bottom - max(0.0, min(value, top_value)) / top_value * (bottom - top)
 
     for tick in range(5):
-        value = top_value * tick / 4
-        y = y_of(value)
+        level = top_value * tick / 4
+        y = y_of(level)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}" stroke="{GRID}"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">'
-                     f"{escape(_value(value, unit, 0))}</text>")
+                     f"{escape(_value(level, unit, 0))}</text>")
     for index, label in enumerate(labels):
         for line, text in enumerate(label.split("\n")):
             parts.append(f'<text x="{x_of(index):.1f}" y="{bottom + 16 + 14 * line}" text-anchor="middle" '
@@ -131,10 +131,10 @@ def trend_chart(ident: str, title: str, description: str, labels: Sequence[str],
         return bottom - max(0.0, min(value, top_value)) / top_value * (bottom - top)
 
     for tick in range(5):
-        value = top_value * tick / 4
-        parts.append(f'<line x1="{left}" y1="{y_of(value):.1f}" x2="{right}" y2="{y_of(value):.1f}" '
-                     f'stroke="{GRID}"/><text x="{left - 6}" y="{y_of(value) + 4:.1f}" text-anchor="end" '
-                     f'fill="{MUTED}">{escape(_value(value, unit, decimals))}</text>')
+        level = top_value * tick / 4
+        parts.append(f'<line x1="{left}" y1="{y_of(level):.1f}" x2="{right}" y2="{y_of(level):.1f}" '
+                     f'stroke="{GRID}"/><text x="{left - 6}" y="{y_of(level) + 4:.1f}" text-anchor="end" '
+                     f'fill="{MUTED}">{escape(_value(level, unit, decimals))}</text>')
     shown = sorted({round(i * (len(labels) - 1) / max(ticks - 1, 1)) for i in range(ticks)}) if labels else []
     for index in shown:
         last = index == len(labels) - 1

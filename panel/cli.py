@@ -1,6 +1,9 @@
 """The `wadah` command: one entry point for the panel, its worker, the agent, the scanner and the testbed."""
 from __future__ import annotations
 
+import collections.abc
+import contextlib
+import getpass
 import importlib
 import logging
 import os
@@ -99,11 +102,38 @@ def web(bind: str, workers: int, dev: bool) -> None:
 @click.option("--workers", default=2, show_default=True)
 def worker(workers: int) -> None:
     """Run background jobs (scans, deploys, DNS updates, probes, timers)."""
-    import panel.tasks  # noqa: F401  (registers the tasks and the periodic checks)
-    from panel.jobs import huey
+    import panel.tasks  # noqa: F401  (registers the tasks, their recoveries and the periodic checks)
+    from panel.jobs import Heartbeat, huey
 
-    _app()  # binds the queue backend and gives tasks their app context
-    huey.create_consumer(workers=workers, worker_type="thread").run()
+    heartbeat = Heartbeat(_app())  # the app binds the queue backend and gives tasks their context
+    heartbeat.start()  # reaps what a stopped worker left, then beats and reaps every few seconds
+    try:
+        huey.create_consumer(workers=workers, worker_type="thread").run()
+    finally:
+        heartbeat.stop()
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="Bahasa pesan.")
+def doctor(lang: str) -> None:
+    """Check the database, the job queue and the workers, list each host's last contact, say what to do."""
+    from panel import health
+    from panel.i18n import gettext as _
+    from panel.i18n import speaking
+
+    with _app().app_context(), speaking(lang):
+        found = health.check()
+        for check in found.checks:
+            click.echo(f"[{'OK' if check.ok else '!!'}] {check.name:<9} {check.detail}")
+            if check.remedy:
+                click.echo(f"     {'':<9} -> {check.remedy}")
+        click.echo(_("Host (kontak terakhir agennya):") if found.hosts else _("Belum ada host terdaftar."))
+        for host in found.hosts:
+            seen = host.last_seen_at.isoformat(timespec="seconds") if host.last_seen_at else "-"
+            click.echo(f"[{'OK' if host.fresh else '!!'}] {host.name:<20} {host.status:<12} {seen}")
+        if not found.ok:
+            raise click.ClickException(_("Bermasalah: %(down)s", down=", ".join(found.down)))
 
 
 @main.group()
@@ -117,12 +147,13 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest) and add missing built-in data."""
     from panel import database
     from panel.extensions import db as session_owner
-    from panel.services.requests import workflow
+    from panel.services.requests import workflow, working_time
 
     app = _app()
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
     with app.app_context():
         workflow.ensure_builtin_templates()
+        working_time.ensure_seeded()
         session_owner.session.commit()
 
 
@@ -141,8 +172,12 @@ def seed_demo() -> None:
     from panel.extensions import db as database
     from panel.services.accounts import demo
 
-    with _app().app_context():
-        logins = demo.seed()
+    app = _app()
+    with app.app_context():
+        try:
+            logins = demo.seed(production=bool(app.config["PRODUCTION"]))
+        except demo.DemoRefused as refused:
+            raise click.ClickException(str(refused)) from refused
         database.session.commit()
     for login in logins:
         shown = login.password or "(sudah ada; kata sandi tidak ditampilkan lagi)"
@@ -289,14 +324,188 @@ def backup_restore(backup_id: str, repo: str | None, passphrase_stdin: bool, for
 
 
 @main.command("init-config")
-def init_config() -> None:
+@click.option("--production", is_flag=True,
+              help="Tandai instans sebagai produksi: data contoh ditolak (PRODUCTION = true).")
+def init_config(production: bool) -> None:
     """Write the instance configuration with fresh secrets, and make the panel's CA, unless they exist."""
     from panel import config as configuration
     from panel import gateway
 
-    path = configuration.write_instance_file(configuration.state_dir() / "panel", {})
+    instance: Path = configuration.state_dir() / "panel"
+    existed = configuration.instance_file(instance).is_file()
+    path = configuration.write_instance_file(instance, {"PRODUCTION": True} if production else {})
     click.echo(path)
     gateway.agents(_app()).create_ca()
+    if production and existed:  # its secrets stand; the flag is the operator's edit to make
+        click.echo("Berkas sudah ada dan tidak diubah; tambahkan baris `PRODUCTION = true` ke berkas itu.",
+                   err=True)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        return str(os.getuid())
+
+
+@contextlib.contextmanager
+def _directory() -> collections.abc.Iterator[Any]:
+    """Open the panel's database as the command line (audited as `cli:<OS user>`) and commit on success."""
+    from panel import audit
+    from panel.extensions import db as session_owner
+    from panel.services.accounts import directory
+
+    app = _app()
+    with app.app_context(), audit.acting_as(f"cli:{_os_user()}"):
+        try:
+            yield app
+        except directory.DirectoryRefused as refused:
+            session_owner.session.rollback()
+            raise click.ClickException(str(refused)) from refused
+        session_owner.session.commit()
+
+
+def _password_from_stdin(wanted: bool) -> str | None:
+    if not wanted:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("Tidak ada kata sandi di masukan standar.")
+    return password
+
+
+def _show_one_time(username: str, password: str | None) -> None:
+    if password is not None:
+        click.echo(f"Kata sandi sekali pakai untuk {username} (ditampilkan sekali ini saja; wajib diganti "
+                   "saat masuk):")
+        click.echo(f"  {password}")
+
+
+@main.group()
+def user() -> None:
+    """Manage the panel's users; the first platform administrator of an install is made here."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="Peran (boleh diulang): opd_admin, technician, coordinator, head, auditor, superadmin.")
+@click.option("--opd", "opd_code", default=None, help="Kode OPD pengguna.")
+@click.option("--email", default=None, help="Alamat surel untuk pemberitahuan.")
+@click.option("--name", "full_name", default="", help="Nama lengkap.")
+@click.option("--nip", default=None, help="NIP (18 angka).")
+@click.option("--password-stdin", is_flag=True, help="Baca kata sandi dari masukan standar.")
+def user_add(username: str, roles: tuple[str, ...], opd_code: str | None, email: str | None,
+             full_name: str, nip: str | None, password_stdin: bool) -> None:
+    """Create a user; print a one-time password unless one comes on standard input."""
+    from panel.services.accounts import directory
+
+    password = _password_from_stdin(password_stdin)
+    with _directory() as app:
+        profile = directory.Profile(roles=roles, opd_code=opd_code, full_name=full_name, email=email, nip=nip)
+        created, generated = directory.add_user(username, profile, by=None, password=password,
+                                                min_length=app.config["PASSWORD_MIN_LENGTH"])
+        roles_text = ", ".join(sorted(created.role_keys))
+    click.echo(f"Pengguna {username} dibuat ({roles_text}).")
+    _show_one_time(username, generated)
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Baca kata sandi baru dari masukan standar.")
+def user_passwd(username: str, password_stdin: bool) -> None:
+    """Reset a user's password (sessions end, API tokens are revoked); print a one-time password."""
+    from panel.services.accounts import directory
+
+    password = _password_from_stdin(password_stdin)
+    with _directory() as app:
+        generated = directory.reset_password(directory.user_by_name(username), by=None, password=password,
+                                             min_length=app.config["PASSWORD_MIN_LENGTH"])
+    click.echo(f"Kata sandi {username} diganti; semua sesi dan token API-nya berakhir.")
+    _show_one_time(username, generated)
+
+
+def _act_on(username: str, verb: str) -> None:
+    # `verb` names a directory function taking (user, by=...): the command line acts as nobody's user.
+    from panel.services.accounts import directory
+
+    with _directory():
+        getattr(directory, verb)(directory.user_by_name(username), by=None)
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Clear the failed sign-ins counted against a user, from every address."""
+    _act_on(username, "unlock")
+    click.echo(f"Pembatasan masuk untuk {username} dihapus.")
+
+
+@user.command("reset-totp")
+@click.argument("username")
+def user_reset_totp(username: str) -> None:
+    """Switch off a user's second factor (a lost phone); a role that needs one enrols again at sign-in."""
+    _act_on(username, "reset_second_factor")
+    click.echo(f"Verifikasi dua langkah {username} dimatikan; sesinya berakhir.")
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable a user: no sign-in, sessions ended, API tokens revoked."""
+    _act_on(username, "disable_user")
+    click.echo(f"Pengguna {username} dinonaktifkan.")
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Let a disabled user sign in again."""
+    _act_on(username, "enable_user")
+    click.echo(f"Pengguna {username} diaktifkan kembali.")
+
+
+@main.group()
+def opd() -> None:
+    """Manage the agencies (OPD) whose applications the data center hosts."""
+
+
+@opd.command("add")
+@click.argument("code")
+@click.option("--name", required=True, help="Nama lengkap OPD.")
+def opd_add(code: str, name: str) -> None:
+    """Register an agency."""
+    from panel.services.accounts import directory
+
+    with _directory():
+        created = directory.add_opd(code, name, by=None)
+        shown = f"{created.code} ({created.name})"
+    click.echo(f"OPD {shown} terdaftar.")
+
+
+@opd.command("disable")
+@click.argument("code")
+def opd_disable(code: str) -> None:
+    """Stop an agency filing requests and receiving users; its apps keep running."""
+    from panel.services.accounts import directory
+
+    with _directory():
+        directory.disable_opd(directory.opd_by_code(code), by=None)
+    click.echo(f"OPD {code.upper()} dinonaktifkan.")
+
+
+@opd.command("enable")
+@click.argument("code")
+def opd_enable(code: str) -> None:
+    """Let a disabled agency file requests and receive users again."""
+    from panel.services.accounts import directory
+
+    with _directory():
+        directory.enable_opd(directory.opd_by_code(code), by=None)
+    click.echo(f"OPD {code.upper()} aktif kembali.")
 
 
 if __name__ == "__main__":  # `python -m panel.cli`, as `wadah up` starts its processes

@@ -49,7 +49,11 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "DINAS_ADDRESS": "Jalan Merdeka Nomor 1, Kabupaten Contoh",
         "DINAS_CITY": "Contoh",
         "DINAS_CONTACT": "",
-        "TIMEZONE": "WIB",
+        # WIB (Asia/Jakarta), WITA (Asia/Makassar) or WIT (Asia/Jayapura): every time the panel shows.
+        "PEMDA_TIMEZONE": "WIB",
+        # A production instance refuses the demo Pemda (`wadah seed-demo`, `wadah up`); `wadah
+        # init-config --production` sets it, and the first superadmin comes from `wadah user add`.
+        "PRODUCTION": False,
         "PANEL_URL": "http://127.0.0.1:8000/",
         "REQUEST_NUMBER_PATTERN": "{seq:03d}/HOST/DISKOMINFO/{year}",
         "DEFAULT_SOP_TEMPLATE": "muara_enim",

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from panel import config as configuration
 from panel import private_files
 from panel.testbed import Testbed
+from panel.testbed.errors import TestbedError
 from panel.testbed.services import Service
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ class Web(PanelProcess):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
         try:
             connection.request("GET", "/api/v1/health")
-            if connection.getresponse().status != 200:
-                raise ConnectionError("panel not healthy")
+            # 503 is the web answering that something else (e.g. the worker, started next) is down.
+            if connection.getresponse().status not in (200, 503):
+                raise ConnectionError("panel not answering")
         finally:
             connection.close()
 
@@ -78,8 +80,11 @@ class Worker(PanelProcess):
     arguments = ("worker",)
 
     def probe(self) -> None:
-        if self.running_pid() is None:
+        pid = self.running_pid()
+        if pid is None:
             raise ConnectionError("worker not running")
+        if not _beating(self.state_dir / "panel", pid):  # ready once it recorded its first heartbeat
+            raise ConnectionError("worker has no heartbeat yet")
 
 
 class Agent(PanelProcess):
@@ -156,17 +161,32 @@ def down(state_dir: Path, everything: bool, echo: Callable[[str], None]) -> None
             echo(f"{name:<9} {outcome}")
 
 
+def _beating(instance: Path, pid: int) -> bool:
+    from sqlalchemy import select
+
+    from panel import create_app
+    from panel.extensions import db
+    from panel.models import Worker
+
+    with create_app({"INSTANCE_PATH": str(instance)}).app_context():
+        return db.session.scalar(select(Worker.id).where(Worker.pid == pid).limit(1)) is not None
+
+
 def _prepare_database(instance: Path) -> str:
     from panel import create_app, database
     from panel.extensions import db
     from panel.services.accounts import demo
-    from panel.services.requests import workflow
+    from panel.services.requests import workflow, working_time
 
     app = create_app({"INSTANCE_PATH": str(instance)})
     database.upgrade(app.config["SQLALCHEMY_DATABASE_URI"])
     with app.app_context():
         workflow.ensure_builtin_templates()
-        created = demo.seed()
+        working_time.ensure_seeded()
+        try:
+            created = demo.seed(production=bool(app.config["PRODUCTION"]))
+        except demo.DemoRefused as refused:
+            raise TestbedError(None, str(refused)) from refused
         db.session.commit()
     logins_file = instance / DEMO_LOGINS
     new_lines = [f"  {login.role:<12} {login.username:<12} {login.password}"
@@ -221,6 +241,7 @@ def _enrol_local_agent(state_dir: Path, instance: Path, panel: Testbed) -> None:
     if (agent_dir / "tls" / "agent.crt").exists():
         return
     agent_port = panel.services["agent"].port
+    assert agent_port is not None  # processes() always gives the agent a port
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():
         agents = gateway.agents(app)

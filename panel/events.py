@@ -12,3 +12,6 @@ _signals = Namespace()
 
 # sender: the RequestStep just opened (flushed, so it has an id; not yet committed)
 step_opened = _signals.signal("step-opened")
+
+# sender: the HostingRequest that just ended rejected, withdrawn or closed (flushed, not yet committed)
+request_ended = _signals.signal("request-ended")

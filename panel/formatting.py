@@ -1,4 +1,8 @@
-"""How the UI writes dates, numbers, statuses, roles and decisions in the reader's language."""
+"""How the UI writes dates, numbers, statuses, roles and decisions in the reader's language.
+
+Every time the panel shows (pages, reports, exports, the audit log, letters) is local time in the
+Pemda's zone, `PEMDA_TIMEZONE`, converted here; stored times stay UTC.
+"""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -7,7 +11,7 @@ from typing import Any
 
 from babel.dates import get_month_names
 from babel.numbers import get_decimal_symbol, get_group_symbol
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 from panel import i18n
 from panel.i18n import lazy_gettext as _l
@@ -15,6 +19,9 @@ from panel.i18n import ngettext
 from panel.models import AppStatus, HostStatus, RequestStatus, RoleKey, Stack, Verdict
 from panel.services.requests.sop import StepAction
 
+# Indonesia's three legal time zones, none with daylight saving: name → (IANA name, hours east of UTC).
+TIME_ZONES = {"WIB": ("Asia/Jakarta", 7), "WITA": ("Asia/Makassar", 8), "WIT": ("Asia/Jayapura", 9)}
+DEFAULT_ZONE = "WIB"
 WIB = timezone(timedelta(hours=7), "WIB")
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
           "Oktober", "November", "Desember")
@@ -27,11 +34,12 @@ REQUEST_STATUS_LABELS = {
     RequestStatus.REJECTED: _l("Ditolak"),
     RequestStatus.DEPLOYED: _l("Terpasang"),
     RequestStatus.CLOSED: _l("Selesai"),
+    RequestStatus.WITHDRAWN: _l("Ditarik"),
 }
 APP_STATUS_LABELS = {
     AppStatus.ALLOCATED: _l("Dialokasikan"), AppStatus.DEPLOYING: _l("Sedang dipasang"),
     AppStatus.RUNNING: _l("Berjalan"), AppStatus.STOPPED: _l("Dihentikan"), AppStatus.FAILED: _l("Gagal"),
-    AppStatus.REMOVED: _l("Dihapus"),
+    AppStatus.REMOVED: _l("Dihapus"), AppStatus.EXTERNAL: _l("Eksternal (di luar Wadah)"),
 }
 STACK_LABELS = {Stack.PHP: "PHP", Stack.STATIC: _l("Situs statis"), Stack.DOCKERFILE: "Dockerfile"}
 VERDICT_LABELS = {
@@ -45,6 +53,7 @@ HOST_STATUS_LABELS = {
 DECISION_LABELS = {
     "ya": _l("Setujui"), "tidak": _l("Tolak"), "perbaikan": _l("Minta perbaikan"),
     "tersedia": _l("Kapasitas tersedia"), "tidak_tersedia": _l("Kapasitas tidak tersedia"),
+    "ditarik": _l("Ditarik OPD"), "pindai_ulang": _l("Pindai ulang"),
 }
 # The positions' titles as the UI shows them; letters print the official Indonesian titles
 # (panel.models.accounts.DEFAULT_ROLE_LABELS).
@@ -59,16 +68,50 @@ ROLE_LABELS = {
 }
 
 
-def tanggal(moment: datetime | None, seconds: bool = False) -> str:
-    """Format a UTC timestamp as WIB local time, e.g. '22 November 2026 14.05 WIB'."""
-    if moment is None:
-        return "—"
+def zone_name(setting: str | None = None) -> str:
+    """Return "WIB", "WITA" or "WIT" for a `PEMDA_TIMEZONE` value (short or IANA name), or this app's."""
+    if setting is None:
+        setting = current_app.config.get("PEMDA_TIMEZONE") if has_app_context() else None
+    setting = (setting or DEFAULT_ZONE).strip()
+    for name, (iana, _hours) in TIME_ZONES.items():
+        if setting.upper() == name or setting == iana:
+            return name
+    raise ValueError(f"PEMDA_TIMEZONE {setting!r} is not WIB, WITA or WIT (Asia/Jakarta, Asia/Makassar, "
+                     "Asia/Jayapura)")
+
+
+@cache
+def local_zone(name: str) -> timezone:
+    """Return the fixed-offset zone called `name` (WIB, WITA or WIT, or its IANA name)."""
+    name = zone_name(name)
+    return timezone(timedelta(hours=TIME_ZONES[name][1]), name)
+
+
+def local_time(moment: datetime) -> datetime:
+    """Return a stored time (UTC, naive from SQLite) as an aware time in the Pemda's zone."""
     if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
         moment = moment.replace(tzinfo=UTC)
-    local, language = moment.astimezone(WIB), i18n.language()
+    return moment.astimezone(pemda_zone())
+
+
+def pemda_zone() -> timezone:
+    """Return this app's zone (`PEMDA_TIMEZONE`)."""
+    return local_zone(zone_name())
+
+
+def tanggal(moment: datetime | None, seconds: bool = False) -> str:
+    """Format a UTC timestamp as the Pemda's local time, e.g. '22 November 2026 14.05 WIB'."""
+    if moment is None:
+        return "—"
+    local, language = local_time(moment), i18n.language()
     separator = "." if language == "id" else ":"  # Indonesian writes 14.05, English 14:05
     clock = f"{local:%H}{separator}{local:%M}" + (f"{separator}{local:%S}" if seconds else "")
-    return f"{local.day} {_month_names(language)[local.month]} {local.year} {clock} WIB"
+    return f"{local.day} {_month_names(language)[local.month]} {local.year} {clock} {local.tzname()}"
+
+
+def jam(moment: datetime) -> str:
+    """Write a short local day and time for a chart's axis, e.g. '02/03 14.05'."""
+    return f"{local_time(moment):%d/%m %H.%M}"
 
 
 def durasi(minutes: float | None) -> str:
@@ -111,6 +154,7 @@ def ukuran(size: float | None) -> str:
 
 
 def init_app(app: Flask) -> None:
+    zone_name(app.config.get("PEMDA_TIMEZONE"))  # a mistyped zone stops the start, not the first page
     app.add_template_filter(tanggal)
     app.add_template_filter(durasi)
     app.add_template_filter(angka)
@@ -127,4 +171,5 @@ def init_app(app: Flask) -> None:
             "verdict_labels": VERDICT_LABELS,
             "role_labels": ROLE_LABELS,
             "decision_labels": DECISION_LABELS,
+            "zone_label": zone_name(),
         }

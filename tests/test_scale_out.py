@@ -161,7 +161,7 @@ def sign_in_attempt(web: str, opener: urllib.request.OpenerDirector) -> int:
 def test_two_web_and_two_worker_processes_share_postgres_and_redis(
         testbed: dict[str, dict[str, Any]], dns_zone: dict[str, Any], runtime_images: Any,
         fresh_postgres: str, redis_database: str, tmp_path: Path) -> None:
-    from panel import create_app
+    from panel import create_app, gateway
     from panel.extensions import db
     from panel.models import User
     from panel.services.infra import hosts
@@ -195,9 +195,10 @@ def test_two_web_and_two_worker_processes_share_postgres_and_redis(
     with app.app_context(), ExitStack() as stack:
         zone = flow.zone_from(dns_zone)
         db.session.commit()
-        pki = hosts.PanelPKI(instance)
-        host = stack.enter_context(running_agent(pki, f"skala-{secrets.token_hex(3)}", testbed, tmp_path))
-        hosts.refresh_facts(pki, host)
+        agents = gateway.agents(app)
+        host = stack.enter_context(running_agent(agents, f"skala-{secrets.token_hex(3)}", testbed,
+                                                 tmp_path))
+        hosts.refresh_facts(agents, host)
         people = {name: db.session.query(User).filter_by(username=name).one()
                   for name in ("opd.dinkes", "kabid", "subkoor", "teknisi")}
         opd, kabid, subkoor, teknisi = (Panel(webs, api_token(person, "skala", 1)[1], served)
@@ -250,6 +251,6 @@ def test_two_web_and_two_worker_processes_share_postgres_and_redis(
             assert sign_in_attempt(webs[1], opener) == 429
         finally:
             for subdomain in subdomains:
-                flow.clean_up(pki, host, subdomain, zone)
+                flow.clean_up(agents, host, subdomain, zone)
             db.session.remove()
             db.engine.dispose()

@@ -1,7 +1,7 @@
 """hosts: their agent certificate's expiry and renewal, and the front address of their apps
 
 Revision ID: c3f1a8d2e4b6
-Revises: b7d1e4a9c2f0
+Revises: c5e2a7f31d04
 Create Date: 2026-12-07 21:00:00.000000
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision = 'c3f1a8d2e4b6'
-down_revision = 'b7d1e4a9c2f0'
+down_revision = 'c5e2a7f31d04'
 branch_labels = None
 depends_on = None
 

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from panel import audit, crypto, jobs, storage
 from panel.extensions import db
 from panel.i18n import gettext as _
-from panel.models import App, AppUpload, Job, JobStatus, User
+from panel.models import App, AppAccount, AppStatus, AppUpload, Job, JobStatus, User
 from panel.models.base import utcnow
-from panel.services.apps import app_operations
+from panel.services.apps import app_operations, external_apps, handover
 from panel.services.refused import Refused
 from panel.services.releases import app_uploads
 from panel.services.requests import hosting_requests
@@ -32,10 +32,35 @@ REFUSALS: tuple[type[Exception], ...] = (Refused,)
 CONTROL, LOGS, ROLLBACK, ENV = "app_control", "app_logs", "app_rollback", "app_env"
 DATABASE, DATABASE_PASSWORD, DOMAIN, UPLOAD = "app_database", "app_db_password", "app_domain", "app_upload"
 STORAGE = "app_storage"
+REMOVAL = "app_removal"
 # Work that changes the app on its host: one at a time, whichever it is.
-HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD, STORAGE)
+HOST_CHANGES = (CONTROL, ROLLBACK, ENV, DATABASE_PASSWORD, STORAGE, REMOVAL)
 FOLLOW_FOR = timedelta(minutes=5)  # how long "Ikuti" keeps fetching a log before it stops by itself
 PASSWORD_SHOWN_WITHIN = timedelta(minutes=30)  # after that a new database password is never shown
+
+
+class AlreadyRemoved(Refused):
+    """The app was removed already, or its removal is under way: a second one starts nothing."""
+
+
+def start_removal(app: App, user: User, reason: str) -> Job:
+    """Queue decommissioning the app: off its host and out of its zone, kept here as `removed`."""
+    if app.status == AppStatus.REMOVED or jobs.running_of((REMOVAL,), app) is not None:
+        raise AlreadyRemoved(_("Aplikasi ini sudah dihapus atau sedang dihapus."))
+    reason = app_operations.check_removal(app, reason)
+    _refuse_while(app, HOST_CHANGES)
+    audit.record("app.removal_requested", app, actor=user, reason=reason)
+    return jobs.launch(REMOVAL, app, user, app_tasks.remove_app, app.id, user.id, reason)
+
+
+def hand_over_login(app: App, user: User, username: str | None) -> tuple[AppAccount, str]:
+    """Reissue the app's Web Panel login for a new manager; the password is returned once."""
+    return handover.hand_over(app, user, current_app.config["PASSWORD_MIN_LENGTH"], username or None)
+
+
+def record_external(entry: external_apps.ExternalApp, user: User) -> App:
+    """Record an app hosted before Wadah, so the inventory and reports count it."""
+    return external_apps.record(entry, user)
 
 
 def start_control(app: App, user: User, action: str) -> Job:
@@ -143,6 +168,7 @@ def take_database_password(app: App, user: User, job: Job) -> str | None:
 
 def start_domain_check(app: App, user: User) -> Job:
     """Queue asking the zone's server about the app's name, and the agent how it is served."""
+    app_operations.expect_managed(app)
     _refuse_while(app, (DOMAIN,))
     return jobs.launch(DOMAIN, app, user, app_tasks.check_domain, app.id)
 
@@ -179,6 +205,7 @@ def upload_rows(app: App) -> list[UploadRow]:
 
 
 def _expect_host(app: App) -> None:
+    app_operations.expect_managed(app)
     if app.host is None:
         raise app_operations.OperationRefused(_("Aplikasi belum dialokasikan ke host."))
 

@@ -18,7 +18,7 @@ from panel.models import AppAccount, HostingRequest, Job, User
 from panel.services.infra import subdomains
 from panel.services.refused import Refused
 from panel.services.releases import deployment
-from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.services.requests import fulfilment, hosting_requests, sop, workflow
 from panel.services.requests.sop import StepAction
 from panel.tasks import requests as request_tasks
 
@@ -30,15 +30,20 @@ REFUSALS: tuple[type[Exception], ...] = (Refused, deployment.DeployFailed)
 
 def file_request(user: User, draft: workflow.RequestDraft,
                  letters_by_kind: Mapping[str, hosting_requests.Upload],
-                 bundle: hosting_requests.Upload | None, submission_key: str | None) -> HostingRequest:
-    """File a new request under the configured SOP template; the same `submission_key` files once."""
+                 bundle: hosting_requests.Upload | None, submission_key: str | None,
+                 recommendation: str = "", template_key: str | None = None) -> HostingRequest:
+    """File a new request under the configured SOP template (or SOP 002); the same key files once."""
     config = current_app.config
+    if template_key not in (None, config["DEFAULT_SOP_TEMPLATE"], sop.DEVELOPMENT_TEMPLATE):
+        raise hosting_requests.RequestRefused(_("Templat SOP %(key)s tidak dapat dipakai untuk permohonan.",
+                                                key=repr(template_key)))
     return hosting_requests.file_request(
         user, draft, letters_by_kind, bundle, submission_key=submission_key,
-        template_key=config["DEFAULT_SOP_TEMPLATE"], number_pattern=config["REQUEST_NUMBER_PATTERN"],
+        template_key=template_key or config["DEFAULT_SOP_TEMPLATE"],
+        number_pattern=config["REQUEST_NUMBER_PATTERN"],
         attachment_store=storage.attachments(), artifact_store=storage.artifacts(),
         limits=hosting_requests.Limits(config["BUNDLE_MAX_BYTES"], config["ATTACHMENT_MAX_BYTES"]),
-        subdomain_policy=subdomains.SubdomainPolicy.from_config(config))
+        subdomain_policy=subdomains.SubdomainPolicy.from_config(config), recommendation=recommendation)
 
 
 def start_scan(request: HostingRequest, user: User) -> Job:
@@ -67,6 +72,7 @@ def start_allocation(request: HostingRequest, user: User) -> Job:
     The check asks the zone's server and probes addresses, so it runs as a job, not in the request.
     """
     fulfilment.expect_action(request, StepAction.ALLOCATE)
+    fulfilment.expect_not_with_opd(request)
     fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
     _refuse_second(ALLOCATE, request)
     return jobs.launch(ALLOCATE, request, user, request_tasks.allocate_request, request.id, user.id)
@@ -87,6 +93,27 @@ def issue_login(request: HostingRequest, user: User) -> tuple[AppAccount, str]:
 def write_response_letter(request: HostingRequest, user: User) -> None:
     """Write the response letter (Surat tanggapan) to the OPD and attach it."""
     fulfilment.write_response_letter(request, user, current_app.config, storage.attachments())
+
+
+def write_recommendation(request: HostingRequest, user: User) -> None:
+    """Write SOP 002's Rekomendasi Tim Teknis and attach it, which finishes its step."""
+    fulfilment.write_recommendation(request, user, current_app.config, storage.attachments())
+
+
+def change_subdomain(request: HostingRequest, user: User, subdomain: str) -> None:
+    """Give a request that is back with its OPD another subdomain, validated as at filing."""
+    hosting_requests.change_subdomain(request, user, subdomain,
+                                      subdomains.SubdomainPolicy.from_config(current_app.config))
+
+
+def withdraw(request: HostingRequest, user: User, reason: str) -> None:
+    """Withdraw the OPD's open request with its reason."""
+    workflow.withdraw(request, user, reason)
+
+
+def reject(request: HostingRequest, user: User, reason: str) -> None:
+    """Refuse the request with a reason and attach the refusal letter."""
+    fulfilment.reject(request, user, reason, current_app.config, storage.attachments())
 
 
 def latest_job(request: HostingRequest) -> Job | None:

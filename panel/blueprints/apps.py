@@ -7,17 +7,18 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from panel.actions import apps as app_actions
 from panel.extensions import db
+from panel.formatting import STACK_LABELS
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
 from panel.models import AppStatus, AppUpload, RoleKey, Stack
 from panel.permissions import login_required, require_app_access, require_role
-from panel.services.apps import inventory
+from panel.services.apps import external_apps, inventory
 from panel.services.releases import app_uploads
 
 bp = Blueprint("apps", __name__, url_prefix="/apps")
@@ -40,10 +41,43 @@ def index() -> Any:
     page = inventory.inventory_page(current_user, filters, request.args.get("page", 1, type=int))
     # The pager keeps the filters the user set.
     kept = {name: request.args[name] for name in FILTER_ARGS if request.args.get(name)}
-    total_label = ngettext("%(num)d aplikasi", "%(num)d aplikasi", page.pagination.total)
+    total_label = ngettext("%(num)d aplikasi", "%(num)d aplikasi", page.pagination.total or 0)
     return render_template("apps/index.html", page=page, filters=filters, kept=kept, total_label=total_label,
                            opds=inventory.opd_choices(current_user),
                            hosts=inventory.host_choices(current_user), stacks=Stack, statuses=AppStatus)
+
+
+class ExternalAppForm(FlaskForm):
+    name = StringField(_l("Nama aplikasi"), validators=[DataRequired(_l("Wajib diisi.")), Length(max=40)],
+                       description=_l("Huruf kecil, angka dan tanda hubung, misalnya sipd-lama"))
+    url = StringField(_l("Alamat (URL)"), validators=[DataRequired(_l("Wajib diisi.")), Length(max=255)],
+                      description=_l("Misalnya https://sipd.muaraenimkab.go.id/"))
+    opd_id = SelectField(_l("OPD pemilik"), coerce=int, validators=[DataRequired(_l("Wajib diisi."))])
+    server = StringField(_l("Server"), validators=[DataRequired(_l("Wajib diisi.")), Length(max=200)],
+                         description=_l("Nama atau alamat server tempat aplikasi berjalan"))
+    stack = SelectField(_l("Jenis"), choices=[(s.value, STACK_LABELS[s]) for s in Stack])
+
+
+@bp.route("/external", methods=["GET", "POST"])
+@require_role(RoleKey.TECHNICIAN)
+def record_external() -> Any:
+    # Apps hosted before Wadah: recorded only, so the inventory and reports count every app of the Pemda.
+    form = ExternalAppForm()
+    form.opd_id.choices = [(o.id, o.name) for o in inventory.opd_choices(current_user)]
+    if form.validate_on_submit():
+        entry = external_apps.ExternalApp(name=form.name.data or "", url=form.url.data or "",
+                                          opd_id=form.opd_id.data or 0, server=form.server.data or "",
+                                          stack=form.stack.data or "")
+        try:
+            recorded = app_actions.record_external(entry, current_user)
+        except app_actions.REFUSALS as refused:
+            db.session.rollback()
+            flash(str(refused), category="error")
+        else:
+            db.session.commit()
+            flash(_("Aplikasi eksternal %(name)s dicatat.", name=recorded.name), category="info")
+            return redirect(url_for("webpanel.overview", app_id=recorded.id))
+    return render_template("apps/external.html", form=form)
 
 
 class ReviewAcceptanceForm(FlaskForm):

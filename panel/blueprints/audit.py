@@ -8,7 +8,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 
 from panel import audit
 from panel.extensions import db
-from panel.formatting import WIB
+from panel.formatting import pemda_zone
 from panel.models import RoleKey
 from panel.permissions import require_role
 from panel.services.reports import audit_log
@@ -27,7 +27,7 @@ def index() -> Any:
         cursor = audit_log.Cursor.parse(request.args)
     except audit_log.InvalidFilter as invalid:
         return _render(errors=invalid.errors), 400
-    return _render(search=search, found=audit_log.page(search, WIB, cursor))
+    return _render(search=search, found=audit_log.page(search, pemda_zone(), cursor))
 
 
 @bp.get("/export.csv")
@@ -39,8 +39,8 @@ def export() -> Any:
         return _render(errors=invalid.errors), 400
     audit.record("audit.export", filter=search.to_args())
     db.session.commit()
-    filename = f"log-audit-{datetime.now(WIB):%Y%m%d-%H%M}.csv"
-    return Response(stream_with_context(audit_log.csv_chunks(search, WIB)), mimetype="text/csv",
+    filename = f"log-audit-{datetime.now(pemda_zone()):%Y%m%d-%H%M}.csv"
+    return Response(stream_with_context(audit_log.csv_chunks(search, pemda_zone())), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store"})
 

@@ -158,7 +158,7 @@ def login_totp() -> Any:
         return redirect(url_for("main.dashboard"))
     pending = session.get(PENDING_SECOND_FACTOR)
     user = _pending_user(pending)
-    if user is None:
+    if user is None or not isinstance(pending, dict):  # the second test only narrows: a user implies a dict
         if session.pop(PENDING_SECOND_FACTOR, None) is not None:
             flash(_("Waktu memasukkan kode habis. Silakan masuk lagi."), category="info")
         return redirect(url_for("auth.login"))

@@ -20,6 +20,7 @@ from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.models import (
+    OPEN_STATUSES,
     Attachment,
     AttachmentKind,
     HostingRequest,
@@ -36,7 +37,7 @@ from panel.permissions import (
 )
 from panel.services.infra import allocation
 from panel.services.releases import scanning
-from panel.services.requests import fulfilment, hosting_requests, workflow
+from panel.services.requests import fulfilment, hosting_requests, kelengkapan, workflow
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -64,6 +65,9 @@ class RequestForm(FlaskForm):
     description = TextAreaField(_l("Uraian singkat"), validators=[Length(max=2000)])
     contact = StringField(_l("Kontak pengelola (nama, telepon/email)"), validators=[Length(max=200)])
     bundle = FileField(_l("Berkas aplikasi (.zip, .tar.gz)"))
+    rekomendasi = StringField(
+        _l("Atau nomor rekomendasi dari pengembangan aplikasi (SOP 002)"), validators=[Length(max=80)],
+        description=_l("Pengganti unggahan Rekomendasi Tim Teknis, misalnya 001/HOST/DISKOMINFO/2026/REK"))
 
 
 for _kind in LETTER_KINDS:
@@ -91,6 +95,14 @@ class ReviewAcceptanceForm(FlaskForm):
 
 class BundleForm(FlaskForm):
     bundle = FileField(_l("Berkas aplikasi baru (.zip, .tar.gz)"))
+
+
+class SubdomainForm(FlaskForm):
+    subdomain = StringField(_l("Sub-domain pengganti"), validators=[DataRequired(), Length(max=63)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Alasan"), validators=[DataRequired(), Length(max=2000)])
 
 
 class CommentForm(FlaskForm):
@@ -133,7 +145,7 @@ def new() -> Any:
             filed = request_actions.file_request(
                 current_user, draft, letters,
                 hosting_requests.Upload(bundle.filename or "", bundle.stream) if bundle else None,
-                form.submission_key.data)
+                form.submission_key.data, form.rekomendasi.data or "")
         except request_actions.REFUSALS as refused:
             db.session.rollback()
             flash(str(refused), category="error")
@@ -161,11 +173,15 @@ def show(request_id: int) -> Any:
     return render_template(
         "requests/show.html", req=hosting_request, template=template, open_step=open_step,
         step_def=template.step(open_step.step_key) if open_step else None, job=job,
+        kelengkapan=(kelengkapan.of_step(hosting_request, template.step(open_step.step_key))
+                     if open_step else ()),
+        referenced=kelengkapan.referenced(hosting_request),
         refresh_seconds=2 if jobs.unfinished(job) else None,
         scan_report=scanning.latest_report(hosting_request.artifact_sha256), live_release=live,
         capacity=fulfilment.capacity(hosting_request) if open_step else None,
         comments=comments, step_form=StepForm(), disposition_form=DispositionForm(),
         review_form=ReviewAcceptanceForm(), bundle_form=BundleForm(), comment_form=CommentForm(),
+        subdomain_form=SubdomainForm(), reason_form=ReasonForm(), open_statuses=OPEN_STATUSES,
         labels=hosting_requests.ATTACHMENT_LABELS, job_labels=JOB_LABELS)
 
 
@@ -337,4 +353,72 @@ def response_letter(request_id: int) -> Any:
     else:
         db.session.commit()
         flash(_("Surat tanggapan dibuat dan dilampirkan."), category="info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/recommendation-letter")
+@require_role(RoleKey.COORDINATOR)
+def recommendation_letter(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        request_actions.write_recommendation(hosting_request, current_user)
+    except request_actions.REFUSALS as refused:
+        _refused(refused)
+    else:
+        db.session.commit()
+        flash(_("Surat rekomendasi dibuat dan dilampirkan."), category="info")
+
+
+@bp.post("/<int:request_id>/subdomain")
+@require_role(RoleKey.OPD_ADMIN)
+def change_subdomain(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = SubdomainForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.change_subdomain(hosting_request, current_user,
+                                             (form.subdomain.data or "").strip())
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Sub-domain diganti."), category="info")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/withdrawal")
+@require_role(RoleKey.OPD_ADMIN)
+def withdraw(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.withdraw(hosting_request, current_user, form.reason.data or "")
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Permohonan ditarik."), category="info")
+    else:
+        flash(_("Alasan wajib diisi."), category="error")
+    return _back(request_id)
+
+
+@bp.post("/<int:request_id>/rejection")
+@require_role(RoleKey.COORDINATOR)
+def reject(request_id: int) -> Any:
+    hosting_request = _load(request_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            request_actions.reject(hosting_request, current_user, form.reason.data or "")
+        except request_actions.REFUSALS as refused:
+            _refused(refused)
+        else:
+            db.session.commit()
+            flash(_("Permohonan ditolak; surat penolakan dilampirkan."), category="info")
+    else:
+        flash(_("Alasan wajib diisi."), category="error")
     return _back(request_id)

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from panel import charts, jobs, storage
 from panel.actions import apps as app_actions
 from panel.extensions import db
-from panel.formatting import WIB
+from panel.formatting import jam
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
 from panel.i18n import ngettext
@@ -40,7 +40,7 @@ JOB_LABELS = {
     app_actions.ENV: _l("Penerapan variabel lingkungan"), app_actions.DATABASE: _l("Rincian basis data"),
     app_actions.DATABASE_PASSWORD: _l("Pengaturan ulang kata sandi basis data"),
     app_actions.DOMAIN: _l("Pemeriksaan domain"), app_actions.UPLOAD: _l("Versi baru"),
-    app_actions.STORAGE: _l("Batas penyimpanan"),
+    app_actions.STORAGE: _l("Batas penyimpanan"), app_actions.REMOVAL: _l("Penghapusan aplikasi"),
 }
 LOG_SOURCE_LABELS = {"app": _l("Keluaran aplikasi"), "access": _l("Akses nginx"), "error": _l("Galat nginx")}
 UPLOAD_STATUS_LABELS = {
@@ -59,6 +59,22 @@ SCAN_REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src dat
 MIB = 1024 * 1024
 # Who may change an app's storage limit: it takes room on the data center's disks, not the tenant's.
 STORAGE_SETTERS = (RoleKey.TECHNICIAN, RoleKey.SUPERADMIN)
+
+
+# Who may decommission an app or hand its Web Panel login to a new manager: the data center's technicians.
+LIFE_KEEPERS = (RoleKey.TECHNICIAN,)
+
+
+class RemovalForm(FlaskForm):
+    reason = TextAreaField(_l("Alasan penghapusan"),
+                           validators=[DataRequired(_l("Tuliskan alasannya.")),
+                                       Length(max=app_operations.REMOVAL_REASON_MAX_CHARS)])
+    confirm = StringField(_l("Ketik nama aplikasi untuk memastikan"),
+                          validators=[DataRequired(_l("Wajib diisi.")), Length(max=64)])
+
+
+class HandoverForm(FlaskForm):
+    username = StringField(_l("Nama pengguna baru (kosongkan bila tetap)"), validators=[Length(max=64)])
 
 
 class LogsForm(FlaskForm):
@@ -132,8 +148,48 @@ def _to(endpoint: str, app: App, anchor: str = "") -> Any:
 def overview(app_id: int) -> Any:
     app = _load(app_id)
     status, job = app_actions.last_known_status(app)
-    return _page("webpanel/overview.html", app, "overview", [job], job=job, status=status,
-                 live=app.live_release, letter=app_operations.hosting_report_letter(app))
+    removal = jobs.latest(app_actions.REMOVAL, app)
+    return _page("webpanel/overview.html", app, "overview", [job, removal],
+                 job=job, status=status, live=app.live_release,
+                 letter=app_operations.hosting_report_letter(app), removal_job=removal,
+                 can_keep=current_user.has_role(*LIFE_KEEPERS), removal_form=RemovalForm(),
+                 handover_form=HandoverForm())
+
+
+@bp.post("/remove")
+@require_role(*LIFE_KEEPERS)
+def remove(app_id: int) -> Any:
+    app = _load(app_id)
+    form = RemovalForm()
+    if not form.validate_on_submit():
+        flash(_("Tuliskan alasan penghapusan dan ketik nama aplikasi."), category="error")
+    elif (form.confirm.data or "").strip() != app.name:
+        flash(_("Nama yang diketik tidak sama dengan nama aplikasi; aplikasi tidak dihapus."),
+              category="error")
+    else:
+        try:
+            app_actions.start_removal(app, current_user, form.reason.data or "")
+        except app_actions.REFUSALS as refused:
+            _refused(refused)
+    return _to("overview", app)
+
+
+@bp.post("/login")
+@require_role(*LIFE_KEEPERS)
+def hand_over_login(app_id: int) -> Any:
+    app = _load(app_id)
+    form = HandoverForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        account, password = app_actions.hand_over_login(app, current_user, (form.username.data or "").strip())
+    except app_actions.REFUSALS as refused:
+        _refused(refused)
+        return _to("overview", app)
+    db.session.commit()
+    # Shown once, in this response only: the panel keeps only its hash.
+    page = render_template("webpanel/login_handover.html", app=app, account=account, password=password)
+    return page, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/<any(start, stop, restart, status):action>")
@@ -234,7 +290,7 @@ def _metrics_page(app: App, key: str, span: timedelta, label: Any,
 
 
 def _clock(points: list[app_operations.MetricPoint]) -> list[str]:
-    return [f"{p.at.astimezone(WIB):%d/%m %H.%M}" for p in points]
+    return [jam(p.at) for p in points]
 
 
 def _cpu_chart(points: list[app_operations.MetricPoint], span: str) -> Markup:

@@ -3,14 +3,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
-from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
 from panel.extensions import db
-from panel.models.base import created_at, intpk, sha256_hex, timestamp
+from panel.models.base import Model, created_at, intpk, sha256_hex, timestamp
+
+if TYPE_CHECKING:
+    # For the annotation only: SQLAlchemy resolves "App" through its registry at mapping time.
+    from panel.models.infra import App
 
 
 class RoleKey(enum.StrEnum):
@@ -42,31 +47,35 @@ user_roles = Table(
 )
 
 
-class Opd(db.Model):
+class Opd(Model):
     """An agency (Organisasi Perangkat Daerah) whose applications the data center hosts."""
 
     __tablename__ = "opds"
     id: Mapped[intpk]
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # A disabled agency files no new request and gets no new user; what it has keeps running.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="opd")
 
 
-class Role(db.Model):
+class Role(Model):
     __tablename__ = "roles"
     id: Mapped[intpk]
     key: Mapped[str] = mapped_column(String(32), unique=True)
     label: Mapped[str] = mapped_column(String(120))
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     id: Mapped[intpk]
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254))  # where notices are sent
+    # Nomor Induk Pegawai of a civil servant: 18 digits, one person's for life, so never shared.
+    nip: Mapped[str | None] = mapped_column(String(18), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opds.id"))
     active: Mapped[bool] = mapped_column(default=True)
@@ -109,7 +118,7 @@ class User(UserMixin, db.Model):
         return self.totp_secret is not None
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     """A one-time code that stands in for the authenticator app; only its SHA-256 digest is kept.
 
     One row per code, not a JSON list on the user: spending a code is a single conditional UPDATE
@@ -124,7 +133,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[timestamp]
 
 
-class AppAccount(db.Model):
+class AppAccount(Model):
     """The Web Panel login issued at deployment: a user who may manage exactly one app."""
 
     __tablename__ = "app_accounts"
@@ -135,10 +144,10 @@ class AppAccount(db.Model):
     issued_at: Mapped[created_at]
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], back_populates="app_account")
-    app: Mapped["App"] = relationship(back_populates="account")  # noqa: F821, UP037
+    app: Mapped[App] = relationship(back_populates="account")
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A personal API token: the holder acts through /api/v1 with its owner's roles.
 
     Only a SHA-256 digest of the secret is kept (the secret is random, so no slow hash is needed);
@@ -159,7 +168,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Recent failed sign-ins of one account from one address, of one address, or of one account.
 
     A row with both `account` and `address` counts one client's guesses at one account; an empty

@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
-from panel.models.base import intpk, utcnow
+from panel.models.base import Model, intpk, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
     id: Mapped[intpk]
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -2,10 +2,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import mapped_column
+
+from panel.extensions import Base, db
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as FsaModel
+
+    class Model(FsaModel, Base):
+        """Describe `db.Model` to the type checker: Flask-SQLAlchemy's mixins over our `Base`."""
+
+        __abstract__ = True
+else:
+    # The runtime base keeps Flask-SQLAlchemy's query property, bind and table naming.
+    Model = db.Model
 
 
 def utcnow() -> datetime:

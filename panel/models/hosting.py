@@ -6,8 +6,7 @@ import enum
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
-from panel.models.base import created_at, intpk, sha256_hex, timestamp
+from panel.models.base import Model, created_at, intpk, sha256_hex, timestamp
 
 
 class RequestStatus(enum.StrEnum):
@@ -18,6 +17,12 @@ class RequestStatus(enum.StrEnum):
     REJECTED = "rejected"
     DEPLOYED = "deployed"  # the app runs with its Web Panel login; the SOP's reports remain
     CLOSED = "closed"
+    WITHDRAWN = "withdrawn"  # the OPD took it back before deployment
+
+
+# A request still on its way: it holds its subdomain and the OPD may withdraw it.
+OPEN_STATUSES = frozenset({RequestStatus.SUBMITTED, RequestStatus.IN_PROGRESS,
+                           RequestStatus.NEEDS_CORRECTION})
 
 
 class AttachmentKind(enum.StrEnum):
@@ -30,7 +35,7 @@ class AttachmentKind(enum.StrEnum):
     RESPONSE_LETTER = "surat_tanggapan"
 
 
-class HostingRequest(db.Model):
+class HostingRequest(Model):
     __tablename__ = "hosting_requests"
     # A submission key is the submitter's own: another user's identical key files its own request.
     __table_args__ = (UniqueConstraint("year", "seq"), UniqueConstraint("submitted_by_id", "submission_key"))
@@ -63,7 +68,7 @@ class HostingRequest(db.Model):
     dispositions = relationship("Disposition", order_by="Disposition.id")
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     __tablename__ = "attachments"
     id: Mapped[intpk]
     request_id: Mapped[int] = mapped_column(ForeignKey("hosting_requests.id"), index=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agents import protocol
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
 class Stack(enum.StrEnum):
@@ -31,7 +30,8 @@ class AppStatus(enum.StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
     FAILED = "failed"
-    REMOVED = "removed"
+    REMOVED = "removed"  # decommissioned: gone from its host and the zone, kept here for the record
+    EXTERNAL = "external"  # hosted before Wadah, elsewhere: recorded, never touched by an agent
 
 
 class ReleaseStatus(enum.StrEnum):
@@ -41,7 +41,7 @@ class ReleaseStatus(enum.StrEnum):
     RETIRED = "retired"
 
 
-class Host(db.Model):
+class Host(Model):
     __tablename__ = "hosts"
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(63), unique=True)
@@ -82,7 +82,7 @@ class Host(db.Model):
             return None  # an agent reached by name: the zone's own front address applies
 
 
-class App(db.Model):
+class App(Model):
     __tablename__ = "apps"
     __table_args__ = (UniqueConstraint("subdomain", "zone"),)
     id: Mapped[intpk]
@@ -99,6 +99,12 @@ class App(db.Model):
     status: Mapped[AppStatus] = mapped_column(String(16), default=AppStatus.ALLOCATED)
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[created_at]
+    removed_at: Mapped[timestamp]
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+    removal_dump: Mapped[str | None] = mapped_column(String(255))  # its final database dump, on its host
+    # An external app (hosted before Wadah): where it is served and on which server, as recorded.
+    external_url: Mapped[str | None] = mapped_column(String(255))
+    external_server: Mapped[str | None] = mapped_column(String(200))
 
     opd = relationship("Opd")
     host: Mapped[Host | None] = relationship()
@@ -114,12 +120,16 @@ class App(db.Model):
         return self.ip or (self.host.front_ip if self.host else None) or zone_record_ip
 
     @property
+    def is_external(self) -> bool:
+        return self.status == AppStatus.EXTERNAL
+
+    @property
     def live_release(self) -> Release | None:
         """The release the app runs now, if any."""
         return next((r for r in self.releases if r.status == ReleaseStatus.LIVE), None)
 
 
-class Release(db.Model):
+class Release(Model):
     __tablename__ = "releases"
     __table_args__ = (UniqueConstraint("app_id", "number"),)
     id: Mapped[intpk]

@@ -1,14 +1,13 @@
-"""The persisted row of a background job, which the UI polls for progress."""
+"""The persisted row of a background job, which the UI polls for progress, and of each worker process."""
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
 class JobStatus(enum.StrEnum):
@@ -18,7 +17,7 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class Job(db.Model):
+class Job(Model):
     __tablename__ = "jobs"
     id: Mapped[intpk]
     kind: Mapped[str] = mapped_column(String(32), index=True)
@@ -33,3 +32,17 @@ class Job(db.Model):
     created_at: Mapped[created_at]
     started_at: Mapped[timestamp]
     finished_at: Mapped[timestamp]
+    # Who runs it and until when: past either, the reaper fails it so the action can be retried.
+    worker_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    deadline_at: Mapped[timestamp]
+
+
+class Worker(Model):
+    """A `wadah worker` process, alive while its heartbeat is fresh."""
+
+    __tablename__ = "workers"
+    id: Mapped[intpk]
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[created_at]
+    last_beat_at: Mapped[created_at]

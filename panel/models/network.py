@@ -5,11 +5,10 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
-from panel.extensions import db
-from panel.models.base import created_at, intpk
+from panel.models.base import Model, created_at, intpk
 
 
-class Zone(db.Model):
+class Zone(Model):
     """An authoritative DNS zone Wadah adds app records to by RFC 2136 updates signed with TSIG."""
 
     __tablename__ = "zones"
@@ -24,7 +23,7 @@ class Zone(db.Model):
     created_at: Mapped[created_at]
 
 
-class IpPool(db.Model):
+class IpPool(Model):
     """A range of addresses for apps that need their own IP (network, first and last address)."""
 
     __tablename__ = "ip_pools"
@@ -38,7 +37,7 @@ class IpPool(db.Model):
     allocations: Mapped[list[IpAllocation]] = relationship(back_populates="pool")
 
 
-class IpAllocation(db.Model):
+class IpAllocation(Model):
     __tablename__ = "ip_allocations"
     __table_args__ = (UniqueConstraint("address"),)  # the database settles two requests racing
     id: Mapped[intpk]

@@ -8,8 +8,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from panel.crypto import EncryptedText
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp, utcnow
+from panel.models.base import Model, created_at, intpk, timestamp, utcnow
 
 
 class UploadStatus(enum.StrEnum):
@@ -21,7 +20,7 @@ class UploadStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class AppUpload(db.Model):
+class AppUpload(Model):
     """A new version of an app sent through its Web Panel, from upload to scan verdict to release."""
 
     __tablename__ = "app_uploads"
@@ -43,7 +42,7 @@ class AppUpload(db.Model):
     release = relationship("Release")
 
 
-class AppEnvVar(db.Model):
+class AppEnvVar(Model):
     """One environment variable of an app, its value encrypted at rest.
 
     A change waits in the panel until it is applied (`applied_at` older than `updated_at`); a removal
@@ -63,7 +62,7 @@ class AppEnvVar(db.Model):
     applied_at: Mapped[timestamp]
 
 
-class AppMetric(db.Model):
+class AppMetric(Model):
     """One sample of an app container's resource use, taken by the worker every few minutes."""
 
     __tablename__ = "app_metrics"

@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
 class Verdict(enum.StrEnum):
@@ -24,7 +23,7 @@ class ScanKind(enum.StrEnum):
     BUILD = "build"  # the files a Dockerfile app's build added to its runtime image
 
 
-class Artifact(db.Model):
+class Artifact(Model):
     """An app bundle in content-addressed storage; its sha256 is its identity."""
 
     __tablename__ = "artifacts"
@@ -37,7 +36,7 @@ class Artifact(db.Model):
     scans: Mapped[list[ScanReport]] = relationship(back_populates="artifact")
 
 
-class ScanReport(db.Model):
+class ScanReport(Model):
     """A verdict on a bundle, or on what a build made of it (`kind` build: its release names it)."""
 
     __tablename__ = "scan_reports"

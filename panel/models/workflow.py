@@ -7,11 +7,10 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from panel.extensions import db
-from panel.models.base import created_at, intpk, timestamp
+from panel.models.base import Model, created_at, intpk, timestamp
 
 
-class SopTemplateVersion(db.Model):
+class SopTemplateVersion(Model):
     """An edit of an SOP template; a request keeps the version it started with."""
 
     __tablename__ = "sop_template_versions"
@@ -25,7 +24,7 @@ class SopTemplateVersion(db.Model):
     created_at: Mapped[created_at]
 
 
-class RequestStep(db.Model):
+class RequestStep(Model):
     """One step of one request: who acted, when it started and finished, against its Mutu Baku."""
 
     __tablename__ = "request_steps"
@@ -34,6 +33,7 @@ class RequestStep(db.Model):
     step_key: Mapped[str] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(32), index=True)
     due_minutes: Mapped[int | None]
+    due_at: Mapped[timestamp]  # the Mutu Baku deadline in working time, fixed when the step opens
     started_at: Mapped[created_at]
     finished_at: Mapped[timestamp]
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -51,7 +51,7 @@ class RequestStep(db.Model):
         return (end - start).total_seconds() / 60
 
 
-class Disposition(db.Model):
+class Disposition(Model):
     """A written instruction passing a request down the chain (Kadis → Kabid → Kasie → technician)."""
 
     __tablename__ = "dispositions"
@@ -66,7 +66,7 @@ class Disposition(db.Model):
     from_user = relationship("User", foreign_keys=[from_user_id])
 
 
-class Comment(db.Model):
+class Comment(Model):
     """A message in a request's coordination thread between Diskominfo and the OPD."""
 
     __tablename__ = "comments"

@@ -23,7 +23,21 @@ from panel import i18n
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
+<<<<<<< HEAD
 from panel.models import App, Host, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
+=======
+from panel.models import (
+    App,
+    HostingRequest,
+    Release,
+    ReleaseStatus,
+    RequestStatus,
+    RequestStep,
+    Role,
+    RoleKey,
+    User,
+)
+>>>>>>> main
 from panel.services.requests.sla import StepTiming
 
 logger = logging.getLogger(__name__)
@@ -116,6 +130,22 @@ def step_overdue(request: HostingRequest, label: str, timing: StepTiming) -> Not
     )
 
 
+def request_ended(request: HostingRequest, reason: str) -> Notice:
+    """Tell the OPD that its request was rejected, withdrawn or closed, and why."""
+    number = _number(request)
+    if request.status == RequestStatus.REJECTED:
+        subject = _("Permohonan %(number)s ditolak", number=number)
+        line = _("Permohonan %(number)s ditolak. Alasan: %(reason)s", number=number, reason=reason or "-")
+    elif request.status == RequestStatus.WITHDRAWN:
+        subject = _("Permohonan %(number)s ditarik", number=number)
+        line = _("Permohonan %(number)s telah ditarik. Alasan: %(reason)s",
+                 number=number, reason=reason or "-")
+    else:
+        subject = _("Permohonan %(number)s selesai", number=number)
+        line = _("Permohonan %(number)s telah selesai diproses.", number=number)
+    return Notice(subject=subject, body=f"{line}\n\n{_about(request)}")
+
+
 def deploy_finished(app: App, release: Release) -> Notice:
     """Tell an app's administrators that a release now serves their app."""
     return Notice(
@@ -137,6 +167,7 @@ def deploy_failed(app: App, release: Release) -> Notice:
     )
 
 
+<<<<<<< HEAD
 def certificate_expiring(host: Host, days_left: int) -> Notice:
     """Tell technicians that a host's agent certificate is about to expire without renewal."""
     return Notice(
@@ -146,6 +177,17 @@ def certificate_expiring(host: Host, days_left: int) -> Notice:
                "otomatis. Periksa log agen; bila agen kehilangan kuncinya, daftarkan ulang dengan "
                "`wadah host reenroll %(host)s`. Setelah sertifikat berakhir, panel tidak dapat "
                "menghubungi host ini.", host=host.name, days=days_left) + f"\n\n{FOOTER}",
+=======
+def app_removed(app: App) -> Notice:
+    """Tell an app's administrators that their app was decommissioned, and why."""
+    return Notice(
+        subject=_("Aplikasi %(fqdn)s telah dihapus", fqdn=app.fqdn),
+        body=_("Aplikasi %(app)s (%(fqdn)s) telah dihapus dari server dan DNS oleh Diskominfo.\n"
+               "Alasan: %(reason)s", app=app.name, fqdn=app.fqdn, reason=app.removal_reason or "")
+             + ("\n" + _("Cadangan akhir basis datanya disimpan sementara di server: %(dump)s",
+                         dump=app.removal_dump) if app.removal_dump else "")
+             + f"\n\n{FOOTER}",
+>>>>>>> main
     )
 
 
@@ -156,7 +198,7 @@ def send_to_each_in_their_language(settings: SmtpSettings, compose: Callable[[],
     Returns SENT if any group was sent, else the first group's outcome (FAILED wins over the rest).
     """
     def language(user: User) -> str:
-        return user.locale if i18n.valid(user.locale) else i18n.DEFAULT_LOCALE
+        return user.locale if user.locale is not None and i18n.valid(user.locale) else i18n.DEFAULT_LOCALE
 
     outcomes = []
     for locale, readers in groupby(sorted(to, key=language), key=language):
@@ -173,14 +215,14 @@ def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery
     """Email `notice` to each user separately; log a fault and report it instead of raising."""
     addressed = [(user.full_name or user.username, user.email) for user in to if user.email]
     if not addressed:
-        logger.info("Surel %r tidak dikirim: tidak ada penerima", notice.subject)
+        logger.info("email %r not sent: no recipients", notice.subject)
         return Delivery.NO_RECIPIENTS
     if not settings.host:
-        logger.info("SMTP_HOST kosong; surel %r untuk %d penerima tidak dikirim", notice.subject,
+        logger.info("SMTP_HOST empty; email %r for %d recipients not sent", notice.subject,
                     len(addressed))
         return Delivery.NOT_CONFIGURED
     if settings.username and not settings.starttls and not _is_loopback(settings.host):
-        logger.warning("Surel %r tidak dikirim: kredensial SMTP tidak boleh dikirim tanpa STARTTLS",
+        logger.warning("email %r not sent: SMTP credentials are never sent without STARTTLS",
                        notice.subject)
         return Delivery.FAILED
     accepted = 0
@@ -195,12 +237,12 @@ def send(settings: SmtpSettings, notice: Notice, to: Iterable[User]) -> Delivery
                     smtp.send_message(_message(settings, notice, name, address))
                     accepted += 1
                 except smtplib.SMTPRecipientsRefused:
-                    logger.warning("Server SMTP menolak penerima %s untuk surel %r", address, notice.subject)
+                    logger.warning("SMTP server refused recipient %s of email %r", address, notice.subject)
     except (smtplib.SMTPException, OSError) as fault:
-        logger.warning("Surel %r tidak terkirim lewat %s:%d: %s", notice.subject, settings.host,
+        logger.warning("email %r not sent through %s:%d: %s", notice.subject, settings.host,
                        settings.port, fault)
         return Delivery.FAILED
-    logger.info("Surel %r terkirim ke %d dari %d penerima", notice.subject, accepted, len(addressed))
+    logger.info("email %r sent to %d of %d recipients", notice.subject, accepted, len(addressed))
     return Delivery.SENT if accepted else Delivery.FAILED
 
 

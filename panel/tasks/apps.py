@@ -16,7 +16,7 @@ from panel.jobs import periodic_task, task
 from panel.models import App, Job, JobStatus, User
 from panel.models.base import utcnow
 from panel.services.apps import app_operations
-from panel.tasks import shared
+from panel.tasks import notices, shared
 
 LOG_FOLLOW_INTERVAL_S = 3  # between two fetches of a followed log
 CONTROL_MESSAGES = {"start": N_("Menjalankan aplikasi"), "stop": N_("Menghentikan aplikasi"),
@@ -123,6 +123,18 @@ def check_domain(job_id: int, app_id: int) -> str:
         return N_("Pemeriksaan selesai"), found
 
     return _app_job(job_id, app_id, None, N_("Memeriksa nama dan layanan"), work)
+
+
+@task()
+def remove_app(job_id: int, app_id: int, user_id: int, reason: str) -> str:
+    """Decommission an app: its name out of the zone, the app off its host, its administrators told."""
+    def work(app: App, user: User | None) -> tuple[str, dict[str, Any]]:
+        done = app_operations.decommission(app, user, reason, shared.agents(), app_operations.zone_of(app),
+                                           utcnow())
+        jobs.after_commit(notices.notify_app_removed, app.id)
+        return N_("Aplikasi dihapus"), done
+
+    return _app_job(job_id, app_id, user_id, N_("Menghapus aplikasi"), work)
 
 
 @periodic_task(crontab(minute="*/5"))

@@ -14,10 +14,21 @@ from sqlalchemy import update
 from panel import audit, events, jobs
 from panel.extensions import db
 from panel.jobs import periodic_task, task
-from panel.models import HostingRequest, Release, ReleaseStatus, RequestStep
+from panel.models import (
+    App,
+    AppStatus,
+    HostingRequest,
+    Release,
+    ReleaseStatus,
+    RequestStatus,
+    RequestStep,
+    RoleKey,
+)
 from panel.models.base import utcnow
 from panel.services import notify
 from panel.services.requests import sla
+
+ENDED = (RequestStatus.REJECTED, RequestStatus.WITHDRAWN, RequestStatus.CLOSED)
 
 
 @task()
@@ -61,6 +72,23 @@ def check_overdue() -> int:
 
 
 @task()
+def notify_request_ended(request_id: int) -> str:
+    """Email the OPD that its request was rejected, withdrawn or closed."""
+    request = db.session.get(HostingRequest, request_id)
+    if request is None or request.status not in ENDED:
+        return "skipped"
+    last = next((step for step in reversed(request.steps) if step.finished_at is not None), None)
+    reason = (last.note or "") if last is not None else ""
+    delivery = notify.send_to_each_in_their_language(
+        _smtp(), partial(notify.request_ended, request, reason),
+        notify.recipients(RoleKey.OPD_ADMIN, request.opd_id))
+    if delivery is notify.Delivery.FAILED:
+        audit.record("notify.failed", request, notice="request_ended", status=request.status)
+        db.session.commit()
+    return delivery.value
+
+
+@task()
 def notify_release(release_id: int) -> str:
     """Email an app's administrators that its release went live or failed."""
     release = db.session.get(Release, release_id)
@@ -77,14 +105,33 @@ def notify_release(release_id: int) -> str:
     return delivery.value
 
 
+@task()
+def notify_app_removed(app_id: int) -> str:
+    """Email an app's agency administrators that it was decommissioned."""
+    app = db.session.get(App, app_id)
+    if app is None or app.status != AppStatus.REMOVED:
+        return "skipped"
+    delivery = notify.send_to_each_in_their_language(_smtp(), partial(notify.app_removed, app),
+                                                     notify.recipients(RoleKey.OPD_ADMIN, app.opd_id))
+    audit.record("app.removal_notified", app, delivery=delivery.value)
+    db.session.commit()
+    return delivery.value
+
+
 def init_app(app: Flask) -> None:
     """Mail each step's role when the step opens (after the transaction that opened it commits)."""
     events.step_opened.connect(announce_step)
+    events.request_ended.connect(announce_end)
 
 
 def announce_step(step: RequestStep, **_: Any) -> None:
     """Queue the step-assigned email for when the transaction that opened `step` commits."""
     jobs.after_commit(notify_step_opened, step.id)
+
+
+def announce_end(request: HostingRequest, **_: Any) -> None:
+    """Queue the OPD's email for when the transaction that ended `request` commits."""
+    jobs.after_commit(notify_request_ended, request.id)
 
 
 def _claim_overdue(step_id: int, now: datetime) -> bool:

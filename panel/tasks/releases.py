@@ -12,7 +12,7 @@ from panel.jobs import task
 from panel.models import AppUpload, Job, Release, UploadStatus
 from panel.models.base import utcnow
 from panel.services.apps import app_operations
-from panel.services.releases import app_uploads, deployment
+from panel.services.releases import app_uploads, deployment, scanning
 from panel.services.requests import fulfilment
 from panel.tasks import notices, shared
 
@@ -71,6 +71,17 @@ def _deploy_upload(job: Job, upload: AppUpload) -> str:
         return job.status
     note = f" ({outcome.dns_problem})" if outcome.dns_problem else ""
     return _upload_deployed(job, upload, outcome.release, as_of, note)
+
+
+@jobs.recovery("app_upload")
+def recover_upload(job: Job, reason: str) -> None:
+    """Fail an upload left scanning or deploying, so the app takes a new version (or the same) again."""
+    upload = db.session.get(AppUpload, int(job.target_id or 0))
+    if upload is None or upload.status not in app_uploads.IN_FLIGHT:
+        return
+    scanning.abandon_unfinished(upload.artifact_sha256, reason)
+    deployment.abandon(upload.app)
+    app_uploads.fail(upload, reason)
 
 
 def _upload_deployed(job: Job, upload: AppUpload, release: Release, as_of: datetime, note: str) -> str:

@@ -6,11 +6,12 @@ from flask import current_app
 from panel import jobs, storage
 from panel.extensions import db
 from panel.i18n import N_
+from panel.i18n import gettext as _
 from panel.jobs import task
 from panel.models import HostingRequest, Job, User
 from panel.services.infra import allocation, subdomains
 from panel.services.refused import Refused
-from panel.services.releases import deployment
+from panel.services.releases import deployment, scanning
 from panel.services.requests import fulfilment, workflow
 from panel.tasks import notices, shared
 
@@ -45,7 +46,12 @@ def allocate_request(job_id: int, request_id: int, user_id: int) -> str:
         zone = fulfilment.pemda_zone(current_app.config["PEMDA_DOMAIN"])
         policy = subdomains.SubdomainPolicy.from_config(current_app.config)
         app = fulfilment.allocate(request, user, zone, policy)
-    except Refused as refused:  # the subdomain is taken, no host has room, the step moved on
+    except allocation.SubdomainUnavailable as taken:  # only the OPD can choose another name
+        db.session.rollback()
+        workflow.return_to_opd(request, str(taken))
+        jobs.failed(job, _("%(reason)s Permohonan dikembalikan ke OPD untuk memilih sub-domain lain.",
+                           reason=str(taken)))
+    except Refused as refused:  # no host has room, the zone's server is down, the step moved on
         db.session.rollback()
         jobs.failed(job, str(refused))
     else:
@@ -79,6 +85,27 @@ def deploy_request(job_id: int, request_id: int, user_id: int) -> str:
     db.session.commit()
     notices.notify_release(release.id)
     return job.status
+
+
+# What a scan or deploy that died half-way leaves behind, put back so the technician can retry; an
+# allocation changes nothing before its end, so failing its job is enough.
+
+
+@jobs.recovery("scan")
+def recover_scan(job: Job, reason: str) -> None:
+    """End the half-done scan report of the request's bundle; the scan step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    if request is not None:
+        scanning.abandon_unfinished(request.artifact_sha256, reason)
+
+
+@jobs.recovery("deploy")
+def recover_deploy(job: Job, reason: str) -> None:
+    """Fail the release a half-done deploy left pending; the deploy step stays open."""
+    request = db.session.get(HostingRequest, int(job.target_id or 0))
+    app = allocation.app_of(request) if request is not None else None
+    if app is not None:
+        deployment.abandon(app)
 
 
 def _job_parts(job_id: int, request_id: int, user_id: int) -> tuple[Job, HostingRequest, User]:

@@ -74,6 +74,21 @@ def hosting_request(owner: Opd | None = None, template: str = "muara_enim", **fi
     return filed
 
 
+def attach(request, kind: str, content: bytes = MINIMAL_PDF):  # type: ignore[no-untyped-def]
+    """Store `content` and attach it to `request` as a document of `kind`."""
+    import io
+
+    from panel import storage
+    from panel.models import Attachment
+
+    sha256, size = storage.attachments().put(io.BytesIO(content), 10**6)
+    document = Attachment(kind=kind, filename=f"{kind}.pdf", sha256=sha256, size=size,
+                          content_type="application/pdf", uploaded_by_id=request.submitted_by_id)
+    request.attachments.append(document)
+    db.session.flush()
+    return document
+
+
 def scan_report(verdict: str = "clean", sha256: str | None = None, **fields: Any):  # type: ignore[no-untyped-def]
     """Record a finished scan of the bundle `sha256` (a new stored bundle by default)."""
     from panel.models import Artifact, ScanReport

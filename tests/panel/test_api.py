@@ -429,3 +429,17 @@ def test_a_second_allocation_while_one_is_queued_is_refused(app: Flask, client: 
     assert "Pekerjaan yang sama sedang berjalan" in page.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Job)) == 1
     assert db.session.scalar(select(func.count()).select_from(App)) == 0
+
+
+def test_sop_templates_are_listed_with_their_key_name_and_steps(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.get("/api/v1/sop-templates", headers=bearer(factories.user([RoleKey.OPD_ADMIN])))
+    items = {t["key"]: t for t in conforms(answer, "/sop-templates", "get")["items"]}
+    assert set(items) == {"muara_enim", "batam", "bolmut", "pengembangan_aplikasi"}
+    development = items["pengembangan_aplikasi"]
+    assert (development["steps"], development["kind"]) == (18, "pengembangan")
+    assert items["muara_enim"] == {"key": "muara_enim", "name": "Permohonan Sub Domain dan Hosting Aplikasi "
+                                   "(Muara Enim)", "kind": "hosting", "version": 1, "steps": 8}
+    assert client.get("/api/v1/sop-templates").status_code == 401
+    assert client.get("/api/v1/sop-templates",
+                      headers=bearer(factories.user([RoleKey.APP_ACCOUNT]))).status_code == 403

@@ -72,6 +72,10 @@ def _foreign_app_action() -> dict[str, Any]:
     return {"app_id": factories.app().id, "action": "status"}
 
 
+def _foreign_app_action_restart() -> dict[str, Any]:
+    return {"app_id": factories.app().id, "action": "restart"}
+
+
 def _foreign_upload() -> dict[str, Any]:
     import io
 
@@ -145,9 +149,28 @@ def _pending_host() -> dict[str, Any]:
     return {"host_id": factories.host().id}
 
 
+def _holiday() -> dict[str, Any]:
+    from datetime import date
+
+    from panel.models import Holiday
+
+    holiday = Holiday(day=date(2031, 1, 1), name="Tahun Baru")
+    db.session.add(holiday)
+    db.session.flush()
+    return {"holiday_id": holiday.id}
+
+
 def _zone() -> dict[str, Any]:
     # Its server is a closed loopback port: a permitted "Uji" fails at once and touches nothing.
     return {"zone_id": factories.zone().id}
+
+
+def _directory_user() -> dict[str, Any]:
+    return {"user_id": factories.user([RoleKey.TECHNICIAN]).id}
+
+
+def _opd() -> dict[str, Any]:
+    return {"opd_id": factories.opd().id}
 
 
 def _sop_template() -> dict[str, Any]:
@@ -208,6 +231,10 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("requests.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("requests.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("requests.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("requests.change_subdomain", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("requests.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("admin.hosts_index", "GET"): (INFRASTRUCTURE_READERS, _no_args),
     ("admin.add_host", "POST"): (SUPERADMIN, _no_args),
     ("admin.refresh_host", "POST"): (SUPERADMIN, _pending_host),
@@ -223,9 +250,30 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.sop_templates", "GET"): (SUPERADMIN, _no_args),
     ("admin.sop_template", "GET"): (SUPERADMIN, _sop_template),
     ("admin.revise_sop", "POST"): (SUPERADMIN, _sop_template),
+    # The directory of users and OPDs: the platform administrator's alone, reads included.
+    ("admin.users_index", "GET"): (SUPERADMIN, _no_args),
+    ("admin.add_user", "POST"): (SUPERADMIN, _no_args),
+    ("admin.show_user", "GET"): (SUPERADMIN, _directory_user),
+    ("admin.edit_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.reset_password", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.disable_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.enable_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.unlock_user", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.reset_totp", "POST"): (SUPERADMIN, _directory_user),
+    ("admin.opds_index", "GET"): (SUPERADMIN, _no_args),
+    ("admin.add_opd", "POST"): (SUPERADMIN, _no_args),
+    ("admin.rename_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.disable_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.enable_opd", "POST"): (SUPERADMIN, _opd),
+    ("admin.working_calendar", "GET"): (SUPERADMIN, _no_args),
+    ("admin.save_working_hours", "POST"): (SUPERADMIN, _no_args),
+    ("admin.add_holiday", "POST"): (SUPERADMIN, _no_args),
+    ("admin.remove_holiday", "POST"): (SUPERADMIN, _holiday),
     ("apps.index", "GET"): (SIGNED_IN, _no_args),
     ("apps.reviews", "GET"): (TECHNICIAN, _no_args),
     ("apps.accept_upload", "POST"): (TECHNICIAN, _foreign_review),
+    ("apps.record_external", "GET"): (TECHNICIAN, _no_args),
+    ("apps.record_external", "POST"): (TECHNICIAN, _no_args),
     # The Web Panel: anyone who may see the app reads it (an app account or OPD admin of another app
     # or agency gets 404); the app account, its OPD admin, technicians and the superadmin act on it.
     ("webpanel.overview", "GET"): (DATA_CENTER, _foreign_app),
@@ -254,6 +302,9 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("webpanel.domain", "GET"): (DATA_CENTER, _foreign_app),
     ("webpanel.check_domain", "POST"): (APP_MANAGERS, _foreign_app),
     ("webpanel.report_letter", "GET"): (DATA_CENTER, _foreign_app_with_letter),
+    # Decommissioning and handing the login over are the data center's technicians' alone.
+    ("webpanel.remove", "POST"): (TECHNICIAN, _foreign_app),
+    ("webpanel.hand_over_login", "POST"): (TECHNICIAN, _foreign_app),
     ("api.health", "GET"): (EVERYONE, _no_args),
     ("api.me", "GET"): (SIGNED_IN, _no_args),
     ("api.openapi", "GET"): (EVERYONE, _no_args),
@@ -273,9 +324,26 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.deploy", "POST"): (TECHNICIAN, _foreign_request),
     ("api.issue_login", "POST"): (TECHNICIAN, _foreign_request),
     ("api.response_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("api.recommendation_letter", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
+    ("api.list_sop_templates", "GET"): (REQUEST_READERS, _no_args),
+    ("api.change_request", "PATCH"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.withdraw", "POST"): (frozenset(), _foreign_request),  # its own OPD's only
+    ("api.reject", "POST"): (frozenset({RoleKey.COORDINATOR}), _foreign_request),
     ("api.get_job", "GET"): (DATA_CENTER, _foreign_job),
     ("api.list_apps", "GET"): (SIGNED_IN, _no_args),
     ("api.get_app", "GET"): (DATA_CENTER, _foreign_app),
+    ("api.record_app", "POST"): (TECHNICIAN, _no_args),
+    ("api.remove_app", "DELETE"): (TECHNICIAN, _foreign_app),
+    ("api.hand_over_login", "POST"): (TECHNICIAN, _foreign_app),
+    # An app's actions for its OPD's CI: its agency's administrators (404 on another agency's app, as
+    # here) and the technicians; the app account and the officials use the Web Panel or only read.
+    ("api.control_app", "POST"): (TECHNICIAN, _foreign_app_action_restart),
+    ("api.rollback_app", "POST"): (TECHNICIAN, _foreign_app),
+    ("api.upload_release", "POST"): (TECHNICIAN, _foreign_app),
+    ("api.app_logs", "GET"): (TECHNICIAN, _foreign_app),
+    ("api.app_variables", "GET"): (TECHNICIAN, _foreign_app),
+    ("api.set_app_variables", "PUT"): (TECHNICIAN, _foreign_app),
+    ("api.reset_app_database_password", "POST"): (TECHNICIAN, _foreign_app),
 }
 IGNORED = {"static"}
 WRITES = {key for key in MATRIX if key[1] != "GET"}
@@ -377,7 +445,10 @@ def test_the_officials_write_what_the_sop_gives_them() -> None:
               ("api.act", "POST"), ("api.dispose", "POST"), ("api.comment", "POST")}
     assert writes(RoleKey.HEAD) == shared
     assert writes(RoleKey.COORDINATOR) == shared | {("requests.response_letter", "POST"),
-                                                    ("api.response_letter", "POST")}
+                                                    ("api.response_letter", "POST"),
+                                                    ("requests.recommendation_letter", "POST"),
+                                                    ("api.recommendation_letter", "POST"),
+                                                    ("requests.reject", "POST"), ("api.reject", "POST")}
 
 
 # The auditor is read-only everywhere: the attack, and that nothing was written.

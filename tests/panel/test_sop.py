@@ -64,3 +64,24 @@ def test_every_step_action_and_branch_end_is_a_named_value() -> None:
         ends = {target for step in template.steps for target in step.branches.values()} - keys
         assert ends <= set(sop.EndState)
     assert sop.builtin_templates()["muara_enim"].next_key("laporan_kabid") is sop.EndState.DONE
+
+
+def test_sop_002_has_the_seeds_18_steps_and_deploys_nothing() -> None:
+    template = sop.builtin_templates()[sop.DEVELOPMENT_TEMPLATE]
+    assert template.kind == sop.TemplateKind.DEVELOPMENT and len(template.steps) == 18
+    assert [s.actor for s in template.steps].count("Tim Teknis Kominfo") == 4
+    assert template.step("rekomendasi").output == "Surat Rekomendasi Tim Teknis"
+    assert template.next_key("tanggapan_rencana", "tidak") == "rencana_pengembangan"
+    # The seed gives no Mutu Baku: every time is a default a Pemda may change, none is missing.
+    assert all(s.waktu for s in template.steps[1:])
+    assert not {sop.StepAction.SCAN, sop.StepAction.ALLOCATE, sop.StepAction.DEPLOY} & {
+        s.action for s in template.steps}
+
+
+def test_only_a_hosting_template_must_scan_allocate_and_deploy() -> None:
+    data = _muara_enim_data()
+    data["steps"][3].update(action="work")
+    with pytest.raises(sop.InvalidTemplate, match="tidak ada langkah scan"):
+        sop.parse(data)
+    data["kind"] = "pengembangan"
+    assert sop.parse(data).kind == sop.TemplateKind.DEVELOPMENT

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from panel.extensions import db
-from panel.models import AuditEvent, RequestStatus, RoleKey
+from panel.models import AttachmentKind, AuditEvent, RequestStatus, RoleKey
 from panel.services.requests import workflow
 from tests.panel import factories
 
@@ -26,7 +26,9 @@ def people(app):
 
 def _submit(people, template="muara_enim"):
     draft = workflow.RequestDraft(app_name="SIMPEG", subdomain="simpeg", stack="php")
-    return workflow.submit(people["opd_admin"], people["opd"], draft, template, PATTERN)
+    filed = workflow.submit(people["opd_admin"], people["opd"], draft, template, PATTERN)
+    factories.attach(filed, AttachmentKind.REQUEST_LETTER)  # the kelengkapan of the first steps
+    return filed
 
 
 def test_submission_numbers_the_request_and_opens_the_next_step(people) -> None:
@@ -90,7 +92,7 @@ def test_a_template_edit_applies_to_new_requests_only(people) -> None:
 
 
 def test_a_request_reads_deployed_once_its_app_is_live_until_it_closes(people) -> None:
-    from panel.models import Attachment, AttachmentKind
+    from panel.models import Attachment
 
     request = _submit(people)
     workflow.act(request, people["head"])
@@ -104,8 +106,8 @@ def test_a_request_reads_deployed_once_its_app_is_live_until_it_closes(people) -
     factories.app_account(hosted)
     workflow.act(request, people["technician"])  # the deploy step: live, with its Web Panel login
     assert request.status == RequestStatus.DEPLOYED and request.current_step == "laporan_subkoordinator"
-    db.session.add(Attachment(request_id=request.id, kind=AttachmentKind.HOSTING_REPORT, filename="l.pdf",
-                              sha256="cd" * 32, size=1, content_type="application/pdf"))
+    request.attachments.append(Attachment(kind=AttachmentKind.HOSTING_REPORT, filename="l.pdf",
+                                          sha256="cd" * 32, size=1, content_type="application/pdf"))
     workflow.act(request, people["coordinator"])
     assert request.status == RequestStatus.DEPLOYED and request.current_step == "laporan_kabid"
     workflow.act(request, people["head"])

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from panel.extensions import db
+from panel.i18n import gettext as _
 from panel.models import Opd, RoleKey, User
 from panel.services.accounts import accounts, passwords
+from panel.services.refused import Refused
 
 DEMO_OPDS = [
     ("DISKOMINFO", "Dinas Komunikasi dan Informatika"),
@@ -28,6 +30,10 @@ DEMO_USERS = [
 ]
 
 
+class DemoRefused(Refused):
+    """The demo Pemda is not seeded here."""
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -35,8 +41,12 @@ class DemoLogin:
     password: str | None  # None: the user existed already; its password is not known here
 
 
-def seed() -> list[DemoLogin]:
-    """Create the demo OPDs and users that are missing; return each login."""
+def seed(*, production: bool) -> list[DemoLogin]:
+    """Create the demo OPDs and users that are missing; return each login; never on a production instance."""
+    # Demo users with known roles and printed passwords must never appear beside real ones.
+    if production:
+        raise DemoRefused(_("Instans ini ditandai produksi (PRODUCTION = true): data contoh tidak dibuat. "
+                            "Buat pengguna dengan `wadah user add`."))
     accounts.ensure_roles()
     opds = {opd.code: opd for opd in db.session.scalars(select(Opd))}
     for code, name in DEMO_OPDS:

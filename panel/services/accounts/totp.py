@@ -9,10 +9,11 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any, cast
 
 import pyotp
 import segno
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, Result, delete, func, or_, select, update
 
 from panel import audit
 from panel.extensions import db
@@ -79,20 +80,20 @@ def verify(user: User, code: str, *, now: datetime | None = None) -> None:
     if len(code) == _TOTP_DIGITS and code.isdigit():
         step = _matching_step(user.totp_secret, code, after=user.totp_last_step, now=now)
         # Conditional, so two requests racing with the same code cannot both pass.
-        accepted = db.session.execute(
+        accepted = _changed(db.session.execute(
             update(User)
             .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
             .values(totp_last_step=step)
-        ).rowcount
+        ))
         if accepted != 1:
             raise SecondFactorRefused(_("Kode sudah dipakai. Tunggu kode berikutnya."))
         return
-    spent = db.session.execute(
+    spent = _changed(db.session.execute(
         update(RecoveryCode)
         .where(RecoveryCode.user_id == user.id, RecoveryCode.code_sha256 == _digest(code),
                RecoveryCode.used_at.is_(None))
         .values(used_at=utcnow())
-    ).rowcount
+    ))
     if spent != 1:
         raise SecondFactorRefused(_("Kode verifikasi salah."))
     audit.record("auth.recovery_code_used", user, actor=user, remaining=remaining_recovery_codes(user))
@@ -134,3 +135,9 @@ def _compact(code: str) -> str:
 
 def _digest(recovery_code: str) -> str:
     return hashlib.sha256(recovery_code.replace("-", "").lower().encode()).hexdigest()
+
+
+def _changed(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE changed."""
+    # Session.execute is typed as returning Result, but for an UPDATE it is always a CursorResult.
+    return cast(CursorResult[Any], result).rowcount

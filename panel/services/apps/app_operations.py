@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
@@ -69,6 +70,7 @@ class OperationRefused(Refused):
 
 def _with_agent(app: App, gateway: AgentGateway, call: Callable[[AgentClient], T]) -> T:
     """Run `call` against the app's host agent; its errors, worded by the gateway, refuse the operation."""
+    expect_managed(app)
     host = app.host
     if host is None:
         raise OperationRefused(_("Aplikasi belum dialokasikan ke host."))
@@ -79,6 +81,16 @@ def _with_agent(app: App, gateway: AgentGateway, call: Callable[[AgentClient], T
             return call(agent)
     except (AgentUnavailable, AgentRefused) as failed:
         raise OperationRefused(str(failed)) from failed
+
+
+def expect_managed(app: App) -> None:
+    """Raise OperationRefused if Wadah does not run the app on a host: external, or removed."""
+    if app.is_external:
+        raise OperationRefused(_(
+            "Aplikasi %(name)s dihosting di luar Wadah (aplikasi eksternal): Wadah hanya mencatatnya dan "
+            "tidak dapat menjalankan tindakan apa pun di servernya.", name=app.name))
+    if app.status == AppStatus.REMOVED:
+        raise OperationRefused(_("Aplikasi %(name)s sudah dihapus.", name=app.name))
 
 
 def control(app: App, action: str, user: User | None, gateway: AgentGateway) -> dict[str, Any]:
@@ -104,6 +116,57 @@ def fetch_logs(app: App, gateway: AgentGateway, lines: int) -> dict[str, str]:
                 for source in LOG_SOURCES}
 
     return _with_agent(app, gateway, read)
+
+
+# --- decommissioning ---------------------------------------------------------------------------
+
+REMOVAL_REASON_MAX_CHARS = 2000
+
+
+def check_removal(app: App, reason: str) -> str:
+    """Return the stripped reason if the app may be decommissioned now, else raise OperationRefused."""
+    reason = reason.strip()
+    if not reason:
+        raise OperationRefused(_("Alasan penghapusan wajib diisi."))
+    if len(reason) > REMOVAL_REASON_MAX_CHARS:
+        raise OperationRefused(_("Alasan penghapusan paling panjang %(count)d karakter.",
+                                 count=REMOVAL_REASON_MAX_CHARS))
+    if not app_lifecycle.may_move(app, AppStatus.REMOVED):
+        raise OperationRefused(_("Aplikasi berstatus %(status)s tidak dapat dihapus.", status=app.status))
+    return reason
+
+
+def decommission(app: App, user: User | None, reason: str, gateway: AgentGateway, zone: Zone | None,
+                 now: datetime) -> dict[str, Any]:
+    """Take the app's name out of its zone, then the app off its host (its database dumped first), and
+    record it removed; return what was done.
+
+    The name goes first: both steps may be run again, so a removal cut short is finished by a retry.
+    """
+    reason = check_removal(app, reason)
+    done: dict[str, Any] = {"dns": None, "dump": None}
+    if app.is_external:  # never on a host of ours, never in a zone we update
+        app_lifecycle.removed(app, user, reason, None, now)
+        return done
+    if zone is not None:
+        try:
+            dns.remove_address(dns.ZoneAccess.from_zone(zone), app.subdomain)
+        except dns.DnsError as error:  # the message names the server, never the key's secret
+            raise OperationRefused(_("Nama %(fqdn)s tidak dapat dihapus dari DNS: %(error)s",
+                                     fqdn=app.fqdn, error=error)) from error
+        done["dns"] = zone.primary_server
+    if app.host is not None:
+        try:
+            report = _with_agent(app, gateway, lambda agent: agent.remove(app.name))
+        except OperationRefused as refused:
+            cause = refused.__cause__
+            if not (isinstance(cause, AgentRefused) and cause.code == "unknown_app"):
+                raise
+            report = {}  # already gone from the host (a removal cut short, or never deployed)
+        dump = (report or {}).get("dump")
+        done["dump"] = PurePosixPath(dump).name if dump else None
+    app_lifecycle.removed(app, user, reason, done["dump"], now)
+    return done
 
 
 # --- releases ----------------------------------------------------------------------------------
@@ -360,7 +423,7 @@ def collect_metrics(gateway: AgentGateway, now: datetime) -> int:
                     try:
                         stats = agent.stats(app.name)
                     except AgentRefused as refused:  # e.g. removed from the host meanwhile
-                        logger.info("Statistik %s tidak tersedia: %s", app.name, refused.code)
+                        logger.info("stats of %s not available: %s", app.name, refused.code)
                         continue
                     if stats:
                         db.session.add(AppMetric(
@@ -370,7 +433,7 @@ def collect_metrics(gateway: AgentGateway, now: datetime) -> int:
                             pids=int(stats.get("pids") or 0)))
                         taken += 1
         except (AgentUnavailable, AgentRefused) as error:
-            logger.warning("Statistik aplikasi di %s tidak terbaca: %s", host.name, error)
+            logger.warning("app stats on %s could not be read: %s", host.name, error)
     prune_metrics(now - METRICS_RETENTION)
     return taken
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, and_, func, or_, select, union_all
+from sqlalchemy import CompoundSelect, Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import aliased, selectinload
 
 from panel.extensions import db
@@ -94,7 +95,7 @@ class InventoryPage:
     rows: list[InventoryRow]
 
 
-def inventory_query(user: User, filters: AppFilters) -> Select[tuple[App]]:
+def inventory_query(user: User, filters: AppFilters) -> Select[App]:
     """Return the apps visible to `user` that match `filters`, by name; removed apps only when asked."""
     query = select(App).where(visible_apps(user)).order_by(App.name, App.id)
     if filters.status:
@@ -129,14 +130,14 @@ def inventory_page(user: User, filters: AppFilters, page: int = 1,
     return InventoryPage(pagination, rows)
 
 
-def facts_query(app_ids: Sequence[int] | Select[tuple[int]]) -> Select[tuple[int, ...]]:
+def facts_query(app_ids: Sequence[int] | Select[int]) -> Select[*tuple[Any, ...]]:
     """Per app: its latest release, when it first went live, its newest scan verdict and its contact."""
     newest_number = (select(func.max(Release.number)).where(Release.app_id == App.id)
                      .correlate(App).scalar_subquery())
     first_hosted_at = (select(func.min(Release.deployed_at))
                        .where(Release.app_id == App.id, Release.status.in_(EVER_LIVE))
                        .correlate(App).scalar_subquery())
-    bundles = union_all(
+    bundles: CompoundSelect[str | None] = union_all(
         select(Release.artifact_sha256).where(Release.app_id == App.id).correlate(App),
         select(HostingRequest.artifact_sha256).where(HostingRequest.id == App.request_id).correlate(App),
     )

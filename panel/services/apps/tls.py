@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from panel.i18n import gettext as _
 
@@ -74,7 +74,7 @@ def _trusted(address: str, port: int, fqdn: str) -> bool:
 
 def _names(certificate: x509.Certificate) -> list[str]:
     try:
-        extension = certificate.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     return [str(name) for name in extension.value.get_values_for_type(x509.DNSName)]

@@ -1,5 +1,5 @@
-"""The SOP's letters built from a request as it stands: the hosting report (steps 7–8) and the
-response letter to the OPD (Bolmut/Batam), kept as the request's attachments."""
+"""The SOP's letters built from a request as it stands: the hosting report (steps 7–8), the
+response letter to the OPD (Bolmut/Batam) and SOP 002's Rekomendasi, kept as the request's attachments."""
 from __future__ import annotations
 
 import io
@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from agents.protocol.artifacts import ArtifactStore
-from panel import audit
+from panel import audit, formatting
 from panel.extensions import db
 from panel.models import Attachment, AttachmentKind, HostingRequest, User
-from panel.models.accounts import DEFAULT_ROLE_LABELS
+from panel.models.accounts import DEFAULT_ROLE_LABELS, RoleKey
 from panel.services.documents import letter_pdf, letters
 from panel.services.documents.indonesian import LetterError
 from panel.services.infra import allocation
@@ -26,7 +26,7 @@ def letterhead(config: Mapping[str, Any]) -> letter_pdf.Letterhead:
     return letter_pdf.Letterhead(pemda=config["PEMDA_NAME"], dinas=config["DINAS_NAME"],
                               address=config["DINAS_ADDRESS"], city=config["DINAS_CITY"],
                               unit=config.get("DINAS_UNIT", ""), contact=config.get("DINAS_CONTACT", ""),
-                              zone=config.get("TIMEZONE", "WIB"))
+                              zone=formatting.zone_name(config.get("PEMDA_TIMEZONE")))
 
 
 def hosting_report(request: HostingRequest, author: User, config: Mapping[str, Any],
@@ -44,9 +44,9 @@ def hosting_report(request: HostingRequest, author: User, config: Mapping[str, A
         for row in sla.timeline(request, now))
     return letters.HostingReport(
         letterhead=letterhead(config), number=f"{request.number}/LAP", date=now,
-        recipient=letter_pdf.Recipient(DEFAULT_ROLE_LABELS["coordinator"]),
+        recipient=letter_pdf.Recipient(DEFAULT_ROLE_LABELS[RoleKey.COORDINATOR]),
         signatory=letter_pdf.Signatory(author.full_name or author.username,
-                                    DEFAULT_ROLE_LABELS["technician"]),
+                                    DEFAULT_ROLE_LABELS[RoleKey.TECHNICIAN]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn, host_name=app.host.name if app.host else "-",
         ip=app.ip or config.get("FRONT_IP", "-"), scan_verdict=str(report.verdict if report else "-"),
@@ -74,7 +74,7 @@ def response_letter(request: HostingRequest, author: User, config: Mapping[str, 
         letterhead=letterhead(config), number=f"{request.number}/TGP", date=now,
         recipient=letter_pdf.Recipient(f"Kepala {request.opd.name}"),
         signatory=letter_pdf.Signatory(author.full_name or author.username,
-                                       DEFAULT_ROLE_LABELS["coordinator"]),
+                                       DEFAULT_ROLE_LABELS[RoleKey.COORDINATOR]),
         request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
         subdomain=app.fqdn if app else f"{request.subdomain}.{config['PEMDA_DOMAIN']}",
         approved=approved, reason=refusal or ("" if approved else "Permohonan tidak dapat dipenuhi."),
@@ -89,6 +89,32 @@ def attach_response_letter(request: HostingRequest, author: User, config: Mappin
     pdf = letters.render_response_letter(response_letter(request, author, config, now))
     return _attach(request, author, AttachmentKind.RESPONSE_LETTER, f"surat-tanggapan-{request.id}.pdf", pdf,
                    documents)
+
+
+def recommendation_letter(request: HostingRequest, author: User, config: Mapping[str, Any],
+                          now: datetime) -> letters.RecommendationLetter:
+    """Gather the Rekomendasi's facts from a development request (SOP 002) and its Tim Teknis's notes."""
+    findings = next((s.note for s in reversed(request.steps) if s.decision == "ya" and s.note), "")
+    return letters.RecommendationLetter(
+        letterhead=letterhead(config), number=recommendation_number(request), date=now,
+        recipient=letter_pdf.Recipient(f"Kepala {request.opd.name}"),
+        signatory=letter_pdf.Signatory(author.full_name or author.username, "Tim Teknis"),
+        request_number=request.number or "", opd_name=request.opd.name, app_name=request.app_name,
+        subdomain=f"{request.subdomain}.{config['PEMDA_DOMAIN']}", stack=request.stack, findings=findings,
+    )
+
+
+def recommendation_number(request: HostingRequest) -> str:
+    """Return the Rekomendasi's number: the development request's own number with /REK."""
+    return f"{request.number}/REK"
+
+
+def attach_recommendation(request: HostingRequest, author: User, config: Mapping[str, Any],
+                          documents: ArtifactStore, now: datetime) -> Attachment:
+    """Render the Rekomendasi Tim Teknis and keep it with the development request."""
+    pdf = letters.render_recommendation_letter(recommendation_letter(request, author, config, now))
+    return _attach(request, author, AttachmentKind.RECOMMENDATION, f"surat-rekomendasi-{request.id}.pdf",
+                   pdf, documents)
 
 
 def _attach(request: HostingRequest, author: User, kind: AttachmentKind, filename: str, pdf: bytes,

@@ -1,14 +1,14 @@
 """Dates, times, durations and scan verdicts as an Indonesian official letter writes them."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
+from panel import formatting
 from panel.services.refused import Refused
 
 MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
           "Oktober", "November", "Desember")
 MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
-ZONES = {"WIB": 7, "WITA": 8, "WIT": 9}  # Indonesia's three legal time zones, hours east of UTC
 
 VERDICTS = {
     "clean": "Bersih",
@@ -22,10 +22,10 @@ class LetterError(Refused):
 
 
 def zone_of(name: str) -> timezone:
-    """Return the fixed-offset zone for WIB, WITA or WIT."""
-    if name not in ZONES:
+    """Return the fixed-offset zone for WIB, WITA or WIT (the UI's, `formatting.local_zone`)."""
+    if name not in formatting.TIME_ZONES:
         raise LetterError(f"zona waktu tidak dikenal: {name!r} (WIB, WITA, WIT)")
-    return timezone(timedelta(hours=ZONES[name]), name)
+    return formatting.local_zone(name)
 
 
 def in_zone(moment: datetime, zone: str) -> datetime:

@@ -88,6 +88,26 @@ class ResponseLetter:
             raise LetterError("surat penolakan wajib memuat alasan")
 
 
+@dataclass(frozen=True)
+class RecommendationLetter:
+    """Surat rekomendasi Tim Teknis (SOP 002 step 16): the developed app may have a subdomain and hosting."""
+
+    letterhead: Letterhead
+    number: str
+    date: datetime
+    recipient: Recipient  # the Kepala OPD whose app was developed
+    signatory: Signatory
+    request_number: str
+    opd_name: str
+    app_name: str
+    subdomain: str  # fully qualified, as asked for
+    stack: str
+    findings: str = ""  # Tim Teknis's note on the tested app
+    sifat: str = "Biasa"
+    lampiran: str = "-"
+    copies: tuple[str, ...] = ()
+
+
 def _web_panel(url: str, username: str) -> str:
     return f"Alamat: {url or '-'}\nNama pengguna: {username or '-'}\n{HANDOVER_NOTICE}"
 
@@ -217,5 +237,44 @@ def render_response_letter(data: ResponseLetter, *, font_dir: Path = FONT_DIR) -
             "Saudara dapat mengajukan kembali permohonan setelah hal tersebut di atas dipenuhi."
         )
     pdf.closing("Demikian disampaikan, atas perhatian dan kerja samanya diucapkan terima kasih.",
+                data.signatory, data.date, data.copies)
+    return pdf.finish()
+
+
+def render_recommendation_letter(data: RecommendationLetter, *, font_dir: Path = FONT_DIR) -> bytes:
+    """Render the Tim Teknis's Surat Rekomendasi for a subdomain and hosting as PDF bytes."""
+    _require({"number": data.number, "request_number": data.request_number, "opd_name": data.opd_name,
+              "app_name": data.app_name, "subdomain": data.subdomain})
+    head = data.letterhead
+    pdf = Letter(head, data.date, f"Surat Rekomendasi {data.request_number}", font_dir)
+    pdf.add_page()
+    pdf.kop()
+    pdf.title_block("Surat Rekomendasi")
+    pdf.fields([
+        ("Nomor", data.number),
+        ("Sifat", data.sifat),
+        ("Lampiran", data.lampiran),
+        ("Perihal", "Rekomendasi pembuatan subdomain dan penyediaan layanan hosting aplikasi"),
+    ])
+    pdf.recipient(data.recipient)
+    pdf.paragraph("Dengan hormat,", gap=1.5)
+    pdf.paragraph(
+        f"Tim Teknis {head.dinas} telah memeriksa, memasang dan menguji aplikasi {data.app_name} yang "
+        f"dikembangkan untuk {data.opd_name} (nomor pengembangan {data.request_number}). Dengan ini Tim "
+        f"Teknis MEREKOMENDASIKAN pembuatan subdomain dan penyediaan layanan hosting aplikasi tersebut "
+        f"pada Data Center Pemerintah {head.pemda} dengan rincian sebagai berikut:"
+    )
+    pdf.facts([
+        ("Nomor pengembangan", data.request_number),
+        ("Perangkat Daerah", data.opd_name),
+        ("Nama aplikasi", data.app_name),
+        ("Sub-domain", data.subdomain),
+        ("Jenis aplikasi", data.stack),
+    ])
+    if data.findings.strip():
+        pdf.paragraph(f"Catatan Tim Teknis: {data.findings}")
+    pdf.paragraph(f"Permohonan hosting dapat menyebut nomor rekomendasi {data.number} sebagai pengganti "
+                  f"unggahan surat rekomendasi.")
+    pdf.closing("Demikian rekomendasi ini dibuat untuk dipergunakan sebagaimana mestinya.",
                 data.signatory, data.date, data.copies)
     return pdf.finish()

@@ -18,6 +18,8 @@ from panel.services.reports.figures import Count, MonthlyReport
 
 HEADING_PT = 11.5
 EMPTY = "Tidak ada data pada periode ini."
+WORKING_TIME_NOTE = ("Mutu Baku dihitung dalam waktu kerja menurut kalender kerja Pemda: malam, akhir pekan, "
+                     "libur nasional dan cuti bersama tidak dihitung.")
 
 
 class MonthlyReportPdf(letter_pdf.Letter):
@@ -100,6 +102,7 @@ def render_monthly_report(report: MonthlyReport, drawn: ReportCharts, head: lett
         pdf.ln(3)
 
     pdf.heading("3. Kepatuhan Mutu Baku Waktu")
+    pdf.note(WORKING_TIME_NOTE)
     pdf.grid(("Langkah SOP", "Selesai", "Tepat waktu", "%", "Rata-rata"),
              [(step.label, angka(step.finished), angka(step.on_time), _percent(step.percent),
                durasi(step.average_minutes)) for step in report.steps], (75, 20, 22, 20, 28))

@@ -34,6 +34,10 @@ class AllocationRefused(Refused):
     """The request cannot be allocated as asked; the message says why."""
 
 
+class SubdomainUnavailable(AllocationRefused):
+    """The subdomain is refused or already taken: only the OPD can choose another."""
+
+
 class NoCapacity(AllocationRefused):
     """No online host has room: the SOP's provisioning branch (penyediaan server) applies."""
 
@@ -54,9 +58,10 @@ def choose_host(memory_mb: int = DEFAULT_PLAN_MEMORY_MB) -> Host:
     return max(fitting, key=free_mb)
 
 
-def check_subdomain(name: str, zone: Zone, policy: subdomains.SubdomainPolicy) -> subdomains.Availability:
-    """Check `name` against the policy, Wadah's own apps and the zone's authoritative server."""
-    taken = db.session.scalar(select(App.id).where(App.subdomain == name, App.zone == zone.name)) is not None
+def check_subdomain(name: str, zone: Zone, policy: subdomains.SubdomainPolicy,
+                    except_request_id: int | None = None) -> subdomains.Availability:
+    """Check `name` against the policy, Wadah's apps and open requests, and the zone's server."""
+    taken = subdomains.held_in_wadah(name, zone.name, except_request_id)
     return subdomains.availability(name, ZoneAccess.from_zone(zone), taken, policy)
 
 
@@ -66,9 +71,12 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
     existing = app_of(request)
     if existing is not None:
         return existing
-    availability = check_subdomain(request.subdomain, zone, policy)
+    availability = check_subdomain(request.subdomain, zone, policy, request.id)
     if not availability.available:
-        raise AllocationRefused(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
+        # A zone server that cannot be asked is the data center's fault, not a reason to ask the OPD.
+        unchecked = availability.status is subdomains.NameStatus.UNCHECKED
+        refusal = AllocationRefused if unchecked else SubdomainUnavailable
+        raise refusal(_("Sub-domain %(fqdn)s tidak dapat dipakai: %(reason)s",
                                   fqdn=availability.fqdn, reason=availability.reason))
     host = choose_host()
     app = App(name=app_name_for(request.subdomain), subdomain=request.subdomain, zone=zone.name,
@@ -79,7 +87,7 @@ def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains
             db.session.add(app)
             db.session.flush()
     except IntegrityError as clash:
-        raise AllocationRefused(
+        raise SubdomainUnavailable(
             _("Sub-domain %(fqdn)s baru saja dipakai permohonan lain.",
               fqdn=f"{request.subdomain}.{zone.name}")) from clash
     if pool is not None:
@@ -93,10 +101,11 @@ def reserve_address(pool: IpPool, app: App) -> IpAllocation:
     taken = set(db.session.scalars(select(IpAllocation.address).where(IpAllocation.pool_id == pool.id)))
     first, last = ipaddress.ip_address(pool.first), ipaddress.ip_address(pool.last)
     network = ipaddress.ip_network(pool.network)
-    if first not in network or last not in network or first > last:
+    # Compared as integers: both lie in `network`, so they share its IP version.
+    if first not in network or last not in network or int(first) > int(last):
         raise AllocationRefused(_("Rentang pool %(pool)s tidak sah.", pool=pool.name))
     candidate = first
-    while candidate <= last:
+    while int(candidate) <= int(last):
         address = str(candidate)
         if address not in taken and not _answers(address):
             try:

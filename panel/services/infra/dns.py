@@ -227,12 +227,12 @@ def _send(access: ZoneAccess, message: dns.message.Message, timeout: float) -> d
     except dns.tsig.PeerError as error:
         code = _TSIG_ERRORS.get(type(error), "TSIG")
         if code == "BADTIME":
-            message = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): jam panel dan server berselisih "
+            refusal = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): jam panel dan server berselisih "
                         "terlalu jauh.", server=access.server, code=code)
         else:
-            message = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): kunci TSIG %(key)s ditolak.",
+            refusal = _("Server DNS %(server)s menjawab NOTAUTH (%(code)s): kunci TSIG %(key)s ditolak.",
                         server=access.server, code=code, key=repr(access.key_name))
-        raise DnsRefused(message, rcode=f"NOTAUTH/{code}") from error
+        raise DnsRefused(refusal, rcode=f"NOTAUTH/{code}") from error
     except (dns.exception.Timeout, OSError, EOFError) as error:
         reason = _("waktu habis") if isinstance(error, dns.exception.Timeout) else str(error)
         raise DnsUnreachable(_("Server DNS %(server)s tidak dapat dihubungi: %(reason)s.",

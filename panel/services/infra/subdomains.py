@@ -11,8 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func, select
+
 from agents import protocol
+from panel.extensions import db
 from panel.i18n import gettext as _
+from panel.models import OPEN_STATUSES, App, HostingRequest
 from panel.services.infra import dns
 from panel.services.refused import Refused
 
@@ -128,6 +132,28 @@ class SubdomainPolicy:
 def _names(value: str | Iterable[str]) -> tuple[str, ...]:
     items = value.replace(",", " ").split() if isinstance(value, str) else value
     return tuple(str(item).strip().lower() for item in items if str(item).strip())
+
+
+def held_in_wadah(name: str, zone: str | None = None, except_request_id: int | None = None) -> bool:
+    """Return whether an app or an open hosting request already holds `name`, whatever its case."""
+    wanted = name.strip().lower()
+    apps = select(App.id).where(func.lower(App.subdomain) == wanted)
+    if zone is not None:
+        apps = apps.where(App.zone == zone)
+    requests = select(HostingRequest.id).where(func.lower(HostingRequest.subdomain) == wanted,
+                                               HostingRequest.status.in_(OPEN_STATUSES))
+    if except_request_id is not None:
+        requests = requests.where(HostingRequest.id != except_request_id)
+    return (db.session.scalar(apps.limit(1)) is not None
+            or db.session.scalar(requests.limit(1)) is not None)
+
+
+def check_free_in_wadah(name: str, except_request_id: int | None = None) -> str:
+    """Return `name` unless an app or another open request holds it, else raise SubdomainRefused."""
+    if held_in_wadah(name, except_request_id=except_request_id):
+        raise SubdomainRefused(_("Subdomain %(name)s sudah dipakai aplikasi atau permohonan lain di Wadah.",
+                                 name=repr(name.strip().lower())))
+    return name
 
 
 class NameStatus(enum.StrEnum):

@@ -185,6 +185,16 @@ def issue_web_panel_login(app: App, user: User, min_length: int) -> tuple[AppAcc
     return account, password
 
 
+def abandon(app: App) -> None:
+    """Fail the app's releases a stopped deploy left pending, so the app can be deployed again."""
+    pending = [release for release in app.releases if release.status == ReleaseStatus.PENDING]
+    for release in pending:
+        _failed(app, release, None)
+    if not pending and app.status == AppStatus.DEPLOYING:
+        live = any(r.status == ReleaseStatus.LIVE for r in app.releases)
+        app_lifecycle.deploy_failed(app, None, latest_release_number(app), still_live=live)
+
+
 def _failed(app: App, release: Release, user: User | None) -> None:
     release_lifecycle.failed(release, user)
     live = any(r.status == ReleaseStatus.LIVE for r in app.releases)

@@ -78,6 +78,14 @@ def scan_artifact(artifact: Artifact, artifacts: ArtifactStore, documents: Artif
     return record
 
 
+def abandon_unfinished(sha256: str | None, reason: str) -> None:
+    """End the bundle's scans that stopped half-way (their worker died) with the verdict `error`."""
+    for record in db.session.scalars(select(ScanReport).where(
+            ScanReport.artifact_sha256 == sha256, ScanReport.finished_at.is_(None))):
+        record.verdict, record.finished_at = Verdict.ERROR, utcnow()
+        record.report = {"verdict": Verdict.ERROR.value, "reason": reason, "findings": []}
+
+
 def scan_build_output(release: Release, output: Path, build: Mapping[str, Any],
                       documents: ArtifactStore, clamd_url: str | None) -> ScanReport:
     """Scan the files a release's build added to its runtime image, with the bundle's engines and

@@ -126,7 +126,7 @@ class Page:
     older: int | None  # the `before` cursor of the older page, if there is one
 
 
-def events(search: Filter, zone: tzinfo) -> Select[tuple[AuditEvent]]:
+def events(search: Filter, zone: tzinfo) -> Select[AuditEvent]:
     """Return the select of the audit events matching `search` (dates read in `zone`), newest first."""
     return select(AuditEvent).where(*_conditions(search, zone)).order_by(AuditEvent.id.desc())
 

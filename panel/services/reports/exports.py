@@ -18,7 +18,7 @@ from panel.models import App, Host, HostingRequest, Opd, RequestStep, SopTemplat
 from panel.services.apps import inventory
 from panel.services.documents.spreadsheets import Cell
 from panel.services.reports.periods import DateRange, local
-from panel.services.requests import sla, sop
+from panel.services.requests import sla, sop, working_time
 
 EXPORT_CHUNK_ROWS = 1000
 UNPLACED = "Belum ditempatkan"  # in the inventory export, which stays in Indonesian
@@ -69,6 +69,7 @@ def request_rows(span: DateRange, now: datetime,
              .outerjoin(StepActor, StepActor.id == RequestStep.actor_id)
              .where(HostingRequest.submitted_at >= span.start, HostingRequest.submitted_at < span.end)
              .order_by(HostingRequest.submitted_at, HostingRequest.id, RequestStep.id))
+    calendar = working_time.load()
     for row in _streamed(query, chunk_rows):
         step: RequestStep | None = row.RequestStep
         common = (row.number, row.opd, row.app_name, row.subdomain, STACK_LABELS.get(row.stack, row.stack),
@@ -76,7 +77,7 @@ def request_rows(span: DateRange, now: datetime,
         if step is None:
             yield (*common, None, None, None, None, None, None, None, None)
             continue
-        timing = sla.step_timing(step, now)
+        timing = sla.step_timing(step, now, calendar)
         yield (*common, labels.get((row.template_version_id, step.step_key), step.step_key),
                roles.get(step.role, step.role), row.actor_name or row.actor_username,
                local(step.started_at), local(step.finished_at),
@@ -84,7 +85,7 @@ def request_rows(span: DateRange, now: datetime,
                ON_TIME_LABELS[timing.state] if timing.due_minutes is not None else "Tanpa Mutu Baku")
 
 
-def _streamed(query: Select[Any], chunk_rows: int) -> Iterator[Row[Any]]:
+def _streamed(query: Select[*tuple[Any, ...]], chunk_rows: int) -> Iterator[Row[*tuple[Any, ...]]]:
     """Yield the query's rows, `chunk_rows` at a time; the cursor closes even if the reader stops early."""
     with db.session.execute(query.execution_options(yield_per=chunk_rows)) as result:
         yield from result

@@ -5,11 +5,11 @@ Every figure is one SQL GROUP BY, so a report costs the same few statements howe
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, and_, case, column, func, select, true
+from sqlalchemy import JSON, ColumnElement, and_, case, column, func, or_, select, true
 
 from panel.extensions import db
 from panel.formatting import REQUEST_STATUS_LABELS, STACK_LABELS, VERDICT_LABELS
@@ -27,7 +27,7 @@ from panel.models import (
     Verdict,
 )
 from panel.services.reports.periods import Month
-from panel.services.requests import sla, sop
+from panel.services.requests import sla, sop, working_time
 
 TREND_MONTHS = 12
 TOP_RULES = 10
@@ -44,13 +44,15 @@ class Count:
 
 @dataclass(frozen=True)
 class AppFigures:
-    """The apps hosted at the end of the month (Pencatatan dan Pendataan), not counting removed ones."""
+    """The apps hosted at the end of the month (Pencatatan dan Pendataan), external ones included, not
+    counting those removed by then."""
 
     total: int
     new: int  # registered during the month
     by_opd: list[Count]
     by_stack: list[Count]
     by_host: list[Count]
+    removed: list[str] = field(default_factory=list)  # the apps removed during the month, by name
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class HostCapacity:
     """A host as its agent last described it; sizes are bytes and None when the agent never reported."""
 
     name: str
-    status: str
+    status: HostStatus
     apps: int
     memory_total: int | None
     memory_used: int | None
@@ -157,24 +159,34 @@ def monthly_report(month: Month, now: datetime) -> MonthlyReport:
 
 
 def _app_figures(month: Month) -> AppFigures:
-    hosted = and_(App.status != AppStatus.REMOVED, App.created_at < month.end)
+    # Removed after the month ended, an app still counts for it: a past month's report never changes.
+    hosted = and_(App.created_at < month.end,
+                  or_(App.status != AppStatus.REMOVED, App.removed_at >= month.end))
     new = func.sum(case((App.created_at >= month.start, 1), else_=0))
+    removed = db.session.scalars(
+        select(App.name).where(App.status == AppStatus.REMOVED, App.removed_at >= month.start,
+                               App.removed_at < month.end).order_by(App.name)).all()
     by_stack = db.session.execute(
         select(App.stack, func.count(), new).where(hosted).group_by(App.stack)).all()
     by_opd = db.session.execute(
         select(Opd.code, Opd.name, func.count(App.id)).join(App, App.opd_id == Opd.id).where(hosted)
         .group_by(Opd.id, Opd.code, Opd.name)).all()
+    external = App.status == AppStatus.EXTERNAL
     by_host = db.session.execute(
-        select(App.host_id, Host.name, func.count(App.id)).select_from(App)
-        .outerjoin(Host, Host.id == App.host_id).where(hosted).group_by(App.host_id, Host.name)).all()
+        select(App.host_id, Host.name, external, func.count(App.id)).select_from(App)
+        .outerjoin(Host, Host.id == App.host_id).where(hosted)
+        .group_by(App.host_id, Host.name, external)).all()
     return AppFigures(
         total=sum(count for _, count, _ in by_stack),
         new=sum(added or 0 for _, _, added in by_stack),
         by_opd=_ranked(Count(code, name, count) for code, name, count in by_opd),
         by_stack=_ranked(Count(stack, STACK_LABELS.get(stack, stack), count)
                          for stack, count, _ in by_stack),
-        by_host=_ranked(Count(str(host_id or ""), name or _("Belum ditempatkan"), count)
-                        for host_id, name, count in by_host),
+        by_host=_ranked(Count(str(host_id or ("external" if outside else "")),
+                              name or (_("Di luar Wadah (eksternal)") if outside else _("Belum ditempatkan")),
+                              count)
+                        for host_id, name, outside, count in by_host),
+        removed=list(removed),
     )
 
 
@@ -194,14 +206,26 @@ def _finished_with_due(since: datetime, until: datetime) -> ColumnElement[bool]:
                 RequestStep.finished_at >= since, RequestStep.finished_at < until)
 
 
+def _working_averages(month: Month) -> dict[str, float]:
+    # Mutu Baku counts working minutes (sla), so the average a step took is in working minutes too.
+    calendar = working_time.load()
+    spent: dict[str, list[float]] = {}
+    for key, started_at, finished_at in db.session.execute(
+            select(RequestStep.step_key, RequestStep.started_at, RequestStep.finished_at)
+            .where(_finished_with_due(month.start, month.end))):
+        assert finished_at is not None  # the WHERE above keeps finished steps only
+        spent.setdefault(key, []).append(calendar.working_minutes(started_at, finished_at))
+    return {key: sum(values) / len(values) for key, values in spent.items()}
+
+
 def _step_figures(month: Month, labels: dict[str, str], order: dict[str, int]) -> list[StepFigures]:
     on_time = func.sum(case((sla.finished_on_time(), 1), else_=0))
     rows = db.session.execute(
-        select(RequestStep.step_key, func.count(), on_time, func.avg(sla.finished_elapsed_minutes()))
+        select(RequestStep.step_key, func.count(), on_time)
         .where(_finished_with_due(month.start, month.end)).group_by(RequestStep.step_key)).all()
-    figures = [StepFigures(key, labels.get(key, key), count, int(punctual or 0),
-                           float(average) if average is not None else None)
-               for key, count, punctual, average in rows]
+    averages = _working_averages(month)
+    figures = [StepFigures(key, labels.get(key, key), count, int(punctual or 0), averages.get(key))
+               for key, count, punctual in rows]
     return sorted(figures, key=lambda step: (order.get(step.step_key, len(order)), step.step_key))
 
 

@@ -1,6 +1,6 @@
-"""The periods a report covers: a calendar month or a range of days, both in local time (WIB).
+"""The periods a report covers: a calendar month or a range of days, both in the Pemda's local time.
 
-Months and dates are local (WIB); stored times are UTC.
+Months and dates are local (`PEMDA_TIMEZONE`); stored times are UTC.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from babel.dates import format_date
 from flask_babel import get_locale
 
 from panel import i18n
-from panel.formatting import WIB
+from panel.formatting import local_time, pemda_zone
 from panel.i18n import gettext as _
 
 YEARS = (2000, 2999)  # a year outside this is a typing mistake
@@ -30,14 +30,14 @@ class InvalidPeriod(ValueError):
 
 @dataclass(frozen=True, order=True)
 class Month:
-    """A calendar month in local time (WIB)."""
+    """A calendar month in the Pemda's local time."""
 
     year: int
     month: int
 
     @classmethod
     def current(cls, now: datetime) -> Month:
-        local = now.astimezone(WIB)
+        local = now.astimezone(pemda_zone())
         return cls(local.year, local.month)
 
     @classmethod
@@ -142,13 +142,9 @@ class DateRange:
 
 def utc_midnight(day: date) -> datetime:
     """Return the first instant of the local day `day`, in UTC."""
-    return datetime.combine(day, time(), WIB).astimezone(UTC)
+    return datetime.combine(day, time(), pemda_zone()).astimezone(UTC)
 
 
 def local(moment: datetime | None) -> datetime | None:
-    """Return a stored UTC time as a naive local (WIB) time, the way a spreadsheet shows it."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite returns naive datetimes; they are stored in UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(WIB).replace(tzinfo=None)
+    """Return a stored UTC time as a naive local time, the way a spreadsheet shows it."""
+    return None if moment is None else local_time(moment).replace(tzinfo=None)

@@ -19,6 +19,8 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
 from agents.protocol.artifacts import ArtifactStore, ArtifactTooLarge
 from panel.i18n import gettext as _
+from panel.i18n import lazy_gettext as _l
+from panel.models import AttachmentKind
 from panel.services.refused import Refused
 
 MAX_OBJECTS = 50_000  # a long scanned letter holds a few thousand
@@ -76,7 +78,7 @@ def store_pdf(store: ArtifactStore, stream: BinaryIO, max_bytes: int) -> tuple[s
 def check_pdf(data: bytes) -> None:
     """Raise DocumentRefused unless `data` parses as a PDF holding no active content."""
     try:
-        with apply_configuration(**PARSE_LIMITS):
+        with apply_configuration(None, **PARSE_LIMITS):  # None: overwrite the current configuration
             reader = PdfReader(io.BytesIO(data), xref_stream_maximum_entries=MAX_OBJECTS,
                                root_object_recovery_limit=MAX_OBJECTS)
             # Encrypted with an empty user password (a "no editing" letter) still reads; a password does not.
@@ -157,3 +159,14 @@ def _active_in(dictionary: DictionaryObject) -> str | None:
 def _resolved(dictionary: DictionaryObject, key: str) -> Any:
     value = dictionary.get(key)
     return value.get_object() if isinstance(value, IndirectObject) else value
+
+
+LABELS = {
+    AttachmentKind.REQUEST_LETTER: _l("Surat permohonan"),
+    AttachmentKind.RECOMMENDATION: _l("Rekomendasi Tim Teknis"),
+    AttachmentKind.APPOINTMENT_LETTER: _l("Surat penunjukan pengelola aplikasi"),
+    AttachmentKind.INSTALL_GUIDE: _l("Petunjuk instalasi"),
+    AttachmentKind.SCAN_REPORT: _l("Laporan pemindaian"),
+    AttachmentKind.HOSTING_REPORT: _l("Surat laporan hosting"),
+    AttachmentKind.RESPONSE_LETTER: _l("Surat tanggapan"),
+}

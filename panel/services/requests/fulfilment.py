@@ -20,6 +20,7 @@ from panel.models import (
     Artifact,
     HostingRequest,
     ReleaseStatus,
+    RequestStatus,
     ScanReport,
     User,
     Verdict,
@@ -89,6 +90,16 @@ def write_response_letter(request: HostingRequest, user: User, config: Mapping[s
     hosting_letters.attach_response_letter(request, user, config, documents, utcnow())
 
 
+def write_recommendation(request: HostingRequest, user: User, config: Mapping[str, Any],
+                         documents: ArtifactStore) -> None:
+    """Make SOP 002's Rekomendasi Tim Teknis, keep it with the request and finish its step."""
+    expect_action(request, StepAction.RECOMMENDATION_LETTER)
+    if not step_outputs.missing(request, StepAction.RECOMMENDATION_LETTER):
+        raise ActionRefused(_("Surat rekomendasi sudah dibuat."))
+    letter = hosting_letters.attach_recommendation(request, user, config, documents, utcnow())
+    finish_if_done(request, user, f"Surat rekomendasi {letter.filename} diterbitkan.")
+
+
 def scan(request: HostingRequest, user: User, artifacts: ArtifactStore, documents: ArtifactStore,
          clamd_url: str | None, progress: Callable[[int, int], None] | None = None) -> ScanReport:
     """Scan the request's bundle (step 4); a clean verdict finishes the step at once."""
@@ -115,13 +126,33 @@ def replace_bundle(request: HostingRequest, user: User, artifact: Artifact) -> N
     app = allocation.app_of(request)
     if app is not None and any(r.status == ReleaseStatus.LIVE for r in app.releases):
         raise ActionRefused(_("Aplikasi sudah terpasang: unggah versi baru melalui Web Panel aplikasi."))
+    try:
+        workflow.current_step(request)
+    except workflow.WorkflowError as closed:
+        raise ActionRefused(str(closed)) from closed
     request.artifact_sha256 = artifact.sha256
     audit.record("request.bundle", request, actor=user, artifact=artifact.sha256)
+    # What runs is what was scanned: a bundle changed after the scan sends the request back to it.
+    workflow.reopen_scan(request, user)
+
+
+def reject(request: HostingRequest, user: User, reason: str, config: Mapping[str, Any],
+           documents: ArtifactStore) -> None:
+    """Refuse the request with a written reason and attach the refusal letter to the OPD."""
+    workflow.reject(request, user, reason)
+    hosting_letters.attach_response_letter(request, user, config, documents, utcnow())
+
+
+def expect_not_with_opd(request: HostingRequest) -> None:
+    """Raise ActionRefused while the request waits on its OPD to choose another subdomain."""
+    if request.status == RequestStatus.NEEDS_CORRECTION:
+        raise ActionRefused(_("Permohonan menunggu OPD memilih sub-domain lain."))
 
 
 def allocate(request: HostingRequest, user: User, zone: Zone, policy: subdomains.SubdomainPolicy) -> App:
     """Reserve the subdomain and a host (step 5), then finish the step."""
     expect_action(request, StepAction.ALLOCATE)
+    expect_not_with_opd(request)
     app = allocation.allocate(request, user, zone, policy)
     finish_if_done(request, user, f"Dialokasikan: {app.fqdn} di host {app.host.name if app.host else '-'}.")
     return app

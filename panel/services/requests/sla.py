@@ -1,5 +1,8 @@
 """Mutu Baku timing: how long each step took against its time limit, live and in summary.
 
+Mutu Baku counts working minutes per the working calendar (`working_time`): a step's deadline is fixed
+in working time when it opens, so nights, weekends, holidays and cuti bersama do not count.
+
 Timestamps are stored in UTC; SQLite hands them back naive, so every comparison goes through `_utc`.
 """
 from __future__ import annotations
@@ -9,13 +12,14 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, func, literal, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 
 from panel.extensions import db
 from panel.models import HostingRequest, RequestStep, Role
 from panel.models.accounts import DEFAULT_ROLE_LABELS
-from panel.services.requests import workflow
+from panel.services.requests import workflow, working_time
 
 DUE_SOON_FRACTION = 0.8  # the last 20% of a step's Mutu Baku counts as "due soon"
 
@@ -64,16 +68,20 @@ class StepCompliance:
     median_elapsed_minutes: float
 
 
-def step_timing(step: RequestStep, now: datetime) -> StepTiming:
-    """Measure `step` against its Mutu Baku as of `now`."""
+def step_timing(step: RequestStep, now: datetime,
+                calendar: working_time.WorkingCalendar | None = None) -> StepTiming:
+    """Measure `step` against its Mutu Baku as of `now`, in working time per the working calendar."""
+    calendar = calendar or working_time.load()
     end = _utc(step.finished_at) if step.finished_at else _utc(now)
-    elapsed = max((end - _utc(step.started_at)) / timedelta(minutes=1), 0.0)
+    elapsed = calendar.working_minutes(_utc(step.started_at), end)
     done, due = step.finished_at is not None, step.due_minutes
     if due is None:
         return StepTiming(elapsed, None, None, TimingState.DONE_ON_TIME if done else TimingState.ON_TIME)
+    deadline = _utc(step.due_at) if step.due_at else calendar.add_working_minutes(_utc(step.started_at), due)
+    late = end > deadline
     if done:
-        state = TimingState.DONE_LATE if elapsed > due else TimingState.DONE_ON_TIME
-    elif elapsed > due:
+        state = TimingState.DONE_LATE if late else TimingState.DONE_ON_TIME
+    elif late:
         state = TimingState.OVERDUE
     elif elapsed >= due * DUE_SOON_FRACTION:
         state = TimingState.DUE_SOON
@@ -95,6 +103,7 @@ def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
     template = workflow.template_of(request)
     labels = {step.key: step.label for step in template.steps}
     role_names = role_labels()
+    calendar = working_time.load()
     return [
         TimelineRow(
             step_id=step.id, step_key=step.step_key, label=labels.get(step.step_key, step.step_key),
@@ -102,7 +111,7 @@ def timeline(request: HostingRequest, now: datetime) -> list[TimelineRow]:
             actor=(step.actor.full_name or step.actor.username) if step.actor else None,
             started_at=_utc(step.started_at),
             finished_at=_utc(step.finished_at) if step.finished_at else None,
-            decision=step.decision, note=step.note, timing=step_timing(step, now),
+            decision=step.decision, note=step.note, timing=step_timing(step, now, calendar),
         )
         for step in request.steps
     ]
@@ -125,10 +134,12 @@ def overdue_steps(now: datetime, *, unnotified_only: bool = False) -> list[Reque
 
 def is_overdue(now: datetime) -> ColumnElement[bool]:
     """Return the filter selecting the open steps whose Mutu Baku ran out before `now`."""
+    # The working deadline is fixed on the step; a step without one (older rows) counts every minute.
     return and_(
         RequestStep.finished_at.is_(None),
         RequestStep.due_minutes.is_not(None),
-        _deadline_before(_utc(now)),
+        or_(and_(RequestStep.due_at.is_not(None), RequestStep.due_at < _utc(now)),
+            and_(RequestStep.due_at.is_(None), _deadline_before(_utc(now)))),
     )
 
 
@@ -137,7 +148,7 @@ def compliance(
 ) -> list[StepCompliance]:
     """Summarise finished steps with a Mutu Baku per step key: count, share on time, median minutes."""
     query = select(RequestStep.step_key, RequestStep.started_at, RequestStep.finished_at,
-                   RequestStep.due_minutes).where(
+                   RequestStep.due_minutes, RequestStep.due_at).where(
         RequestStep.finished_at.is_not(None), RequestStep.due_minutes.is_not(None)
     )
     if since is not None:
@@ -148,10 +159,12 @@ def compliance(
         query = query.join(HostingRequest).where(HostingRequest.opd_id == opd_id)
     elapsed: dict[str, list[float]] = defaultdict(list)
     on_time: dict[str, int] = defaultdict(int)
-    for key, started_at, finished_at, due in db.session.execute(query):
-        minutes = (_utc(finished_at) - _utc(started_at)) / timedelta(minutes=1)
-        elapsed[key].append(minutes)
-        on_time[key] += minutes <= due
+    calendar = working_time.load()
+    for key, started_at, finished_at, due, due_at in db.session.execute(query):
+        assert finished_at is not None and due is not None  # the WHERE above excludes NULLs
+        elapsed[key].append(calendar.working_minutes(_utc(started_at), _utc(finished_at)))
+        deadline = _utc(due_at) if due_at else calendar.add_working_minutes(_utc(started_at), due)
+        on_time[key] += _utc(finished_at) <= deadline
     return [
         StepCompliance(key, len(values), on_time[key], 100 * on_time[key] / len(values),
                        statistics.median(values))
@@ -159,7 +172,7 @@ def compliance(
     ]
 
 
-def finished_elapsed_minutes() -> ColumnElement[float]:
+def finished_elapsed_minutes() -> ColumnElement[float | Decimal]:
     """Return the SQL expression for the minutes a finished step took, for sums and averages."""
     if db.session.get_bind().dialect.name == "sqlite":
         return (func.julianday(RequestStep.finished_at) - func.julianday(RequestStep.started_at)) * 1440.0
@@ -168,6 +181,12 @@ def finished_elapsed_minutes() -> ColumnElement[float]:
 
 def finished_on_time() -> ColumnElement[bool]:
     """Return the SQL test that a finished step took no longer than its Mutu Baku, as `step_timing` judges."""
+    return or_(and_(RequestStep.due_at.is_not(None), RequestStep.finished_at <= RequestStep.due_at),
+               and_(RequestStep.due_at.is_(None), _finished_within_wall_clock()))
+
+
+def _finished_within_wall_clock() -> ColumnElement[bool]:
+    # Steps opened before the working calendar existed have no working deadline: every minute counts.
     if db.session.get_bind().dialect.name == "sqlite":
         # julianday is a float: a millisecond of slack keeps a step finished exactly at its limit on time.
         return finished_elapsed_minutes() <= RequestStep.due_minutes + 1 / 60000

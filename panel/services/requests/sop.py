@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from panel.i18n import gettext as _
-from panel.models import RoleKey
+from panel.models import AttachmentKind, RoleKey
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "workflows"
 DEFAULT_TEMPLATE = "muara_enim"
-
+DEVELOPMENT_TEMPLATE = "pengembangan_aplikasi"  # SOP 002, whose Rekomendasi a hosting request names
+DOCUMENT_KINDS = frozenset(AttachmentKind)  # kelengkapan items that are documents on the request
 
 
 class StepAction(enum.StrEnum):
@@ -35,7 +36,16 @@ class StepAction(enum.StrEnum):
     DOCUMENT_APPLICATION = "document_application"
     HOSTING_REPORT = "hosting_report"
     RESPONSE_LETTER = "response_letter"
+    RECOMMENDATION_LETTER = "recommendation_letter"
+    WORK = "work"  # a person's task with no system output (SOP 002's analysis, development, ...)
     ACKNOWLEDGE = "acknowledge"
+
+
+class TemplateKind(enum.StrEnum):
+    """What a request under the template ends in: a hosted app, or (SOP 002) a developed app."""
+
+    HOSTING = "hosting"
+    DEVELOPMENT = "pengembangan"
 
 
 class EndState(enum.StrEnum):
@@ -45,7 +55,7 @@ class EndState(enum.StrEnum):
     DONE = "selesai"
 
 
-# No byte reaches a server without these steps.
+# No byte reaches a server without these steps (in a hosting template).
 REQUIRED_ACTIONS = (StepAction.SCAN, StepAction.ALLOCATE, StepAction.DEPLOY)
 
 
@@ -63,6 +73,12 @@ class SopStep:
     waktu: timedelta | None = None  # Mutu Baku time limit
     output: str = ""
     branches: dict[str, str] = field(default_factory=dict)  # decision → next step key
+    actor: str = ""  # the SOP's own name for who acts, when it differs from the role's label
+
+    @property
+    def required_documents(self) -> tuple[str, ...]:
+        """Return the kelengkapan items that name a document (an attachment kind)."""
+        return tuple(item for item in self.kelengkapan if item in DOCUMENT_KINDS)
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,7 @@ class SopTemplate:
     source: str
     steps: tuple[SopStep, ...]
     request_attachments: tuple[str, ...] = ()
+    kind: TemplateKind = TemplateKind.HOSTING
 
     def step(self, key: str) -> SopStep:
         for step in self.steps:
@@ -105,12 +122,14 @@ def parse(data: dict[str, Any]) -> SopTemplate:
                 waktu=timedelta(minutes=raw["waktu_menit"]) if "waktu_menit" in raw else None,
                 output=raw.get("output", ""),
                 branches=dict(raw.get("branches", {})),
+                actor=raw.get("actor", ""),
             )
             for raw in data["steps"]
         )
         template = SopTemplate(
             key=data["key"], name=data["name"], source=data.get("source", ""), steps=steps,
             request_attachments=tuple(data.get("request_attachments", ())),
+            kind=TemplateKind(data.get("kind", TemplateKind.HOSTING)),
         )
     except InvalidTemplate:
         raise
@@ -135,7 +154,7 @@ def _check(template: SopTemplate) -> None:
             if target not in keys and target not in set(EndState):
                 raise InvalidTemplate(_("%(template)s.%(step)s: cabang ke langkah tak dikenal %(target)s",
                                         template=template.key, step=step.key, target=repr(target)))
-    for action in REQUIRED_ACTIONS:
+    for action in REQUIRED_ACTIONS if template.kind == TemplateKind.HOSTING else ():
         if action not in {step.action for step in template.steps}:
             raise InvalidTemplate(_("%(template)s: tidak ada langkah %(action)s",
                                     template=template.key, action=action))

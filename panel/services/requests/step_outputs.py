@@ -7,7 +7,13 @@ from panel.i18n import gettext as _
 from panel.models import AttachmentKind, HostingRequest, ReleaseStatus
 from panel.services.infra import allocation
 from panel.services.releases import scanning
-from panel.services.requests.sop import StepAction
+from panel.services.requests.attachments import LABELS
+from panel.services.requests.sop import SopStep, StepAction
+
+# The letter a step's action makes, by action.
+LETTERS = {StepAction.HOSTING_REPORT: AttachmentKind.HOSTING_REPORT,
+           StepAction.RESPONSE_LETTER: AttachmentKind.RESPONSE_LETTER,
+           StepAction.RECOMMENDATION_LETTER: AttachmentKind.RECOMMENDATION}
 
 
 def missing(request: HostingRequest, action: StepAction, decision: str | None = None) -> str | None:
@@ -31,9 +37,20 @@ def missing(request: HostingRequest, action: StepAction, decision: str | None = 
             return _("Aplikasi belum terpasang.")
         if app.account is None:
             return _("Login Web Panel belum diterbitkan.")
-    elif action in (StepAction.HOSTING_REPORT, StepAction.RESPONSE_LETTER):
-        kind = (AttachmentKind.HOSTING_REPORT if action == StepAction.HOSTING_REPORT
-                else AttachmentKind.RESPONSE_LETTER)
-        if not any(a.kind == kind for a in request.attachments):
-            return _("Surat belum dibuat.")
+    elif action in LETTERS and not _has(request, LETTERS[action]):
+        return (_("Surat rekomendasi belum dibuat.") if action == StepAction.RECOMMENDATION_LETTER
+                else _("Surat belum dibuat."))
     return None
+
+
+def missing_documents(request: HostingRequest, step: SopStep) -> str | None:
+    """Return which documents of the step's kelengkapan the request lacks, or None when all are there."""
+    lacking = [kind for kind in step.required_documents if not _has(request, kind)]
+    if not lacking:
+        return None
+    return _("Kelengkapan langkah ini belum ada: %(documents)s. Lampirkan dokumen tersebut terlebih dahulu.",
+             documents=", ".join(str(LABELS.get(AttachmentKind(kind), kind)) for kind in lacking))
+
+
+def _has(request: HostingRequest, kind: str) -> bool:
+    return any(a.kind == kind for a in request.attachments)

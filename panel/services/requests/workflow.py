@@ -12,15 +12,19 @@ from sqlalchemy.exc import IntegrityError
 from panel import audit, events
 from panel.extensions import db
 from panel.i18n import gettext as _
-from panel.models import HostingRequest, Opd, RequestStatus, RoleKey, User
+from panel.models import OPEN_STATUSES, HostingRequest, Opd, RequestStatus, RoleKey, User
 from panel.models.base import utcnow
 from panel.models.workflow import Comment, Disposition, RequestStep, SopTemplateVersion
 from panel.services.refused import Refused
-from panel.services.requests import sop, step_outputs
+from panel.services.requests import sop, step_outputs, working_time  # noqa: F401 (its deadline hooks)
 
 
 class WorkflowError(Refused):
     """The action is not possible in the request's current state; the message says why."""
+
+
+class RequestStateConflict(WorkflowError):
+    """The request has moved past the state this action needs (a repeated click, a stale page)."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,14 @@ def latest_version(key: str) -> SopTemplateVersion:
     if version is None:
         raise WorkflowError(_("templat SOP %(key)s tidak ada (jalankan `wadah db upgrade`)", key=repr(key)))
     return version
+
+
+def current_templates() -> list[tuple[int, sop.SopTemplate]]:
+    """Return each stored template's latest version number and parsed definition, by key."""
+    latest: dict[str, SopTemplateVersion] = {}
+    for version in db.session.scalars(select(SopTemplateVersion).order_by(SopTemplateVersion.version)):
+        latest[version.key] = version
+    return [(v.version, sop.parse(v.definition)) for _key, v in sorted(latest.items())]
 
 
 def template_of(request: HostingRequest) -> sop.SopTemplate:
@@ -91,15 +103,21 @@ def act(request: HostingRequest, user: User, decision: str | None = None, note: 
         raise WorkflowError(_("Pilih keputusan untuk langkah ini: %(decisions)s.",
                                decisions=", ".join(sorted(branches))))
     following = template.next_key(step.step_key, decision)
-    missing = missing_output(request, template.step(step.step_key), decision)
+    # Kelengkapan holds a step that goes forward; a refusal or a return for correction needs none.
+    forward = following != sop.EndState.REJECTED and (
+        following == sop.EndState.DONE or template.step(following).action != sop.StepAction.SUBMIT)
+    missing = ((step_outputs.missing_documents(request, template.step(step.step_key)) if forward else None)
+               or missing_output(request, template.step(step.step_key), decision))
     if missing:
         raise WorkflowError(missing)
     step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, note
     audit.record("request.step", request, step=step.step_key, decision=decision)
     if following == sop.EndState.REJECTED:
         request.status, request.current_step = RequestStatus.REJECTED, None
+        events.request_ended.send(request)
     elif following == sop.EndState.DONE:
         request.status, request.current_step = RequestStatus.CLOSED, None
+        events.request_ended.send(request)
     else:
         next_step = template.step(following)
         request.status = _open_status(request, template.step(step.step_key), next_step)
@@ -120,6 +138,72 @@ def _open_status(request: HostingRequest, finished: sop.SopStep, following: sop.
 def missing_output(request: HostingRequest, step: sop.SopStep, decision: str | None = None) -> str | None:
     """Return why a step whose system action has not produced its output cannot finish yet."""
     return step_outputs.missing(request, step.action, decision)
+
+
+def expect_with_opd(request: HostingRequest) -> None:
+    """Raise RequestStateConflict unless the request waits on its OPD (to fix it or choose a name)."""
+    if request.status != RequestStatus.NEEDS_CORRECTION:
+        raise RequestStateConflict(_("Permohonan ini sedang tidak menunggu perbaikan dari OPD."))
+
+
+def return_to_opd(request: HostingRequest, reason: str) -> None:
+    """Send a request whose subdomain turned out taken back to its OPD to choose another."""
+    if request.status not in OPEN_STATUSES:
+        raise RequestStateConflict(_("Permohonan ini sudah selesai."))
+    request.status = RequestStatus.NEEDS_CORRECTION
+    audit.record("request.returned", request, step=request.current_step, reason=reason)
+
+
+def change_subdomain(request: HostingRequest, user: User, subdomain: str) -> None:
+    """Record the subdomain the OPD chose instead; at the allocation step the request goes back to work."""
+    expect_with_opd(request)
+    old, request.subdomain = request.subdomain, subdomain
+    step = current_step(request)
+    if template_of(request).step(step.step_key).action != sop.StepAction.SUBMIT:
+        request.status = RequestStatus.IN_PROGRESS  # the technician may retry the allocation
+    audit.record("request.subdomain", request, actor=user, old=old, new=subdomain)
+
+
+def withdraw(request: HostingRequest, user: User, reason: str) -> None:
+    """Close an open request at its OPD's wish, with the reason written down."""
+    _end(request, user, RequestStatus.WITHDRAWN, "ditarik", reason)
+    audit.record("request.withdraw", request, actor=user, reason=reason.strip())
+
+
+def reject(request: HostingRequest, user: User, reason: str) -> None:
+    """Refuse an open request (e.g. a bundle that stays infected) with a written reason."""
+    if not user.has_role(RoleKey.COORDINATOR, RoleKey.SUPERADMIN):
+        raise WorkflowError(_("Hanya Sub Koordinator yang dapat menolak permohonan."))
+    _end(request, user, RequestStatus.REJECTED, "tidak", reason)
+    audit.record("request.reject", request, actor=user, reason=reason.strip())
+
+
+def reopen_scan(request: HostingRequest, user: User) -> bool:
+    """Make the scan step current again when a new bundle arrives after it; return whether it did."""
+    template = template_of(request)
+    keys = [step.key for step in template.steps]
+    scan = next(step for step in template.steps if step.action == sop.StepAction.SCAN)
+    step = current_step(request)
+    if keys.index(step.step_key) <= keys.index(scan.key):
+        return False  # the scan has not run yet: it will scan the new bundle
+    step.finished_at, step.actor, step.decision = utcnow(), user, "pindai_ulang"
+    step.note = "Berkas aplikasi diganti: pemindaian diulang."
+    request.status = RequestStatus.IN_PROGRESS
+    audit.record("request.rescan", request, actor=user, step=step.step_key)
+    _open_step(request, scan)
+    return True
+
+
+def _end(request: HostingRequest, user: User, status: RequestStatus, decision: str, reason: str) -> None:
+    if request.status not in OPEN_STATUSES:
+        raise RequestStateConflict(_("Permohonan ini sudah tidak terbuka."))
+    if not reason.strip():
+        raise WorkflowError(_("Alasan wajib diisi."))
+    step = current_step(request)
+    step.finished_at, step.actor, step.decision, step.note = utcnow(), user, decision, reason.strip()
+    request.status, request.current_step = status, None
+    db.session.flush()
+    events.request_ended.send(request)
 
 
 def dispose(request: HostingRequest, user: User, to_role: RoleKey, note: str,
@@ -150,7 +234,8 @@ def current_step(request: HostingRequest) -> RequestStep:
 
 def _open_step(request: HostingRequest, step: sop.SopStep) -> RequestStep:
     due = int(step.waktu.total_seconds() // 60) if step.waktu else None
-    opened = RequestStep(step_key=step.key, role=step.role, due_minutes=due)
+    # Its start is set here, not at flush, so its working-time deadline is fixed with it (working_time).
+    opened = RequestStep(step_key=step.key, role=step.role, due_minutes=due, started_at=utcnow())
     request.steps.append(opened)
     request.current_step = step.key
     db.session.flush()

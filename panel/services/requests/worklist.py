@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Row, select
 from panel.extensions import db
 from panel.models import HostingRequest, Opd, RequestStep, RoleKey, SopTemplateVersion, User
 from panel.permissions import DATA_CENTER_ROLES, visible_requests
-from panel.services.requests import sla, sop
+from panel.services.requests import sla, sop, working_time
 
 LIST_LIMIT = 50  # rows per list; the oldest come first, so the most urgent are never cut
 
@@ -62,7 +62,7 @@ def worklist_for(user: User, now: datetime, limit: int = LIST_LIMIT) -> Worklist
                     more_waiting=len(waiting) > limit, more_overdue=len(overdue) > limit, as_of=now)
 
 
-def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[Any]]:
+def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[*tuple[Any, ...]]]:
     query = (
         select(RequestStep, HostingRequest.number, HostingRequest.app_name,
                HostingRequest.template_version_id, Opd.name.label("opd_name"))
@@ -75,13 +75,14 @@ def _open_steps(*conditions: ColumnElement[bool], limit: int) -> list[Row[Any]]:
     return list(db.session.execute(query))
 
 
-def _rows(found: list[Row[Any]], labels: dict[tuple[int, str], str], now: datetime) -> list[OpenStep]:
-    rows = []
+def _rows(found: list[Row[*tuple[Any, ...]]], labels: dict[tuple[int, str], str],
+          now: datetime) -> list[OpenStep]:
+    rows, calendar = [], working_time.load()
     for step, number, app_name, version_id, opd_name in found:
         rows.append(OpenStep(
             step_id=step.id, request_id=step.request_id, request_number=number, app_name=app_name,
             opd_name=opd_name, label=labels.get((version_id, step.step_key), step.step_key),
-            role=step.role, timing=sla.step_timing(step, now)))
+            role=step.role, timing=sla.step_timing(step, now, calendar)))
     return rows
 
 
