@@ -23,11 +23,9 @@ from panel import i18n
 from panel.extensions import db
 from panel.i18n import gettext as _
 from panel.i18n import lazy_gettext as _l
-<<<<<<< HEAD
-from panel.models import App, Host, HostingRequest, Release, ReleaseStatus, RequestStep, Role, RoleKey, User
-=======
 from panel.models import (
     App,
+    Host,
     HostingRequest,
     Release,
     ReleaseStatus,
@@ -37,7 +35,6 @@ from panel.models import (
     RoleKey,
     User,
 )
->>>>>>> main
 from panel.services.requests.sla import StepTiming
 
 logger = logging.getLogger(__name__)
@@ -167,7 +164,6 @@ def deploy_failed(app: App, release: Release) -> Notice:
     )
 
 
-<<<<<<< HEAD
 def certificate_expiring(host: Host, days_left: int) -> Notice:
     """Tell technicians that a host's agent certificate is about to expire without renewal."""
     return Notice(
@@ -177,7 +173,9 @@ def certificate_expiring(host: Host, days_left: int) -> Notice:
                "otomatis. Periksa log agen; bila agen kehilangan kuncinya, daftarkan ulang dengan "
                "`wadah host reenroll %(host)s`. Setelah sertifikat berakhir, panel tidak dapat "
                "menghubungi host ini.", host=host.name, days=days_left) + f"\n\n{FOOTER}",
-=======
+    )
+
+
 def app_removed(app: App) -> Notice:
     """Tell an app's administrators that their app was decommissioned, and why."""
     return Notice(
@@ -187,7 +185,6 @@ def app_removed(app: App) -> Notice:
              + ("\n" + _("Cadangan akhir basis datanya disimpan sementara di server: %(dump)s",
                          dump=app.removal_dump) if app.removal_dump else "")
              + f"\n\n{FOOTER}",
->>>>>>> main
     )
 
 
