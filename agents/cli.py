@@ -166,12 +166,30 @@ def run(state_dir: Path, listen: str, docker_url: str, mariadb_user: str | None,
                      mariadb, firewall, volume_mounter=volume_mounter, backup_copies=copies)
     daemon = build_daemon(state_dir, listen, tls, host, store, identity["agent_name"],
                           credentials.release_public_key(),
-                          watcher=_watcher(host, state_dir, clamd_url) if watch else None)
+                          watcher=_watcher(host, state_dir, clamd_url) if watch else None,
+                          renewer=_renewer(credentials))
     logger.info("agent %s starting (certificate %s, valid until %s)", identity["agent_name"],
                 identity["certificate_sha256"], identity["not_after"])
     daemon.run()
     if daemon.failed:
         raise SystemExit(1)
+
+
+def _renewer(credentials: Any) -> Any:
+    """Return what renews the agent's certificate when it is due: the new TLS context, or None."""
+    import datetime as dt
+
+    from agents.credentials import renew
+
+    def renew_if_due() -> Any:
+        if not credentials.renewal_due(dt.datetime.now(dt.UTC)):
+            return None
+        certificate = renew(credentials)
+        logger.info("certificate renewed: valid until %s",
+                    certificate.not_valid_after_utc.isoformat())
+        return credentials.server_context()
+
+    return renew_if_due
 
 
 def _watcher(host: Any, state_dir: Path, clamd_url: str | None) -> Any:

@@ -8,15 +8,23 @@ Enrolment, as the agent sees it (the panel's side is `panel.services.infra.enrol
    panel impersonated on the way therefore cannot hand it another CA or another signing key.
 3. `AgentCredentials` keeps the key, the certificates and the release-signing key in the state dir;
    its `server_context` accepts only clients the panel's CA issued.
+
+Renewal: when less than `RENEW_WHEN_LEFT` of its certificate's life is left, `renew` makes a new key
+and sends its CSR to the panel's `protocol.RENEW_PATH`, signed with the current key. The answer is
+checked against the CA the agent already trusts, then installed so that a crash at any point leaves
+a working key and certificate pair (`agent.key.next` is promoted only once its certificate is in place).
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import hmac
 import json
+import secrets
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +48,10 @@ from agents.protocol.certificates import (
 )
 from agents.protocol.messages import EnrolmentBundle, EnrolmentRefused
 
-__all__ = ["AgentCredentials", "EnrolmentRefused", "NotEnrolled", "enroll", "make_csr",
-           "new_agent_key", "server_context", "verify_bundle"]
+__all__ = ["RENEW_WHEN_LEFT", "AgentCredentials", "EnrolmentRefused", "NotEnrolled", "enroll",
+           "make_csr", "new_agent_key", "renew", "server_context", "verify_bundle"]
+
+RENEW_WHEN_LEFT = 1 / 3  # renew once less than this share of the certificate's life is left
 
 
 def new_agent_key() -> ec.EllipticCurvePrivateKey:
@@ -109,6 +119,7 @@ class AgentCredentials:
     """What an enrolled agent keeps under `<state dir>/tls` (every file 0600)."""
 
     KEY, CERT, CA_CERT = "agent.key", "agent.crt", "ca.crt"
+    NEXT_KEY = "agent.key.next"  # a renewal's new key, until its certificate is installed
     RELEASE_KEY, IDENTITY = "release-signing.pub", "identity.json"
 
     def __init__(self, state_dir: Path | str) -> None:
@@ -139,7 +150,7 @@ class AgentCredentials:
                                          self.release_key_path, self.identity_path))
 
     def save(self, key: ec.EllipticCurvePrivateKey, bundle: EnrolmentBundle, ca_sha256: str,
-             panel_url: str) -> None:
+             panel_url: str, panel_ca: str | None = None) -> None:
         """Verify an enrolment answer and keep it with the agent's key."""
         verify_bundle(bundle, key, ca_sha256)
         cert = x509.load_pem_x509_certificate(bundle.certificate.encode())
@@ -155,6 +166,8 @@ class AgentCredentials:
             "not_after": cert.not_valid_after_utc.isoformat(),
             "enrolled_at": dt.datetime.now(dt.UTC).isoformat(),
         }
+        if panel_ca:  # how renewals check the panel's HTTPS certificate, as the enrolment did
+            identity["panel_ca"] = str(Path(panel_ca).resolve())
         private_files.write(self.identity_path, json.dumps(identity, indent=2).encode())
 
     def identity(self) -> dict[str, Any]:
@@ -177,7 +190,54 @@ class AgentCredentials:
     def server_context(self) -> ssl.SSLContext:
         """Return the TLS context of the agent's API: its certificate, and only the panel's CA."""
         self.identity()
+        self._finish_install()
         return server_context(self.cert_path, self.key_path, self.ca_path)
+
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+
+    def private_key(self) -> ec.EllipticCurvePrivateKey:
+        self._finish_install()
+        key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("kunci agen harus kunci EC")
+        return key
+
+    def renewal_due(self, now: dt.datetime) -> bool:
+        """Return whether less than `RENEW_WHEN_LEFT` of the certificate's life is left at `now`."""
+        cert = self.certificate()
+        life = cert.not_valid_after_utc - cert.not_valid_before_utc
+        return cert.not_valid_after_utc - now < life * RENEW_WHEN_LEFT
+
+    def install_renewal(self, key: ec.EllipticCurvePrivateKey, bundle: EnrolmentBundle) -> None:
+        """Check a renewal's answer against the CA already trusted, and install it crash-safely."""
+        trusted_ca = self.identity()["ca_sha256"]
+        if bundle.agent_name != self.agent_name:
+            raise EnrolmentRefused("bad_bundle", "panel memperbarui sertifikat agen lain")
+        if bundle.ca_certificate.encode() != self.ca_path.read_bytes():
+            raise EnrolmentRefused("bad_bundle", "panel menjawab dengan CA lain")
+        verify_bundle(bundle, key, trusted_ca)
+        cert = x509.load_pem_x509_certificate(bundle.certificate.encode())
+        private_files.write(self.directory / self.NEXT_KEY, key_pem(key))
+        private_files.write(self.cert_path, bundle.certificate.encode())
+        self._finish_install()
+        identity = self.identity()
+        identity.update(certificate_sha256=fingerprint(cert),
+                        not_after=cert.not_valid_after_utc.isoformat(),
+                        renewed_at=dt.datetime.now(dt.UTC).isoformat())
+        private_files.write(self.identity_path, json.dumps(identity, indent=2).encode())
+
+    def _finish_install(self) -> None:
+        # A renewal interrupted between its certificate and its key: the new key belongs to the
+        # installed certificate, so promote it; a key for a certificate never installed is dropped.
+        pending = self.directory / self.NEXT_KEY
+        if not pending.is_file():
+            return
+        key = serialization.load_pem_private_key(pending.read_bytes(), password=None)
+        if self.certificate().public_key() == key.public_key():
+            pending.replace(self.key_path)
+        else:
+            pending.unlink()
 
 
 def server_context(cert: Path, key: Path, ca: Path) -> ssl.SSLContext:
@@ -221,6 +281,45 @@ def enroll(state_dir: Path | str, panel_url: str, token: str, ca_sha256: str, *,
                                  allow_redirects=False)
     except requests.exceptions.RequestException as exc:
         raise EnrolmentRefused("panel_unreachable", f"panel tidak dapat dihubungi: {exc}") from exc
+    bundle = _answer(response)
+    credentials.save(key, bundle, pin, panel_url, verify if isinstance(verify, str) else None)
+    return credentials
+
+
+def renew(credentials: AgentCredentials, *, verify: bool | str = True,
+          timeout: float = 30.0) -> x509.Certificate:
+    """Ask the panel for a new certificate for a new key, signed with the current key; install it."""
+    import requests
+
+    identity = credentials.identity()
+    panel_url = str(identity["panel_url"])
+    if not (panel_url.startswith("https://") or _loopback_http(panel_url)):
+        raise EnrolmentRefused("insecure_panel_url", "alamat panel harus https://")
+    current = credentials.private_key()
+    key = new_agent_key()
+    body = json.dumps({"certificate": credentials.cert_path.read_text(),
+                       "csr": make_csr(key, credentials.agent_name)}).encode()
+    digest = hashlib.sha256(body).hexdigest()
+    timestamp, nonce = int(time.time()), secrets.token_hex(16)
+    message = protocol.canonical_request("POST", protocol.RENEWAL_AUDIENCE, protocol.RENEW_PATH,
+                                         timestamp, nonce, digest)
+    headers = {"Content-Type": "application/json", protocol.HEADER_TIMESTAMP: str(timestamp),
+               protocol.HEADER_NONCE: nonce, protocol.HEADER_CONTENT_SHA256: digest,
+               protocol.HEADER_SIGNATURE: protocol.sign_request(current, message)}
+    verify = identity.get("panel_ca") or verify
+    try:
+        response = requests.post(panel_url.rstrip("/") + protocol.RENEW_PATH, data=body,
+                                 headers=headers, timeout=timeout, verify=verify,
+                                 allow_redirects=False)
+    except requests.exceptions.RequestException as exc:
+        raise EnrolmentRefused("panel_unreachable", f"panel tidak dapat dihubungi: {exc}") from exc
+    bundle = _answer(response)
+    credentials.install_renewal(key, bundle)
+    return credentials.certificate()
+
+
+def _answer(response: Any) -> EnrolmentBundle:
+    """Return the bundle of a panel's answer, or raise EnrolmentRefused with the panel's reason."""
     try:
         answer = response.json()
     except ValueError:
@@ -232,8 +331,6 @@ def enroll(state_dir: Path | str, panel_url: str, token: str, ca_sha256: str, *,
             raise EnrolmentRefused(code, str(error.get("message", "")))
         raise EnrolmentRefused("bad_answer", f"panel menjawab HTTP {response.status_code}")
     try:
-        bundle = protocol.decode(EnrolmentBundle, answer)
+        return protocol.decode(EnrolmentBundle, answer)
     except protocol.MalformedRequest as exc:
         raise EnrolmentRefused("bad_bundle", f"jawaban panel tidak sah: {exc}") from exc
-    credentials.save(key, bundle, pin, panel_url)
-    return credentials

@@ -4,7 +4,8 @@ Shaped like rq's worker: built with its dependencies, `run()` installs the signa
 app network's firewall (agents/firewall.py, repaired again at every reconcile), follows Docker's
 events and nginx drift (agents/convergence.py: an app is put right within seconds), watches the
 apps' data (agents/watch.py), backs up the apps whose schedule says so (agents/recovery.py), serves,
-beats (heartbeat file, nonce pruning, a periodic reconcile, nginx log rotation), stops warm on the
+beats (heartbeat file, nonce pruning, certificate renewal, a periodic reconcile, nginx log
+rotation), stops warm on the
 first SIGTERM or SIGINT (no new connections, requests in flight finish) and cold on the second, and
 always tears down.
 """
@@ -127,6 +128,8 @@ class AgentDaemon:
                  warm_stop_timeout_s: float = defaults.WARM_STOP_TIMEOUT_S,
                  backup_check_s: float = defaults.BACKUP_CHECK_S,
                  watcher: Watcher | None = None,
+                 renewer: Callable[[], ssl.SSLContext | None] | None = None,
+                 renew_check_s: float = defaults.RENEW_CHECK_S,
                  clock: Callable[[], float] = time.time) -> None:
         self.server = server
         self.host = host
@@ -142,6 +145,9 @@ class AgentDaemon:
         self._saved_handlers: dict[int, Any] = {}
         self._next_reconcile = 0.0
         self._next_rotate = 0.0
+        self._next_renew = 0.0
+        self.renewer = renewer  # renews the certificate when due, returning the new TLS context
+        self.renew_check_s = renew_check_s
         self.reconciles = 0
         self.converger: Converger | None = None
         self.watcher = watcher
@@ -180,13 +186,16 @@ class AgentDaemon:
         self._stopping.set()
 
     def heartbeat(self) -> None:
-        """Do the loop's periodic work: heartbeat file, nonce pruning, reconcile and rotation."""
+        """Do the loop's periodic work: heartbeat file, nonce pruning, renewal, reconcile, rotation."""
         now = self.clock()
         try:
             private_files.write(self.state_dir / defaults.HEARTBEAT_FILE, f"{now:.0f}\n")
             self.nonces.prune(now)
         except Exception:
             logger.exception("heartbeat failed")
+        if self.renewer is not None and time.monotonic() >= self._next_renew:
+            self._next_renew = time.monotonic() + self.renew_check_s
+            self._renew()
         if time.monotonic() >= self._next_reconcile:
             self._next_reconcile = time.monotonic() + self.reconcile_interval_s
             self._reconcile()
@@ -194,6 +203,20 @@ class AgentDaemon:
             self._next_rotate = time.monotonic() + self.rotate_interval_s
             self._rotate_logs()
             self._prune_dumps(now)
+
+    def _renew(self) -> None:
+        assert self.renewer is not None
+        try:
+            context = self.renewer()
+        except Exception:
+            # The current certificate still serves; the next check tries again.
+            logger.exception("renewing the agent certificate failed")
+            return
+        if context is not None:
+            # Each new connection's handshake reads `tls`: no connection is dropped, none refused.
+            self.server.tls = context
+            self.server.ssl_context = context
+            logger.info("agent certificate renewed; the API now serves the new one")
 
     def _rotate_logs(self) -> None:
         rotate = getattr(self.host, "rotate_logs", None)

@@ -170,6 +170,7 @@ API_HANDSHAKE_TIMEOUT_S = 10.0  # from TCP accept until the TLS handshake is don
 API_IO_TIMEOUT_S = 60.0  # longest silence on a connection while reading or writing
 API_MAX_CONNECTIONS = 32  # connections served at once; more are closed at once
 HEARTBEAT_S = 10.0  # the daemon's loop: heartbeat file, nonce pruning
+RENEW_CHECK_S = 600.0  # how often the daemon checks whether its certificate is due for renewal
 RECONCILE_INTERVAL_S = 300.0  # the safety net: a full reconcile even when no event came
 DRIFT_INTERVAL_S = 2.0  # how often the managed vhosts are hashed against what was written
 EVENTS_RECONNECT_S = (0.5, 4.0)  # first and longest wait before following Docker's events again

@@ -214,6 +214,36 @@ def host_add(name: str, address: str, port: int, panel_url: str | None) -> None:
     click.echo(f"  {command}")
 
 
+@host.command("reenroll")
+@click.argument("name")
+@click.option("--panel-url", default=None, help="The panel's https:// address (default: PANEL_URL).")
+def host_reenroll(name: str, panel_url: str | None) -> None:
+    """Give a host whose agent lost its key a new one-time token; its old certificate stops counting."""
+    from sqlalchemy import select
+
+    from panel import gateway
+    from panel.extensions import db as session_owner
+    from panel.models import Host
+    from panel.services.infra import hosts
+    from panel.services.refused import Refused
+
+    app = _app()
+    with app.app_context():
+        agents = gateway.agents(app)
+        found = session_owner.session.scalar(select(Host).where(Host.name == name))
+        if found is None:
+            raise click.ClickException(f"Host {name!r} tidak terdaftar.")
+        try:
+            token = hosts.reenroll(agents, found, None)
+        except Refused as refused:
+            raise click.ClickException(str(refused)) from refused
+        session_owner.session.commit()
+        command = hosts.enrolment_command(agents, token, panel_url or app.config["PANEL_URL"])
+    click.echo(f"Host {name} menunggu pendaftaran ulang; jalankan di host tersebut"
+               " (token sekali pakai, 24 jam):")
+    click.echo(f"  {command} --force")
+
+
 @main.group()
 def backup() -> None:
     """Back up or restore the panel: database, instance file, CA and letters."""

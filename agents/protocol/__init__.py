@@ -12,6 +12,8 @@ from __future__ import annotations
 from agents.protocol.messages import (
     API_VERSION,
     ENROLL_PATH,
+    RENEW_PATH,
+    RENEWAL_AUDIENCE,
     AppSpec,
     BackupScheduleRequest,
     BuildRequest,
@@ -24,6 +26,7 @@ from agents.protocol.messages import (
     HealthCheck,
     Limits,
     MalformedRequest,
+    RenewalRequest,
     RestoreRequest,
     StorageRequest,
     T,
@@ -82,11 +85,14 @@ from agents.protocol.signatures import (
 
 __all__ = [
     "API_VERSION", "CODE_LOADING_ENV", "CODE_LOADING_ENV_PREFIXES", "DEPLOYABLE_VERDICTS",
-    "EMPTY_SHA256", "ENDORSEMENT_CONTEXT", "ENROLL_PATH", "HEADER_CONTENT_SHA256", "HEADER_NONCE",
+    "EMPTY_SHA256", "ENDORSEMENT_CONTEXT", "ENROLL_PATH", "RENEW_PATH", "RENEWAL_AUDIENCE",
+    "HEADER_CONTENT_SHA256", "HEADER_NONCE",
     "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "IMAGE_ID", "MAX_SKEW_S", "NONCE", "SHA256_HEX", "STACKS",
     "STATEMENT_V1", "STATEMENT_V2", "STORAGE_DEFAULT_MB", "STORAGE_MAX_MB", "STORAGE_MIN_MB",
     "VERDICT_CLEAN", "VERDICT_REVIEW_ACCEPTED", "AppSpec", "BuildRequest", "CertificateRequest",
-    "DeployRequest", "EnrolmentBundle", "EnrolmentRefused", "EnrolmentRequest", "EnvRequest", "HealthCheck",
+    "DeployRequest", "EnrolmentBundle", "EnrolmentRefused", "EnrolmentRequest", "RenewalRequest",
+    "EnvRequest",
+    "HealthCheck",
     "InvalidName",
     "Limits", "MalformedRequest", "SigningKey", "StorageRequest", "T", "app_name", "canonical_request",
     "decode", "domain", "endorsement_statement", "env_key", "label", "loads_code", "release_statement",

@@ -136,6 +136,9 @@ class CertificateRequest:
 # --- Enrolment ----------------------------------------------------------------------------------
 
 ENROLL_PATH = "/api/v1/agents/enroll"  # on the panel
+# On the panel: a new certificate for an enrolled agent, asked for with its current key's signature.
+RENEW_PATH = "/api/v1/agents/renew"
+RENEWAL_AUDIENCE = "wadah-panel"  # what a renewal request's signature names as its receiver
 
 
 class EnrolmentRefused(Exception):
@@ -152,6 +155,18 @@ class EnrolmentRequest:
     """What an agent sends the panel to enrol: the one-time token and a CSR for its own key."""
 
     token: str
+    csr: str
+
+
+@dataclass(frozen=True)
+class RenewalRequest:
+    """What an enrolled agent sends to renew: its current certificate and a CSR for a new key.
+
+    The request is signed with the current certificate's key (the same headers as the panel's
+    requests to an agent), so only the holder of that key can renew it.
+    """
+
+    certificate: str
     csr: str
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -203,6 +203,42 @@ def reissue_token(host_id: int) -> Any:
     return _enrolment_page(host, hosts.enrolment_command(agents, token, current_app.config["PANEL_URL"]))
 
 
+@bp.post("/hosts/<int:host_id>/reenroll")
+@require_role(RoleKey.SUPERADMIN)
+def reenroll_host(host_id: int) -> Any:
+    host = db.get_or_404(Host, host_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    agents = gateway.agents()
+    try:
+        token = hosts.reenroll(agents, host, current_user)
+    except (hosts.HostRefused, AgentUnavailable) as refused:
+        db.session.rollback()
+        flash(str(refused), category="error")
+        return redirect(url_for("admin.hosts_index"))
+    db.session.commit()
+    command = hosts.enrolment_command(agents, token, current_app.config["PANEL_URL"]) + " --force"
+    return _enrolment_page(host, command)
+
+
+@bp.post("/hosts/<int:host_id>/front")
+@require_role(RoleKey.SUPERADMIN)
+def set_front_address(host_id: int) -> Any:
+    host = db.get_or_404(Host, host_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    try:
+        hosts.set_front_address(host, request.form.get("front_address", ""), current_user)
+    except hosts.HostRefused as refused:
+        db.session.rollback()
+        flash(str(refused), category="error")
+        return redirect(url_for("admin.hosts_index"))
+    db.session.commit()
+    flash(_("Alamat depan %(host)s disimpan: %(address)s.", host=host.name, address=host.front),
+          category="info")
+    return redirect(url_for("admin.hosts_index"))
+
+
 @bp.post("/hosts/<int:host_id>/refresh")
 @require_role(RoleKey.SUPERADMIN)
 def refresh_host(host_id: int) -> Any:
@@ -221,10 +257,12 @@ def refresh_host(host_id: int) -> Any:
 
 
 def _hosts_page(form: HostForm) -> Any:
-    rows = administration.host_rows(utcnow())
+    now = utcnow()
+    rows = administration.host_rows(now)
     busy = any(jobs.unfinished(row.refresh) for row in rows)
+    expiring = {host.id for host in hosts.certificates_expiring(now, hosts.EXPIRY_NOTICE_BEFORE)}
     return render_template("admin/hosts.html", rows=rows, form=form, job_labels=JOB_LABELS,
-                           refresh_seconds=2 if busy else None)
+                           refresh_seconds=2 if busy else None, expiring=expiring)
 
 
 def _enrolment_page(host: Host, command: str) -> Any:

@@ -165,6 +165,30 @@ def enroll_agent() -> Any:
     return enrolled.bundle.to_dict()
 
 
+RENEWAL_MAX_BYTES = 64 * 1024  # a certificate and a CSR
+UNREADABLE_RENEWALS = frozenset({"malformed_request", "unsigned_request", "content_mismatch"})
+
+
+@bp.post("/agents/renew")
+@public
+@limiter.limit("10 per minute")
+def renew_agent() -> Any:
+    # The agent's current certificate's key signs the request: that key is the credential here.
+    if (request.content_length or 0) > RENEWAL_MAX_BYTES or request.content_length is None:
+        return error_body(413, "too_large", _("Permintaan pembaruan terlalu besar."))
+    try:
+        renewed = gateway.agents().renew(dict(request.headers.items()),
+                                         request.get_data(cache=False))
+    except AgentUnavailable as unavailable:
+        return error_body(503, "no_ca", str(unavailable))
+    except EnrolmentRefused as refused:
+        db.session.commit()  # only the refusal's audit event, if the host was known
+        status = 400 if refused.code in UNREADABLE_RENEWALS else 403
+        return error_body(status, refused.code, str(refused))
+    db.session.commit()
+    return renewed.bundle.to_dict()
+
+
 # -- who am I -------------------------------------------------------------------------------------
 
 

@@ -49,10 +49,38 @@ class Host(Model):
     agent_url: Mapped[str] = mapped_column(String(255))
     status: Mapped[HostStatus] = mapped_column(String(16), default=HostStatus.PENDING)
     cert_fingerprint: Mapped[str | None] = mapped_column(String(95))
+    cert_not_after: Mapped[timestamp]  # when the agent's current certificate expires
+    cert_renewed_at: Mapped[timestamp]  # the last renewal, which paces the next one
+    # The certificate whose coming expiry technicians were told of, so they are told once.
+    expiry_notice_for: Mapped[str | None] = mapped_column(String(95))
+    # The IP its nginx listens on for apps: their DNS names point here (the agent's address if None).
+    front_address: Mapped[str | None] = mapped_column(String(45))
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     enrolled_at: Mapped[timestamp]
     last_seen_at: Mapped[timestamp]
     created_at: Mapped[created_at]
+
+    @property
+    def agent_address(self) -> str:
+        """The name or IP address its agent is reached at."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.agent_url).hostname or ""
+
+    @property
+    def front(self) -> str:
+        """The address its apps' DNS names point at (shown on its page)."""
+        return self.front_address or self.agent_address
+
+    @property
+    def front_ip(self) -> str | None:
+        """The IP its apps' DNS names point at: its front address, else its agent's if an IP."""
+        import ipaddress
+
+        try:
+            return str(ipaddress.ip_address(self.front))
+        except ValueError:
+            return None  # an agent reached by name: the zone's own front address applies
 
 
 class App(Model):
@@ -89,6 +117,10 @@ class App(Model):
     @property
     def fqdn(self) -> str:
         return f"{self.subdomain}.{self.zone}"
+
+    def front_ip(self, zone_record_ip: str | None) -> str | None:
+        """The IP its name points at: its own, else its host's front, else the zone's record IP."""
+        return self.ip or (self.host.front_ip if self.host else None) or zone_record_ip
 
     @property
     def is_external(self) -> bool:

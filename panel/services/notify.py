@@ -26,6 +26,7 @@ from panel.i18n import lazy_gettext as _l
 from panel.models import (
     App,
     AppFinding,
+    Host,
     HostingRequest,
     Release,
     ReleaseStatus,
@@ -161,6 +162,18 @@ def deploy_failed(app: App, release: Release) -> Notice:
         subject=_("Penerapan rilis #%(number)d %(fqdn)s gagal", number=release.number, fqdn=app.fqdn),
         body=_("Penerapan rilis #%(number)d aplikasi %(app)s gagal.", number=release.number, app=app.name)
              + f" {still} " + _("Rincian kegagalan ada di panel Wadah.") + f"\n\n{FOOTER}",
+    )
+
+
+def certificate_expiring(host: Host, days_left: int) -> Notice:
+    """Tell technicians that a host's agent certificate is about to expire without renewal."""
+    return Notice(
+        subject=_("Sertifikat agen %(host)s berakhir dalam %(days)d hari", host=host.name,
+                  days=days_left),
+        body=_("Sertifikat agen host %(host)s berakhir dalam %(days)d hari dan belum diperbarui "
+               "otomatis. Periksa log agen; bila agen kehilangan kuncinya, daftarkan ulang dengan "
+               "`wadah host reenroll %(host)s`. Setelah sertifikat berakhir, panel tidak dapat "
+               "menghubungi host ini.", host=host.name, days=days_left) + f"\n\n{FOOTER}",
     )
 
 

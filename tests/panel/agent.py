@@ -8,12 +8,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agents.credentials import AgentCredentials, make_csr, new_agent_key
+from panel.extensions import db
 from panel.models import Host
 from panel.services.infra import hosts
 from panel.services.infra.agent_client import AgentUnavailable
@@ -28,20 +30,32 @@ def free_port() -> int:
 
 @contextmanager
 def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, Any]],
-                  tmp_path: Path, mariadb_admin: dict[str, Any] | None = None) -> Iterator[Host]:
+                  tmp_path: Path, mariadb_admin: dict[str, Any] | None = None, *,
+                  panel_url: str | None = None, address: str = "127.0.0.1",
+                  nginx: dict[str, Any] | None = None,
+                  validity: timedelta | None = None) -> Iterator[Host]:
     """Register a host, enrol its agent as `wadah agent enroll` would, run it; yield the host.
 
     With `mariadb_admin` the agent gives apps that ask for one a database on the testbed's MariaDB.
+    With `panel_url` (a panel serving on loopback) the enrolment is committed, so the agent can
+    renew its certificate there; `validity` is its first certificate's. `nginx` replaces the
+    testbed's nginx (same keys), for a second host.
     """
     port = free_port()
     agents.create_ca()  # unless the panel has one already, as after `wadah up`
-    host, token = hosts.add_host(agents, name, "127.0.0.1", port, None)
+    host, token = hosts.add_host(agents, name, address, port, None)
     key = new_agent_key()
-    enrolled = agents.enrolments.redeem(token, make_csr(key, name))
+    enrolments = agents.enrolments
+    if validity is not None:
+        enrolments.validity = validity
+    enrolled = enrolments.redeem(token, make_csr(key, name))
     hosts.record_enrolment(enrolled)
+    if panel_url is not None:
+        db.session.commit()
     state = tmp_path / f"agent-{name}"
-    AgentCredentials(state).save(key, enrolled.bundle, agents.ca.ca_sha256, "http://127.0.0.1")
-    nginx = testbed["nginx"]
+    AgentCredentials(state).save(key, enrolled.bundle, agents.ca.ca_sha256,
+                                 panel_url or "http://127.0.0.1")
+    nginx = nginx or testbed["nginx"]
     prefix = Path(nginx["prefix"])
     log = tmp_path / f"agent-{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("WADAH_AGENT_")}
@@ -54,7 +68,7 @@ def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, 
     with log.open("wb") as out:
         process = subprocess.Popen([
             str(Path(sys.executable).with_name("wadah")), "agent", "run", "--state-dir", str(state),
-            "--listen", f"127.0.0.1:{port}", "--docker-url", testbed["docker"]["address"],
+            "--listen", f"{address}:{port}", "--docker-url", testbed["docker"]["address"],
             "--nginx-sites-dir", nginx["sites_dir"], "--nginx-log-dir", str(prefix / "logs"),
             "--nginx-binary", nginx["binary"], "--nginx-prefix", nginx["prefix"],
             "--nginx-conf", nginx["conf"], "--nginx-pid-file", str(prefix / "run" / "nginx.pid"),
@@ -72,6 +86,8 @@ def running_agent(agents: AgentGateway, name: str, testbed: dict[str, dict[str, 
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the agent did not start:\n{log.read_text()}")
                 time.sleep(0.2)
+                if panel_url is not None:
+                    db.session.refresh(host)  # it may have renewed its certificate meanwhile
         yield host
     finally:
         process.terminate()

@@ -255,6 +255,8 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("admin.add_host", "POST"): (SUPERADMIN, _no_args),
     ("admin.refresh_host", "POST"): (SUPERADMIN, _pending_host),
     ("admin.reissue_token", "POST"): (SUPERADMIN, _pending_host),
+    ("admin.reenroll_host", "POST"): (SUPERADMIN, _pending_host),
+    ("admin.set_front_address", "POST"): (SUPERADMIN, _pending_host),
     ("admin.zones_index", "GET"): (INFRASTRUCTURE_READERS, _no_args),
     ("admin.add_zone", "POST"): (SUPERADMIN, _no_args),
     ("admin.zone", "GET"): (INFRASTRUCTURE_READERS, _zone),
@@ -332,6 +334,7 @@ MATRIX: dict[tuple[str, str], tuple[frozenset[str], Callable[[], dict[str, Any]]
     ("api.me", "GET"): (SIGNED_IN, _no_args),
     ("api.openapi", "GET"): (EVERYONE, _no_args),
     ("api.enroll_agent", "POST"): (EVERYONE, _no_args),  # the one-time token is the credential
+    ("api.renew_agent", "POST"): (EVERYONE, _no_args),  # the agent's current key signs the request
     ("api.list_requests", "GET"): (REQUEST_READERS, _no_args),
     ("api.file_request", "POST"): (frozenset({RoleKey.OPD_ADMIN}), _no_args),
     ("api.get_request", "GET"): (DATA_CENTER, _foreign_request),
@@ -457,7 +460,8 @@ def test_the_auditor_writes_nothing_but_its_own_account() -> None:
     writes = {key for key in WRITES if RoleKey.AUDITOR in MATRIX[key][0]}
     assert writes == {("auth.login", "POST"), ("auth.login_totp", "POST"), ("auth.logout", "POST"),
                       ("auth.language", "POST"), ("auth.password", "POST"), ("auth.totp_settings", "POST"),
-                      ("auth.disable_totp", "POST"), ("auth.tokens", "POST"), ("api.enroll_agent", "POST")}
+                      ("auth.disable_totp", "POST"), ("auth.tokens", "POST"), ("api.enroll_agent", "POST"),
+                      ("api.renew_agent", "POST")}
 
 
 def test_the_officials_write_what_the_sop_gives_them() -> None:
@@ -465,7 +469,7 @@ def test_the_officials_write_what_the_sop_gives_them() -> None:
     # the response letter. Neither scans, allocates, deploys, issues logins nor manages an app or a host.
     def writes(role: RoleKey) -> set[tuple[str, str]]:
         return {key for key in WRITES if role in MATRIX[key][0] and not key[0].startswith("auth.")
-                and key != ("api.enroll_agent", "POST")}
+                and key not in {("api.enroll_agent", "POST"), ("api.renew_agent", "POST")}}
 
     shared = {("requests.act", "POST"), ("requests.dispose", "POST"), ("requests.comment", "POST"),
               ("api.act", "POST"), ("api.dispose", "POST"), ("api.comment", "POST")}

@@ -357,7 +357,7 @@ def domain_status(app: App, zone: Zone | None, gateway: AgentGateway, tls_port: 
     """Ask the zone's primary whether the app's name exists, the agent how the app is served, and the
     app's address which certificate it presents for the name."""
     found: dict[str, Any] = {"fqdn": app.fqdn}
-    address = app.ip or (zone.record_ip if zone else None)
+    address = app.front_ip(zone.record_ip if zone else None)
     if address:
         try:
             found["tls"] = tls.probe(address, tls_port, app.fqdn).to_dict()

@@ -103,6 +103,12 @@ class AgentClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- certificate pinning (host lifecycle) ---------------------------------------------------
+
+    def pin_certificate(self, sha256_fingerprint: str) -> None:
+        """Accept only the agent certificate of this sha256 (still issued by the panel's CA)."""
+        self._session.mount("https://", _PinnedAdapter(sha256_fingerprint))
+
     # --- the API ------------------------------------------------------------------------------
 
     def ping(self) -> dict[str, Any]:
@@ -400,3 +406,16 @@ def _token(value: str) -> str:
     if not isinstance(value, str) or not value.isalnum() or not value.isascii() or len(value) > 64:
         raise ValueError(f"bukan id: {value!r}")
     return value
+
+
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections accept one server certificate, named by its sha256."""
+
+    def __init__(self, sha256_fingerprint: str) -> None:
+        self._fingerprint = sha256_fingerprint.replace(":", "").lower()
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        # urllib3 checks the CA chain as before, then this fingerprint instead of the host name.
+        kwargs["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(*args, **kwargs)

@@ -34,11 +34,21 @@ from panel.i18n import gettext as _
 CA_VALIDITY_DAYS = 3650
 PANEL_CERT_DAYS = 825
 AGENT_CERT_DAYS = 397
+AGENT_CERT_VALIDITY = dt.timedelta(days=AGENT_CERT_DAYS)
 BACKDATE = dt.timedelta(minutes=5)  # hosts whose clocks lag a little still accept a new certificate
 
 
 class BadCSR(ValueError):
     """An agent's CSR the CA will not sign; the message says why."""
+
+
+def load_csr(csr_pem: str | bytes) -> x509.CertificateSigningRequest:
+    """Parse a PEM CSR, or raise BadCSR."""
+    raw = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
+    try:
+        return x509.load_pem_x509_csr(raw)
+    except ValueError as exc:
+        raise BadCSR(_("CSR tidak dapat dibaca")) from exc
 
 
 def _now() -> dt.datetime:
@@ -140,7 +150,8 @@ class PanelCA:
         return self.ca_cert.fingerprint(hashes.SHA256()).hex()
 
     def _issue(self, owner: x509.Name, public_key: Any, usage: x509.ObjectIdentifier,
-               days: int, names: list[x509.GeneralName] | None = None) -> x509.Certificate:
+               validity: dt.timedelta, names: list[x509.GeneralName] | None = None
+               ) -> x509.Certificate:
         now = _now()
         builder = (
             x509.CertificateBuilder()
@@ -148,7 +159,7 @@ class PanelCA:
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
-            .not_valid_after(min(now + dt.timedelta(days=days), self.ca_cert.not_valid_after_utc))
+            .not_valid_after(min(now + validity, self.ca_cert.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(
                 digital_signature=True, key_encipherment=False, key_cert_sign=False,
@@ -167,19 +178,17 @@ class PanelCA:
         """Issue (or renew) the panel's client certificate and key, written beside the CA."""
         key = ec.generate_private_key(ec.SECP256R1())
         cert = self._issue(subject(PANEL_COMMON_NAME, ROLE_PANEL), key.public_key(),
-                           ExtendedKeyUsageOID.CLIENT_AUTH, PANEL_CERT_DAYS)
+                           ExtendedKeyUsageOID.CLIENT_AUTH,
+                           dt.timedelta(days=PANEL_CERT_DAYS))
         private_files.write(self.client_key_path, key_pem(key))
         private_files.write(self.client_cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return cert
 
     def issue_agent_certificate(self, csr_pem: str | bytes, agent_name: str,
-                                addresses: Sequence[str]) -> x509.Certificate:
+                                addresses: Sequence[str],
+                                validity: dt.timedelta = AGENT_CERT_VALIDITY) -> x509.Certificate:
         """Sign an agent's CSR as a server certificate for `agent_name` at `addresses` only."""
-        raw = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
-        try:
-            csr = x509.load_pem_x509_csr(raw)
-        except ValueError as exc:
-            raise BadCSR(_("CSR tidak dapat dibaca")) from exc
+        csr = load_csr(csr_pem)
         if not csr.is_signature_valid:
             raise BadCSR(_("tanda tangan CSR tidak sah"))
         public_key = csr.public_key()
@@ -188,7 +197,7 @@ class PanelCA:
             raise BadCSR(_("kunci agen harus EC P-256 atau P-384"))
         # The subject and names come from what the panel decided, never from the CSR.
         return self._issue(subject(host_name(agent_name), ROLE_AGENT), public_key,
-                           ExtendedKeyUsageOID.SERVER_AUTH, AGENT_CERT_DAYS,
+                           ExtendedKeyUsageOID.SERVER_AUTH, validity,
                            subject_alternative_names(validate_addresses(addresses)))
 
     @property

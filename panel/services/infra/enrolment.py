@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agents import private_files, protocol
 from agents.protocol.certificates import fingerprint, host_name, validate_addresses
 from agents.protocol.messages import EnrolmentBundle
 from panel.i18n import gettext as _
-from panel.services.infra.ca import BadCSR, PanelCA
+from panel.services.infra.ca import AGENT_CERT_VALIDITY, BadCSR, PanelCA
 from panel.services.refused import Refused
 
 ENROLMENT_TOKEN_TTL_S = 24 * 3600
@@ -117,6 +118,19 @@ class EnrolledAgent:
     bundle: EnrolmentBundle
 
 
+def enrolled_agent(ca: PanelCA, agent_name: str, certificate: x509.Certificate) -> EnrolledAgent:
+    """Return what the panel records and answers for a certificate it just issued an agent."""
+    bundle = EnrolmentBundle(
+        agent_name=agent_name,
+        certificate=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        ca_certificate=ca.ca_certificate_pem,
+        release_signing_key=ca.release_signing_public_pem,
+        release_signing_key_endorsement=ca.endorse_release_key(),
+    )
+    return EnrolledAgent(agent_name, fingerprint(certificate), certificate.not_valid_after_utc,
+                         bundle)
+
+
 def _secret_sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -125,10 +139,12 @@ class Enrolments:
     """Issues one-time enrolment tokens and redeems them for agent certificates."""
 
     def __init__(self, ca: PanelCA, tokens: EnrolmentTokenStore,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 validity: dt.timedelta = AGENT_CERT_VALIDITY) -> None:
         self.ca = ca
         self.tokens = tokens
         self.clock = clock
+        self.validity = validity  # of the certificates it issues
 
     def issue_token(self, agent_name: str, addresses: Sequence[str],
                     ttl_s: float = ENROLMENT_TOKEN_TTL_S) -> str:
@@ -160,20 +176,13 @@ class Enrolments:
             raise EnrolmentRefused(code="token_expired", message=_("token pendaftaran sudah kedaluwarsa"))
         # The CSR is checked before the token is spent, so a bad CSR does not burn the token.
         try:
-            certificate = self.ca.issue_agent_certificate(csr_pem, record.agent_name, record.addresses)
+            certificate = self.ca.issue_agent_certificate(csr_pem, record.agent_name, record.addresses,
+                                                          self.validity)
         except BadCSR as bad:
             raise EnrolmentRefused(code="bad_csr", message=str(bad)) from bad
         if not self.tokens.spend(token_id, now):
             raise EnrolmentRefused(code="token_used", message=_("token pendaftaran sudah pernah dipakai"))
-        bundle = EnrolmentBundle(
-            agent_name=record.agent_name,
-            certificate=certificate.public_bytes(serialization.Encoding.PEM).decode(),
-            ca_certificate=self.ca.ca_certificate_pem,
-            release_signing_key=self.ca.release_signing_public_pem,
-            release_signing_key_endorsement=self.ca.endorse_release_key(),
-        )
-        return EnrolledAgent(record.agent_name, fingerprint(certificate),
-                             certificate.not_valid_after_utc, bundle)
+        return enrolled_agent(self.ca, record.agent_name, certificate)
 
     def redeem_request(self, body: Any) -> EnrolledAgent:
         """Redeem a parsed JSON `EnrolmentRequest` body, as the panel's enrol route receives it."""

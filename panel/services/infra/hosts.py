@@ -5,9 +5,8 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from agents.protocol import InvalidName, label
@@ -15,7 +14,7 @@ from agents.protocol.certificates import validate_addresses
 from panel import audit
 from panel.extensions import db
 from panel.i18n import gettext as _
-from panel.models import Host, HostStatus, User
+from panel.models import App, AppStatus, Host, HostStatus, User
 from panel.models.base import utcnow
 from panel.services.infra import host_lifecycle
 from panel.services.infra.allocation import HOST_MEMORY_RESERVE_MB
@@ -27,6 +26,7 @@ DEFAULT_AGENT_PORT = 17443  # where `wadah agent run` listens unless told otherw
 # The worker refreshes facts every minute; older facts than this mean the refresh keeps failing.
 FACTS_STALE_AFTER = timedelta(minutes=5)
 DISK_LOW_FRACTION = 0.1
+EXPIRY_NOTICE_BEFORE = timedelta(days=30)  # technicians are mailed once this close to expiry
 
 
 class HostRefused(Refused):
@@ -75,7 +75,7 @@ def reissue_token(gateway: AgentGateway, host: Host, user: User | None) -> str:
     """Issue a new one-time token for a host whose agent has not enrolled yet; return it."""
     if host.cert_fingerprint is not None:
         raise HostRefused(_("Agen %(host)s sudah terdaftar; token baru tidak diperlukan.", host=host.name))
-    address = urlsplit(host.agent_url).hostname or ""
+    address = host.agent_address
     token = gateway.enrolments.issue_token(host.name, [address])
     audit.record("host.reissue_token", host, actor=user)
     return token
@@ -94,8 +94,59 @@ def record_enrolment(enrolled: EnrolledAgent) -> Host:
         raise HostRefused(_("Host %(host)s tidak terdaftar.", host=repr(enrolled.agent_name)))
     if host.status != HostStatus.PENDING:
         raise HostRefused(_("Agen %(host)s sudah terdaftar.", host=host.name))
-    host_lifecycle.enrolled(host, enrolled.fingerprint)
+    host_lifecycle.enrolled(host, enrolled.fingerprint, enrolled.not_after)
     return host
+
+
+def reenroll(gateway: AgentGateway, host: Host, user: User | None) -> str:
+    """Give an enrolled host whose agent lost its key a new one-time token; return it.
+
+    The host waits for its agent to enrol again: the panel stops calling it and refuses to renew the
+    old certificate, and accepts only the new certificate once it is enrolled.
+    """
+    if host.status == HostStatus.RETIRED:
+        raise HostRefused(_("Host %(host)s sudah dihapus.", host=host.name))
+    if host.cert_fingerprint is None:
+        raise HostRefused(_("Agen %(host)s belum pernah terdaftar; pakai token pendaftarannya.",
+                             host=host.name))
+    enrolments = gateway.enrolments
+    if host.status != HostStatus.PENDING:
+        host_lifecycle.reenrolling(host, user)
+    token = enrolments.issue_token(host.name, [host.agent_address])
+    audit.record("host.reissue_token", host, actor=user)
+    return token
+
+
+def remove_host(host: Host, user: User | None) -> None:
+    """Remove a host that runs no app: the panel never calls it again nor renews its certificate."""
+    if host.status == HostStatus.RETIRED:
+        raise HostRefused(_("Host %(host)s sudah dihapus.", host=host.name))
+    placed = db.session.scalar(select(func.count(App.id)).where(
+        App.host_id == host.id, App.status != AppStatus.REMOVED))
+    if placed:
+        raise HostRefused(_("Host %(host)s masih menjalankan %(count)s aplikasi; pindahkan atau hapus "
+                            "aplikasinya dulu.", host=host.name, count=placed))
+    host_lifecycle.retired(host, user)
+
+
+def set_front_address(host: Host, address: str, user: User | None) -> None:
+    """Set the IP the host's nginx listens on for apps (empty: the agent's own address)."""
+    address = address.strip()
+    if address:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError as invalid:
+            raise HostRefused(_("Alamat depan harus alamat IP: %(address)s",
+                                 address=repr(address))) from invalid
+    previous, host.front_address = host.front_address, address or None
+    audit.record("host.front_address", host, actor=user, previous=previous, address=address or None)
+
+
+def certificates_expiring(now: datetime, within: timedelta) -> list[Host]:
+    """Return the hosts in use whose agent certificate expires within `within` of `now`."""
+    return list(db.session.scalars(select(Host).where(
+        Host.status.in_([HostStatus.ONLINE, HostStatus.UNREACHABLE]),
+        Host.cert_not_after.is_not(None), Host.cert_not_after <= now + within).order_by(Host.name)))
 
 
 def expect_enrolled(host: Host) -> Host:

@@ -156,9 +156,9 @@ def latest_release_number(app: App) -> int:
 
 
 def publish_name(app: App, zone: Zone) -> None:
-    """Point the app's name at the zone's front address, unless it already resolves."""
+    """Point the app's name at its host's front address, unless it already resolves."""
     access = dns.ZoneAccess.from_zone(zone)
-    address = app.ip or zone.record_ip
+    address = app.front_ip(zone.record_ip) or zone.record_ip
     try:
         if not dns.name_exists(access, app.subdomain):
             dns.add_address(access, app.subdomain, address, zone.ttl)
