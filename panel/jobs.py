@@ -77,13 +77,20 @@ huey = Huey("wadah", storage_class=BlackHoleStorage)
 
 def init_app(app: Flask) -> None:
     backend = app.config["JOBS_BACKEND"]
+    storage: Callable[[], Any]
     if backend.startswith("sqlite:///"):
-        huey.storage = SqliteStorage(name="wadah", filename=backend.removeprefix("sqlite:///"))
+        storage = functools.partial(SqliteStorage, name="wadah",
+                                    filename=backend.removeprefix("sqlite:///"))
     elif backend.startswith("redis://"):
-        huey.storage = RedisStorage(name="wadah", url=backend)
+        storage = functools.partial(RedisStorage, name="wadah", url=backend)
     else:
         raise ValueError(f"JOBS_BACKEND tidak dikenal: {backend}")
+    # `immediate` first: changing it makes huey build a storage of its own, which would replace the
+    # backend (a second app in one process, as in the tests, had its jobs dropped so). Immediate-mode
+    # jobs stay in huey's memory.
     huey.immediate = bool(app.config["JOBS_IMMEDIATE"])
+    if not huey.immediate:
+        huey.storage = storage()
     huey.flask_app = app  # type: ignore[attr-defined]
 
 
